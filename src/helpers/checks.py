@@ -1,0 +1,103 @@
+"""Rule checks and activity metrics, as SQL files run by DuckDB over a dataset's Parquet parts.
+
+The SQL lives in helpers/sql/: rules/*.sql hold blocks headed `-- rule: name | description`, each a
+query returning the number of violating rows; profile/*.sql hold `-- metric: name | description`
+blocks returning one number. Stage 3 can reuse the files as they are: they only assume tables
+raw.accounts ... raw.events and the variables window_start, window_end, late_threshold_seconds.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from . import io
+from .params import Params
+from .schema import TABLES
+
+LATE_THRESHOLD_SECONDS = 3600
+
+# Realism thresholds (issue 2): metric -> (lowest allowed, highest allowed)
+THRESHOLDS = {
+    "key_event_share": (0.20, 1.0),
+    "max_supporting_share": (0.0, 0.45),
+    "weekday_weekend_ratio": (1.5, 8.0),
+    "hour_max_min_ratio": (3.0, float("inf")),
+}
+
+_BLOCK = re.compile(r"^-- (rule|metric): *([a-z0-9_]+) *\| *(.+)$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Query:
+    kind: str
+    name: str
+    description: str
+    sql: str
+    source: str
+
+
+def load_queries(folder: str) -> list[Query]:
+    """Every `-- rule:` / `-- metric:` block of the .sql files in helpers/sql/<folder>, in file order."""
+    out = []
+    root = resources.files("helpers") / "sql" / folder
+    for f in sorted((p for p in root.iterdir() if p.name.endswith(".sql")), key=lambda p: p.name):
+        text = f.read_text()
+        heads = list(_BLOCK.finditer(text))
+        for i, m in enumerate(heads):
+            end = heads[i + 1].start() if i + 1 < len(heads) else len(text)
+            body = text[m.end():end].strip()
+            # drop trailing comment lines that introduce the next block
+            body = "\n".join(line for line in body.splitlines() if not line.startswith("--")).strip()
+            out.append(Query(m.group(1), m.group(2), m.group(3).strip(), body.rstrip(";"), f.name))
+    return out
+
+
+def connect(data_dir: str | Path, params: Params) -> duckdb.DuckDBPyConnection:
+    """In-memory DuckDB with views raw.<table> over the dataset's Parquet parts and the window variables."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("CREATE SCHEMA raw")
+    for name in TABLES:
+        glob = str(io.table_dir(data_dir, name) / "part-*.parquet")
+        con.execute(f"CREATE VIEW raw.{name} AS SELECT * FROM read_parquet('{glob}')")
+    set_window(con, params)
+    return con
+
+
+def set_window(con: duckdb.DuckDBPyConnection, params: Params) -> None:
+    import datetime as dt
+
+    start = dt.datetime.combine(params.window.start, dt.time())
+    end = dt.datetime.combine(params.window.end + dt.timedelta(days=1), dt.time())
+    con.execute("SET VARIABLE window_start = ?::TIMESTAMP", [start])
+    con.execute("SET VARIABLE window_end = ?::TIMESTAMP", [end])
+    con.execute("SET VARIABLE late_threshold_seconds = ?", [LATE_THRESHOLD_SECONDS])
+
+
+def run_rules(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every rule with its violation count; passed = (violations == 0)."""
+    rows = []
+    for q in load_queries("rules"):
+        violations = int(con.execute(q.sql).fetchone()[0] or 0)
+        rows.append({"rule": q.name, "description": q.description, "violations": violations,
+                     "passed": violations == 0, "file": q.source})
+    return pd.DataFrame(rows)
+
+
+def run_metrics(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every activity metric with its value and, where one is set, its allowed range."""
+    rows = []
+    for q in load_queries("profile"):
+        value = con.execute(q.sql).fetchone()[0]
+        lo, hi = THRESHOLDS.get(q.name, (None, None))
+        ok = None if lo is None or value is None else (lo <= value <= hi)
+        rows.append({"metric": q.name, "description": q.description,
+                     "value": None if value is None else float(value),
+                     "allowed": None if lo is None else f"{lo:g} .. {hi:g}", "passed": ok})
+    return pd.DataFrame(rows)

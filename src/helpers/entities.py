@@ -1,0 +1,164 @@
+"""Accounts (drawn in one piece) and the per-account plan that fixes ids before any block runs.
+
+`plan_accounts` draws the accounts table and, for every account, how many users and projects it
+will have, each project's nominal creation time, and the account's churn time.
+Because those counts are known here, user and project ids are dense prefix sums (1..N) that do not
+depend on how blocks are later scheduled. Task and event counts come out of each account's
+simulation, so their ids are scoped by account (see simulate.TASK_ID_STRIDE, events.EVENT_ID_STRIDE).
+Everything is vectorised over accounts and projects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from . import names, vocab
+from .params import Params, window_bounds_us
+from .schema import ACCOUNTS
+from .streams import choice_index, lognormal, stream
+
+US = 1_000_000
+MINUTE = 60 * US
+HOUR = 3600 * US
+DAY = 86_400 * US
+MONTH_DAYS = 30.4375
+NEVER = np.iinfo(np.int64).max  # "no churn inside the window"
+
+
+def log_scale_count(lo: int, hi: int, u: np.ndarray) -> np.ndarray:
+    """Map u in [0, 1] onto integers lo..hi on a log scale: most values are small, a few large."""
+    span = hi - lo + 1
+    return np.minimum(lo + np.floor(np.power(float(span), u)).astype(np.int64) - 1, hi)
+
+
+def truncated_exponential(rng: np.random.Generator, mean_us: float, limit_us: np.ndarray) -> np.ndarray:
+    """Exponential(mean) lags conditioned on being below limit (per element), by inverse CDF."""
+    limit = np.maximum(limit_us.astype(float), 1.0)
+    u = rng.random(limit.shape)
+    return np.floor(-mean_us * np.log1p(-u * -np.expm1(-limit / mean_us))).astype(np.int64)
+
+
+@dataclass
+class AccountPlan:
+    """Accounts table plus the per-account and per-project plan (numpy columns, index = account_id-1)."""
+
+    accounts: pa.Table
+    created_at: np.ndarray  # us
+    churn_at: np.ndarray  # us, NEVER if the account outlives the window
+    tier: np.ndarray  # index into vocab.PLAN_TIERS
+    country: np.ndarray  # index into vocab.COUNTRIES
+    domain: np.ndarray  # e-mail domain (object)
+    n_users: np.ndarray
+    user_offset: np.ndarray  # first user_id - 1
+    n_projects: np.ndarray
+    project_offset: np.ndarray
+    # per project (index = project_id - 1)
+    project_account: np.ndarray
+    project_nominal_at: np.ndarray
+
+    @property
+    def n_accounts(self) -> int:
+        return len(self.created_at)
+
+    @property
+    def total_users(self) -> int:
+        return int(self.n_users.sum())
+
+
+def _signup_times(params: Params, rng: np.random.Generator, n: int) -> np.ndarray:
+    """Signup instants: a launch cohort in the first weeks, then growth; fewer on weekends."""
+    w0, _ = window_bounds_us(params)
+    days = params.window.days
+    day_idx = np.arange(days)
+    weekday = (np.datetime64(params.window.start) + day_idx).astype("datetime64[D]").view("int64")
+    weekend = ((weekday + 3) % 7) >= 5  # 1970-01-01 was a Thursday
+    day_weight = np.where(weekend, 0.35, 1.0)
+    s = params.accounts.signup
+    growth = np.exp(s.growth_per_year * day_idx / 365.0) * day_weight
+    launch = np.where(day_idx < min(s.launch_days, days), day_weight, 0.0)
+    in_launch = rng.random(n) < s.launch_share
+    day = np.where(in_launch, choice_index(rng, launch, n), choice_index(rng, growth, n))
+    # business-hours-ish signup time, centred on 15:00 UTC (Europe afternoon, US morning)
+    hour = np.clip(rng.normal(15.0, 3.5, n), 0.0, 23.99)
+    return w0 + day * DAY + np.floor(hour * HOUR).astype(np.int64)
+
+
+def plan_accounts(params: Params) -> AccountPlan:
+    """Draw accounts and the per-account plan; the same params always give the same plan."""
+    rng = stream(params.seed, "accounts", 0)
+    n = params.accounts.count
+    w0, w1 = window_bounds_us(params)
+
+    created = np.sort(_signup_times(params, rng, n))
+    tier = choice_index(rng, [getattr(params.accounts.plan_tier_weights, t) for t in vocab.PLAN_TIERS], n)
+    country = choice_index(rng, [c[1] for c in vocab.COUNTRIES], n)
+    industry = choice_index(rng, [w for _, w in vocab.INDUSTRIES], n)
+
+    # account churn: exponential lifetime by tier, at least a day (the founder gets to look around)
+    monthly = np.array([getattr(params.accounts.monthly_churn, t) for t in vocab.PLAN_TIERS])[tier]
+    with np.errstate(divide="ignore"):
+        mean_days = np.where(monthly > 0, MONTH_DAYS / np.maximum(monthly, 1e-12), np.inf)
+    lifetime_days = np.clip(rng.exponential(1.0, n) * mean_days, 1.0, 1e5)
+    churn_candidate = created + np.floor(lifetime_days * DAY).astype(np.int64)
+    churn_at = np.where(churn_candidate < w1, churn_candidate, NEVER).astype(np.int64)
+
+    # headcount: bigger tiers invite more people (log-scale, so most teams are small)
+    upa = params.users_per_account
+    n_users = log_scale_count(upa.min, upa.max, rng.beta(1.0 + 0.8 * tier, 2.2))
+    ppa = params.projects_per_account
+    n_projects = log_scale_count(ppa.min, ppa.max, rng.beta(1.0 + 0.5 * tier, 2.0))
+
+    employees = n_users * lognormal(rng, 4.0, 0.9, n) + 1
+    size_band = np.searchsorted(np.array(vocab.COMPANY_SIZE_LOWER), employees, side="right") - 1
+
+    # per project: when it is meant to be created, and how many tasks it gets
+    project_account = np.repeat(np.arange(n), n_projects)
+    n_proj_total = len(project_account)
+    live_until = np.minimum(churn_at, w1)[project_account]
+    acct_created = created[project_account]
+    first_of_account = np.r_[True, project_account[1:] != project_account[:-1]] if n_proj_total else np.array([], bool)
+    first_lag = np.floor(lognormal(rng, 2.0 * HOUR, 1.0, n_proj_total)).astype(np.int64)
+    later_lag = truncated_exponential(rng, 45.0 * DAY, live_until - acct_created)
+    nominal = acct_created + np.where(first_of_account, first_lag, later_lag)
+    nominal = np.minimum(nominal, live_until - 1)
+    user_offset = np.r_[0, np.cumsum(n_users)[:-1]].astype(np.int64)
+    project_offset = np.r_[0, np.cumsum(n_projects)[:-1]].astype(np.int64)
+
+    # names and e-mail domains (Faker pools per locale, drawn once)
+    locales = np.array([c[2] for c in vocab.COUNTRIES], dtype=object)[country]
+    account_name = np.empty(n, dtype=object)
+    for loc in sorted(set(locales)):
+        idx = np.nonzero(locales == loc)[0]
+        account_name[idx] = names.company_names(loc, params.seed, len(idx))
+    slugs = np.array([names.slug(x) for x in account_name], dtype=object)
+    _, first_pos, inverse = np.unique(slugs, return_index=True, return_inverse=True)
+    repeated = first_pos[inverse] != np.arange(n)
+    account_id = np.arange(1, n + 1, dtype=np.int64)
+    slugs = np.where(repeated, slugs + "-" + account_id.astype(str).astype(object), slugs)
+    industry_names = np.array([i for i, _ in vocab.INDUSTRIES], dtype=object)[industry]
+    tld = np.where(industry_names == "Non-profit", "example.org",
+                   np.where(rng.random(n) < 0.12, "example.net", "example.com"))
+    domain = slugs + "." + tld.astype(object)
+
+    accounts = pa.table(
+        {
+            "account_id": pa.array(account_id, pa.int64()),
+            "account_name": pa.array(account_name, pa.string()),
+            "industry": pa.array(industry_names, pa.string()),
+            "country_code": pa.array(np.array([c[0] for c in vocab.COUNTRIES], dtype=object)[country], pa.string()),
+            "plan_tier": pa.array(np.array(vocab.PLAN_TIERS, dtype=object)[tier], pa.string()),
+            "company_size": pa.array(np.array(vocab.COMPANY_SIZES, dtype=object)[size_band], pa.string()),
+            "created_at": pa.array(created, pa.timestamp("us")),
+            "is_internal": pa.array(np.zeros(n, dtype=bool), pa.bool_()),
+        },
+        schema=ACCOUNTS.arrow_schema,
+    )
+    return AccountPlan(
+        accounts=accounts, created_at=created, churn_at=churn_at, tier=tier, country=country,
+        domain=domain, n_users=n_users, user_offset=user_offset, n_projects=n_projects,
+        project_offset=project_offset, project_account=project_account, project_nominal_at=nominal,
+
+    )

@@ -1,0 +1,193 @@
+"""The event stream of one account, derived from its simulated state (sessions, projects, timeline).
+
+Rules guaranteed here (each also checked by SQL in helpers.checks):
+- every task has one task_created at its created_at; every done task one task_completed at its
+  completed_at and no other task has one; the task_status_changed into in_progress is at
+  first_started_at; each blocker_resolved follows its blocker_added (same blocker_id);
+- every event is inside one of its user's sessions, so inside the window, after activation, before
+  churn; ingested_at_utc = event_at_utc + a normal latency (seconds to minutes, below max_latency);
+- event_id = account_id * 1e9 + rank of the event in its account (by time): ids do not depend on
+  how accounts are split into blocks.
+task_status_changed records only the moves with no event of their own (todo -> in_progress,
+-> cancelled); moves into and out of blocked and into done are blocker_added, blocker_resolved and
+task_completed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .entities import DAY, US
+from .params import Params, window_bounds_us
+from .schema import EVENT_NAMES, EVENTS
+from .sessions import Sessions
+from .streams import lognormal, stream
+
+CODE = {name: i for i, name in enumerate(EVENT_NAMES)}
+EVENT_ID_STRIDE = 1_000_000_000
+NONE = -1
+
+
+class _Builder:
+    """Collects event columns piece by piece, then concatenates once."""
+
+    def __init__(self) -> None:
+        self.parts: list[tuple] = []
+
+    def add(self, name, user, t, project=None, task=None, prop_kind=0, prop_a=None, prop_b=None):
+        n = len(t)
+        if n == 0:
+            return
+        none = np.full(n, NONE, dtype=np.int64)
+        self.parts.append((
+            np.full(n, CODE[name], dtype=np.int8), np.asarray(user, np.int64), np.asarray(t, np.int64),
+            none if project is None else np.asarray(project, np.int64),
+            none if task is None else np.asarray(task, np.int64),
+            np.full(n, prop_kind, dtype=np.int8),
+            none if prop_a is None else np.asarray(prop_a, np.int64),
+            none if prop_b is None else np.asarray(prop_b, np.int64),
+        ))
+
+    def columns(self):
+        if not self.parts:
+            z = np.zeros(0, np.int64)
+            return np.zeros(0, np.int8), z, z, z, z, np.zeros(0, np.int8), z, z
+        return tuple(np.concatenate(c) for c in zip(*self.parts))
+
+
+# property kinds: how `properties` is rendered
+P_NONE, P_STATUS, P_HANDOFF, P_ASSIGNEE, P_BLOCKER = range(5)
+STATUS_NAMES = np.array(["todo", "in_progress", "blocked", "done", "cancelled"], dtype=object)
+
+
+def account_events(params: Params, account_id: int, first_user_id: int, sessions: dict,
+                   projects: dict, timeline: dict) -> dict:
+    """Events of one account as numpy columns (unsorted, no ids, no properties text yet)."""
+    rng = stream(params.seed, "events", account_id)
+    w0, w1 = window_bounds_us(params)
+    act = params.activity
+    ses = Sessions(sessions["user_id"] - first_user_id, sessions["session_start"], sessions["session_end"], w0)
+    b = _Builder()
+
+    # --- session events: a login when a session opens (always on the first), dashboard views inside
+    n_s = len(ses)
+    first_of_user = np.r_[True, ses.user[1:] != ses.user[:-1]] if n_s else np.zeros(0, bool)
+    login = first_of_user | (rng.random(n_s) < act.login_share_of_sessions)
+    length = ses.end - ses.start
+    login_t = ses.start + np.minimum(np.floor(rng.uniform(0, 30, n_s) * US).astype(np.int64), length - 1)
+    b.add("login_succeeded", ses.user[login] + first_user_id, login_t[login])
+    views = rng.poisson(act.dashboard_views_per_session, n_s)
+    vs = np.repeat(np.arange(n_s), views)
+    view_t = ses.start[vs] + np.floor(rng.random(len(vs)) * length[vs]).astype(np.int64)
+    b.add("dashboard_viewed", ses.user[vs] + first_user_id, view_t)
+
+    # --- projects
+    b.add("project_created", projects["owner_user_id"], projects["created_at"], project=projects["project_id"])
+
+    # --- task lifecycle events, straight from the timeline
+    tl = timeline
+    task, project = tl["task_id"], tl["project_id"]
+
+    def at(mask, name, user, t, **kw):
+        sel = np.nonzero(mask)[0]
+        extra = {k: (v[sel] if isinstance(v, np.ndarray) else v) for k, v in kw.items()}
+        b.add(name, user[sel], t[sel], project=project[sel], task=task[sel], **extra)
+
+    holder_after = np.where(tl["handoff_to_id"] >= 0, tl["handoff_to_id"], tl["assignee_id"])
+    at(np.ones(len(task), bool), "task_created", tl["creator_id"], tl["created_at"])
+    at(tl["assigned_at"] >= 0, "task_assigned", tl["creator_id"], tl["assigned_at"],
+       prop_kind=P_ASSIGNEE, prop_a=tl["assignee_id"])
+    at(tl["started_at"] >= 0, "task_status_changed", tl["assignee_id"], tl["started_at"],
+       prop_kind=P_STATUS, prop_a=np.zeros(len(task), np.int64), prop_b=np.ones(len(task), np.int64))
+    blocker1, blocker2 = task * 10 + 1, task * 10 + 2
+    at(tl["blocker1_added_at"] >= 0, "blocker_added", tl["assignee_id"], tl["blocker1_added_at"],
+       prop_kind=P_BLOCKER, prop_a=blocker1)
+    at(tl["blocker1_resolved_at"] >= 0, "blocker_resolved", tl["assignee_id"], tl["blocker1_resolved_at"],
+       prop_kind=P_BLOCKER, prop_a=blocker1)
+    at(tl["handoff_at"] >= 0, "handoff_completed", tl["handoff_from_id"], tl["handoff_at"],
+       prop_kind=P_HANDOFF, prop_a=tl["handoff_from_id"], prop_b=tl["handoff_to_id"])
+    at(tl["blocker2_added_at"] >= 0, "blocker_added", holder_after, tl["blocker2_added_at"],
+       prop_kind=P_BLOCKER, prop_a=blocker2)
+    at(tl["blocker2_resolved_at"] >= 0, "blocker_resolved", holder_after, tl["blocker2_resolved_at"],
+       prop_kind=P_BLOCKER, prop_a=blocker2)
+    at(tl["done_at"] >= 0, "task_completed", tl["done_by_id"], tl["done_at"])
+    at(tl["cancelled_at"] >= 0, "task_status_changed", tl["cancelled_by_id"], tl["cancelled_at"],
+       prop_kind=P_STATUS, prop_a=tl["cancelled_from"], prop_b=np.full(len(task), 4, np.int64))
+
+    # --- work notes while a task is in progress, by whoever holds it, in their sessions
+    started = tl["started_at"] >= 0
+    end = np.where(tl["done_at"] >= 0, tl["done_at"], np.where(tl["cancelled_at"] >= 0, tl["cancelled_at"], w1))
+    span = np.where(started, end - tl["started_at"], 0)
+    n_notes = np.minimum(rng.poisson(params.tasks.work_notes_per_day * span / DAY),
+                         params.tasks.max_work_notes)
+    ni = np.repeat(np.arange(len(task)), n_notes)
+    nominal = tl["started_at"][ni] + np.floor(rng.random(len(ni)) * span[ni]).astype(np.int64)
+    after_handoff = (tl["handoff_at"][ni] >= 0) & (nominal >= tl["handoff_at"][ni])
+    writer = np.where(after_handoff, tl["handoff_to_id"][ni], tl["assignee_id"][ni])
+    note_t = ses.snap(writer - first_user_id, nominal, rng)
+    ok = (note_t >= 0) & (note_t < end[ni])
+    b.add("work_note_added", writer[ok], note_t[ok], project=project[ni][ok], task=task[ni][ok])
+
+    code, user, t, proj_col, task_col, pkind, pa_, pb_ = b.columns()
+
+    # --- order by time (ties: by generation order), ids, ingestion latency
+    order = np.argsort(t, kind="stable")
+    code, user, t, proj_col, task_col, pkind, pa_, pb_ = (
+        x[order] for x in (code, user, t, proj_col, task_col, pkind, pa_, pb_))
+    n = len(t)
+    event_id = account_id * EVENT_ID_STRIDE + 1 + np.arange(n, dtype=np.int64)
+    lat = params.ingestion
+    latency = np.minimum(lognormal(rng, lat.latency_seconds.median, lat.latency_seconds.sigma, n),
+                         lat.max_latency_seconds)
+    ingested = t + np.floor(latency * US).astype(np.int64)
+    assert n < EVENT_ID_STRIDE, "an account has more than 1e9 events"
+    return dict(event_id=event_id, account_id=np.full(n, account_id, np.int64), user_id=user,
+                code=code, event_at_utc=t, ingested_at_utc=ingested, project_id=proj_col, task_id=task_col,
+                prop_kind=pkind, prop_a=pa_, prop_b=pb_)
+
+
+def _json_props(kind: np.ndarray, a: np.ndarray, b: np.ndarray) -> pa.Array:
+    """Render the properties JSON text column from (kind, a, b) integer columns, vectorised."""
+    n = len(kind)
+    a_txt = pc.cast(pa.array(a), pa.string())
+    b_txt = pc.cast(pa.array(b), pa.string())
+    status_a = pa.array(STATUS_NAMES[np.clip(a, 0, 4)], pa.string())
+    status_b = pa.array(STATUS_NAMES[np.clip(b, 0, 4)], pa.string())
+    out = pa.nulls(n, pa.string())
+    pieces = {
+        P_STATUS: ['{"from_status": "', status_a, '", "to_status": "', status_b, '"}'],
+        P_HANDOFF: ['{"from_user_id": ', a_txt, ', "to_user_id": ', b_txt, '}'],
+        P_ASSIGNEE: ['{"assignee_user_id": ', a_txt, '}'],
+        P_BLOCKER: ['{"blocker_id": ', a_txt, '}'],
+    }
+    for k, parts in pieces.items():
+        mask = pa.array(kind == k)
+        if not np.any(kind == k):
+            continue
+        text = pc.binary_join_element_wise(*parts, "")
+        out = pc.if_else(mask, text, out)
+    return out
+
+
+def to_arrow(cols: dict) -> pa.Table:
+    """Events columns -> Arrow table with the published schema (event_name as a dictionary)."""
+    n = len(cols["event_id"])
+    names = pa.DictionaryArray.from_arrays(pa.array(cols["code"], pa.int8()), pa.array(EVENT_NAMES, pa.string()))
+
+    def nullable_id(x):
+        return pa.array(x, pa.int64(), mask=(x < 0))
+
+    table = pa.table({
+        "event_id": pa.array(cols["event_id"], pa.int64()),
+        "account_id": pa.array(cols["account_id"], pa.int64()),
+        "user_id": pa.array(cols["user_id"], pa.int64()),
+        "event_name": names,
+        "event_at_utc": pa.array(cols["event_at_utc"], pa.timestamp("us")),
+        "ingested_at_utc": pa.array(cols["ingested_at_utc"], pa.timestamp("us")),
+        "project_id": nullable_id(cols["project_id"]),
+        "task_id": nullable_id(cols["task_id"]),
+        "properties": _json_props(cols["prop_kind"], cols["prop_a"], cols["prop_b"]) if n else pa.array([], pa.string()),
+    })
+    return table.cast(EVENTS.arrow_schema)

@@ -1,0 +1,179 @@
+"""Reading and writing the dataset folder: Parquet parts, state, content hashes.
+
+Layout of a dataset folder (data/NAME/):
+    raw/<table>/part-NNNNN.parquet    published tables (naive timestamp[us] UTC, BIGINT ids)
+    state/...                          latent simulation state later notebooks need (not published data)
+    warehouse.duckdb, manifest.json    written at the end of a run
+A part file is written under a temporary name and renamed into place, so a reader never sees half
+a part.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from .schema import TABLES, Table
+
+PART_FORMAT = "part-{:05d}.parquet"
+_PRIME = np.uint64(0x100000001B3)
+
+
+def part_path(folder: Path, part: int) -> Path:
+    return Path(folder) / PART_FORMAT.format(part)
+
+
+def write_part(table: pa.Table, folder: Path, part: int) -> Path:
+    """Write one part atomically (temporary file, then rename)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    final = part_path(folder, part)
+    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
+    pq.write_table(table, tmp, compression="zstd", row_group_size=1_000_000)
+    os.replace(tmp, final)
+    return final
+
+
+def write_json(obj, path: Path) -> None:
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def table_dir(data_dir: Path, name: str) -> Path:
+    return Path(data_dir) / "raw" / name
+
+
+def state_dir(data_dir: Path, name: str) -> Path:
+    return Path(data_dir) / "state" / name
+
+
+def parts(folder: Path) -> list[Path]:
+    return sorted(Path(folder).glob("part-*.parquet"))
+
+
+def read_parts(folder: Path, columns: list[str] | None = None, filter=None) -> pa.Table:
+    """All parts of a folder as one Arrow table (small tables and state only)."""
+    files = parts(folder)
+    if not files:
+        raise FileNotFoundError(f"no part files in {folder}")
+    return ds.dataset([str(f) for f in files], format="parquet").to_table(columns=columns, filter=filter)
+
+
+def read_parts_file(path: Path, columns: list[str] | None = None) -> pa.Table:
+    """One part file as an Arrow table."""
+    return pq.read_table(path, columns=columns)
+
+
+def read_table(data_dir: Path, name: str, columns: list[str] | None = None) -> pa.Table:
+    return read_parts(table_dir(data_dir, name), columns)
+
+
+def row_count(folder: Path) -> int:
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in parts(folder))
+
+
+def to_numpy_columns(table: pa.Table) -> dict[str, np.ndarray]:
+    """Arrow -> numpy: timestamps as int64 us, null ids/timestamps as -1, strings as object arrays."""
+    out = {}
+    for name in table.column_names:
+        col = table.column(name)
+        if pa.types.is_timestamp(col.type):
+            col = pc.cast(col, pa.int64())
+        if pa.types.is_integer(col.type):
+            out[name] = col.fill_null(-1).to_numpy().astype(np.int64, copy=False)
+        elif pa.types.is_dictionary(col.type):
+            out[name] = pc.cast(col, pa.string()).to_numpy(zero_copy_only=False)
+        else:
+            out[name] = col.to_numpy(zero_copy_only=False)
+    return out
+
+
+def from_numpy_columns(cols: dict, table: Table) -> pa.Table:
+    """numpy columns (timestamps int64 us, -1 = null for nullable ids/timestamps) -> Arrow table."""
+    arrays = []
+    for c in table.columns:
+        x = cols[c.name]
+        if pa.types.is_timestamp(c.type) or pa.types.is_integer(c.type):
+            x = np.asarray(x, dtype=np.int64)
+            mask = (x < 0) if c.nullable else None
+            arr = pa.array(x, pa.int64(), mask=mask)
+            arrays.append(arr.cast(c.type) if pa.types.is_timestamp(c.type) else arr)
+        elif pa.types.is_boolean(c.type):
+            arrays.append(pa.array(np.asarray(x, dtype=bool), pa.bool_()))
+        else:
+            arrays.append(pa.array(x, pa.string()).cast(c.type))
+    return pa.Table.from_arrays(arrays, schema=table.arrow_schema)
+
+
+def from_numpy_state(cols: dict) -> pa.Table:
+    """Latent state columns (numpy) -> Arrow, types inferred (int64, float64, bool)."""
+    return pa.table({k: pa.array(v) for k, v in cols.items()})
+
+
+# --------------------------------------------------------------------------- content hashes
+def _column_hash(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    if pa.types.is_dictionary(col.type):
+        col = pc.cast(col, pa.string())
+    if pa.types.is_timestamp(col.type):
+        col = pc.cast(col, pa.int64())
+    if pa.types.is_boolean(col.type):
+        col = pc.cast(col, pa.int8())
+    valid = pc.is_valid(col).to_numpy(zero_copy_only=False)
+    if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
+        values = pc.fill_null(col, 0).to_numpy(zero_copy_only=False)
+        h = pd.util.hash_array(np.asarray(values))
+    else:
+        values = np.asarray(col.to_numpy(zero_copy_only=False), dtype=object)
+        h = pd.util.hash_array(values)
+    return np.where(valid, h, np.uint64(0x9E3779B97F4A7C15))
+
+
+def row_hashes(table: pa.Table, columns: list[str]) -> np.ndarray:
+    """One uint64 per row, from the values of `columns` in that order (types canonicalised)."""
+    h = np.full(table.num_rows, np.uint64(0xCBF29CE484222325), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for name in columns:
+            h = (h ^ _column_hash(table.column(name))) * _PRIME
+    return h
+
+
+def content_hash(folder: Path, table: Table) -> str:
+    """A hash of a table's rows that ignores row order, part count and file format.
+
+    Rows are hashed column by column from canonical values (timestamps as int64 us, dictionaries
+    decoded); the multiset of row hashes is summarised by two 64-bit sums, then sha256 with the
+    column names and the row count.
+    """
+    total_a = np.uint64(0)
+    total_b = np.uint64(0)
+    rows = 0
+    files = parts(folder)
+    with np.errstate(over="ignore"):
+        for f in files:
+            pf = pq.ParquetFile(f)
+            for batch in pf.iter_batches(batch_size=1_000_000, columns=table.column_names):
+                t = pa.Table.from_batches([batch])
+                h = row_hashes(t, table.column_names)
+                mixed = pd.util.hash_array(h)
+                total_a = total_a + h.sum(dtype=np.uint64)
+                total_b = total_b + mixed.sum(dtype=np.uint64)
+                rows += t.num_rows
+    digest = hashlib.sha256()
+    digest.update(json.dumps(table.column_names).encode())
+    digest.update(f"{rows}:{int(total_a):016x}:{int(total_b):016x}".encode())
+    return digest.hexdigest()
+
+
+def content_hashes(data_dir: Path) -> dict[str, str]:
+    return {name: content_hash(table_dir(data_dir, name), t) for name, t in TABLES.items()}

@@ -1,0 +1,343 @@
+"""Parameters: a strict YAML loader and one validated model for every knob of the simulation.
+
+Rules this module guarantees:
+- YAML is read with a safe loader that builds no Python objects, rejects duplicate keys, reads only
+  `true`/`false` as booleans (not `yes`/`on`) and refuses integers with leading zeros (`012`).
+- Every key is known (unknown keys are errors) and every value has the exact type asked for (`'7'` is
+  not an integer, `true` is not a number).
+- A bad value raises ParamsError whose message is one line naming the key, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+SCHEMA_VERSION = "1"
+
+
+class ParamsError(ValueError):
+    """A parameters file or value that cannot be used; the message is one line."""
+
+
+# --------------------------------------------------------------------------- strict YAML loader
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2-like scalars and duplicate-key detection."""
+
+
+_StrictLoader.yaml_implicit_resolvers = {
+    key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+_DECIMAL_INT = re.compile(r"^[-+]?(?:0|[1-9][0-9_]*)$")
+
+
+def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    text = loader.construct_scalar(node)
+    if not _DECIMAL_INT.match(str(text)):
+        raise yaml.constructor.ConstructorError(
+            None, None, f"integer {text!r} is ambiguous (leading zero, octal, hex or sexagesimal); "
+            "write a plain decimal integer", node.start_mark)
+    return int(str(text).replace("_", ""))
+
+
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict:
+    loader.flatten_mapping(node)
+    seen: dict[Any, Any] = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen[key] = loader.construct_object(value_node, deep=True)
+    return seen
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def load_yaml(text: str, source: str = "<params>") -> Any:
+    """Parse YAML text strictly; any YAML problem becomes a one-line ParamsError."""
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - _StrictLoader derives from SafeLoader
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{source}:{mark.line + 1}" if mark else source
+        problem = exc.problem or str(exc)
+        raise ParamsError(f"{where}: {problem}".replace("\n", " ")) from None
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{source}: {exc}".replace("\n", " ")) from None
+
+
+# --------------------------------------------------------------------------- model
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+Rate = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+PosFloat = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
+NonNegFloat = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+Count = Annotated[int, Field(ge=0)]
+
+
+class IntRange(_Strict):
+    min: Count
+    max: Count
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "IntRange":
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) must not exceed max ({self.max})")
+        return self
+
+
+class LogNormal(_Strict):
+    """A positive duration drawn as median * exp(sigma * N(0, 1))."""
+
+    median: PosFloat
+    sigma: NonNegFloat
+
+
+class Window(_Strict):
+    start: dt.date
+    end: dt.date  # inclusive
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Window":
+        if self.end < self.start:
+            raise ValueError(f"end ({self.end}) must not be before start ({self.start})")
+        return self
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+class TierWeights(_Strict):
+    free: NonNegFloat
+    team: NonNegFloat
+    business: NonNegFloat
+    enterprise: NonNegFloat
+
+    @model_validator(mode="after")
+    def _some(self) -> "TierWeights":
+        if self.free + self.team + self.business + self.enterprise <= 0:
+            raise ValueError("at least one weight must be above 0")
+        return self
+
+
+class TierRates(_Strict):
+    free: Rate
+    team: Rate
+    business: Rate
+    enterprise: Rate
+
+
+class Signup(_Strict):
+    launch_share: Rate
+    launch_days: Annotated[int, Field(ge=1)]
+    growth_per_year: Annotated[float, Field(ge=-5.0, le=5.0, allow_inf_nan=False)]
+
+
+class Accounts(_Strict):
+    count: Annotated[int, Field(ge=1)]
+    signup: Signup
+    plan_tier_weights: TierWeights
+    monthly_churn: TierRates
+
+
+class UserChurn(_Strict):
+    early_share: Rate
+    early_mean_days: PosFloat
+    late_monthly_rate: Rate
+
+
+class RoleWeights(_Strict):
+    admin: NonNegFloat
+    member: NonNegFloat
+    guest: NonNegFloat
+
+    @model_validator(mode="after")
+    def _some(self) -> "RoleWeights":
+        if self.admin + self.member + self.guest <= 0:
+            raise ValueError("at least one weight must be above 0")
+        return self
+
+
+class Users(_Strict):
+    invite_lag_days_mean: PosFloat
+    activation_lag_hours: LogNormal
+    never_activated_share: Rate
+    workday_active_prob: Rate
+    engagement_sigma: NonNegFloat
+    guest_engagement_factor: Rate
+    churn: UserChurn
+    role_weights: RoleWeights
+    remote_share: Rate
+
+
+class HourProfile(_Strict):
+    mean: Annotated[float, Field(ge=0.0, le=23.0, allow_inf_nan=False)]
+    sd: NonNegFloat
+
+
+class Activity(_Strict):
+    weekend_factor: Rate
+    workday_start_hour: HourProfile
+    workday_hours: Annotated[float, Field(ge=1.0, le=16.0, allow_inf_nan=False)]
+    weekend_hours_factor: Rate
+    login_share_of_sessions: Rate
+    dashboard_views_per_session: NonNegFloat
+
+
+class PriorityWeights(_Strict):
+    low: NonNegFloat
+    medium: NonNegFloat
+    high: NonNegFloat
+    urgent: NonNegFloat
+
+
+class Tasks(_Strict):
+    created_per_session: NonNegFloat
+    assigned_share: Rate
+    self_assigned_share: Rate
+    never_started_share: Rate
+    cancelled_share: Rate
+    backlog_cancelled_share: Rate
+    blocker_prob: Rate
+    second_blocker_prob: Rate
+    handoff_prob: Rate
+    time_to_start_hours: LogNormal
+    cycle_time_days: LogNormal
+    blocker_duration_hours: LogNormal
+    work_notes_per_day: NonNegFloat
+    max_work_notes: Annotated[int, Field(ge=0, le=100)]
+    due_date_share: Rate
+    due_in_days: LogNormal
+    priority_weights: PriorityWeights
+
+
+class Projects(_Strict):
+    archive_share: Rate
+    archive_lag_days: LogNormal
+
+
+class Ingestion(_Strict):
+    latency_seconds: LogNormal
+    max_latency_seconds: Annotated[float, Field(gt=0.0, le=3600.0, allow_inf_nan=False)]
+
+
+class Output(_Strict):
+    accounts_per_part: Annotated[int, Field(ge=1)]
+
+
+class Params(_Strict):
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,40}$")]
+    seed: Annotated[int, Field(ge=0, le=2**63 - 1)]
+    window: Window
+    accounts: Accounts
+    users_per_account: IntRange
+    projects_per_account: IntRange
+    tasks_per_project: IntRange
+    users: Users
+    activity: Activity
+    projects: Projects
+    tasks: Tasks
+    ingestion: Ingestion
+    output: Output
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Params":
+        if self.users_per_account.min < 1:
+            raise ValueError("users_per_account.min must be at least 1: an account is created by its first user")
+        if self.window.days > 3660:
+            raise ValueError(f"window spans {self.window.days} days; at most 3660 are allowed")
+        return self
+
+
+def _format_loc(loc: tuple) -> str:
+    return ".".join(str(part) for part in loc) if loc else "(top level)"
+
+
+def _one_line(exc: ValidationError, source: str, data: Any) -> str:
+    err = exc.errors(include_url=False)[0]
+    loc = tuple(p for p in err["loc"] if p not in ("function-after",))
+    msg = err["msg"]
+    value = err.get("input")
+    if err["type"] == "extra_forbidden":
+        allowed = _allowed_keys(loc[:-1])
+        return f"{source}: unknown key '{_format_loc(loc)}'; allowed here: {', '.join(allowed)}"
+    if err["type"] == "missing":
+        return f"{source}: missing key '{_format_loc(loc)}'"
+    shown = repr(value) if not isinstance(value, dict) else "{...}"
+    return f"{source}: {_format_loc(loc)} = {shown} is not allowed: {msg}".replace("\n", " ")
+
+
+def _allowed_keys(loc: tuple) -> list[str]:
+    model: Any = Params
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return []
+        model = field.annotation
+    return sorted(getattr(model, "model_fields", {}).keys())
+
+
+def validate(data: Any, source: str = "<params>") -> Params:
+    """Validate a mapping already parsed from YAML; raise ParamsError with one line on failure."""
+    if not isinstance(data, dict):
+        raise ParamsError(f"{source}: the file must hold a mapping of keys to values, not {type(data).__name__}")
+    try:
+        return Params.model_validate(data)
+    except ValidationError as exc:
+        raise ParamsError(_one_line(exc, source, data)) from None
+
+
+def load(path: str | Path) -> Params:
+    """Read and validate a parameters file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: no such parameters file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ParamsError(f"{path}: cannot read: {exc}") from None
+    return validate(load_yaml(text, str(path)), str(path))
+
+
+def to_json_dict(params: Params) -> dict:
+    """The resolved parameters as plain JSON types (dates as ISO strings)."""
+    return params.model_dump(mode="json")
+
+
+def from_json_dict(data: dict) -> Params:
+    """Rebuild Params from to_json_dict output (dates come back from ISO strings)."""
+    return Params.model_validate_json(json.dumps(data))
+
+
+def canonical_json(params: Params) -> str:
+    return json.dumps(to_json_dict(params), sort_keys=True, separators=(",", ":"))
+
+
+def params_sha256(params: Params) -> str:
+    return hashlib.sha256(canonical_json(params).encode()).hexdigest()
+
+
+def window_bounds_us(params: Params) -> tuple[int, int]:
+    """[start, end) of the window in microseconds since the Unix epoch (UTC)."""
+    epoch = dt.date(1970, 1, 1)
+    start = (params.window.start - epoch).days * 86_400_000_000
+    end = ((params.window.end - epoch).days + 1) * 86_400_000_000
+    return start, end
+

@@ -1,0 +1,202 @@
+"""The steps the notebooks call, each reading and writing the dataset folder (never a kernel's memory).
+
+    setup(params_path, data_dir)  -> Params     00_setup: validate, lay out the folder, save params
+    generate_entities(data_dir)   -> summary    01_entities: accounts, users, projects, tasks (+ state)
+    generate_events(data_dir)     -> summary    02_events: the event stream from the saved state
+    build_warehouse(data_dir)                   DuckDB file with the raw schema, loaded from Parquet
+    write_manifest(data_dir, timings)           manifest.json, written last
+
+Work is split into parts of `output.accounts_per_part` consecutive accounts; every random draw is
+keyed by account, so the part size changes file layout only, never content.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+from tqdm.auto import tqdm
+
+from . import PROJECT_ROOT, io
+from .entities import plan_accounts
+from .events import account_events, to_arrow
+from .params import (SCHEMA_VERSION, Params, from_json_dict, load, params_sha256, to_json_dict)
+from .schema import ENTITY_TABLES, EVENTS, TABLES, ddl
+from .simulate import simulate_account
+
+PARAMS_FILE = "state/params.json"
+ENV_PARAMS = "SAAS_SYNTH_PARAMS"
+ENV_DATA_DIR = "SAAS_SYNTH_DATA_DIR"
+STATE_TABLES = ("user_latent", "sessions", "timeline")
+PACKAGES = ("numpy", "pandas", "pyarrow", "duckdb", "faker", "pydantic", "papermill", "nbconvert",
+            "matplotlib", "seaborn")
+
+
+def resolve(path: str | os.PathLike) -> Path:
+    """Relative paths are relative to the project root (nbval and papermill start in different folders)."""
+    p = Path(path)
+    return p if p.is_absolute() else PROJECT_ROOT / p
+
+
+def notebook_defaults(params_path: str | None, data_dir: str | None) -> tuple[Path, Path]:
+    """Parameters-cell defaults: the environment, else tiny params and a scratch folder."""
+    params_path = params_path or os.environ.get(ENV_PARAMS) or "params/tiny.yaml"
+    if data_dir is None:
+        data_dir = os.environ.get(ENV_DATA_DIR) or f"data/_scratch/{Path(params_path).stem}"
+    return resolve(params_path), resolve(data_dir)
+
+
+def load_saved_params(data_dir: Path) -> Params:
+    path = Path(data_dir) / PARAMS_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: run 00_setup (or helpers.run) for this dataset first")
+    return from_json_dict(json.loads(path.read_text()))
+
+
+def setup(params_path: str | os.PathLike, data_dir: str | os.PathLike) -> Params:
+    """Validate params, empty and lay out the dataset folder, save the resolved params."""
+    params = load(resolve(params_path))
+    data_dir = Path(data_dir)
+    for sub in ("raw", "state"):
+        shutil.rmtree(data_dir / sub, ignore_errors=True)
+    for f in ("warehouse.duckdb", "manifest.json"):
+        (data_dir / f).unlink(missing_ok=True)
+    for name in TABLES:
+        io.table_dir(data_dir, name).mkdir(parents=True, exist_ok=True)
+    for name in STATE_TABLES:
+        io.state_dir(data_dir, name).mkdir(parents=True, exist_ok=True)
+    io.write_json(to_json_dict(params), data_dir / PARAMS_FILE)
+    return params
+
+
+def part_ranges(params: Params) -> list[range]:
+    n, size = params.accounts.count, params.output.accounts_per_part
+    return [range(s, min(s + size, n)) for s in range(0, n, size)]
+
+
+def _concat(dicts: list[dict]) -> dict:
+    keys = dicts[0].keys()
+    return {k: np.concatenate([d[k] for d in dicts]) for k in keys}
+
+
+def generate_entities(data_dir: str | os.PathLike, progress: bool = True) -> dict:
+    """Plan accounts, simulate every account part by part, write the four entity tables and state."""
+    data_dir = Path(data_dir)
+    params = load_saved_params(data_dir)
+    plan = plan_accounts(params)
+    io.write_part(plan.accounts, io.table_dir(data_dir, "accounts"), 0)
+    io.write_part(pa.table({
+        "account_id": plan.accounts.column("account_id"),
+        "churn_at": pa.array(np.where(plan.churn_at == np.iinfo(np.int64).max, -1, plan.churn_at),
+                             pa.int64(), mask=plan.churn_at == np.iinfo(np.int64).max).cast(pa.timestamp("us")),
+    }), io.state_dir(data_dir, "account_latent"), 0)
+    ranges = part_ranges(params)
+    for k, accounts in enumerate(tqdm(ranges, desc="entities (account parts)", disable=not progress)):
+        sims = [simulate_account(params, plan, a) for a in accounts]
+        for name in ("users", "projects", "tasks"):
+            cols = _concat([getattr(s, name) for s in sims])
+            io.write_part(io.from_numpy_columns(cols, TABLES[name]), io.table_dir(data_dir, name), k)
+        for name, attr in (("user_latent", "user_latent"), ("sessions", "sessions"), ("timeline", "timeline")):
+            io.write_part(io.from_numpy_state(_concat([getattr(s, attr) for s in sims])),
+                          io.state_dir(data_dir, name), k)
+    return {name: io.row_count(io.table_dir(data_dir, name)) for name in ENTITY_TABLES}
+
+
+def generate_events(data_dir: str | os.PathLike, progress: bool = True) -> dict:
+    """Derive every account's events from the saved state, one part per account part."""
+    data_dir = Path(data_dir)
+    params = load_saved_params(data_dir)
+    ranges = part_ranges(params)
+    total = 0
+    for k, accounts in enumerate(tqdm(ranges, desc="events (account parts)", disable=not progress)):
+        f = io.part_path
+        users = io.to_numpy_columns(io.read_parts_file(f(io.table_dir(data_dir, "users"), k), ["user_id", "account_id"]))
+        sessions = io.to_numpy_columns(io.read_parts_file(f(io.state_dir(data_dir, "sessions"), k)))
+        projects = io.to_numpy_columns(io.read_parts_file(f(io.table_dir(data_dir, "projects"), k)))
+        timeline = io.to_numpy_columns(io.read_parts_file(f(io.state_dir(data_dir, "timeline"), k)))
+        chunks = []
+        for a in accounts:
+            account_id = a + 1
+            first_user = users["user_id"][users["account_id"] == account_id]
+            if len(first_user) == 0:
+                continue
+            cols = account_events(
+                params, account_id, int(first_user.min()),
+                _rows(sessions, sessions["account_id"] == account_id),
+                _rows(projects, projects["account_id"] == account_id),
+                _rows(timeline, timeline["account_id"] == account_id),
+            )
+            chunks.append(cols)
+        cols = _concat(chunks) if chunks else None
+        table = to_arrow(cols) if cols is not None else EVENTS.empty()
+        order = np.argsort(table.column("event_at_utc").cast(pa.int64()).to_numpy(), kind="stable")
+        table = table.take(pa.array(order))
+        io.write_part(table, io.table_dir(data_dir, "events"), k)
+        total += table.num_rows
+    return {"events": total}
+
+
+def _rows(cols: dict, mask: np.ndarray) -> dict:
+    return {k: v[mask] for k, v in cols.items()}
+
+
+def build_warehouse(data_dir: str | os.PathLike) -> Path:
+    """Create warehouse.duckdb: schema raw, every table loaded by DuckDB from its Parquet parts.
+
+    PRIMARY KEY and FOREIGN KEY constraints are declared on the four entity tables; events carries
+    none (keys are checked by SQL instead). Built under a temporary name, then renamed.
+    """
+    import duckdb
+
+    data_dir = Path(data_dir)
+    final = data_dir / "warehouse.duckdb"
+    tmp = data_dir / f".warehouse.duckdb.tmp-{os.getpid()}"
+    tmp.unlink(missing_ok=True)
+    con = duckdb.connect(str(tmp))
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("CREATE SCHEMA raw")
+        for name, table in TABLES.items():
+            con.execute(ddl(table))
+            glob = str(io.table_dir(data_dir, name) / "part-*.parquet")
+            cols = ", ".join(table.column_names)
+            con.execute(f"INSERT INTO raw.{name} SELECT {cols} FROM read_parquet('{glob}')")
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    os.replace(tmp, final)
+    Path(str(tmp) + ".wal").unlink(missing_ok=True)
+    return final
+
+
+def write_manifest(data_dir: str | os.PathLike, timings: dict | None = None) -> dict:
+    """manifest.json: what the dataset is, how it was made, and how to check it (no paths, no hosts)."""
+    data_dir = Path(data_dir)
+    params = load_saved_params(data_dir)
+    versions = {"python": platform.python_version()}
+    for pkg in PACKAGES:
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "generator": "saas-synth",
+        "name": params.name,
+        "seed": params.seed,
+        "params": to_json_dict(params),
+        "params_sha256": params_sha256(params),
+        "package_versions": versions,
+        "row_counts": {name: io.row_count(io.table_dir(data_dir, name)) for name in TABLES},
+        "parts": {name: len(io.parts(io.table_dir(data_dir, name))) for name in TABLES},
+        "content_hashes": io.content_hashes(data_dir),
+        "timings_seconds": {k: round(v, 3) for k, v in (timings or {}).items()},
+    }
+    io.write_json(manifest, data_dir / "manifest.json")
+    return manifest

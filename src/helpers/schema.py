@@ -1,0 +1,197 @@
+"""The one schema definition: every published table, its columns, types, keys and meanings.
+
+Arrow schemas (what the Parquet files hold), the DuckDB DDL and the documentation are all derived
+from TABLES, so they cannot drift apart. Timestamps are naive timestamp[us] holding UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+TS = pa.timestamp("us")
+ID = pa.int64()
+STR = pa.string()
+BOOL = pa.bool_()
+DICT_STR = pa.dictionary(pa.int8(), pa.string())  # few distinct values: stored as a dictionary
+
+_DUCKDB_TYPES = {
+    str(TS): "TIMESTAMP",
+    str(ID): "BIGINT",
+    str(STR): "VARCHAR",
+    str(BOOL): "BOOLEAN",
+    str(DICT_STR): "VARCHAR",
+    str(pa.int32()): "INTEGER",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: pa.DataType
+    description: str
+    nullable: bool = False
+    references: str | None = None  # "table.column"
+    allowed: tuple[str, ...] | None = None  # closed set of values, for strings
+
+    @property
+    def sql_type(self) -> str:
+        return _DUCKDB_TYPES[str(self.type)]
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    grain: str
+    primary_key: str
+    columns: tuple[Column, ...]
+    description: str
+    constraints_in_warehouse: bool = True
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+    @property
+    def arrow_schema(self) -> pa.Schema:
+        return pa.schema([pa.field(c.name, c.type, nullable=c.nullable) for c in self.columns])
+
+    @property
+    def foreign_keys(self) -> list[Column]:
+        return [c for c in self.columns if c.references]
+
+    def empty(self) -> pa.Table:
+        return self.arrow_schema.empty_table()
+
+
+PLAN_TIERS = ("free", "team", "business", "enterprise")
+ROLES = ("admin", "member", "guest")
+PRIORITIES = ("low", "medium", "high", "urgent")
+STATUSES = ("todo", "in_progress", "blocked", "done", "cancelled")
+KEY_EVENTS = ("task_created", "task_completed", "handoff_completed", "blocker_resolved")
+SUPPORTING_EVENTS = (
+    "login_succeeded", "dashboard_viewed", "work_note_added", "task_assigned",
+    "task_status_changed", "blocker_added", "project_created",
+)
+EVENT_NAMES = KEY_EVENTS + SUPPORTING_EVENTS
+TASK_EVENTS = KEY_EVENTS + ("work_note_added", "task_assigned", "task_status_changed", "blocker_added")
+
+ACCOUNTS = Table(
+    "accounts", "one row per customer account (a workspace)", "account_id",
+    (
+        Column("account_id", ID, "Account identifier, 1..N in order of signup."),
+        Column("account_name", STR, "Company name (Faker pool)."),
+        Column("industry", STR, "Industry the company gave at signup.", nullable=True),
+        Column("country_code", STR, "ISO 3166-1 alpha-2 country of the company.", nullable=True),
+        Column("plan_tier", STR, "Plan at the end of the window.", allowed=PLAN_TIERS),
+        Column("company_size", STR, "Employee band the company gave at signup.",
+               allowed=("1-10", "11-50", "51-200", "201-1000", "1001+")),
+        Column("created_at", TS, "Signup time (UTC); inside the window."),
+        Column("is_internal", BOOL, "True for the vendor's own internal/test workspaces."),
+    ),
+    "Customer accounts. Every account signs up inside the window.",
+)
+
+USERS = Table(
+    "users", "one row per user (a person invited to one account)", "user_id",
+    (
+        Column("user_id", ID, "User identifier, dense 1..N grouped by account."),
+        Column("account_id", ID, "The user's account.", references="accounts.account_id"),
+        Column("full_name", STR, "Person name from a Faker pool of the account country's locale."),
+        Column("email", STR, "Unique address on a reserved domain (example.com/.org/.net, .test)."),
+        Column("role", STR, "Workspace role.", allowed=ROLES),
+        Column("timezone", STR, "IANA time zone; activity follows its working hours.", nullable=True),
+        Column("created_at", TS, "Invitation time (UTC); at or after the account's created_at."),
+        Column("activated_at", TS, "First sign-in (UTC); null if never activated. No activity before it.",
+               nullable=True),
+        Column("is_internal", BOOL, "True when the user belongs to an internal/test account."),
+    ),
+    "Users. The account's first user signed the account up and is its admin.",
+)
+
+PROJECTS = Table(
+    "projects", "one row per project", "project_id",
+    (
+        Column("project_id", ID, "Project identifier, dense 1..N grouped by account."),
+        Column("account_id", ID, "The project's account.", references="accounts.account_id"),
+        Column("owner_user_id", ID, "The activated user who created the project.",
+               references="users.user_id"),
+        Column("project_name", STR, "Project name."),
+        Column("created_at", TS, "Creation time (UTC); after the owner's activated_at."),
+        Column("archived_at", TS, "Archive time (UTC) once every task is closed; null if live.",
+               nullable=True),
+    ),
+    "Projects group tasks inside one account.",
+)
+
+TASKS = Table(
+    "tasks", "one row per task, its state at the end of the window", "task_id",
+    (
+        Column("task_id", ID, "Task identifier, dense 1..N grouped by account and project."),
+        Column("account_id", ID, "The task's account (= its project's account).",
+               references="accounts.account_id"),
+        Column("project_id", ID, "The task's project.", references="projects.project_id"),
+        Column("created_by_user_id", ID, "Activated user of the same account who created the task.",
+               references="users.user_id"),
+        Column("assignee_user_id", ID, "Current assignee (after any hand-off); null if unassigned.",
+               nullable=True, references="users.user_id"),
+        Column("title", STR, "Task title."),
+        Column("priority", STR, "Priority.", allowed=PRIORITIES),
+        Column("status", STR, "Status at the end of the window.", allowed=STATUSES),
+        Column("created_at", TS, "Creation time (UTC); after the project's created_at."),
+        Column("first_started_at", TS, "First move to in_progress (UTC); null if never started.",
+               nullable=True),
+        Column("completed_at", TS, "Completion time (UTC); set exactly when status = 'done'.",
+               nullable=True),
+        Column("due_at", TS, "Due date (UTC midnight); may lie beyond the window; null if none.",
+               nullable=True),
+    ),
+    "Tasks move todo -> in_progress -> (blocked <-> in_progress) -> done or cancelled.",
+)
+
+EVENTS = Table(
+    "events", "one row per product event", "event_id",
+    (
+        Column("event_id", ID, "Event identifier: account_id * 1e9 + the event's rank in its account."),
+        Column("account_id", ID, "The acting user's account.", references="accounts.account_id"),
+        Column("user_id", ID, "The acting user (activated before the event).", references="users.user_id"),
+        Column("event_name", DICT_STR, "One of the 11 names of the taxonomy.", allowed=EVENT_NAMES),
+        Column("event_at_utc", TS, "When it happened (UTC); inside the window."),
+        Column("ingested_at_utc", TS, "When the pipeline received it (UTC); >= event_at_utc."),
+        Column("project_id", ID, "Project, on task events and project_created.", nullable=True,
+               references="projects.project_id"),
+        Column("task_id", ID, "Task, on the four key events and task_assigned, task_status_changed, "
+               "work_note_added, blocker_added.", nullable=True, references="tasks.task_id"),
+        Column("properties", STR, "JSON text: {from_status,to_status} on task_status_changed, "
+               "{from_user_id,to_user_id} on handoff_completed, {assignee_user_id} on task_assigned, "
+               "{blocker_id} on blocker_added/blocker_resolved; null elsewhere.", nullable=True),
+    ),
+    "The product event stream. Each part file is sorted by event_at_utc.",
+    constraints_in_warehouse=False,
+    notes=("Keys are declared on the small tables only; events' keys are checked by SQL.",),
+)
+
+TABLES: dict[str, Table] = {t.name: t for t in (ACCOUNTS, USERS, PROJECTS, TASKS, EVENTS)}
+ENTITY_TABLES = ("accounts", "users", "projects", "tasks")
+
+
+def ddl(table: Table, schema: str = "raw", constraints: bool | None = None) -> str:
+    """CREATE TABLE statement for DuckDB, with PK/FK when the table declares them."""
+    constraints = table.constraints_in_warehouse if constraints is None else constraints
+    lines = []
+    for c in table.columns:
+        line = f"    {c.name} {c.sql_type}"
+        if not c.nullable:
+            line += " NOT NULL"
+        if constraints and c.name == table.primary_key:
+            line += " PRIMARY KEY"
+        if constraints and c.references:
+            ref_table, ref_col = c.references.split(".")
+            line += f" REFERENCES {schema}.{ref_table}({ref_col})"
+        lines.append(line)
+    return f"CREATE TABLE {schema}.{table.name} (\n" + ",\n".join(lines) + "\n);"

@@ -1,0 +1,174 @@
+"""Working sessions: the windows of local working time in which a user is in the product.
+
+Every event a user makes happens inside one of that user's sessions, so activity follows local
+working hours and weekdays (stored in UTC), never starts before activation and stops at churn.
+`snap` moves a nominal instant to the acting user's next session: this is how task lifecycles and
+notes inherit realistic daily and weekly rhythms.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from . import vocab
+from .entities import DAY, HOUR, MINUTE
+
+# Sessions of different users are keyed as user_index * KEY_SPAN + (t - origin).
+KEY_SPAN = 1 << 49  # ~17.8 years of microseconds
+
+
+@lru_cache(maxsize=8)
+def utc_offsets(start: dt.date, days: int) -> np.ndarray:
+    """offsets[tz, d + 1] = UTC offset (us) at local noon of window day d, for d in -1..days."""
+    out = np.empty((len(vocab.TIMEZONES), days + 2), dtype=np.int64)
+    for i, name in enumerate(vocab.TIMEZONES):
+        zone = ZoneInfo(name)
+        for j in range(days + 2):
+            local_noon = dt.datetime.combine(start + dt.timedelta(days=j - 1), dt.time(12), tzinfo=zone)
+            out[i, j] = int(local_noon.utcoffset().total_seconds()) * 1_000_000
+    out.setflags(write=False)
+    return out
+
+
+def weekend_mask(start: dt.date, days: int) -> np.ndarray:
+    """weekend[d + 1] for window days d in -1..days (Saturday, Sunday)."""
+    d0 = np.datetime64(start) - np.timedelta64(1, "D")
+    day_numbers = (d0 + np.arange(days + 2)).astype("datetime64[D]").view("int64")
+    return ((day_numbers + 3) % 7) >= 5
+
+
+@dataclass
+class Sessions:
+    """One account's sessions, sorted by (user, start); `by_start` orders them by start."""
+
+    user: np.ndarray  # local user index within the account
+    start: np.ndarray  # us, UTC
+    end: np.ndarray  # us, UTC (exclusive)
+    origin: int  # us; keys are relative to it
+
+    def __post_init__(self) -> None:
+        self.by_start = np.argsort(self.start, kind="stable")
+        self.start_sorted = self.start[self.by_start]
+        self.user_sorted = self.user[self.by_start]
+        self.end_sorted = self.end[self.by_start]
+        self._end_key = self.user * KEY_SPAN + (self.end - self.origin)
+
+    def __len__(self) -> int:
+        return len(self.user)
+
+    def snap(self, actor: np.ndarray, t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Each actor's first moment at or after t inside one of their sessions; -1 if none is left.
+
+        Inside a session the instant is kept; before one it moves to that session's start plus a
+        short settling-in delay (exponential, mean 25 minutes, within the first half of the session).
+        """
+        actor = np.asarray(actor, dtype=np.int64)
+        t = np.asarray(t, dtype=np.int64)
+        delay = rng.exponential(25.0 * MINUTE, len(t))
+        if len(self.user) == 0 or len(t) == 0:
+            return np.full(len(t), -1, dtype=np.int64)
+        key = actor * KEY_SPAN + (np.maximum(t, self.origin) - self.origin)
+        idx = np.searchsorted(self._end_key, key, side="right")
+        ok = idx < len(self.user)
+        idx_c = np.minimum(idx, len(self.user) - 1)
+        ok &= self.user[idx_c] == actor
+        s, e = self.start[idx_c], self.end[idx_c]
+        inside = s <= t
+        moved = s + np.minimum(delay, (e - s) * 0.5).astype(np.int64)
+        out = np.where(inside, t, moved)
+        return np.where(ok, out, -1)
+
+    def other_user_near(self, after: np.ndarray, exclude: np.ndarray, horizon_us: int,
+                        rng: np.random.Generator) -> np.ndarray:
+        """A user (not `exclude`) with a session starting in [after, after + horizon); -1 if none."""
+        lo = np.searchsorted(self.start_sorted, after, side="left")
+        hi = np.searchsorted(self.start_sorted, after + horizon_us, side="left")
+        n = hi - lo
+        has = n > 0
+        pick = lo + np.floor(rng.random(len(after)) * np.maximum(n, 1)).astype(np.int64)
+        pick2 = lo + (pick - lo + 1) % np.maximum(n, 1)
+        last = max(len(self.user) - 1, 0)
+        if len(self.user) == 0:
+            return np.full(len(after), -1, dtype=np.int64)
+        u1 = self.user_sorted[np.minimum(pick, last)]
+        u2 = self.user_sorted[np.minimum(pick2, last)]
+        chosen = np.where(u1 != exclude, u1, np.where(u2 != exclude, u2, -1))
+        return np.where(has, chosen, -1)
+
+
+def build_sessions(
+    *,
+    rng: np.random.Generator,
+    start_date: dt.date,
+    days: int,
+    w0: int,
+    w1: int,
+    tz: np.ndarray,
+    activated_at: np.ndarray,
+    churn_at: np.ndarray,
+    active_prob: np.ndarray,
+    start_hour: np.ndarray,
+    weekend_factor: float,
+    workday_hours: float,
+    weekend_hours_factor: float,
+) -> Sessions:
+    """Sessions of one account's activated users.
+
+    A user's activation opens a first session at activated_at. On each later local day before churn,
+    the user is in the product with probability active_prob (times weekend_factor on Saturday and
+    Sunday), from their habitual start hour (+-30 min) for about workday_hours. Sessions are clipped
+    to [activated_at, min(churn_at, window end)) and never overlap.
+    """
+    n = len(tz)
+    cols = days + 2  # local days -1..days
+    offsets = utc_offsets(start_date, days)[tz]  # (n, cols)
+    weekend = weekend_mask(start_date, days)
+
+    draw_active = rng.random((n, cols))
+    draw_start = rng.normal(0.0, 0.5, (n, cols))
+    draw_len = rng.lognormal(0.0, 0.25, (n, cols))
+    first_len = np.floor(rng.lognormal(np.log(2.0 * HOUR), 0.6, n)).astype(np.int64)
+
+    if n == 0:
+        empty = np.zeros(0, np.int64)
+        return Sessions(empty, empty, empty, w0)
+
+    act_day_utc = np.clip((activated_at - w0) // DAY + 1, 0, cols - 1)
+    act_local = activated_at + offsets[np.arange(n), act_day_utc]
+    act_day_col = (act_local - w0) // DAY + 1  # column of the activation's local day
+
+    day_col = np.arange(cols)
+    prob = active_prob[:, None] * np.where(weekend, weekend_factor, 1.0)[None, :]
+    active = (draw_active < prob) & (day_col[None, :] > act_day_col[:, None])
+    hours = np.where(weekend, workday_hours * weekend_hours_factor, workday_hours)[None, :] * draw_len
+    hours = np.clip(hours, 0.5, 15.0)
+    local_start_h = np.clip(start_hour[:, None] + draw_start, 0.0, 23.0)
+    start = w0 + (day_col[None, :] - 1) * DAY + np.floor(local_start_h * HOUR).astype(np.int64) - offsets
+    end = start + np.floor(hours * HOUR).astype(np.int64)
+
+    u_idx, d_idx = np.nonzero(active)
+    s = start[u_idx, d_idx]
+    e = end[u_idx, d_idx]
+    # the activation session comes first for each user (np.nonzero is row-major: users, then days)
+    act_user = np.arange(n)
+    user = np.concatenate([act_user, u_idx])
+    s = np.concatenate([activated_at, s])
+    e = np.concatenate([activated_at + first_len, e])
+    order = np.lexsort((s, user))
+    user, s, e = user[order], s[order], e[order]
+
+    lo = np.maximum(activated_at[user], w0)
+    hi = np.minimum(churn_at[user], w1)
+    s = np.maximum(s, lo)
+    e = np.minimum(e, hi)
+    # no overlap with the user's next session
+    nxt = np.r_[s[1:], np.iinfo(np.int64).max]
+    same_user_next = np.r_[user[1:] == user[:-1], False]
+    e = np.where(same_user_next, np.minimum(e, nxt), e)
+    keep = e > s
+    return Sessions(user[keep], s[keep], e[keep], w0)

@@ -1,0 +1,34 @@
+-- Activity shape: numbers the realism thresholds are judged on (one value per query).
+
+-- metric: key_event_share | share of all events that are key events (task_created, task_completed, handoff_completed, blocker_resolved)
+SELECT count(*) FILTER (WHERE event_name IN ('task_created', 'task_completed', 'handoff_completed', 'blocker_resolved'))
+       / nullif(count(*), 0)::DOUBLE
+FROM raw.events;
+
+-- metric: max_supporting_share | largest share of all events held by one supporting event type
+SELECT max(n) / nullif((SELECT count(*) FROM raw.events), 0)::DOUBLE
+FROM (
+    SELECT event_name, count(*) AS n FROM raw.events
+    WHERE event_name NOT IN ('task_created', 'task_completed', 'handoff_completed', 'blocker_resolved')
+    GROUP BY event_name
+);
+
+-- metric: weekday_weekend_ratio | mean events per weekday (Mon-Fri) / mean events per weekend day, UTC days after the first 28
+WITH days AS (
+    SELECT d::DATE AS day
+    FROM range(getvariable('window_start') + INTERVAL 28 DAY, getvariable('window_end'), INTERVAL 1 DAY) r(d)
+), daily AS (
+    SELECT days.day, count(e.event_id) AS n
+    FROM days LEFT JOIN raw.events e ON e.event_at_utc::DATE = days.day
+    GROUP BY days.day
+)
+SELECT avg(n) FILTER (WHERE isodow(day) <= 5) / nullif(avg(n) FILTER (WHERE isodow(day) >= 6), 0)
+FROM daily;
+
+-- metric: hour_max_min_ratio | events in the busiest UTC hour of the day / events in the quietest
+WITH hours AS (SELECT h FROM range(24) r(h)),
+counts AS (
+    SELECT hours.h, count(e.event_id) AS n
+    FROM hours LEFT JOIN raw.events e ON hour(e.event_at_utc) = hours.h GROUP BY hours.h
+)
+SELECT max(n) / nullif(min(n), 0)::DOUBLE FROM counts;

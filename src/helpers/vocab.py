@@ -1,0 +1,69 @@
+"""Fixed vocabularies: countries (with their time zones and Faker locales), industries, and the word
+lists that project names and task titles are built from. Changing any list changes the data."""
+
+from __future__ import annotations
+
+# country_code, weight, faker locale, [(IANA time zone, weight), ...]
+COUNTRIES: list[tuple[str, float, str, list[tuple[str, float]]]] = [
+    ("US", 0.36, "en_US", [("America/New_York", 0.45), ("America/Chicago", 0.25),
+                           ("America/Denver", 0.08), ("America/Los_Angeles", 0.22)]),
+    ("GB", 0.11, "en_GB", [("Europe/London", 1.0)]),
+    ("DE", 0.08, "de_DE", [("Europe/Berlin", 1.0)]),
+    ("CA", 0.06, "en_CA", [("America/Toronto", 0.6), ("America/Vancouver", 0.4)]),
+    ("FR", 0.05, "fr_FR", [("Europe/Paris", 1.0)]),
+    ("NL", 0.04, "nl_NL", [("Europe/Amsterdam", 1.0)]),
+    ("AU", 0.04, "en_AU", [("Australia/Sydney", 0.7), ("Australia/Perth", 0.3)]),
+    ("IN", 0.05, "en_IN", [("Asia/Kolkata", 1.0)]),
+    ("BR", 0.04, "pt_BR", [("America/Sao_Paulo", 1.0)]),
+    ("ES", 0.03, "es_ES", [("Europe/Madrid", 1.0)]),
+    ("SE", 0.03, "sv_SE", [("Europe/Stockholm", 1.0)]),
+    ("PL", 0.03, "pl_PL", [("Europe/Warsaw", 1.0)]),
+    ("JP", 0.03, "ja_JP", [("Asia/Tokyo", 1.0)]),
+    ("SG", 0.02, "en_US", [("Asia/Singapore", 1.0)]),
+    ("IE", 0.02, "en_IE", [("Europe/Dublin", 1.0)]),
+    ("MX", 0.01, "es_MX", [("America/Mexico_City", 1.0)]),
+]
+
+# Every time zone a user can have, in a fixed order (index = tz code).
+TIMEZONES: list[str] = sorted({tz for *_, zones in COUNTRIES for tz, _ in zones})
+
+INDUSTRIES: list[tuple[str, float]] = [
+    ("Software", 0.22), ("Marketing & Advertising", 0.11), ("Financial Services", 0.08),
+    ("Healthcare", 0.07), ("Education", 0.07), ("E-commerce & Retail", 0.09),
+    ("Manufacturing", 0.06), ("Professional Services", 0.10), ("Media & Entertainment", 0.05),
+    ("Non-profit", 0.04), ("Construction & Real Estate", 0.05), ("Logistics", 0.06),
+]
+
+PLAN_TIERS = ["free", "team", "business", "enterprise"]
+ROLES = ["admin", "member", "guest"]
+PRIORITIES = ["low", "medium", "high", "urgent"]
+# Multiplier on a task's nominal cycle time by priority: urgent work moves faster.
+PRIORITY_CYCLE_FACTOR = [1.5, 1.0, 0.7, 0.45]
+
+COMPANY_SIZES = ["1-10", "11-50", "51-200", "201-1000", "1001+"]
+COMPANY_SIZE_LOWER = [1, 11, 51, 201, 1001]
+
+PROJECT_AREAS = [
+    "Website", "Mobile App", "Billing", "Onboarding", "Customer Portal", "Data Platform", "Brand",
+    "Hiring", "Office Move", "Security", "Payments", "Search", "Analytics", "Partner Program",
+    "Support Desk", "Newsletter", "Pricing Page", "API", "Infrastructure", "Compliance",
+    "Sales Enablement", "Events", "Product Launch", "Documentation", "Recruiting", "CRM",
+]
+PROJECT_KINDS = [
+    "Redesign", "Migration", "Launch", "Revamp", "Roadmap", "Sprint Board", "Backlog", "Q1 Plan",
+    "Q2 Plan", "Q3 Plan", "Q4 Plan", "Cleanup", "Rollout", "Audit", "Pilot", "v2", "Operations",
+]
+
+TASK_VERBS = [
+    "Fix", "Draft", "Review", "Update", "Design", "Write", "Test", "Plan", "Prepare", "Migrate",
+    "Document", "Investigate", "Clean up", "Set up", "Refactor", "Schedule", "Approve", "Publish",
+    "Estimate", "Follow up on",
+]
+TASK_OBJECTS = [
+    "login redirect", "release notes", "pricing copy", "onboarding email", "invoice template",
+    "QA checklist", "landing page", "API rate limits", "customer feedback", "sprint goals",
+    "vendor contract", "dashboard filters", "signup form", "error logging", "search ranking",
+    "mobile navigation", "quarterly report", "support macros", "data export", "SSO settings",
+    "budget sheet", "hiring plan", "style guide", "backup policy", "status page", "webhook retries",
+    "password reset flow", "team offsite", "roadmap slides", "churn survey",
+]
