@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from .entities import DAY, US
 from .params import Params, window_bounds_us
 from .schema import EVENT_NAMES, EVENTS
-from .sessions import Sessions
+from .sessions import Sessions, moment
 from .streams import lognormal, stream
 
 CODE = {name: i for i, name in enumerate(EVENT_NAMES)}
@@ -80,7 +80,7 @@ def account_events(params: Params, account_id: int, first_user_id: int, sessions
     b.add("login_succeeded", ses.user[login] + first_user_id, login_t[login])
     views = rng.poisson(act.dashboard_views_per_session, n_s)
     vs = np.repeat(np.arange(n_s), views)
-    view_t = ses.start[vs] + np.floor(rng.random(len(vs)) * length[vs]).astype(np.int64)
+    view_t = moment(rng, ses.start[vs], ses.end[vs])
     b.add("dashboard_viewed", ses.user[vs] + first_user_id, view_t)
 
     # --- projects

@@ -243,7 +243,6 @@ class Output(_Strict):
 
 
 class Params(_Strict):
-    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,40}$")]
     seed: Annotated[int, Field(ge=0, le=2**63 - 1)]
     window: Window
     accounts: Accounts

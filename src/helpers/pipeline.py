@@ -188,7 +188,7 @@ def write_manifest(data_dir: str | os.PathLike, timings: dict | None = None) -> 
     manifest = {
         "schema_version": SCHEMA_VERSION,
         "generator": "saas-synth",
-        "name": params.name,
+        "name": data_dir.name,
         "seed": params.seed,
         "params": to_json_dict(params),
         "params_sha256": params_sha256(params),

@@ -16,7 +16,16 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from . import vocab
-from .entities import DAY, HOUR, MINUTE
+from .entities import DAY, HOUR
+
+# Where in a session work happens: Beta(a, b) of the way through it (a mid-morning-to-afternoon bump).
+INTRADAY_A, INTRADAY_B = 2.0, 2.4
+
+
+def moment(rng: np.random.Generator, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """A random instant in [start, end): most activity falls in the middle of a working session."""
+    return start + np.floor(rng.beta(INTRADAY_A, INTRADAY_B, len(start)) * (end - start)).astype(np.int64)
+
 
 # Sessions of different users are keyed as user_index * KEY_SPAN + (t - origin).
 KEY_SPAN = 1 << 49  # ~17.8 years of microseconds
@@ -64,12 +73,12 @@ class Sessions:
     def snap(self, actor: np.ndarray, t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Each actor's first moment at or after t inside one of their sessions; -1 if none is left.
 
-        Inside a session the instant is kept; before one it moves to that session's start plus a
-        short settling-in delay (exponential, mean 25 minutes, within the first half of the session).
+        Inside a session the instant is kept; before one it moves to a random moment of that session
+        (work waits for the next working day, then happens during it, most often mid-session).
         """
         actor = np.asarray(actor, dtype=np.int64)
         t = np.asarray(t, dtype=np.int64)
-        delay = rng.exponential(25.0 * MINUTE, len(t))
+        where = rng.beta(INTRADAY_A, INTRADAY_B, len(t))
         if len(self.user) == 0 or len(t) == 0:
             return np.full(len(t), -1, dtype=np.int64)
         key = actor * KEY_SPAN + (np.maximum(t, self.origin) - self.origin)
@@ -79,7 +88,7 @@ class Sessions:
         ok &= self.user[idx_c] == actor
         s, e = self.start[idx_c], self.end[idx_c]
         inside = s <= t
-        moved = s + np.minimum(delay, (e - s) * 0.5).astype(np.int64)
+        moved = s + np.floor(where * (e - s)).astype(np.int64)
         out = np.where(inside, t, moved)
         return np.where(ok, out, -1)
 

@@ -19,7 +19,7 @@ import numpy as np
 from . import names, vocab
 from .entities import DAY, HOUR, MINUTE, MONTH_DAYS, NEVER, US, AccountPlan
 from .params import Params, window_bounds_us
-from .sessions import Sessions, build_sessions
+from .sessions import Sessions, build_sessions, moment
 from .streams import choice_index, lognormal, stream
 
 NONE = -1  # "not reached" / "no user" in timeline columns
@@ -160,7 +160,7 @@ def _task_creations(params: Params, plan: AccountPlan, a: int, ses: Sessions, pr
     # --- activity-driven creations
     per_session = rng.poisson(params.tasks.created_per_session * create_rate[ses.user_sorted]) if n_s else np.zeros(0, np.int64)
     k = np.repeat(np.arange(n_s), per_session)
-    t = ses.start_sorted[k] + np.floor(rng.random(len(k)) * (ses.end_sorted[k] - ses.start_sorted[k])).astype(np.int64)
+    t = moment(rng, ses.start_sorted[k], ses.end_sorted[k])
     p_order = np.argsort(proj["created"], kind="stable")
     p_created_sorted = proj["created"][p_order]
     live = np.searchsorted(p_created_sorted, t, side="left")  # projects created strictly before t

@@ -1,0 +1,207 @@
+"""Charts and summary tables for the notebooks. Aggregates are computed by DuckDB over the Parquet
+parts, so a notebook never loads a whole table (events can be tens of millions of rows)."""
+
+from __future__ import annotations
+
+import duckdb
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+KEY_EVENTS_SQL = "('task_created', 'task_completed', 'handoff_completed', 'blocker_resolved')"
+PALETTE = {"weekday": "#3b6ea8", "weekend": "#e0893e"}
+
+
+def style() -> None:
+    sns.set_theme(style="whitegrid", context="notebook")
+    plt.rcParams.update({"figure.figsize": (10, 3.6), "figure.dpi": 100, "axes.titlesize": 12})
+
+
+def _df(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
+    return con.execute(sql).df()
+
+
+def signups_by_week(con) -> plt.Figure:
+    df = _df(con, """
+        SELECT date_trunc('week', created_at) AS week, plan_tier, count(*) AS accounts
+        FROM raw.accounts GROUP BY ALL ORDER BY week""")
+    wide = df.pivot_table(index="week", columns="plan_tier", values="accounts", fill_value=0)
+    wide = wide.reindex(columns=[c for c in ("free", "team", "business", "enterprise") if c in wide.columns])
+    fig, ax = plt.subplots()
+    if len(wide):
+        wide.plot.area(ax=ax, linewidth=0, alpha=0.85)
+    ax.set(title="Account signups per week, by plan tier", xlabel="", ylabel="accounts")
+    fig.tight_layout()
+    return fig
+
+
+def users_per_account(con) -> plt.Figure:
+    df = _df(con, """
+        SELECT a.plan_tier, count(u.user_id) AS users
+        FROM raw.accounts a LEFT JOIN raw.users u USING (account_id) GROUP BY a.account_id, a.plan_tier""")
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+    sns.histplot(df, x="users", bins=30, log_scale=(True, False), ax=axes[0], color="#3b6ea8")
+    axes[0].set(title="Users per account (log scale)", xlabel="users", ylabel="accounts")
+    order = [t for t in ("free", "team", "business", "enterprise") if t in set(df.plan_tier)]
+    sns.boxplot(df, x="plan_tier", y="users", order=order, ax=axes[1], color="#9cc3e6", log_scale=True)
+    axes[1].set(title="Users per account by plan tier", xlabel="", ylabel="users")
+    fig.tight_layout()
+    return fig
+
+
+def activation_lag(con) -> plt.Figure:
+    df = _df(con, """
+        SELECT date_diff('minute', created_at, activated_at) / 60.0 AS hours
+        FROM raw.users WHERE activated_at IS NOT NULL AND activated_at > created_at""")
+    fig, ax = plt.subplots(figsize=(10, 3.0))
+    if len(df):
+        sns.histplot(df, x="hours", bins=40, log_scale=True, ax=ax, color="#3b6ea8")
+    ax.set(title="Invitation to first sign-in (hours, log scale)", xlabel="hours", ylabel="users")
+    fig.tight_layout()
+    return fig
+
+
+def task_status_and_cycle(con) -> plt.Figure:
+    status = _df(con, "SELECT status, count(*) AS tasks FROM raw.tasks GROUP BY ALL")
+    cycle = _df(con, """
+        SELECT date_diff('second', first_started_at, completed_at) / 86400.0 AS days, priority
+        FROM raw.tasks WHERE completed_at IS NOT NULL AND completed_at > first_started_at""")
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+    order = [s for s in ("todo", "in_progress", "blocked", "done", "cancelled") if s in set(status.status)]
+    sns.barplot(status, x="status", y="tasks", order=order, ax=axes[0], color="#3b6ea8")
+    axes[0].set(title="Tasks by status at the end of the window", xlabel="")
+    if len(cycle):
+        sns.histplot(cycle, x="days", bins=50, log_scale=True, ax=axes[1], color="#3b6ea8")
+    axes[1].set(title="Cycle time, started -> done (days, log scale)", xlabel="days", ylabel="tasks")
+    fig.tight_layout()
+    return fig
+
+
+def event_mix(con) -> pd.DataFrame:
+    return _df(con, f"""
+        SELECT event_name,
+               CASE WHEN event_name IN {KEY_EVENTS_SQL} THEN 'key' ELSE 'supporting' END AS kind,
+               count(*) AS events, round(100.0 * count(*) / sum(count(*)) OVER (), 1) AS pct
+        FROM raw.events GROUP BY ALL ORDER BY events DESC""")
+
+
+def event_mix_chart(mix: pd.DataFrame) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(10, 3.6))
+    colors = ["#3b6ea8" if k == "key" else "#b9c4cf" for k in mix.kind]
+    ax.barh(mix.event_name, mix.pct, color=colors)
+    ax.invert_yaxis()
+    ax.set(title="Event mix (% of all events; key events in blue)", xlabel="% of events")
+    fig.tight_layout()
+    return fig
+
+
+def daily_events(con) -> plt.Figure:
+    df = _df(con, """
+        SELECT event_at_utc::DATE AS day, count(*) AS events FROM raw.events GROUP BY ALL ORDER BY day""")
+    fig, ax = plt.subplots()
+    if len(df):
+        df["day"] = pd.to_datetime(df["day"])
+        weekend = df.day.dt.dayofweek >= 5
+        ax.bar(df.day[~weekend], df.events[~weekend], width=1.0, color=PALETTE["weekday"], label="Mon-Fri")
+        ax.bar(df.day[weekend], df.events[weekend], width=1.0, color=PALETTE["weekend"], label="Sat-Sun")
+        ax.legend(loc="upper left")
+    ax.set(title="Events per UTC day: weekly rhythm on a growing base", xlabel="", ylabel="events")
+    fig.tight_layout()
+    return fig
+
+
+def weekday_hour_heatmap(con) -> plt.Figure:
+    df = _df(con, """
+        SELECT isodow(event_at_utc) AS dow, hour(event_at_utc) AS hour, count(*) AS events
+        FROM raw.events GROUP BY ALL""")
+    grid = df.pivot_table(index="dow", columns="hour", values="events", fill_value=0)
+    grid = grid.reindex(index=range(1, 8), columns=range(24), fill_value=0)
+    grid.index = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    fig, ax = plt.subplots(figsize=(10, 3.2))
+    sns.heatmap(grid, cmap="Blues", ax=ax, cbar_kws={"label": "events"})
+    ax.set(title="Events by weekday and UTC hour (users span the Americas, Europe and Asia-Pacific)",
+           xlabel="hour (UTC)", ylabel="")
+    fig.tight_layout()
+    return fig
+
+
+def active_users(con) -> plt.Figure:
+    """Daily users with a key event, and the trailing 7-day active users (the locked definition)."""
+    df = _df(con, f"""
+        WITH days AS (
+            SELECT d::DATE AS day
+            FROM range(getvariable('window_start'), getvariable('window_end'), INTERVAL 1 DAY) r(d)
+        ), key_days AS (
+            SELECT DISTINCT user_id, event_at_utc::DATE AS day FROM raw.events WHERE event_name IN {KEY_EVENTS_SQL}
+        ), dau AS (
+            SELECT day, count(*) AS dau FROM key_days GROUP BY day
+        ), wau AS (  -- a key event on day k makes the user active on days k..k+6
+            SELECT (k.day + r.i::INTEGER)::DATE AS day, count(DISTINCT k.user_id) AS wau7
+            FROM key_days k, range(7) r(i) GROUP BY 1
+        )
+        SELECT days.day, coalesce(dau.dau, 0) AS dau, coalesce(wau.wau7, 0) AS wau7
+        FROM days LEFT JOIN dau USING (day) LEFT JOIN wau USING (day) ORDER BY days.day""")
+    fig, ax = plt.subplots()
+    if len(df):
+        df["day"] = pd.to_datetime(df["day"])
+        ax.plot(df.day, df.wau7, color="#3b6ea8", label="7-day active users")
+        ax.plot(df.day, df.dau, color="#b9c4cf", lw=0.8, label="daily active users")
+        ax.legend(loc="upper left")
+    ax.set(title="Active users (>= 1 key event), trailing 7 days and daily", xlabel="", ylabel="users")
+    fig.tight_layout()
+    return fig
+
+
+def user_retention(con, max_weeks: int = 16) -> tuple[plt.Figure, pd.DataFrame]:
+    """Share of activated users with a key event k ISO weeks after their activation week (all cohorts
+    old enough to be observed for max_weeks)."""
+    df = _df(con, f"""
+        WITH cohort AS (
+            SELECT user_id, date_trunc('week', activated_at) AS cohort_week
+            FROM raw.users WHERE activated_at IS NOT NULL
+        ), active_weeks AS (
+            SELECT DISTINCT user_id, date_trunc('week', event_at_utc) AS week
+            FROM raw.events WHERE event_name IN {KEY_EVENTS_SQL}
+        ), observable AS (
+            SELECT * FROM cohort
+            WHERE cohort_week + INTERVAL ({max_weeks} * 7) DAY < date_trunc('week', getvariable('window_end'))
+        )
+        SELECT date_diff('day', o.cohort_week, a.week) // 7 AS week_number,
+               count(DISTINCT a.user_id) / (SELECT count(*) FROM observable)::DOUBLE AS retained
+        FROM observable o JOIN active_weeks a USING (user_id)
+        WHERE a.week >= o.cohort_week
+        GROUP BY ALL HAVING week_number <= {max_weeks} ORDER BY week_number""")
+    fig, ax = plt.subplots(figsize=(10, 3.2))
+    if len(df):
+        ax.plot(df.week_number, 100 * df.retained, marker="o", color="#3b6ea8")
+    ax.set(title="User retention: % of activated users with a key event in week k after activation",
+           xlabel="weeks since activation week", ylabel="% retained", ylim=(0, 100))
+    fig.tight_layout()
+    return fig, df
+
+
+def params_table(params) -> pd.DataFrame:
+    """Every parameter as one row: dotted key and value."""
+    from .params import to_json_dict
+
+    rows = []
+
+    def walk(prefix, value):
+        if isinstance(value, dict) and not all(isinstance(v, (int, float)) for v in value.values()):
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else k, v)
+        else:
+            rows.append({"parameter": prefix, "value": value})
+
+    walk("", to_json_dict(params))
+    return pd.DataFrame(rows)
+
+
+def folder_table(folder) -> pd.DataFrame:
+    """Files under a dataset folder (relative paths, sizes), hidden files left out."""
+    from pathlib import Path
+
+    folder = Path(folder)
+    rows = [{"path": str(p.relative_to(folder)), "bytes": p.stat().st_size}
+            for p in sorted(folder.rglob("*")) if p.is_file() and not any(x.startswith(".") for x in p.parts)]
+    return pd.DataFrame(rows, columns=["path", "bytes"])

@@ -1,0 +1,191 @@
+"""Run the whole workbook: `python -m helpers.run --params params/NAME.yaml`.
+
+Validates the parameters (exit 2, nothing written, on a bad value), executes the notebooks in order
+with papermill into a staging folder, loads the DuckDB warehouse, writes the manifest last, renders
+code-free HTML reports, and only then publishes: data/NAME and reports/NAME are replaced by the
+staged ones. A failed run publishes nothing; its staging folder is kept (marked FAILED) for
+inspection, and the previous dataset stays as it was.
+
+Exit codes: 0 published; 1 a step failed (nothing published); 2 bad parameters or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from . import PROJECT_ROOT
+from .params import ParamsError, load
+from .pipeline import build_warehouse, resolve, write_manifest
+
+NOTEBOOKS = ("00_setup", "01_entities", "02_events")
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+log = logging.getLogger("saas-synth")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2
+        self.exit(EXIT_USAGE, f"usage error: {message} (see --help)\n")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    ap = _Parser(prog="python -m helpers.run", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--params", required=True, help="parameters file, e.g. params/default.yaml")
+    ap.add_argument("--data-dir", help="dataset folder to publish (default: data/NAME, NAME = params file stem)")
+    ap.add_argument("--reports-dir", help="reports folder to publish (default: reports/NAME)")
+    ap.add_argument("--timeout", type=int, default=3600, help="seconds one notebook cell may run (default 3600)")
+    ap.add_argument("--keep-failed", type=int, default=3, help="failed staging runs kept per dataset (default 3)")
+    return ap.parse_args(argv)
+
+
+def _setup_logging(log_file: Path) -> None:
+    log.setLevel(logging.INFO)
+    log.handlers.clear()
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S")
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(logging.Formatter("%(message)s"))
+    file = logging.FileHandler(log_file, encoding="utf-8")
+    file.setFormatter(fmt)
+    log.addHandler(console)
+    log.addHandler(file)
+    log.propagate = False
+
+
+def execute_notebook(name: str, out_dir: Path, parameters: dict, timeout: int) -> Path:
+    """Execute notebooks/NAME.ipynb with papermill into out_dir; the kernel starts in the project root."""
+    import papermill as pm
+
+    out = out_dir / f"{name}.ipynb"
+    pm.execute_notebook(
+        str(PROJECT_ROOT / "notebooks" / f"{name}.ipynb"), str(out), parameters=parameters,
+        cwd=str(PROJECT_ROOT), execution_timeout=timeout, progress_bar=False, log_output=False,
+        kernel_name="python3", report_mode=False,
+    )
+    return out
+
+
+def render_html(notebook: Path) -> Path:
+    """A code-free HTML rendering (markdown, tables and charts only) beside the executed notebook."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
+    out = notebook.with_suffix(".html")
+    out.write_text(body, encoding="utf-8")
+    return out
+
+
+def publish(staged: Path, final: Path) -> None:
+    """Put `staged` in place of `final`: the old folder is moved aside first, then removed."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    old = None
+    if final.exists() or final.is_symlink():
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        os.replace(final, old)
+    os.replace(staged, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True) if old.is_dir() and not old.is_symlink() else old.unlink()
+
+
+def _prune_failed(runs_dir: Path, keep: int) -> None:
+    failed = sorted(p for p in runs_dir.glob("*") if (p / "FAILED").exists())
+    for p in failed[:-keep] if keep > 0 else failed:
+        shutil.rmtree(p, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    params_path = resolve(args.params)
+    try:
+        params = load(params_path)
+    except ParamsError as exc:
+        print(f"parameters error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    name = params_path.stem
+    data_dir = resolve(args.data_dir) if args.data_dir else PROJECT_ROOT / "data" / name
+    reports_dir = resolve(args.reports_dir) if args.reports_dir else PROJECT_ROOT / "reports" / name
+    run_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + f"-{os.getpid()}"
+    data_runs = data_dir.parent / ".runs" / data_dir.name
+    reports_runs = reports_dir.parent / ".runs" / reports_dir.name
+    stage_data, stage_reports = data_runs / run_id, reports_runs / run_id
+    stage_data.mkdir(parents=True)
+    stage_reports.mkdir(parents=True)
+    _setup_logging(stage_reports / "run.log")
+
+    steps = len(NOTEBOOKS) + 3
+    log.info("saas-synth run %s: params %s (seed %d), %d accounts, window %s..%s",
+             run_id, params_path.name, params.seed, params.accounts.count, params.window.start, params.window.end)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    step = "?"
+    try:
+        for i, nb in enumerate(NOTEBOOKS, 1):
+            step = nb
+            t0 = time.perf_counter()
+            log.info("[%d/%d] %s ...", i, steps, nb)
+            execute_notebook(nb, stage_reports, {"params_path": str(params_path), "data_dir": str(stage_data)},
+                             args.timeout)
+            timings[nb] = time.perf_counter() - t0
+            log.info("[%d/%d] %s done in %.1fs", i, steps, nb, timings[nb])
+        step = "warehouse"
+        t0 = time.perf_counter()
+        log.info("[%d/%d] loading warehouse.duckdb ...", steps - 2, steps)
+        build_warehouse(stage_data)
+        timings["warehouse"] = time.perf_counter() - t0
+        step = "html"
+        t0 = time.perf_counter()
+        log.info("[%d/%d] rendering HTML reports ...", steps - 1, steps)
+        for nb in NOTEBOOKS:
+            render_html(stage_reports / f"{nb}.ipynb")
+        timings["html"] = time.perf_counter() - t0
+        step = "manifest"
+        log.info("[%d/%d] writing manifest.json (content hashes) ...", steps, steps)
+        timings["total_before_manifest"] = time.perf_counter() - started
+        manifest = write_manifest(stage_data, timings)
+    except Exception as exc:  # noqa: BLE001 - any failure: report it, publish nothing
+        for folder in (stage_data, stage_reports):
+            (folder / "FAILED").write_text(f"{step}: {_describe(exc)}\n", encoding="utf-8")
+        log.error("FAILED at %s: %s", step, _describe(exc))
+        log.error("nothing published; staged run kept for inspection: %s and %s",
+                  _rel(stage_data), _rel(stage_reports))
+        _prune_failed(data_runs, args.keep_failed)
+        _prune_failed(reports_runs, args.keep_failed)
+        return EXIT_FAILED
+
+    log.info("publishing %s and %s", _rel(data_dir), _rel(reports_dir))
+    logging.shutdown()
+    publish(stage_data, data_dir)
+    publish(stage_reports, reports_dir)
+    rows = ", ".join(f"{k} {v:,}" for k, v in manifest["row_counts"].items())
+    done = f"published {_rel(data_dir)} and {_rel(reports_dir)} in {time.perf_counter() - started:.1f}s: {rows}"
+    print(done, file=sys.stderr)
+    with open(reports_dir / "run.log", "a", encoding="utf-8") as f:
+        f.write(f"{dt.datetime.now().strftime('%Y-%m-%dT%H:%M:%S')} INFO {done}\n")
+    return EXIT_OK
+
+
+def _describe(exc: BaseException) -> str:
+    """One line: a notebook's own error (papermill keeps ename/evalue), else the exception."""
+    ename, evalue = getattr(exc, "ename", None), getattr(exc, "evalue", None)
+    if ename:
+        return f"{ename}: {str(evalue).strip().splitlines()[0] if evalue else ''}"
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+
+
+def _rel(p: Path) -> str:
+    try:
+        return str(p.relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(p)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
