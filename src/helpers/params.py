@@ -11,6 +11,7 @@ Rules this module guarantees:
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import hashlib
 import json
 import re
@@ -270,13 +271,17 @@ def _format_loc(loc: tuple) -> str:
 
 
 def _one_line(exc: ValidationError, source: str, data: Any) -> str:
-    err = exc.errors(include_url=False)[0]
+    errors = exc.errors(include_url=False)
+    # an unknown key explains the missing one next to it (a typo): report it first
+    err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = tuple(p for p in err["loc"] if p not in ("function-after",))
     msg = err["msg"]
     value = err.get("input")
     if err["type"] == "extra_forbidden":
         allowed = _allowed_keys(loc[:-1])
-        return f"{source}: unknown key '{_format_loc(loc)}'; allowed here: {', '.join(allowed)}"
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        return f"{source}: unknown key '{_format_loc(loc)}'{hint}; allowed here: {', '.join(allowed)}"
     if err["type"] == "missing":
         return f"{source}: missing key '{_format_loc(loc)}'"
     shown = repr(value) if not isinstance(value, dict) else "{...}"

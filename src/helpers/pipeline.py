@@ -85,7 +85,21 @@ def _concat(dicts: list[dict]) -> dict:
     return {k: np.concatenate([d[k] for d in dicts]) for k in keys}
 
 
-def generate_entities(data_dir: str | os.PathLike, progress: bool = True) -> dict:
+FAULT_ENV = "SAAS_SYNTH_FAULT"
+
+
+def fault_point(name: str) -> None:
+    """Tests inject a failure at a named point by setting SAAS_SYNTH_FAULT=<name>."""
+    if os.environ.get(FAULT_ENV) == name:
+        raise RuntimeError(f"fault injected at {name} ({FAULT_ENV})")
+
+
+def show_progress() -> bool:
+    """Progress bars when someone is watching (JupyterLab, a terminal), not inside batch reports."""
+    return os.environ.get("SAAS_SYNTH_BATCH") != "1"
+
+
+def generate_entities(data_dir: str | os.PathLike, progress: bool | None = None) -> dict:
     """Plan accounts, simulate every account part by part, write the four entity tables and state."""
     data_dir = Path(data_dir)
     params = load_saved_params(data_dir)
@@ -97,7 +111,8 @@ def generate_entities(data_dir: str | os.PathLike, progress: bool = True) -> dic
                              pa.int64(), mask=plan.churn_at == np.iinfo(np.int64).max).cast(pa.timestamp("us")),
     }), io.state_dir(data_dir, "account_latent"), 0)
     ranges = part_ranges(params)
-    for k, accounts in enumerate(tqdm(ranges, desc="entities (account parts)", disable=not progress)):
+    bar = tqdm(ranges, desc="entities (account parts)", disable=not (show_progress() if progress is None else progress))
+    for k, accounts in enumerate(bar):
         sims = [simulate_account(params, plan, a) for a in accounts]
         for name in ("users", "projects", "tasks"):
             cols = _concat([getattr(s, name) for s in sims])
@@ -105,16 +120,18 @@ def generate_entities(data_dir: str | os.PathLike, progress: bool = True) -> dic
         for name, attr in (("user_latent", "user_latent"), ("sessions", "sessions"), ("timeline", "timeline")):
             io.write_part(io.from_numpy_state(_concat([getattr(s, attr) for s in sims])),
                           io.state_dir(data_dir, name), k)
+        fault_point("entities")
     return {name: io.row_count(io.table_dir(data_dir, name)) for name in ENTITY_TABLES}
 
 
-def generate_events(data_dir: str | os.PathLike, progress: bool = True) -> dict:
+def generate_events(data_dir: str | os.PathLike, progress: bool | None = None) -> dict:
     """Derive every account's events from the saved state, one part per account part."""
     data_dir = Path(data_dir)
     params = load_saved_params(data_dir)
     ranges = part_ranges(params)
     total = 0
-    for k, accounts in enumerate(tqdm(ranges, desc="events (account parts)", disable=not progress)):
+    bar = tqdm(ranges, desc="events (account parts)", disable=not (show_progress() if progress is None else progress))
+    for k, accounts in enumerate(bar):
         f = io.part_path
         users = io.to_numpy_columns(io.read_parts_file(f(io.table_dir(data_dir, "users"), k), ["user_id", "account_id"]))
         sessions = io.to_numpy_columns(io.read_parts_file(f(io.state_dir(data_dir, "sessions"), k)))
@@ -139,6 +156,7 @@ def generate_events(data_dir: str | os.PathLike, progress: bool = True) -> dict:
         table = table.take(pa.array(order))
         io.write_part(table, io.table_dir(data_dir, "events"), k)
         total += table.num_rows
+        fault_point("events")
     return {"events": total}
 
 
@@ -167,6 +185,7 @@ def build_warehouse(data_dir: str | os.PathLike) -> Path:
             glob = str(io.table_dir(data_dir, name) / "part-*.parquet")
             cols = ", ".join(table.column_names)
             con.execute(f"INSERT INTO raw.{name} SELECT {cols} FROM read_parquet('{glob}')")
+            fault_point("warehouse")
         con.execute("CHECKPOINT")
     finally:
         con.close()
@@ -175,7 +194,7 @@ def build_warehouse(data_dir: str | os.PathLike) -> Path:
     return final
 
 
-def write_manifest(data_dir: str | os.PathLike, timings: dict | None = None) -> dict:
+def write_manifest(data_dir: str | os.PathLike, timings: dict | None = None, name: str | None = None) -> dict:
     """manifest.json: what the dataset is, how it was made, and how to check it (no paths, no hosts)."""
     data_dir = Path(data_dir)
     params = load_saved_params(data_dir)
@@ -188,7 +207,7 @@ def write_manifest(data_dir: str | os.PathLike, timings: dict | None = None) -> 
     manifest = {
         "schema_version": SCHEMA_VERSION,
         "generator": "saas-synth",
-        "name": data_dir.name,
+        "name": name or data_dir.name,
         "seed": params.seed,
         "params": to_json_dict(params),
         "params_sha256": params_sha256(params),

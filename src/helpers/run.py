@@ -26,6 +26,7 @@ from .pipeline import build_warehouse, resolve, write_manifest
 
 NOTEBOOKS = ("00_setup", "01_entities", "02_events")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+BATCH_ENV = "SAAS_SYNTH_BATCH"
 log = logging.getLogger("saas-synth")
 
 
@@ -57,6 +58,19 @@ def _setup_logging(log_file: Path) -> None:
     log.propagate = False
 
 
+def _quiet_kernel_manager():
+    """A kernel manager whose ipykernel logs errors only, so a batch run's stderr carries no
+    'Kernel is running over TCP' warning (the kernel listens on 127.0.0.1 for this run only)."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class QuietKernelManager(AsyncKernelManager):
+        def format_kernel_cmd(self, extra_arguments=None):
+            cmd = super().format_kernel_cmd(extra_arguments)
+            return cmd + ["--IPKernelApp.log_level=ERROR"]
+
+    return QuietKernelManager
+
+
 def execute_notebook(name: str, out_dir: Path, parameters: dict, timeout: int) -> Path:
     """Execute notebooks/NAME.ipynb with papermill into out_dir; the kernel starts in the project root."""
     import papermill as pm
@@ -65,7 +79,7 @@ def execute_notebook(name: str, out_dir: Path, parameters: dict, timeout: int) -
     pm.execute_notebook(
         str(PROJECT_ROOT / "notebooks" / f"{name}.ipynb"), str(out), parameters=parameters,
         cwd=str(PROJECT_ROOT), execution_timeout=timeout, progress_bar=False, log_output=False,
-        kernel_name="python3", report_mode=False,
+        kernel_name="python3", report_mode=False, kernel_manager_class=_quiet_kernel_manager(),
     )
     return out
 
@@ -102,6 +116,7 @@ def _prune_failed(runs_dir: Path, keep: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    os.environ[BATCH_ENV] = "1"  # kernels inherit it: no progress bars inside the rendered reports
     params_path = resolve(args.params)
     try:
         params = load(params_path)
@@ -148,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         step = "manifest"
         log.info("[%d/%d] writing manifest.json (content hashes) ...", steps, steps)
         timings["total_before_manifest"] = time.perf_counter() - started
-        manifest = write_manifest(stage_data, timings)
+        manifest = write_manifest(stage_data, timings, name=data_dir.name)
     except Exception as exc:  # noqa: BLE001 - any failure: report it, publish nothing
         for folder in (stage_data, stage_reports):
             (folder / "FAILED").write_text(f"{step}: {_describe(exc)}\n", encoding="utf-8")

@@ -1,0 +1,40 @@
+# saas-synth: two commands do all the set-up on a fresh machine.
+#   make run    create .venv, install pinned requirements, run the workbook on params/default.yaml
+#   make test   the test suite (unit + property tests, a papermill run of params/tiny.yaml, nbval)
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PARAMS ?= params/default.yaml
+PYTEST_WORKERS ?= 2
+
+.PHONY: setup run tiny test test-unit test-notebooks lab clean
+
+$(STAMP): requirements.txt constraints.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m helpers.run --params $(PARAMS)
+
+tiny: $(STAMP)
+	$(PY) -m helpers.run --params params/tiny.yaml
+
+test: test-unit test-notebooks
+
+test-unit: $(STAMP)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup tests
+
+# nbval executes the committed notebooks in order (tiny params, a temporary dataset folder: conftest.py)
+test-notebooks: $(STAMP)
+	$(PY) -m pytest -p no:xdist --nbval-lax notebooks
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/
+
+clean:
+	rm -rf data/_scratch data/.runs reports/.runs

@@ -1,0 +1,49 @@
+"""Shared fixtures: small datasets generated once per test session (per xdist worker)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from helpers import pipeline, run
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def generate(params_path: str | Path, data_dir: Path) -> Path:
+    """The data steps of the workbook, in-process (no papermill): params -> entities -> events."""
+    pipeline.setup(params_path, data_dir)
+    pipeline.generate_entities(data_dir, progress=False)
+    pipeline.generate_events(data_dir, progress=False)
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> Path:
+    return generate(ROOT / "params/tiny.yaml", tmp_path_factory.mktemp("tiny") / "data")
+
+
+@pytest.fixture(scope="session")
+def default_data(tmp_path_factory) -> Path:
+    return generate(ROOT / "params/default.yaml", tmp_path_factory.mktemp("default") / "data")
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """One full papermill run of params/tiny.yaml (all notebooks, warehouse, HTML, manifest)."""
+    base = tmp_path_factory.mktemp("tiny_run")
+    data_dir, reports_dir = base / "data" / "tiny", base / "reports" / "tiny"
+    code = run.main(["--params", str(ROOT / "params/tiny.yaml"), "--data-dir", str(data_dir),
+                     "--reports-dir", str(reports_dir), "--timeout", "600"])
+    return code, data_dir, reports_dir
+
+
+def write_params(tmp_path: Path, text: str, name: str = "p.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def tiny_yaml() -> str:
+    return (ROOT / "params/tiny.yaml").read_text()

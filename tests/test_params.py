@@ -1,0 +1,113 @@
+"""Parameters: strict YAML, strict types, one-line errors, exit code 2 and nothing written."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+
+from helpers import params as P
+from helpers import run
+
+from .conftest import ROOT, tiny_yaml, write_params
+
+
+def test_shipped_params_are_valid():
+    for name in ("default", "tiny"):
+        p = P.load(ROOT / f"params/{name}.yaml")
+        assert p.seed == 22
+        assert p.window.start.isoformat() == "2025-01-01" and p.window.end.isoformat() == "2025-12-31"
+
+
+def test_default_is_the_documented_size():
+    p = P.load(ROOT / "params/default.yaml")
+    assert 200 <= p.accounts.count <= 300
+
+
+def _replace(text: str, old: str, new: str) -> str:
+    assert old in text, old
+    return text.replace(old, new, 1)
+
+
+BAD = [
+    # (description, edit of tiny.yaml, expected key in the message)
+    ("string seed", ("seed: 22", "seed: '7'"), "seed"),
+    ("boolean seed", ("seed: 22", "seed: true"), "seed"),
+    ("octal-looking seed", ("seed: 22", "seed: 012"), "012"),
+    ("yes is not a boolean", ("seed: 22", "seed: yes"), "seed"),
+    ("fractional count", ("count: 12", "count: 12.5"), "accounts.count"),
+    ("rate above 1", ("never_activated_share: 0.12", "never_activated_share: 1.5"), "users.never_activated_share"),
+    ("negative rate", ("never_activated_share: 0.12", "never_activated_share: -0.1"), "users.never_activated_share"),
+    ("NaN rate", ("never_activated_share: 0.12", "never_activated_share: .nan"), "users.never_activated_share"),
+    ("infinite rate", ("never_activated_share: 0.12", "never_activated_share: .inf"), "users.never_activated_share"),
+    ("min above max", ("users_per_account: {min: 1, max: 25}", "users_per_account: {min: 30, max: 25}"),
+     "users_per_account"),
+    ("end before start", ("end: 2025-12-31", "end: 2024-12-31"), "window"),
+    ("unknown key", ("seed: 22", "seed: 22\nsede: 3"), "sede"),
+    ("misspelled nested key", ("weekend_factor:", "weekend_factr:"), "activity.weekend_factr"),
+    ("duplicate key", ("seed: 22", "seed: 22\nseed: 23"), "duplicate key"),
+    ("python object tag", ("seed: 22", "seed: !!python/object/apply:os.system ['echo pwned']"), "python"),
+    ("missing key", ("seed: 22                          # spec: reproducibility\n", ""), "missing key 'seed'"),
+]
+
+
+@pytest.mark.parametrize("label,edit,expected", BAD, ids=[b[0] for b in BAD])
+def test_bad_value_is_one_line_exit_2_nothing_written(tmp_path, capsys, label, edit, expected):
+    path = write_params(tmp_path, _replace(tiny_yaml(), *edit))
+    data_dir, reports_dir = tmp_path / "data" / "x", tmp_path / "reports" / "x"
+    code = run.main(["--params", str(path), "--data-dir", str(data_dir), "--reports-dir", str(reports_dir)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1, err
+    assert expected in err, err
+    assert str(path.name) in err
+    assert not (tmp_path / "data").exists() and not (tmp_path / "reports").exists()
+
+
+def test_python_tag_is_never_executed(tmp_path, monkeypatch):
+    marker = tmp_path / "pwned"
+    text = _replace(tiny_yaml(), "seed: 22", f"seed: !!python/object/apply:os.system ['touch {marker}']")
+    with pytest.raises(P.ParamsError):
+        P.load(write_params(tmp_path, text))
+    assert not marker.exists()
+
+
+def test_error_names_value_and_what_is_allowed(tmp_path):
+    path = write_params(tmp_path, _replace(tiny_yaml(), "never_activated_share: 0.12", "never_activated_share: 1.5"))
+    with pytest.raises(P.ParamsError) as exc:
+        P.load(path)
+    msg = str(exc.value)
+    assert "1.5" in msg and re.search(r"less than or equal to 1", msg), msg
+
+
+def test_unknown_key_lists_allowed_keys(tmp_path):
+    path = write_params(tmp_path, _replace(tiny_yaml(), "weekend_factor:", "weekend_factr:"))
+    with pytest.raises(P.ParamsError) as exc:
+        P.load(path)
+    assert "weekend_factor" in str(exc.value)  # the allowed keys are listed
+
+
+def test_missing_file(tmp_path, capsys):
+    assert run.main(["--params", str(tmp_path / "nope.yaml")]) == 2
+    assert "no such parameters file" in capsys.readouterr().err
+
+
+def test_usage_error_exit_2(capsys):
+    with pytest.raises(SystemExit) as exc:
+        run.main([])
+    assert exc.value.code == 2
+
+
+def test_strict_loader_keeps_plain_yaml():
+    data = P.load_yaml("a: 1\nb: true\nc: 2025-01-01\nd: 0\ne: -3\nf: 1_000\n")
+    assert data["a"] == 1 and data["b"] is True and data["d"] == 0 and data["e"] == -3 and data["f"] == 1000
+    assert P.load_yaml("x: yes")["x"] == "yes"  # a string, never a boolean
+
+
+def test_resolved_params_round_trip_and_hash_is_stable():
+    p = P.load(ROOT / "params/tiny.yaml")
+    assert P.from_json_dict(P.to_json_dict(p)) == p
+    assert P.params_sha256(p) == P.params_sha256(P.load(ROOT / "params/tiny.yaml"))
+    q = P.validate({**yaml.safe_load(tiny_yaml()), "seed": 23})
+    assert P.params_sha256(q) != P.params_sha256(p)

@@ -1,0 +1,145 @@
+"""The whole workbook, as a user runs it: papermill over the notebooks, warehouse, reports, manifest,
+publishing, reproducibility across processes, and failures that publish nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from helpers import checks, io, pipeline, run
+from helpers.schema import TABLES
+
+from .conftest import ROOT
+
+pytestmark = pytest.mark.xdist_group("tiny_run")
+
+
+def test_run_publishes_dataset_and_reports(tiny_run):
+    code, data_dir, reports_dir = tiny_run
+    assert code == 0
+    for name in TABLES:
+        assert io.parts(io.table_dir(data_dir, name)), name
+    assert (data_dir / "warehouse.duckdb").exists() and (data_dir / "manifest.json").exists()
+    for nb in run.NOTEBOOKS:
+        assert (reports_dir / f"{nb}.ipynb").exists() and (reports_dir / f"{nb}.html").exists()
+    log = (reports_dir / "run.log").read_text()
+    assert "02_events done" in log and "published" in log
+    # staging folders are gone once published
+    assert not list((data_dir.parent / ".runs" / data_dir.name).glob("*"))
+
+
+def test_manifest_describes_the_data(tiny_run):
+    _, data_dir, _ = tiny_run
+    m = json.loads((data_dir / "manifest.json").read_text())
+    for key in ("schema_version", "seed", "params", "params_sha256", "package_versions", "row_counts",
+                "content_hashes", "timings_seconds"):
+        assert key in m, key
+    assert m["seed"] == 22
+    assert m["row_counts"] == {name: io.row_count(io.table_dir(data_dir, name)) for name in TABLES}
+    assert m["content_hashes"] == io.content_hashes(data_dir)
+    text = json.dumps(m)
+    assert str(ROOT) not in text and "/tmp" not in text and os.uname().nodename not in text
+
+
+def test_warehouse_has_the_tables_with_keys_on_the_small_ones(tiny_run):
+    _, data_dir, _ = tiny_run
+    m = json.loads((data_dir / "manifest.json").read_text())
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    for name in TABLES:
+        assert con.execute(f"SELECT count(*) FROM raw.{name}").fetchall()[0][0] == m["row_counts"][name]
+    kinds = con.execute("""
+        SELECT table_name, constraint_type, count(*) FROM duckdb_constraints()
+        WHERE schema_name = 'raw' AND constraint_type IN ('PRIMARY KEY', 'FOREIGN KEY') GROUP BY ALL""").fetchall()
+    declared = {(t, c) for t, c, _ in kinds}
+    for t in ("accounts", "users", "projects", "tasks"):
+        assert (t, "PRIMARY KEY") in declared
+    for t in ("users", "projects", "tasks"):
+        assert (t, "FOREIGN KEY") in declared
+    assert not any(t == "events" for t, _ in declared)
+    types = dict(con.execute("""SELECT column_name, data_type FROM information_schema.columns
+                               WHERE table_schema = 'raw' AND table_name = 'events'""").fetchall())
+    assert types["event_at_utc"] == "TIMESTAMP" and types["event_id"] == "BIGINT" and types["event_name"] == "VARCHAR"
+    con.close()
+
+
+def test_warehouse_constraints_reject_bad_rows(tiny_run, tmp_path):
+    _, data_dir, _ = tiny_run
+    copy = tmp_path / "w.duckdb"
+    copy.write_bytes((data_dir / "warehouse.duckdb").read_bytes())
+    con = duckdb.connect(str(copy))
+    with pytest.raises(duckdb.ConstraintException):
+        con.execute("INSERT INTO raw.accounts SELECT * FROM raw.accounts LIMIT 1")
+    with pytest.raises(duckdb.ConstraintException):
+        con.execute("INSERT INTO raw.users SELECT * REPLACE (user_id + 10000000 AS user_id, 424242 AS account_id) "
+                    "FROM raw.users LIMIT 1")
+    con.close()
+
+
+def test_every_rule_holds_on_the_published_run(tiny_run):
+    _, data_dir, _ = tiny_run
+    con = checks.connect(data_dir, pipeline.load_saved_params(data_dir))
+    rules = checks.run_rules(con)
+    assert rules.violations.sum() == 0, rules[rules.violations > 0]
+    assert checks.run_metrics(con).passed.dropna().all()
+
+
+def test_html_reports_are_code_free_and_show_charts(tiny_run):
+    _, _, reports_dir = tiny_run
+    html = (reports_dir / "02_events.html").read_text()
+    assert "generate_events(" not in html and "import " not in html.split("<body")[1][:200000]
+    assert html.count("data:image/png") >= 4
+    assert "Every rule" in html
+
+
+def test_executed_notebooks_keep_the_parameters_tag(tiny_run):
+    _, _, reports_dir = tiny_run
+    for nb in run.NOTEBOOKS:
+        cells = json.loads((reports_dir / f"{nb}.ipynb").read_text())["cells"]
+        tags = [c.get("metadata", {}).get("tags", []) for c in cells]
+        assert any("parameters" in t for t in tags) and any("injected-parameters" in t for t in tags)
+
+
+def test_second_process_gives_identical_tables(tiny_run, tmp_path):
+    """Same params in another process, another working directory and hash seed: same content."""
+    _, data_dir, _ = tiny_run
+    other_data, other_reports = tmp_path / "d" / "tiny", tmp_path / "r" / "tiny"
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    proc = subprocess.run([sys.executable, "-m", "helpers.run", "--params", str(ROOT / "params/tiny.yaml"),
+                           "--data-dir", str(other_data), "--reports-dir", str(other_reports)],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    a = json.loads((data_dir / "manifest.json").read_text())
+    b = json.loads((other_data / "manifest.json").read_text())
+    a.pop("timings_seconds"), b.pop("timings_seconds")
+    assert a == b
+
+
+def test_failed_run_publishes_nothing_and_keeps_previous_dataset(tiny_run, tmp_path, monkeypatch, capsys):
+    _, data_dir, reports_dir = tiny_run
+    before = (data_dir / "manifest.json").read_text()
+    report_before = (reports_dir / "02_events.html").stat().st_mtime_ns
+    monkeypatch.setenv(pipeline.FAULT_ENV, "warehouse")
+    code = run.main(["--params", str(ROOT / "params/tiny.yaml"), "--data-dir", str(data_dir),
+                     "--reports-dir", str(reports_dir)])
+    assert code == 1
+    assert "FAILED at warehouse" in capsys.readouterr().err
+    assert (data_dir / "manifest.json").read_text() == before
+    assert (reports_dir / "02_events.html").stat().st_mtime_ns == report_before
+    failed = [p for p in (data_dir.parent / ".runs" / data_dir.name).iterdir() if (p / "FAILED").exists()]
+    assert failed and "fault injected" in (failed[0] / "FAILED").read_text()
+
+
+def test_failing_notebook_names_the_notebook(tiny_run, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(pipeline.FAULT_ENV, "events")
+    code = run.main(["--params", str(ROOT / "params/tiny.yaml"), "--data-dir", str(tmp_path / "d" / "x"),
+                     "--reports-dir", str(tmp_path / "r" / "x")])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "FAILED at 02_events: RuntimeError: fault injected at events" in err
+    assert not (tmp_path / "d" / "x").exists()
