@@ -48,6 +48,8 @@ BAD = [
     ("misspelled nested key", ("weekend_factor:", "weekend_factr:"), "activity.weekend_factr"),
     ("duplicate key", ("seed: 22", "seed: 22\nseed: 23"), "duplicate key"),
     ("python object tag", ("seed: 22", "seed: !!python/object/apply:os.system ['echo pwned']"), "python"),
+    ("all weights zero", ("priority_weights: {low: 0.25, medium: 0.45, high: 0.22, urgent: 0.08}",
+                          "priority_weights: {low: 0, medium: 0, high: 0, urgent: 0}"), "tasks.priority_weights"),
     ("missing key", ("seed: 22                          # spec: reproducibility\n", ""), "missing key 'seed'"),
 ]
 

@@ -125,17 +125,21 @@ class Window(_Strict):
         return (self.end - self.start).days + 1
 
 
-class TierWeights(_Strict):
+class _Weights(_Strict):
+    """Relative weights: each >= 0, at least one above 0 (they need not sum to 1)."""
+
+    @model_validator(mode="after")
+    def _some(self):
+        if sum(getattr(self, f) for f in type(self).model_fields) <= 0:
+            raise ValueError("at least one weight must be above 0")
+        return self
+
+
+class TierWeights(_Weights):
     free: NonNegFloat
     team: NonNegFloat
     business: NonNegFloat
     enterprise: NonNegFloat
-
-    @model_validator(mode="after")
-    def _some(self) -> "TierWeights":
-        if self.free + self.team + self.business + self.enterprise <= 0:
-            raise ValueError("at least one weight must be above 0")
-        return self
 
 
 class TierRates(_Strict):
@@ -164,16 +168,10 @@ class UserChurn(_Strict):
     late_monthly_rate: Rate
 
 
-class RoleWeights(_Strict):
+class RoleWeights(_Weights):
     admin: NonNegFloat
     member: NonNegFloat
     guest: NonNegFloat
-
-    @model_validator(mode="after")
-    def _some(self) -> "RoleWeights":
-        if self.admin + self.member + self.guest <= 0:
-            raise ValueError("at least one weight must be above 0")
-        return self
 
 
 class Users(_Strict):
@@ -202,7 +200,7 @@ class Activity(_Strict):
     dashboard_views_per_session: NonNegFloat
 
 
-class PriorityWeights(_Strict):
+class PriorityWeights(_Weights):
     low: NonNegFloat
     medium: NonNegFloat
     high: NonNegFloat

@@ -67,10 +67,9 @@ def _users(params: Params, plan: AccountPlan, a: int, rng: np.random.Generator, 
     activated[0] = min(activated[0], live_until - US, w1 - US)
     activated = np.where(never | (activated >= live_until), NONE, activated)
 
-    role = np.where(np.arange(n) == 0, 0, 1 + choice_index(rng, [p.role_weights.member, p.role_weights.guest], n))
-    if p.role_weights.admin > 0:
-        extra_admin = rng.random(n) < p.role_weights.admin / (p.role_weights.admin + p.role_weights.member + p.role_weights.guest)
-        role = np.where((np.arange(n) > 0) & extra_admin, 0, role)
+    rw = p.role_weights
+    role = choice_index(rng, [rw.admin, rw.member, rw.guest], n)
+    role[0] = 0  # the founder administers the account
 
     country = vocab.COUNTRIES[int(plan.country[a])]
     tz_names = [z for z, _ in country[3]]
@@ -250,14 +249,19 @@ def _task_lifecycle(params: Params, plan: AccountPlan, a: int, ses: Sessions, pr
         reached = active & (t >= 0)
         return np.where(reached, t, NONE), reached
 
+    def blocker(want, offset, duration):
+        """Blocked by the holder after `offset`, resolved after `duration`; a step not reached stalls the task."""
+        nonlocal go, last
+        added, r = stage(want, holder, last + ns(offset))
+        go &= ~want | r
+        last = np.where(r, added, last)
+        resolved, r2 = stage(r, holder, last + ns(duration))
+        go &= ~r | r2
+        last = np.where(r2, resolved, last)
+        return added, resolved
+
     # --- first blocker: added after ~25% of the cycle, resolved after its duration
-    want = go & (blockers >= 1)
-    t_b1_added, r = stage(want, holder, last + ns(0.25 * cycle))
-    go &= ~want | r
-    last = np.where(r, t_b1_added, last)
-    t_b1_resolved, r2 = stage(r, holder, last + ns(block_len[:, 0]))
-    go &= ~r | r2
-    last = np.where(r2, t_b1_resolved, last)
+    t_b1_added, t_b1_resolved = blocker(go & (blockers >= 1), 0.25 * cycle, block_len[:, 0])
 
     # --- hand-off: the holder passes the task to a colleague who is around in the next week
     want = go & handoff
@@ -271,14 +275,8 @@ def _task_lifecycle(params: Params, plan: AccountPlan, a: int, ses: Sessions, pr
     holder = np.where(r, receiver, holder)
     last = np.where(r, t_handoff, last)
 
-    # --- second blocker
-    want = go & (blockers >= 2)
-    t_b2_added, r = stage(want, holder, last + ns(0.2 * cycle))
-    go &= ~want | r
-    last = np.where(r, t_b2_added, last)
-    t_b2_resolved, r2 = stage(r, holder, last + ns(block_len[:, 1]))
-    go &= ~r | r2
-    last = np.where(r2, t_b2_resolved, last)
+    # --- second blocker, with whoever holds the task now
+    t_b2_added, t_b2_resolved = blocker(go & (blockers >= 2), 0.2 * cycle, block_len[:, 1])
 
     # --- finish: done, or cancelled by the holder
     t_finished, r = stage(go, holder, last + ns(0.3 * cycle))
