@@ -4,6 +4,7 @@ parts, so a notebook never loads a whole table (events can be tens of millions o
 from __future__ import annotations
 
 import duckdb
+import numpy as np
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
@@ -15,6 +16,15 @@ PALETTE = {"weekday": "#3b6ea8", "weekend": "#e0893e"}
 def style() -> None:
     sns.set_theme(style="whitegrid", context="notebook")
     plt.rcParams.update({"figure.figsize": (10, 3.6), "figure.dpi": 100, "axes.titlesize": 12})
+
+
+def table(df: pd.DataFrame, precision: int = 1):
+    """A DataFrame as a readable report table: no index, text left-aligned, thousands separated."""
+    text_cols = [c for c in df.columns if df[c].dtype == object or str(df[c].dtype).startswith(("string", "str"))]
+    styled = df.style.hide(axis="index").format(precision=precision, thousands=",")
+    if text_cols:
+        styled = styled.set_properties(subset=text_cols, **{"text-align": "left"})
+    return styled.set_table_styles([{"selector": "th", "props": [("text-align", "left")]}])
 
 
 def _df(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
@@ -40,7 +50,10 @@ def users_per_account(con) -> plt.Figure:
         SELECT a.plan_tier, count(u.user_id) AS users
         FROM raw.accounts a LEFT JOIN raw.users u USING (account_id) GROUP BY a.account_id, a.plan_tier""")
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
-    sns.histplot(df, x="users", bins=30, log_scale=(True, False), ax=axes[0], color="#3b6ea8")
+    top = max(int(df.users.max()) if len(df) else 1, 1)
+    edges = np.unique(np.round(np.logspace(0, np.log10(top + 1), 24))) - 0.5  # integer-centred log bins
+    axes[0].hist(df.users.clip(lower=1), bins=np.r_[0.5, edges[edges > 0.5]], color="#3b6ea8", edgecolor="white")
+    axes[0].set_xscale("log")
     axes[0].set(title="Users per account (log scale)", xlabel="users", ylabel="accounts")
     order = [t for t in ("free", "team", "business", "enterprise") if t in set(df.plan_tier)]
     sns.boxplot(df, x="plan_tier", y="users", order=order, ax=axes[1], color="#9cc3e6", log_scale=True)
@@ -119,6 +132,7 @@ def weekday_hour_heatmap(con) -> plt.Figure:
     grid.index = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
     fig, ax = plt.subplots(figsize=(10, 3.2))
     sns.heatmap(grid, cmap="Blues", ax=ax, cbar_kws={"label": "events"})
+    ax.tick_params(axis="y", rotation=0)
     ax.set(title="Events by weekday and UTC hour (users span the Americas, Europe and Asia-Pacific)",
            xlabel="hour (UTC)", ylabel="")
     fig.tight_layout()
