@@ -54,6 +54,11 @@ def _mutate(src: Path, dst: Path, table: str, select_sql: str) -> Path:
     return dst
 
 
+def _one(key: str) -> str:
+    """A CASE head selecting the row with the smallest key."""
+    return f"CASE WHEN {key} = (SELECT min({key}) FROM t)"
+
+
 # (rule expected to fire, table to change, SELECT producing the changed table from t)
 MUTATIONS = [
     ("pk_users", "users", "SELECT * FROM t UNION ALL (SELECT * FROM t LIMIT 1)"),
@@ -99,6 +104,42 @@ MUTATIONS = [
     ("events_normal_latency", "events", "SELECT * REPLACE (CASE WHEN event_id = (SELECT min(event_id) FROM t) "
                                         "THEN event_at_utc + INTERVAL 2 HOUR ELSE ingested_at_utc END AS ingested_at_utc) FROM t"),
     ("projects_after_owner_activation", "projects", "SELECT * REPLACE (created_at - INTERVAL 400 DAY AS created_at) FROM t"),
+    ("pk_accounts", "accounts", "SELECT * FROM t UNION ALL (SELECT * FROM t LIMIT 1)"),
+    ("pk_projects", "projects", "SELECT * FROM t UNION ALL (SELECT * FROM t LIMIT 1)"),
+    ("pk_tasks", "tasks", "SELECT * FROM t UNION ALL (SELECT * FROM t LIMIT 1)"),
+    ("pk_events", "events", "SELECT * FROM t UNION ALL (SELECT * FROM t LIMIT 1)"),
+    ("fk_projects_account", "projects", f"SELECT * REPLACE ({_one('project_id')} THEN 999999 ELSE account_id END AS account_id) FROM t"),
+    ("fk_projects_owner", "projects", f"SELECT * REPLACE ({_one('project_id')} THEN 999999999 ELSE owner_user_id END AS owner_user_id) FROM t"),
+    ("fk_tasks_creator", "tasks", f"SELECT * REPLACE ({_one('task_id')} THEN 999999999 ELSE created_by_user_id END AS created_by_user_id) FROM t"),
+    ("fk_tasks_assignee", "tasks", "SELECT * REPLACE (CASE WHEN assignee_user_id IS NOT NULL THEN 999999999 END AS assignee_user_id) FROM t"),
+    ("fk_events_account", "events", f"SELECT * REPLACE ({_one('event_id')} THEN 999999 ELSE account_id END AS account_id) FROM t"),
+    ("fk_events_project", "events", "SELECT * REPLACE (CASE WHEN project_id IS NOT NULL THEN project_id + 1000000 END AS project_id) FROM t"),
+    ("fk_events_task", "events", "SELECT * REPLACE (CASE WHEN task_id IS NOT NULL THEN task_id + 5000000 END AS task_id) FROM t"),
+    ("accounts_plan_tier", "accounts", f"SELECT * REPLACE ({_one('account_id')} THEN 'gold' ELSE plan_tier END AS plan_tier) FROM t"),
+    ("users_role", "users", f"SELECT * REPLACE ({_one('user_id')} THEN 'owner' ELSE role END AS role) FROM t"),
+    ("tasks_priority", "tasks", f"SELECT * REPLACE ({_one('task_id')} THEN 'critical' ELSE priority END AS priority) FROM t"),
+    ("events_handoff_target", "events", "SELECT * REPLACE (CASE WHEN event_name = 'handoff_completed' THEN "
+                                        "'{\"from_user_id\": ' || user_id || ', \"to_user_id\": 999999999}' "
+                                        "ELSE properties END AS properties) FROM t"),
+    ("accounts_in_window", "accounts", f"SELECT * REPLACE ({_one('account_id')} THEN TIMESTAMP '2026-02-01' ELSE created_at END AS created_at) FROM t"),
+    ("users_after_account", "users", f"SELECT * REPLACE ({_one('user_id')} THEN TIMESTAMP '2024-06-01' ELSE created_at END AS created_at) FROM t"),
+    ("users_activation_order", "users", "SELECT * REPLACE (activated_at - INTERVAL 3000 DAY AS activated_at) FROM t"),
+    ("projects_archive_order", "projects", "SELECT * REPLACE (coalesce(archived_at, created_at) - INTERVAL 1 DAY AS archived_at) FROM t"),
+    ("tasks_after_project_and_creator", "tasks", f"SELECT * REPLACE ({_one('task_id')} THEN created_at - INTERVAL 400 DAY ELSE created_at END AS created_at) FROM t"),
+    ("tasks_started_status", "tasks", "SELECT * REPLACE (CASE WHEN status = 'todo' THEN created_at + INTERVAL 1 HOUR "
+                                      "ELSE first_started_at END AS first_started_at) FROM t"),
+    ("events_after_project_and_task", "tasks", "SELECT * REPLACE (created_at + INTERVAL 30 DAY AS created_at) FROM t"),
+    ("task_created_only_for_tasks", "tasks", f"SELECT * FROM t WHERE task_id <> (SELECT min(task_id) FROM t)"),
+    ("task_completed_once_at_completed_at", "events", "SELECT * FROM t WHERE event_name <> 'task_completed'"),
+    ("blocked_status_matches_events", "events", "SELECT * FROM t WHERE event_name <> 'blocker_resolved'"),
+    ("cancelled_has_event", "tasks", "SELECT * REPLACE (CASE WHEN status = 'todo' THEN 'cancelled' ELSE status END AS status) FROM t"),
+    ("project_created_once_at_created_at", "events", "SELECT * FROM t WHERE event_name <> 'project_created'"),
+    ("assignee_matches_last_assignment", "tasks", "SELECT * REPLACE (NULL::BIGINT AS assignee_user_id) FROM t"),
+    ("status_changes_legal", "events", "SELECT * REPLACE (CASE WHEN event_name = 'task_status_changed' THEN "
+                                       "'{\"from_status\": \"done\", \"to_status\": \"todo\"}' ELSE properties END AS properties) FROM t"),
+    ("work_goes_to_activated_colleagues", "users", "SELECT * REPLACE (activated_at + INTERVAL 300 DAY AS activated_at) FROM t"),
+    ("notes_by_current_holder", "events", "SELECT * REPLACE (CASE WHEN event_name = 'work_note_added' "
+                                          "THEN user_id + 1 ELSE user_id END AS user_id) FROM t"),
 ]
 
 
@@ -109,6 +150,18 @@ def test_rule_catches_its_violation(tiny_data, tmp_path, rule, table, sql):
     assert rules.loc[rule, "violations"] > 0, f"{rule} did not catch the mutation"
 
 
+def _passed(metrics, name):
+    value = metrics.loc[name, "passed"]
+    return None if value is None else bool(value)
+
+
+def test_every_rule_has_a_mutation():
+    """A new rule must come with a mutation proving it can fail."""
+    tested = {m[0] for m in MUTATIONS}
+    missing = [q.name for q in checks.load_queries("rules") if q.name not in tested]
+    assert not missing, f"rules without a mutation test: {missing}"
+
+
 def test_metrics_detect_a_flat_week(tiny_data, tmp_path):
     """Moving every event to a Saturday at noon breaks the weekday/weekend and hour-of-day thresholds."""
     broken = _mutate(tiny_data, tmp_path / "flat", "events",
@@ -116,6 +169,24 @@ def test_metrics_detect_a_flat_week(tiny_data, tmp_path):
                      "AS event_at_utc) FROM t")
     con = checks.connect(broken, pipeline.load_saved_params(broken))
     metrics = checks.run_metrics(con).set_index("metric")
-    assert metrics.loc["weekday_weekend_ratio", "passed"] is False or metrics.loc["weekday_weekend_ratio", "value"] is None \
-        or metrics.loc["weekday_weekend_ratio", "value"] < 1.5
-    assert metrics.loc["hour_max_min_ratio", "passed"] in (False, None)
+    # every event on a Saturday: weekday volume 0, ratio 0 < 1.5
+    assert metrics.loc["weekday_weekend_ratio", "value"] == 0 and _passed(metrics, "weekday_weekend_ratio") is False
+    # every event at noon: 23 empty hours, so the ratio is infinite and passes; the weekday check caught it
+    assert _passed(metrics, "hour_max_min_ratio") is True
+
+
+def test_metrics_detect_empty_weekends_and_noise(tiny_data, tmp_path):
+    """No weekend events at all is implausible (ratio infinite); a stream of logins drowns the key events."""
+    no_weekend = _mutate(tiny_data, tmp_path / "nw", "events", "SELECT * FROM t WHERE isodow(event_at_utc) <= 5")
+    m = checks.run_metrics(checks.connect(no_weekend, pipeline.load_saved_params(no_weekend))).set_index("metric")
+    assert _passed(m, "weekday_weekend_ratio") is False
+    noisy = _mutate(tiny_data, tmp_path / "noisy", "events",
+                    "SELECT * FROM t UNION ALL SELECT * REPLACE (event_id + 500000000 AS event_id, "
+                    "'login_succeeded' AS event_name, NULL AS project_id, NULL AS task_id, NULL AS properties) "
+                    "FROM t UNION ALL SELECT * REPLACE (event_id + 600000000 AS event_id, "
+                    "'login_succeeded' AS event_name, NULL AS project_id, NULL AS task_id, NULL AS properties) FROM t")
+    m = checks.run_metrics(checks.connect(noisy, pipeline.load_saved_params(noisy))).set_index("metric")
+    assert _passed(m, "key_event_share") is False and _passed(m, "max_supporting_share") is False
+    msg = "; ".join(checks.failures(checks.run_rules(checks.connect(noisy, pipeline.load_saved_params(noisy))),
+                                    m.reset_index()))
+    assert "key_event_share" in msg and "max_supporting_share" in msg

@@ -17,10 +17,8 @@ import duckdb
 import pandas as pd
 
 from . import io
-from .params import Params
+from .params import LATE_THRESHOLD_SECONDS, Params
 from .schema import TABLES
-
-LATE_THRESHOLD_SECONDS = 3600
 
 # Realism thresholds (issue 2): metric -> (lowest allowed, highest allowed)
 THRESHOLDS = {
@@ -106,3 +104,19 @@ def run_metrics(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
                      "value": None if value is None else float(value),
                      "allowed": None if lo is None else f"{lo:g} .. {hi:g}", "passed": ok})
     return pd.DataFrame(rows)
+
+
+def failures(rules: pd.DataFrame, metrics: pd.DataFrame | None = None) -> list[str]:
+    """One short line per failed rule or metric (empty when everything holds)."""
+    out = [f"{r.rule} ({r.violations:,} violations)" for r in rules.itertuples() if not r.passed]
+    if metrics is not None:
+        out += [f"{m.metric} = {m.value:.3g} (allowed {m.allowed})" for m in metrics.itertuples()
+                if m.passed is not None and not pd.isna(m.passed) and not m.passed]
+    return out
+
+
+def assert_all_pass(rules: pd.DataFrame, metrics: pd.DataFrame | None = None) -> None:
+    """Raise AssertionError naming every failed rule and metric, on one line."""
+    failed = failures(rules, metrics)
+    if failed:
+        raise AssertionError(f"{len(failed)} check(s) failed: " + "; ".join(failed))

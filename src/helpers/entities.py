@@ -26,6 +26,12 @@ HOUR = 3600 * US
 DAY = 86_400 * US
 MONTH_DAYS = 30.4375
 NEVER = np.iinfo(np.int64).max  # "no churn inside the window"
+MAX_DAYS = 10_000.0  # every drawn duration is capped here (~27 years): far past any window, safe in int64 us
+
+
+def to_us(x) -> np.ndarray:
+    """Float microseconds -> int64, capped at MAX_DAYS, so no draw can overflow when added to a time."""
+    return np.floor(np.minimum(x, MAX_DAYS * DAY)).astype(np.int64)
 
 
 def log_scale_count(lo: int, hi: int, u: np.ndarray) -> np.ndarray:
@@ -82,7 +88,7 @@ def _signup_times(params: Params, rng: np.random.Generator, n: int) -> np.ndarra
     in_launch = rng.random(n) < s.launch_share
     day = np.where(in_launch, choice_index(rng, launch, n), choice_index(rng, growth, n))
     # business-hours-ish signup time, centred on 15:00 UTC (Europe afternoon, US morning)
-    hour = np.clip(rng.normal(15.0, 3.5, n), 0.0, 23.99)
+    hour = np.mod(rng.normal(15.0, 3.5, n), 24.0)  # wraps around midnight (no pile-up at a clip)
     return w0 + day * DAY + np.floor(hour * HOUR).astype(np.int64)
 
 
@@ -120,7 +126,7 @@ def plan_accounts(params: Params) -> AccountPlan:
     live_until = np.minimum(churn_at, w1)[project_account]
     acct_created = created[project_account]
     first_of_account = np.r_[True, project_account[1:] != project_account[:-1]] if n_proj_total else np.array([], bool)
-    first_lag = np.floor(lognormal(rng, 2.0 * HOUR, 1.0, n_proj_total)).astype(np.int64)
+    first_lag = to_us(lognormal(rng, 2.0 * HOUR, 1.0, n_proj_total))
     later_lag = truncated_exponential(rng, 45.0 * DAY, live_until - acct_created)
     nominal = acct_created + np.where(first_of_account, first_lag, later_lag)
     nominal = np.minimum(nominal, live_until - 1)

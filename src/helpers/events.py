@@ -127,7 +127,9 @@ def account_events(params: Params, account_id: int, first_user_id: int, sessions
     after_handoff = (tl["handoff_at"][ni] >= 0) & (nominal >= tl["handoff_at"][ni])
     writer = np.where(after_handoff, tl["handoff_to_id"][ni], tl["assignee_id"][ni])
     note_t = ses.snap(writer - first_user_id, nominal, rng)
-    ok = (note_t >= 0) & (note_t < end[ni])
+    # a note is written while its writer holds the task: the first holder's notes stop at the hand-off
+    holds_until = np.where(after_handoff | (tl["handoff_at"][ni] < 0), end[ni], tl["handoff_at"][ni])
+    ok = (note_t >= 0) & (note_t < holds_until)
     b.add("work_note_added", writer[ok], note_t[ok], project=project[ni][ok], task=task[ni][ok])
 
     code, user, t, proj_col, task_col, pkind, pa_, pb_ = b.columns()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -26,9 +27,13 @@ def ascii_fold(text: str) -> str:
 
 
 def slug(text: str, max_len: int = 28) -> str:
+    """'Müller & Söhne GmbH' -> 'muller-sohne-gmbh'; long names are cut at a word boundary."""
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
     s = re.sub(r"[^a-z0-9]+", "-", folded).strip("-")
-    return s[:max_len].strip("-") or "company"
+    if len(s) > max_len:
+        cut = s[:max_len + 1].rsplit("-", 1)[0]
+        s = cut if len(cut) >= 3 else s[:max_len]
+    return s.strip("-") or "company"
 
 
 @dataclass(frozen=True)
@@ -40,8 +45,10 @@ class PersonPool:
 
 
 def _faker(locale: str, seed: int, salt: int) -> Faker:
+    """A Faker seeded by (seed, locale, purpose): locales that share providers (en_US, en_CA, ...)
+    still draw different names."""
     fake = Faker(locale)
-    fake.seed_instance(seed * 1_000_003 + salt)
+    fake.seed_instance((seed * 1_000_003 + salt) * 4_294_967_311 + zlib.crc32(locale.encode()))
     return fake
 
 
@@ -60,13 +67,21 @@ def person_pool(locale: str, seed: int) -> PersonPool:
                       np.array(first_ascii, dtype=object), np.array(last_ascii, dtype=object))
 
 
+ROMANISED_COMPANY_SUFFIXES = ["Co., Ltd.", "Inc.", "Holdings", "Systems", "Trading", "Works", "Partners"]
+
+
 def company_names(locale: str, seed: int, n: int) -> list[str]:
-    """n distinct company names of one locale (Faker, seeded); repeats get a numeric suffix."""
+    """n distinct company names of one locale (Faker, seeded); repeats get a numeric suffix.
+    Locales with romanised names (ja_JP) get romanised company names, so domains stay readable."""
     fake = _faker(locale, seed, 2)
+    romanised = hasattr(fake, "last_romanized_name")
     seen: dict[str, int] = {}
     out = []
     for _ in range(n):
-        name = fake.company()
+        if romanised:
+            name = f"{fake.last_romanized_name()} {fake.random_element(ROMANISED_COMPANY_SUFFIXES)}"
+        else:
+            name = fake.company()
         k = seen.get(name, 0)
         seen[name] = k + 1
         out.append(name if k == 0 else f"{name} {k + 1}")

@@ -22,6 +22,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 SCHEMA_VERSION = "1"
+# An event whose ingestion lags its occurrence by this much or more is "late" (an imperfection, issue 3);
+# normal latency must stay below it.
+LATE_THRESHOLD_SECONDS = 3600
 
 
 class ParamsError(ValueError):
@@ -104,15 +107,15 @@ class IntRange(_Strict):
 
 
 class LogNormal(_Strict):
-    """A positive duration drawn as median * exp(sigma * N(0, 1))."""
+    """A positive duration drawn as median * exp(sigma * N(0, 1)); sigma above 3 is not a realistic spread."""
 
-    median: PosFloat
-    sigma: NonNegFloat
+    median: Annotated[float, Field(gt=0.0, le=1e6, allow_inf_nan=False)]
+    sigma: Annotated[float, Field(ge=0.0, le=3.0, allow_inf_nan=False)]
 
 
 class Window(_Strict):
-    start: dt.date
-    end: dt.date  # inclusive
+    start: Annotated[dt.date, Field(ge=dt.date(2000, 1, 1), le=dt.date(2099, 12, 31))]
+    end: Annotated[dt.date, Field(ge=dt.date(2000, 1, 1), le=dt.date(2099, 12, 31))]  # inclusive
 
     @model_validator(mode="after")
     def _ordered(self) -> "Window":
@@ -156,7 +159,7 @@ class Signup(_Strict):
 
 
 class Accounts(_Strict):
-    count: Annotated[int, Field(ge=1)]
+    count: Annotated[int, Field(ge=1, le=1_000_000)]
     signup: Signup
     plan_tier_weights: TierWeights
     monthly_churn: TierRates
@@ -179,7 +182,7 @@ class Users(_Strict):
     activation_lag_hours: LogNormal
     never_activated_share: Rate
     workday_active_prob: Rate
-    engagement_sigma: NonNegFloat
+    engagement_sigma: Annotated[float, Field(ge=0.0, le=3.0, allow_inf_nan=False)]
     guest_engagement_factor: Rate
     churn: UserChurn
     role_weights: RoleWeights
@@ -197,7 +200,7 @@ class Activity(_Strict):
     workday_hours: Annotated[float, Field(ge=1.0, le=16.0, allow_inf_nan=False)]
     weekend_hours_factor: Rate
     login_share_of_sessions: Rate
-    dashboard_views_per_session: NonNegFloat
+    dashboard_views_per_session: Annotated[float, Field(ge=0.0, le=100.0, allow_inf_nan=False)]
 
 
 class PriorityWeights(_Weights):
@@ -208,7 +211,7 @@ class PriorityWeights(_Weights):
 
 
 class Tasks(_Strict):
-    created_per_session: NonNegFloat
+    created_per_session: Annotated[float, Field(ge=0.0, le=50.0, allow_inf_nan=False)]
     assigned_share: Rate
     self_assigned_share: Rate
     never_started_share: Rate
@@ -220,7 +223,7 @@ class Tasks(_Strict):
     time_to_start_hours: LogNormal
     cycle_time_days: LogNormal
     blocker_duration_hours: LogNormal
-    work_notes_per_day: NonNegFloat
+    work_notes_per_day: Annotated[float, Field(ge=0.0, le=50.0, allow_inf_nan=False)]
     max_work_notes: Annotated[int, Field(ge=0, le=100)]
     due_date_share: Rate
     due_in_days: LogNormal
@@ -234,7 +237,7 @@ class Projects(_Strict):
 
 class Ingestion(_Strict):
     latency_seconds: LogNormal
-    max_latency_seconds: Annotated[float, Field(gt=0.0, le=3600.0, allow_inf_nan=False)]
+    max_latency_seconds: Annotated[float, Field(gt=0.0, lt=LATE_THRESHOLD_SECONDS, allow_inf_nan=False)]
 
 
 class Output(_Strict):
@@ -259,6 +262,10 @@ class Params(_Strict):
     def _consistent(self) -> "Params":
         if self.users_per_account.min < 1:
             raise ValueError("users_per_account.min must be at least 1: an account is created by its first user")
+        for key, most in (("users_per_account", 10_000), ("projects_per_account", 10_000),
+                          ("tasks_per_project", 1_000_000)):
+            if getattr(self, key).max > most:
+                raise ValueError(f"{key}.max = {getattr(self, key).max} is above the supported {most:,}")
         if self.window.days > 3660:
             raise ValueError(f"window spans {self.window.days} days; at most 3660 are allowed")
         return self
@@ -282,8 +289,11 @@ def _one_line(exc: ValidationError, source: str, data: Any) -> str:
         return f"{source}: unknown key '{_format_loc(loc)}'{hint}; allowed here: {', '.join(allowed)}"
     if err["type"] == "missing":
         return f"{source}: missing key '{_format_loc(loc)}'"
-    shown = repr(value) if not isinstance(value, dict) else "{...}"
-    return f"{source}: {_format_loc(loc)} = {shown} is not allowed: {msg}".replace("\n", " ")
+    msg = msg.removeprefix("Value error, ")
+    if isinstance(value, dict):  # a rule across several keys: name the section, not its whole content
+        where = f"{_format_loc(loc)}: " if loc else ""
+        return f"{source}: {where}{msg}".replace("\n", " ")
+    return f"{source}: {_format_loc(loc)} = {value!r} is not allowed: {msg}".replace("\n", " ")
 
 
 def _allowed_keys(loc: tuple) -> list[str]:

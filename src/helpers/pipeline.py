@@ -7,7 +7,9 @@
     write_manifest(data_dir, timings)           manifest.json, written last
 
 Work is split into parts of `output.accounts_per_part` consecutive accounts; every random draw is
-keyed by account, so the part size changes file layout only, never content.
+keyed by account, so the part size changes file layout only, never content. State files (state/*)
+hold times as int64 microseconds since the epoch (UTC), with -1 for "none" (e.g. churn_at -1: the
+account or user does not churn inside the window, or the user never activated).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ PARAMS_FILE = "state/params.json"
 ENV_PARAMS = "SAAS_SYNTH_PARAMS"
 ENV_DATA_DIR = "SAAS_SYNTH_DATA_DIR"
 STATE_TABLES = ("user_latent", "sessions", "timeline")
-PACKAGES = ("numpy", "pandas", "pyarrow", "duckdb", "faker", "pydantic", "papermill", "nbconvert",
+PACKAGES = ("numpy", "pandas", "pyarrow", "duckdb", "faker", "tzdata", "pydantic", "papermill", "nbconvert",
             "matplotlib", "seaborn")
 
 
@@ -63,6 +65,9 @@ def setup(params_path: str | os.PathLike, data_dir: str | os.PathLike) -> Params
     """Validate params, empty and lay out the dataset folder, save the resolved params."""
     params = load(resolve(params_path))
     data_dir = Path(data_dir)
+    if (data_dir / "manifest.json").exists():
+        raise FileExistsError(f"{data_dir} holds a published dataset (manifest.json): a notebook never "
+                              "overwrites one; choose a scratch folder, or publish with python -m helpers.run")
     for sub in ("raw", "state"):
         shutil.rmtree(data_dir / sub, ignore_errors=True)
     for f in ("warehouse.duckdb", "manifest.json"):
@@ -105,10 +110,9 @@ def generate_entities(data_dir: str | os.PathLike, progress: bool | None = None)
     params = load_saved_params(data_dir)
     plan = plan_accounts(params)
     io.write_part(plan.accounts, io.table_dir(data_dir, "accounts"), 0)
-    io.write_part(pa.table({
-        "account_id": plan.accounts.column("account_id"),
-        "churn_at": pa.array(np.where(plan.churn_at == np.iinfo(np.int64).max, -1, plan.churn_at),
-                             pa.int64(), mask=plan.churn_at == np.iinfo(np.int64).max).cast(pa.timestamp("us")),
+    io.write_part(io.from_numpy_state({
+        "account_id": np.arange(1, plan.n_accounts + 1, dtype=np.int64),
+        "churn_at": np.where(plan.churn_at == np.iinfo(np.int64).max, -1, plan.churn_at),
     }), io.state_dir(data_dir, "account_latent"), 0)
     ranges = part_ranges(params)
     bar = tqdm(ranges, desc="entities (account parts)", disable=not (show_progress() if progress is None else progress))
@@ -137,19 +141,18 @@ def generate_events(data_dir: str | os.PathLike, progress: bool | None = None) -
         sessions = io.to_numpy_columns(io.read_parts_file(f(io.state_dir(data_dir, "sessions"), k)))
         projects = io.to_numpy_columns(io.read_parts_file(f(io.table_dir(data_dir, "projects"), k)))
         timeline = io.to_numpy_columns(io.read_parts_file(f(io.state_dir(data_dir, "timeline"), k)))
+        for cols in (users, sessions, projects, timeline):
+            assert np.all(np.diff(cols["account_id"]) >= 0), "state parts must be in account order"
         chunks = []
         for a in accounts:
             account_id = a + 1
-            first_user = users["user_id"][users["account_id"] == account_id]
-            if len(first_user) == 0:
+            account_users = _rows(users, account_id)
+            if len(account_users["user_id"]) == 0:
                 continue
-            cols = account_events(
-                params, account_id, int(first_user.min()),
-                _rows(sessions, sessions["account_id"] == account_id),
-                _rows(projects, projects["account_id"] == account_id),
-                _rows(timeline, timeline["account_id"] == account_id),
-            )
-            chunks.append(cols)
+            chunks.append(account_events(
+                params, account_id, int(account_users["user_id"].min()),
+                _rows(sessions, account_id), _rows(projects, account_id), _rows(timeline, account_id),
+            ))
         cols = _concat(chunks) if chunks else None
         table = to_arrow(cols) if cols is not None else EVENTS.empty()
         order = np.argsort(table.column("event_at_utc").cast(pa.int64()).to_numpy(), kind="stable")
@@ -160,8 +163,11 @@ def generate_events(data_dir: str | os.PathLike, progress: bool | None = None) -
     return {"events": total}
 
 
-def _rows(cols: dict, mask: np.ndarray) -> dict:
-    return {k: v[mask] for k, v in cols.items()}
+def _rows(cols: dict, account_id: int) -> dict:
+    """One account's rows of a part's columns (parts are written in account order: a slice, no scan)."""
+    ids = cols["account_id"]
+    lo, hi = np.searchsorted(ids, account_id, "left"), np.searchsorted(ids, account_id, "right")
+    return {k: v[lo:hi] for k, v in cols.items()}
 
 
 def build_warehouse(data_dir: str | os.PathLike) -> Path:

@@ -48,7 +48,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def _setup_logging(log_file: Path) -> None:
     log.setLevel(logging.INFO)
     log.handlers.clear()
-    fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S")
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%SZ")
+    fmt.converter = time.gmtime  # the log is in UTC, like the data
     console = logging.StreamHandler(sys.stderr)
     console.setFormatter(logging.Formatter("%(message)s"))
     file = logging.FileHandler(log_file, encoding="utf-8")
@@ -182,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     done = f"published {_rel(data_dir)} and {_rel(reports_dir)} in {time.perf_counter() - started:.1f}s: {rows}"
     print(done, file=sys.stderr)
     with open(reports_dir / "run.log", "a", encoding="utf-8") as f:
-        f.write(f"{dt.datetime.now().strftime('%Y-%m-%dT%H:%M:%S')} INFO {done}\n")
+        f.write(f"{dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')} INFO {done}\n")
     return EXIT_OK
 
 

@@ -132,7 +132,7 @@ PROJECTS = Table(
 TASKS = Table(
     "tasks", "one row per task, its state at the end of the window", "task_id",
     (
-        Column("task_id", ID, "Task identifier, dense 1..N grouped by account and project."),
+        Column("task_id", ID, "Task identifier: account_id * 1e7 + n, n in order of creation within the account."),
         Column("account_id", ID, "The task's account (= its project's account).",
                references="accounts.account_id"),
         Column("project_id", ID, "The task's project.", references="projects.project_id"),

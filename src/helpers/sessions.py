@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -31,12 +32,19 @@ def moment(rng: np.random.Generator, start: np.ndarray, end: np.ndarray) -> np.n
 KEY_SPAN = 1 << 49  # ~17.8 years of microseconds
 
 
+def pinned_zone(name: str) -> ZoneInfo:
+    """The IANA zone from the pinned `tzdata` package, never from the host's /usr/share/zoneinfo,
+    so DST rules (and so every timestamp) are the same on every machine."""
+    with resources.files("tzdata.zoneinfo").joinpath(*name.split("/")).open("rb") as f:
+        return ZoneInfo.from_file(f, key=name)
+
+
 @lru_cache(maxsize=8)
 def utc_offsets(start: dt.date, days: int) -> np.ndarray:
     """offsets[tz, d + 1] = UTC offset (us) at local noon of window day d, for d in -1..days."""
     out = np.empty((len(vocab.TIMEZONES), days + 2), dtype=np.int64)
     for i, name in enumerate(vocab.TIMEZONES):
-        zone = ZoneInfo(name)
+        zone = pinned_zone(name)
         for j in range(days + 2):
             local_noon = dt.datetime.combine(start + dt.timedelta(days=j - 1), dt.time(12), tzinfo=zone)
             out[i, j] = int(local_noon.utcoffset().total_seconds()) * 1_000_000
@@ -66,6 +74,9 @@ class Sessions:
         self.user_sorted = self.user[self.by_start]
         self.end_sorted = self.end[self.by_start]
         self._end_key = self.user * KEY_SPAN + (self.end - self.origin)
+        # each user's first session opens at activation
+        self.first_start = np.full(int(self.user.max()) + 1 if len(self.user) else 0, np.iinfo(np.int64).max)
+        np.minimum.at(self.first_start, self.user, self.start)
 
     def __len__(self) -> int:
         return len(self.user)
@@ -94,7 +105,8 @@ class Sessions:
 
     def other_user_near(self, after: np.ndarray, exclude: np.ndarray, horizon_us: int,
                         rng: np.random.Generator) -> np.ndarray:
-        """A user (not `exclude`) with a session starting in [after, after + horizon); -1 if none."""
+        """A user (not `exclude`), already activated at `after`, with a session starting in
+        [after, after + horizon): someone who is around to take work over. -1 if none."""
         lo = np.searchsorted(self.start_sorted, after, side="left")
         hi = np.searchsorted(self.start_sorted, after + horizon_us, side="left")
         n = hi - lo
@@ -106,7 +118,9 @@ class Sessions:
             return np.full(len(after), -1, dtype=np.int64)
         u1 = self.user_sorted[np.minimum(pick, last)]
         u2 = self.user_sorted[np.minimum(pick2, last)]
-        chosen = np.where(u1 != exclude, u1, np.where(u2 != exclude, u2, -1))
+        ok1 = (u1 != exclude) & (self.first_start[u1] <= after)
+        ok2 = (u2 != exclude) & (self.first_start[u2] <= after)
+        chosen = np.where(ok1, u1, np.where(ok2, u2, -1))
         return np.where(has, chosen, -1)
 
 

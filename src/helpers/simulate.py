@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import names, vocab
-from .entities import DAY, HOUR, MINUTE, MONTH_DAYS, NEVER, US, AccountPlan
+from .entities import DAY, HOUR, MAX_DAYS, MINUTE, MONTH_DAYS, NEVER, US, AccountPlan, to_us
 from .params import Params, window_bounds_us
 from .sessions import Sessions, build_sessions, moment
 from .streams import choice_index, lognormal, stream
@@ -59,9 +59,9 @@ def _users(params: Params, plan: AccountPlan, a: int, rng: np.random.Generator, 
     created = created_acct + lag
     created[1:] = np.maximum(created[1:], created_acct + US)  # invited after the account exists
 
-    act_lag = np.floor(lognormal(rng, p.activation_lag_hours.median * HOUR, p.activation_lag_hours.sigma, n))
-    act_lag[0] = np.floor(lognormal(rng, 3 * MINUTE, 0.5, 1))[0]  # the founder signs in at once
-    activated = created + act_lag.astype(np.int64)
+    act_lag = to_us(lognormal(rng, p.activation_lag_hours.median * HOUR, p.activation_lag_hours.sigma, n))
+    act_lag[0] = to_us(lognormal(rng, 3 * MINUTE, 0.5, 1))[0]  # the founder signs in at once
+    activated = created + act_lag
     never = rng.random(n) < p.never_activated_share
     never[0] = False
     activated[0] = min(activated[0], live_until - US, w1 - US)
@@ -77,7 +77,7 @@ def _users(params: Params, plan: AccountPlan, a: int, rng: np.random.Generator, 
     tz_remote = np.floor(rng.random(n) * len(vocab.TIMEZONES)).astype(np.int64)
     tz = np.where(rng.random(n) < p.remote_share, tz_remote, tz_home)
 
-    engagement = rng.lognormal(0.0, p.engagement_sigma, n) if p.engagement_sigma > 0 else np.ones(n)
+    engagement = np.clip(rng.lognormal(0.0, p.engagement_sigma, n), 1e-3, 1e3)
     engagement = engagement * np.where(role == 2, p.guest_engagement_factor, 1.0)
     active_prob = np.clip(p.workday_active_prob * engagement, 0.0, 0.97)
     start_hour = np.clip(rng.normal(params.activity.workday_start_hour.mean,
@@ -87,10 +87,12 @@ def _users(params: Params, plan: AccountPlan, a: int, rng: np.random.Generator, 
     early_days = rng.exponential(p.churn.early_mean_days, n)
     late_mean = MONTH_DAYS / p.churn.late_monthly_rate if p.churn.late_monthly_rate > 0 else np.inf
     late_days = rng.exponential(1.0, n) * late_mean
-    life_days = np.where(early, early_days, late_days)
-    with np.errstate(invalid="ignore", over="ignore"):
-        own_churn = np.where(np.isfinite(life_days), activated + np.floor(np.minimum(life_days, 1e5) * DAY), NEVER)
-    churn = np.where(activated == NONE, NONE, np.minimum(own_churn.astype(np.int64), plan.churn_at[a]))
+    # lifetimes past ~27 years are "never" (all integer arithmetic from here: no float -> int overflow)
+    life_days = np.minimum(np.where(early, early_days, late_days), MAX_DAYS)
+    own_churn = np.full(n, NEVER, dtype=np.int64)
+    finite = life_days < MAX_DAYS
+    own_churn[finite] = activated[finite] + np.floor(life_days[finite] * DAY).astype(np.int64)
+    churn = np.where(activated == NONE, NONE, np.minimum(own_churn, plan.churn_at[a]))
     churn = np.where((churn != NONE) & (churn >= w1), NEVER, churn)
     # a user churns strictly after activating (the activation session always exists)
     churn = np.where((churn != NONE) & (churn <= activated), activated + MINUTE, churn)
@@ -175,10 +177,11 @@ def _task_creations(params: Params, plan: AccountPlan, a: int, ses: Sessions, pr
     rank = np.arange(len(pj)) - np.maximum.accumulate(np.where(run_start, np.arange(len(pj)), 0)) if len(pj) else pj
     keep = rank < capacity[pj]
     k, t, pj = k[keep], t[keep], pj[keep]
-    # --- floor: top up projects below tasks_per_project.min
+    # --- floor: top up projects below tasks_per_project.min (to min plus a few, so counts do not
+    # pile up at exactly min)
     have = np.bincount(pj, minlength=n_p)
-    need = np.maximum(tpp.min - have, 0)
-    need = np.minimum(need, capacity)
+    target = np.minimum(tpp.min + rng.poisson(2.0, n_p), capacity)
+    need = np.where(have < tpp.min, np.maximum(target - have, 0), 0)
     tp = np.repeat(np.arange(n_p), need)
     p_created = proj["created"][tp]
     lo = np.searchsorted(ses.start_sorted, p_created, side="right")
@@ -208,7 +211,7 @@ def _task_lifecycle(params: Params, plan: AccountPlan, a: int, ses: Sessions, pr
     title = TITLE_POOL[np.floor(rng.random(n) * len(TITLE_POOL)).astype(np.int64)]
     has_due = rng.random(n) < p.due_date_share
     due_days = lognormal(rng, p.due_in_days.median, p.due_in_days.sigma, n)
-    due = ((created + np.floor(due_days * DAY).astype(np.int64)) // DAY + 1) * DAY
+    due = ((created + to_us(due_days * DAY)) // DAY + 1) * DAY
     due = np.where(has_due, due, NONE)
 
     # --- draws for every stage (drawn for all tasks, so counts never depend on earlier outcomes)
@@ -226,8 +229,7 @@ def _task_lifecycle(params: Params, plan: AccountPlan, a: int, ses: Sessions, pr
     backlog_wait = lognormal(rng, 14.0 * DAY, 1.0, n)
     assign_delay = np.floor(rng.uniform(5.0, 240.0, n) * US).astype(np.int64)
 
-    def ns(x):
-        return np.floor(x).astype(np.int64)
+    ns = to_us
 
     # --- assignment (by the creator, moments after creation)
     other = ses.other_user_near(created, creator, 7 * DAY, rng)
@@ -348,7 +350,7 @@ def simulate_account(params: Params, plan: AccountPlan, a: int) -> AccountSim:
     user_latent = dict(
         user_id=uid, account_id=users_cols["account_id"], engagement=users["engagement"],
         workday_active_prob=users["active_prob"], early_churner=users["early"],
-        churn_at=np.where(users["churn"] == NEVER, NONE, users["churn"]),
+        churn_at=np.where(users["churn"] == NEVER, NONE, users["churn"]),  # -1: never activated or stays
     )
     sessions = dict(
         account_id=np.full(len(ses), account_id, np.int64), user_id=uid[ses.user],
@@ -367,8 +369,8 @@ def simulate_account(params: Params, plan: AccountPlan, a: int) -> AccountSim:
     last_per_project = np.full(n_p, -1, dtype=np.int64)
     np.maximum.at(last_per_project, tl["project_index"], last_close)
     has_tasks = np.bincount(tl["project_index"], minlength=n_p) > 0
-    lag = np.floor(lognormal(prj_rng, params.projects.archive_lag_days.median * DAY,
-                             params.projects.archive_lag_days.sigma, n_p)).astype(np.int64)
+    lag = to_us(lognormal(prj_rng, params.projects.archive_lag_days.median * DAY,
+                          params.projects.archive_lag_days.sigma, n_p))
     archive_at = last_per_project + lag
     archived = has_tasks & (open_per_project == 0) & (prj_rng.random(n_p) < params.projects.archive_share) \
         & (archive_at < w1)

@@ -22,7 +22,12 @@ WITH days AS (
     FROM days LEFT JOIN raw.events e ON e.event_at_utc::DATE = days.day
     GROUP BY days.day
 )
-SELECT avg(n) FILTER (WHERE isodow(day) <= 5) / nullif(avg(n) FILTER (WHERE isodow(day) >= 6), 0)
+SELECT CASE
+    WHEN count(*) FILTER (WHERE isodow(day) <= 5) = 0 OR count(*) FILTER (WHERE isodow(day) >= 6) = 0
+        THEN NULL                                    -- not applicable: no weekday or no weekend day to compare
+    WHEN avg(n) FILTER (WHERE isodow(day) >= 6) = 0 THEN 'inf'::DOUBLE   -- empty weekends: fails the ceiling
+    ELSE avg(n) FILTER (WHERE isodow(day) <= 5) / avg(n) FILTER (WHERE isodow(day) >= 6)
+END
 FROM daily;
 
 -- metric: hour_max_min_ratio | events in the busiest UTC hour of the day / events in the quietest
@@ -31,4 +36,7 @@ counts AS (
     SELECT hours.h, count(e.event_id) AS n
     FROM hours LEFT JOIN raw.events e ON hour(e.event_at_utc) = hours.h GROUP BY hours.h
 )
-SELECT max(n) / nullif(min(n), 0)::DOUBLE FROM counts;
+SELECT CASE WHEN max(n) = 0 THEN NULL              -- not applicable: no events
+            WHEN min(n) = 0 THEN 'inf'::DOUBLE
+            ELSE max(n) / min(n)::DOUBLE END
+FROM counts;

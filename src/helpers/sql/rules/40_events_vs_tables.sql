@@ -79,3 +79,28 @@ LEFT JOIN (
     FROM raw.events WHERE event_name IN ('task_assigned', 'handoff_completed') GROUP BY task_id
 ) a USING (task_id)
 WHERE t.assignee_user_id IS DISTINCT FROM a.last_assignee;
+
+-- rule: status_changes_legal | task_status_changed moves only todo -> in_progress, todo -> cancelled or in_progress -> cancelled
+SELECT count(*) FROM raw.events
+WHERE event_name = 'task_status_changed'
+  AND (json_extract_string(properties, '$.from_status'), json_extract_string(properties, '$.to_status'))
+      NOT IN (('todo', 'in_progress'), ('todo', 'cancelled'), ('in_progress', 'cancelled'));
+
+-- rule: work_goes_to_activated_colleagues | task_assigned and handoff_completed target an activated user of the same account, activated by then
+SELECT count(*) FROM raw.events e
+LEFT JOIN raw.users u ON u.user_id = TRY_CAST(json_extract(e.properties,
+    CASE e.event_name WHEN 'task_assigned' THEN '$.assignee_user_id' ELSE '$.to_user_id' END) AS BIGINT)
+WHERE e.event_name IN ('task_assigned', 'handoff_completed')
+  AND (u.user_id IS NULL OR u.account_id <> e.account_id OR u.activated_at IS NULL OR u.activated_at > e.event_at_utc);
+
+-- rule: notes_by_current_holder | a work note is written by the task's holder at that moment (its assignee, or the hand-off's receiver after it)
+WITH holders AS (
+    SELECT task_id, event_at_utc AS since,
+           TRY_CAST(json_extract(properties, CASE event_name WHEN 'task_assigned' THEN '$.assignee_user_id'
+                                                             ELSE '$.to_user_id' END) AS BIGINT) AS holder
+    FROM raw.events WHERE event_name IN ('task_assigned', 'handoff_completed')
+)
+SELECT count(*) FROM raw.events n
+WHERE n.event_name = 'work_note_added'
+  AND n.user_id IS DISTINCT FROM (
+      SELECT arg_max(h.holder, h.since) FROM holders h WHERE h.task_id = n.task_id AND h.since <= n.event_at_utc);
