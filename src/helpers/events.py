@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from .entities import DAY, US
 from .params import Params, window_bounds_us
-from .schema import EVENT_NAMES, EVENTS
+from .schema import EVENT_NAMES, EVENTS, STATUSES
 from .sessions import Sessions, moment
 from .streams import lognormal, stream
 
@@ -59,7 +59,7 @@ class _Builder:
 
 # property kinds: how `properties` is rendered
 P_NONE, P_STATUS, P_HANDOFF, P_ASSIGNEE, P_BLOCKER = range(5)
-STATUS_NAMES = np.array(["todo", "in_progress", "blocked", "done", "cancelled"], dtype=object)
+STATUS_NAMES = np.array(STATUSES, dtype=object)
 
 
 def account_events(params: Params, account_id: int, first_user_id: int, sessions: dict,

@@ -17,8 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import names, vocab
-from .entities import DAY, HOUR, MAX_DAYS, MINUTE, MONTH_DAYS, NEVER, US, AccountPlan, to_us
+from .entities import (DAY, HOUR, MAX_DAYS, MINUTE, MONTH_DAYS, NEVER, US, AccountPlan, to_us,
+                       truncated_exponential)
 from .params import Params, window_bounds_us
+from .schema import STATUSES
 from .sessions import Sessions, build_sessions, moment
 from .streams import choice_index, lognormal, stream
 
@@ -28,7 +30,7 @@ TASK_ID_STRIDE = 10_000_000  # task_id = account_id * 1e7 + n: ids do not depend
 TITLE_POOL = np.array([f"{v} {o}" for v in vocab.TASK_VERBS for o in vocab.TASK_OBJECTS], dtype=object)
 PROJECT_NAME_POOL = np.array([f"{a} {k}" for a in vocab.PROJECT_AREAS for k in vocab.PROJECT_KINDS], dtype=object)
 
-# status codes used in the timeline
+# status codes used in the timeline (indices into schema.STATUSES)
 TODO, IN_PROGRESS, BLOCKED, DONE, CANCELLED = range(5)
 
 
@@ -53,7 +55,6 @@ def _users(params: Params, plan: AccountPlan, a: int, rng: np.random.Generator, 
     # invitations: the founder at signup, the others spread over the account's life (front-loaded)
     lag = np.zeros(n, dtype=np.int64)
     if n > 1:
-        from .entities import truncated_exponential
         lag[1:] = truncated_exponential(rng, p.invite_lag_days_mean * DAY,
                                         np.full(n - 1, live_until - created_acct, dtype=np.int64))
     created = created_acct + lag
@@ -381,7 +382,7 @@ def simulate_account(params: Params, plan: AccountPlan, a: int) -> AccountSim:
         project_id=proj["project_id"][tl["project_index"]], created_by_user_id=uid[tl["creator"]],
         assignee_user_id=to_id(tl["holder"]), title=tl["title"],
         priority=np.array(vocab.PRIORITIES, dtype=object)[tl["priority"]],
-        status=np.array(["todo", "in_progress", "blocked", "done", "cancelled"], dtype=object)[tl["status"]],
+        status=np.array(STATUSES, dtype=object)[tl["status"]],
         created_at=tl["created"], first_started_at=tl["t_started"], completed_at=tl["t_done"], due_at=tl["due"],
     )
     timeline = dict(
