@@ -12,10 +12,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def generate(params_path: str | Path, data_dir: Path) -> Path:
-    """The data steps of the workbook, in-process (no papermill): params -> entities -> events."""
+    """The data steps of the workbook, in-process (no papermill): params -> entities -> events -> imperfections."""
     pipeline.setup(params_path, data_dir)
     pipeline.generate_entities(data_dir, progress=False)
     pipeline.generate_events(data_dir, progress=False)
+    pipeline.apply_imperfections(data_dir, progress=False)
     return data_dir
 
 

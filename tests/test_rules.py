@@ -134,10 +134,13 @@ MUTATIONS = [
     ("blocked_status_matches_events", "events", "SELECT * FROM t WHERE event_name <> 'blocker_resolved'"),
     ("cancelled_has_event", "tasks", "SELECT * REPLACE (CASE WHEN status = 'todo' THEN 'cancelled' ELSE status END AS status) FROM t"),
     ("project_created_once_at_created_at", "events", "SELECT * FROM t WHERE event_name <> 'project_created'"),
-    ("assignee_matches_last_assignment", "tasks", "SELECT * REPLACE (NULL::BIGINT AS assignee_user_id) FROM t"),
+    ("assignee_matches_last_assignment", "tasks", "SELECT * REPLACE (assignee_user_id + 1 AS assignee_user_id) FROM t"),
     ("status_changes_legal", "events", "SELECT * REPLACE (CASE WHEN event_name = 'task_status_changed' THEN "
                                        "'{\"from_status\": \"done\", \"to_status\": \"todo\"}' ELSE properties END AS properties) FROM t"),
     ("work_goes_to_activated_colleagues", "users", "SELECT * REPLACE (activated_at + INTERVAL 300 DAY AS activated_at) FROM t"),
+    ("ledger_late_events_are_late", "events", "SELECT * REPLACE (event_at_utc AS ingested_at_utc) FROM t"),
+    ("ledger_missing_values_are_null", "tasks", "SELECT * REPLACE (coalesce(due_at, created_at + INTERVAL 3 DAY) AS due_at) FROM t"),
+    ("ledger_internal_matches_flags", "accounts", "SELECT * REPLACE (false AS is_internal) FROM t"),
     ("notes_by_current_holder", "events", "SELECT * REPLACE (CASE WHEN event_name = 'work_note_added' "
                                           "THEN user_id + 1 ELSE user_id END AS user_id) FROM t"),
 ]

@@ -47,6 +47,14 @@ def test_manifest_describes_the_data(tiny_run):
     assert m["row_counts"] == counted and all(n > 0 for n in counted.values())
     assert m["params"]["seed"] == 22 and m["name"] == "tiny"
     assert set(m["content_hashes"]) == set(TABLES) and len(set(m["content_hashes"].values())) == len(TABLES)
+    kinds = {(i["kind"], i["column"]) for i in m["imperfections"]}
+    assert {("missing", "due_at"), ("outlier", "completed_at"), ("late_arrival", "ingested_at_utc"),
+            ("internal", "is_internal")} <= kinds
+    for i in m["imperfections"]:
+        assert i["within_tolerance"] and i["definition"] and i["denominator"] > 0, i
+        assert abs(i["measured_rate"] - i["count"] / i["denominator"]) < 1e-6
+    late = next(i for i in m["imperfections"] if i["kind"] == "late_arrival")
+    assert late["threshold_seconds"] == 3600
     text = json.dumps(m)
     assert str(ROOT) not in text and "/tmp" not in text and os.uname().nodename not in text
 
@@ -66,6 +74,7 @@ def test_warehouse_has_the_tables_with_keys_on_the_small_ones(tiny_run):
     for t in ("users", "projects", "tasks"):
         assert (t, "FOREIGN KEY") in declared
     assert not any(t == "events" for t, _ in declared)
+    assert con.execute("SELECT count(*) FROM imperfections.ledger").fetchall()[0][0] > 0
     types = dict(con.execute("""SELECT column_name, data_type FROM information_schema.columns
                                WHERE table_schema = 'raw' AND table_name = 'events'""").fetchall())
     assert types["event_at_utc"] == "TIMESTAMP" and types["event_id"] == "BIGINT" and types["event_name"] == "VARCHAR"

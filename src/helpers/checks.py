@@ -17,7 +17,7 @@ import duckdb
 import pandas as pd
 
 from . import io
-from .params import LATE_THRESHOLD_SECONDS, Params
+from .params import Params
 from .schema import TABLES
 
 # Realism thresholds (issue 2): metric -> (lowest allowed, highest allowed)
@@ -28,6 +28,7 @@ THRESHOLDS = {
     "hour_max_min_ratio": (3.0, float("inf")),
 }
 
+LEDGER_RULES_PREFIX = "50_ledger"  # rules about the ledger: not applicable before it exists
 _BLOCK = re.compile(r"^-- (rule|metric): *([a-z0-9_]+) *\| *(.+)$", re.MULTILINE)
 
 
@@ -65,6 +66,15 @@ def connect(data_dir: str | Path, params: Params) -> duckdb.DuckDBPyConnection:
         if io.parts(io.table_dir(data_dir, name)):
             glob = str(io.table_dir(data_dir, name) / "part-*.parquet")
             con.execute(f"CREATE VIEW raw.{name} AS SELECT * FROM read_parquet('{glob}')")
+    ledger = Path(data_dir) / "imperfections" / "ledger.parquet"
+    con.execute("CREATE SCHEMA imperfections")
+    con.execute("SET VARIABLE has_ledger = ?", [ledger.exists()])
+    if ledger.exists():
+        con.execute(f"CREATE VIEW imperfections.ledger AS SELECT * FROM read_parquet('{ledger}')")
+    else:  # before 03_imperfections: an empty ledger
+        con.execute("CREATE VIEW imperfections.ledger AS SELECT * FROM (VALUES (NULL::VARCHAR, NULL::BIGINT, "
+                    "NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR)) t(table_name, row_key, kind, "
+                    "column_name, original_value, new_value) WHERE false")
     set_window(con, params)
     return con
 
@@ -76,16 +86,21 @@ def set_window(con: duckdb.DuckDBPyConnection, params: Params) -> None:
     end = dt.datetime.combine(params.window.end + dt.timedelta(days=1), dt.time())
     con.execute("SET VARIABLE window_start = ?::TIMESTAMP", [start])
     con.execute("SET VARIABLE window_end = ?::TIMESTAMP", [end])
-    con.execute("SET VARIABLE late_threshold_seconds = ?", [LATE_THRESHOLD_SECONDS])
+    con.execute("SET VARIABLE late_threshold_seconds = ?", [params.imperfections.late_arrival.threshold_seconds])
 
 
 def run_rules(con: duckdb.DuckDBPyConnection, tables_only: bool = False) -> pd.DataFrame:
     """Every rule with its violation count; passed = (violations == 0).
 
-    tables_only: skip the rules that read raw.events (for use before the events exist)."""
+    tables_only: skip the rules that read raw.events or the ledger (before those exist)."""
     rows = []
+    has_ledger = bool(con.execute("SELECT getvariable('has_ledger')").fetchall()[0][0])
     for q in load_queries("rules"):
-        if tables_only and "raw.events" in q.sql:
+        if tables_only and ("raw.events" in q.sql or "imperfections.ledger" in q.sql):
+            continue
+        if q.source.startswith(LEDGER_RULES_PREFIX) and not has_ledger:  # before 03_imperfections
+            rows.append({"rule": q.name, "description": q.description, "violations": None,
+                         "passed": None, "file": q.source})
             continue
         violations = int(con.execute(q.sql).fetchall()[0][0] or 0)
         rows.append({"rule": q.name, "description": q.description, "violations": violations,
@@ -108,7 +123,8 @@ def run_metrics(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 def failures(rules: pd.DataFrame, metrics: pd.DataFrame | None = None) -> list[str]:
     """One short line per failed rule or metric (empty when everything holds)."""
-    out = [f"{r.rule} ({r.violations:,} violations)" for r in rules.itertuples() if not r.passed]
+    out = [f"{r.rule} ({int(r.violations):,} violations)" for r in rules.itertuples()
+           if r.passed is not None and not pd.isna(r.passed) and not r.passed]
     if metrics is not None:
         out += [f"{m.metric} = {m.value:.3g} (allowed {m.allowed})" for m in metrics.itertuples()
                 if m.passed is not None and not pd.isna(m.passed) and not m.passed]

@@ -64,6 +64,7 @@ class AccountPlan:
     # per project (index = project_id - 1)
     project_account: np.ndarray
     project_nominal_at: np.ndarray
+    internal: np.ndarray  # bool per account: the vendor's own QA/demo workspace
 
     @property
     def n_accounts(self) -> int:
@@ -111,9 +112,21 @@ def plan_accounts(params: Params) -> AccountPlan:
     churn_candidate = created + np.floor(lifetime_days * DAY).astype(np.int64)
     churn_at = np.where(churn_candidate < w1, churn_candidate, NEVER).astype(np.int64)
 
+    # internal/test workspaces of the vendor (an imperfection planted here): drawn from their own
+    # stream, after everything else, so the share changes nothing about the other accounts
+    internal = np.zeros(n, dtype=bool)
+    k_internal = int(round(params.imperfections.internal.account_share * n))
+    if k_internal:
+        internal[stream(params.seed, "internal", 0).choice(n, k_internal, replace=False)] = True
+    tier = np.where(internal, vocab.PLAN_TIERS.index("enterprise"), tier)
+    country = np.where(internal, 0, country)  # the vendor's own country (US)
+    industry = np.where(internal, [i for i, _ in vocab.INDUSTRIES].index("Software"), industry)
+    churn_at = np.where(internal, NEVER, churn_at)  # internal workspaces are never cancelled
+
     # headcount: bigger tiers invite more people (log-scale, so most teams are small)
     upa = params.users_per_account
     n_users = log_scale_count(upa.min, upa.max, rng.beta(1.0 + 0.8 * tier, 2.2))
+    n_users = np.where(internal, np.clip(n_users, upa.min, max(upa.min, 12)), n_users)  # a few staff and bots
     ppa = params.projects_per_account
     n_projects = log_scale_count(ppa.min, ppa.max, rng.beta(1.0 + 0.5 * tier, 2.0))
 
@@ -148,6 +161,12 @@ def plan_accounts(params: Params) -> AccountPlan:
     tld = np.where(industry_names == "Non-profit", "example.org",
                    np.where(rng.random(n) < 0.12, "example.net", "example.com"))
     domain = slugs + "." + tld.astype(object)
+    # internal workspaces give themselves away: a telling name and the vendor's reserved .test domain
+    internal_idx = np.nonzero(internal)[0]
+    for j, a in enumerate(internal_idx):
+        label, rnd = vocab.INTERNAL_WORKSPACES[j % len(vocab.INTERNAL_WORKSPACES)], j // len(vocab.INTERNAL_WORKSPACES)
+        account_name[a] = f"{label} {rnd + 1}" if rnd else label
+        domain[a] = f"{names.slug(account_name[a])}.{vocab.VENDOR_TEST_DOMAIN}"
 
     accounts = pa.table(
         {
@@ -158,7 +177,7 @@ def plan_accounts(params: Params) -> AccountPlan:
             "plan_tier": pa.array(np.array(vocab.PLAN_TIERS, dtype=object)[tier], pa.string()),
             "company_size": pa.array(np.array(vocab.COMPANY_SIZES, dtype=object)[size_band], pa.string()),
             "created_at": pa.array(created, pa.timestamp("us")),
-            "is_internal": pa.array(np.zeros(n, dtype=bool), pa.bool_()),
+            "is_internal": pa.array(internal, pa.bool_()),
         },
         schema=ACCOUNTS.arrow_schema,
     )
@@ -166,5 +185,6 @@ def plan_accounts(params: Params) -> AccountPlan:
         accounts=accounts, created_at=created, churn_at=churn_at, tier=tier, country=country,
         domain=domain, n_users=n_users, user_offset=user_offset, n_projects=n_projects,
         project_offset=project_offset, project_account=project_account, project_nominal_at=nominal,
+        internal=internal,
 
     )

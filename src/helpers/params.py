@@ -22,9 +22,6 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 SCHEMA_VERSION = "1"
-# An event whose ingestion lags its occurrence by this much or more is "late" (an imperfection, issue 3);
-# normal latency must stay below it.
-LATE_THRESHOLD_SECONDS = 3600
 
 
 class ParamsError(ValueError):
@@ -237,11 +234,53 @@ class Projects(_Strict):
 
 class Ingestion(_Strict):
     latency_seconds: LogNormal
-    max_latency_seconds: Annotated[float, Field(gt=0.0, lt=LATE_THRESHOLD_SECONDS, allow_inf_nan=False)]
+    max_latency_seconds: Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
 
 
 class Output(_Strict):
     accounts_per_part: Annotated[int, Field(ge=1)]
+
+
+class MissingShares(_Strict):
+    """Final share of nulls per column; nulls the simulation makes on its own (a task nobody was
+    assigned, a task without a due date) count toward it."""
+
+    tasks_assignee_user_id: Rate
+    tasks_due_at: Rate
+    users_timezone: Rate
+    accounts_industry: Rate
+    accounts_country_code: Rate
+
+
+class Outliers(_Strict):
+    long_cycle_share: Rate  # of done tasks: completed_at - first_started_at > long_cycle_threshold_days
+    long_cycle_threshold_days: Annotated[float, Field(gt=0.0, le=3650.0, allow_inf_nan=False)]
+    far_due_share: Rate  # of tasks: due_at > created_at + far_due_threshold_days
+    far_due_threshold_days: Annotated[float, Field(gt=0.0, le=3650.0, allow_inf_nan=False)]
+
+
+class LateArrival(_Strict):
+    share: Rate  # of all events: ingested_at_utc - event_at_utc > threshold_seconds
+    threshold_seconds: Annotated[int, Field(ge=60, le=30 * 86_400)]
+    straggler_share: Rate  # of late events: hours late (retries); the rest days late (offline sync)
+    straggler_delay_hours: LogNormal  # beyond the threshold
+    offline_delay_days: LogNormal  # beyond the threshold
+
+
+class Internal(_Strict):
+    account_share: Rate
+
+
+class Duplicates(_Strict):
+    share: Rate  # of events delivered twice (same event_id); 0 = off
+
+
+class Imperfections(_Strict):
+    missing: MissingShares
+    outliers: Outliers
+    late_arrival: LateArrival
+    internal: Internal
+    duplicates: Duplicates
 
 
 class Params(_Strict):
@@ -256,6 +295,7 @@ class Params(_Strict):
     projects: Projects
     tasks: Tasks
     ingestion: Ingestion
+    imperfections: Imperfections
     output: Output
 
     @model_validator(mode="after")
@@ -266,6 +306,10 @@ class Params(_Strict):
                           ("tasks_per_project", 1_000_000)):
             if getattr(self, key).max > most:
                 raise ValueError(f"{key}.max = {getattr(self, key).max} is above the supported {most:,}")
+        late = self.imperfections.late_arrival.threshold_seconds
+        if self.ingestion.max_latency_seconds >= late:
+            raise ValueError(f"ingestion.max_latency_seconds ({self.ingestion.max_latency_seconds:g}) must be below "
+                             f"imperfections.late_arrival.threshold_seconds ({late}): normal latency is never late")
         if self.window.days > 3660:
             raise ValueError(f"window spans {self.window.days} days; at most 3660 are allowed")
         return self

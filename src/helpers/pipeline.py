@@ -163,6 +163,17 @@ def generate_events(data_dir: str | os.PathLike, progress: bool | None = None) -
     return {"events": total}
 
 
+def apply_imperfections(data_dir: str | os.PathLike, progress: bool | None = None) -> dict:
+    """03_imperfections: blank values, delay events, write the ledger (idempotent: starts from state/clean)."""
+    from . import imperfections
+
+    data_dir = Path(data_dir)
+    params = load_saved_params(data_dir)
+    summary = imperfections.apply(params, data_dir, progress=show_progress() if progress is None else progress)
+    fault_point("imperfections")
+    return summary
+
+
 def _rows(cols: dict, account_id: int) -> dict:
     """One account's rows of a part's columns (parts are written in account order: a slice, no scan)."""
     ids = cols["account_id"]
@@ -192,12 +203,25 @@ def build_warehouse(data_dir: str | os.PathLike) -> Path:
             cols = ", ".join(table.column_names)
             con.execute(f"INSERT INTO raw.{name} SELECT {cols} FROM read_parquet('{glob}')")
             fault_point("warehouse")
+        ledger = data_dir / "imperfections" / "ledger.parquet"
+        if ledger.exists():
+            con.execute("CREATE SCHEMA imperfections")
+            con.execute(f"CREATE TABLE imperfections.ledger AS SELECT * FROM read_parquet('{ledger}')")
         con.execute("CHECKPOINT")
     finally:
         con.close()
     os.replace(tmp, final)
     Path(str(tmp) + ".wal").unlink(missing_ok=True)
     return final
+
+
+def _imperfections_manifest(data_dir: Path, params: Params) -> list[dict]:
+    from . import checks, imperfections
+
+    rows = imperfections.measure(checks.connect(data_dir, params), params)
+    keys = ("kind", "table", "column", "target_rate", "measured_rate", "count", "denominator", "tolerance",
+            "within_tolerance", "definition", "threshold_seconds")
+    return [{k: (round(r[k], 6) if isinstance(r[k], float) else r[k]) for k in keys} for r in rows]
 
 
 def write_manifest(data_dir: str | os.PathLike, timings: dict | None = None, name: str | None = None) -> dict:
@@ -221,6 +245,7 @@ def write_manifest(data_dir: str | os.PathLike, timings: dict | None = None, nam
         "row_counts": {name: io.row_count(io.table_dir(data_dir, name)) for name in TABLES},
         "parts": {name: len(io.parts(io.table_dir(data_dir, name))) for name in TABLES},
         "content_hashes": io.content_hashes(data_dir),
+        "imperfections": _imperfections_manifest(data_dir, params),
         "timings_seconds": {k: round(v, 3) for k, v in (timings or {}).items()},
     }
     io.write_json(manifest, data_dir / "manifest.json")

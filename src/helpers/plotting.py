@@ -219,3 +219,35 @@ def folder_table(folder) -> pd.DataFrame:
     rows = [{"path": str(p.relative_to(folder)), "bytes": p.stat().st_size}
             for p in sorted(folder.rglob("*")) if p.is_file() and not any(x.startswith(".") for x in p.parts)]
     return pd.DataFrame(rows, columns=["path", "bytes"])
+
+
+def imperfection_rates(rows: list[dict]) -> plt.Figure:
+    """Measured rate vs target for every imperfection, with the tolerance as an error bar."""
+    labels = [f"{r['kind']}: {r['table']}.{r['column']}" for r in rows]
+    measured = [100 * (r["measured_rate"] or 0) for r in rows]
+    target = [100 * r["target_rate"] for r in rows]
+    tol = [100 * min(r["tolerance"], 1.0) for r in rows]
+    fig, ax = plt.subplots(figsize=(10, 0.45 * len(rows) + 1.2))
+    y = np.arange(len(rows))
+    ax.barh(y, measured, color="#3b6ea8", label="measured")
+    ax.errorbar(target, y, xerr=tol, fmt="|", color="#e0893e", markersize=16, capsize=4, label="target ± tolerance")
+    ax.set_yticks(y, labels)
+    ax.invert_yaxis()
+    ax.set(title="Imperfections: measured rate vs target", xlabel="% of the rows it applies to")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def late_delays(con) -> plt.Figure:
+    """How late the late events are (hours, log scale)."""
+    df = _df(con, """
+        SELECT date_diff('second', event_at_utc, ingested_at_utc) / 3600.0 AS hours
+        FROM raw.events WHERE ingested_at_utc - event_at_utc > to_seconds(getvariable('late_threshold_seconds'))""")
+    fig, ax = plt.subplots(figsize=(10, 3.0))
+    if len(df):
+        sns.histplot(df, x="hours", bins=50, log_scale=True, ax=ax, color="#3b6ea8")
+    ax.set(title="Late arrivals: ingested_at_utc - event_at_utc (hours, log scale)", xlabel="hours late",
+           ylabel="events")
+    fig.tight_layout()
+    return fig

@@ -24,7 +24,7 @@ from . import PROJECT_ROOT
 from .params import ParamsError, load
 from .pipeline import build_warehouse, resolve, write_manifest
 
-NOTEBOOKS = ("00_setup", "01_entities", "02_events")
+NOTEBOOKS = ("00_setup", "01_entities", "02_events", "03_imperfections")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 BATCH_ENV = "SAAS_SYNTH_BATCH"
 log = logging.getLogger("saas-synth")

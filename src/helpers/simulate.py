@@ -25,7 +25,11 @@ from .sessions import Sessions, build_sessions, moment
 from .streams import choice_index, lognormal, stream
 
 NONE = -1  # "not reached" / "no user" in timeline columns
-TASK_ID_STRIDE = 10_000_000  # task_id = account_id * 1e7 + n: ids do not depend on block scheduling
+TASK_ID_STRIDE = 10_000_000
+# Internal/test workspaces behave like scripts: bursts of tasks closed within minutes, at any hour.
+INTERNAL_ACTIVE_PROB = 0.3
+INTERNAL_TASK_BURST = 6.0  # x tasks.created_per_session
+INTERNAL_SPEED = 0.02  # x every nominal task duration  # task_id = account_id * 1e7 + n: ids do not depend on block scheduling
 
 TITLE_POOL = np.array([f"{v} {o}" for v in vocab.TASK_VERBS for o in vocab.TASK_OBJECTS], dtype=object)
 PROJECT_NAME_POOL = np.array([f"{a} {k}" for a in vocab.PROJECT_AREAS for k in vocab.PROJECT_KINDS], dtype=object)
@@ -83,6 +87,12 @@ def _users(params: Params, plan: AccountPlan, a: int, rng: np.random.Generator, 
     active_prob = np.clip(p.workday_active_prob * engagement, 0.0, 0.97)
     start_hour = np.clip(rng.normal(params.activity.workday_start_hour.mean,
                                     params.activity.workday_start_hour.sd, n), 5.0, 13.0)
+    internal = bool(plan.internal[a])
+    bot = np.zeros(n, dtype=bool)
+    if internal:  # scripted test traffic: any hour, any day, in bursts; half the users are bots
+        start_hour = rng.uniform(0.0, 23.0, n)
+        active_prob = np.full(n, INTERNAL_ACTIVE_PROB)
+        bot = (np.arange(n) > 0) & (rng.random(n) < 0.5)
 
     early = rng.random(n) < p.churn.early_share
     early_days = rng.exponential(p.churn.early_mean_days, n)
@@ -112,13 +122,17 @@ def _users(params: Params, plan: AccountPlan, a: int, rng: np.random.Generator, 
     rank = np.arange(n) - first_in_run[run_id]
     suffix = np.empty(n, dtype=object)
     suffix[order] = np.where(rank == 0, "", (rank + 1).astype(str).astype(object))
+    bot_no = np.cumsum(bot)
+    full_name = np.where(bot, "QA Bot " + bot_no.astype(str).astype(object), full_name)
+    local = np.where(bot, "qa-bot-" + bot_no.astype(str).astype(object), local)
+    suffix = np.where(bot, "", suffix)
     email = local + suffix + "@" + plan.domain[a]
 
     user_id = plan.user_offset[a] + 1 + np.arange(n, dtype=np.int64)
     return dict(
         user_id=user_id, created=created, activated=activated, role=role, tz=tz,
         full_name=full_name, email=email, active_prob=active_prob, start_hour=start_hour,
-        churn=churn, engagement=engagement, early=early,
+        churn=churn, engagement=engagement, early=early, internal=internal,
     )
 
 
@@ -228,6 +242,8 @@ def _task_lifecycle(params: Params, plan: AccountPlan, a: int, ses: Sessions, pr
     to_start = lognormal(rng, p.time_to_start_hours.median * HOUR, p.time_to_start_hours.sigma, n)
     block_len = lognormal(rng, p.blocker_duration_hours.median * HOUR, p.blocker_duration_hours.sigma, (n, 2))
     backlog_wait = lognormal(rng, 14.0 * DAY, 1.0, n)
+    if plan.internal[a]:  # scripted test traffic: tasks are picked up and closed within minutes
+        cycle, to_start, block_len = cycle * INTERNAL_SPEED, to_start * INTERNAL_SPEED, block_len * INTERNAL_SPEED
     assign_delay = np.floor(rng.uniform(5.0, 240.0, n) * US).astype(np.int64)
 
     ns = to_us
@@ -291,6 +307,15 @@ def _task_lifecycle(params: Params, plan: AccountPlan, a: int, ses: Sessions, pr
     t_bl, r = stage(backlog & backlog_cancel, creator, created + ns(backlog_wait))
     t_cancel = np.where(r, t_bl, t_cancel)
 
+    # --- outliers, planted: a few done tasks drag on past the threshold, a few get far-future due dates
+    orng = stream(params.seed, "outliers", a + 1)
+    out = params.imperfections.outliers
+    original_done, original_due = t_done.copy(), due.copy()
+    long_cycle = _plant_long_cycles(out, ses, holder, t_started, t_done, orng)
+    t_done = np.where(long_cycle >= 0, long_cycle, t_done)
+    far_due = _plant_far_due_dates(out, created, due, orng)
+    due = np.where(far_due >= 0, far_due, due)
+
     # --- final status
     status = np.full(n, TODO, dtype=np.int64)
     status = np.where(t_started >= 0, IN_PROGRESS, status)
@@ -303,6 +328,8 @@ def _task_lifecycle(params: Params, plan: AccountPlan, a: int, ses: Sessions, pr
     finisher = np.where(t_done >= 0, holder, NONE)
 
     return dict(
+        planted_long_cycle=long_cycle >= 0, original_done_at=original_done,
+        planted_far_due=far_due >= 0, original_due_at=original_due,
         task_id=task_id, project_index=pj, created=created, creator=creator, title=title,
         priority=priority, due=due, assignee=assignee, holder=np.where(assignee >= 0, holder, NONE),
         t_assigned=t_assigned, t_started=t_started, t_b1_added=t_b1_added, t_b1_resolved=t_b1_resolved,
@@ -310,6 +337,50 @@ def _task_lifecycle(params: Params, plan: AccountPlan, a: int, ses: Sessions, pr
         t_b2_added=t_b2_added, t_b2_resolved=t_b2_resolved, t_done=t_done, finisher=finisher,
         t_cancel=t_cancel, cancel_from=cancel_from, cancel_by=cancel_by, status=status,
     )
+
+
+def _stochastic_round(x: float, rng: np.random.Generator) -> int:
+    """floor(x) or floor(x) + 1 with the right odds: per-account counts add up to the target share."""
+    if x <= 0:
+        return 0
+    return int(np.floor(x)) + int(rng.random() < x - np.floor(x))
+
+
+def _plant_long_cycles(out, ses: Sessions, holder, t_started, t_done, rng) -> np.ndarray:
+    """New completion times (or -1) for done tasks chosen to take longer than the threshold.
+
+    The share is of done tasks, natural long ones included. A chosen task is completed by its
+    holder in their first session after started + threshold x U(1.05, 2.5); a task whose holder has
+    no session left then keeps its normal completion, and the next candidate is taken instead.
+    """
+    threshold = out.long_cycle_threshold_days * DAY
+    done = t_done >= 0
+    natural = done & (t_done - t_started > threshold)
+    k = _stochastic_round(out.long_cycle_share * done.sum() - natural.sum(), rng)
+    new = np.full(len(t_done), NONE, dtype=np.int64)
+    cand = np.nonzero(done & ~natural)[0]
+    if k == 0 or len(cand) == 0:
+        return new
+    cand = cand[rng.permutation(len(cand))]
+    nominal = t_started[cand] + to_us(threshold * rng.uniform(1.05, 2.5, len(cand)))
+    t = ses.snap(holder[cand], nominal, rng)
+    ok = np.nonzero(t >= 0)[0][:k]
+    new[cand[ok]] = t[ok]
+    return new
+
+
+def _plant_far_due_dates(out, created, due, rng) -> np.ndarray:
+    """New due dates (or -1): tasks with a due date that get one far past the threshold (placeholders)."""
+    threshold = out.far_due_threshold_days * DAY
+    natural = (due >= 0) & (due - created > threshold)
+    k = _stochastic_round(out.far_due_share * len(due) - natural.sum(), rng)
+    new = np.full(len(due), NONE, dtype=np.int64)
+    cand = np.nonzero((due >= 0) & ~natural)[0]
+    if k == 0 or len(cand) == 0:
+        return new
+    pick = cand[rng.permutation(len(cand))[:k]]
+    new[pick] = ((created[pick] + to_us(threshold * rng.uniform(1.05, 4.0, len(pick)))) // DAY + 1) * DAY
+    return new
 
 
 def simulate_account(params: Params, plan: AccountPlan, a: int) -> AccountSim:
@@ -325,7 +396,8 @@ def simulate_account(params: Params, plan: AccountPlan, a: int) -> AccountSim:
         start_date=params.window.start, days=params.window.days, w0=w0, w1=w1,
         tz=users["tz"][act_idx], activated_at=users["activated"][act_idx], churn_at=users["churn"][act_idx],
         active_prob=users["active_prob"][act_idx], start_hour=users["start_hour"][act_idx],
-        weekend_factor=params.activity.weekend_factor, workday_hours=params.activity.workday_hours,
+        weekend_factor=1.0 if users["internal"] else params.activity.weekend_factor,
+        workday_hours=params.activity.workday_hours,
         weekend_hours_factor=params.activity.weekend_hours_factor,
     )
     # session users index activated users; map back to the account's user index
@@ -333,6 +405,8 @@ def simulate_account(params: Params, plan: AccountPlan, a: int) -> AccountSim:
 
     proj = _projects(plan, a, ses, stream(params.seed, "projects", account_id))
     create_rate = np.where(users["role"] == 2, params.users.guest_engagement_factor, 1.0) * np.sqrt(users["engagement"])
+    if users["internal"]:
+        create_rate = np.full(len(create_rate), INTERNAL_TASK_BURST)
     tl = _task_lifecycle(params, plan, a, ses, proj, create_rate, stream(params.seed, "tasks", account_id), w1)
 
     uid = users["user_id"]
@@ -346,7 +420,7 @@ def simulate_account(params: Params, plan: AccountPlan, a: int) -> AccountSim:
         user_id=uid, account_id=np.full(n_users, account_id, np.int64), full_name=users["full_name"],
         email=users["email"], role=role_names[users["role"]],
         timezone=np.array(vocab.TIMEZONES, dtype=object)[users["tz"]], created_at=users["created"],
-        activated_at=users["activated"], is_internal=np.zeros(n_users, bool),
+        activated_at=users["activated"], is_internal=np.full(n_users, users["internal"]),
     )
     user_latent = dict(
         user_id=uid, account_id=users_cols["account_id"], engagement=users["engagement"],
@@ -395,6 +469,8 @@ def simulate_account(params: Params, plan: AccountPlan, a: int) -> AccountSim:
         blocker2_added_at=tl["t_b2_added"], blocker2_resolved_at=tl["t_b2_resolved"],
         done_at=tl["t_done"], done_by_id=to_id(tl["finisher"]),
         cancelled_at=tl["t_cancel"], cancelled_from=tl["cancel_from"], cancelled_by_id=to_id(tl["cancel_by"]),
+        planted_long_cycle=tl["planted_long_cycle"], original_done_at=tl["original_done_at"],
+        planted_far_due=tl["planted_far_due"], original_due_at=tl["original_due_at"],
     )
     return AccountSim(users_cols, user_latent, sessions, projects, tasks, timeline)
 

@@ -18,6 +18,9 @@ STREAM_IDS = {
     "events": 6,
     "names": 7,
     "archive": 8,
+    "internal": 9,
+    "imperfections": 10,
+    "outliers": 11,
 }
 
 

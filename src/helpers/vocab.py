@@ -68,3 +68,10 @@ TASK_OBJECTS = [
     "budget sheet", "hiring plan", "style guide", "backup policy", "status page", "webhook retries",
     "password reset flow", "team offsite", "roadmap slides", "churn survey",
 ]
+
+# Internal/test workspaces of the vendor (is_internal): names and a domain that give them away.
+VENDOR_TEST_DOMAIN = "saas-synth.test"
+INTERNAL_WORKSPACES = [
+    "QA Sandbox", "Internal Demo Workspace", "Load Test Tenant", "Staging Smoke Tests",
+    "Sales Demo (Internal)", "Support Training Sandbox", "E2E Automation", "Billing QA",
+]

@@ -68,7 +68,7 @@ LEFT JOIN (
 ) c USING (project_id)
 WHERE c.n IS DISTINCT FROM 1 OR c.at <> p.created_at OR c.by_user <> p.owner_user_id;
 
--- rule: assignee_matches_last_assignment | a task's assignee is the last one assigned or handed to; unassigned tasks have neither
+-- rule: assignee_matches_last_assignment | a task's assignee (when recorded) is the last one assigned or handed to; a task never assigned has no assignee
 SELECT count(*) FROM raw.tasks t
 LEFT JOIN (
     SELECT task_id,
@@ -78,7 +78,8 @@ LEFT JOIN (
                    event_at_utc) AS last_assignee
     FROM raw.events WHERE event_name IN ('task_assigned', 'handoff_completed') GROUP BY task_id
 ) a USING (task_id)
-WHERE t.assignee_user_id IS DISTINCT FROM a.last_assignee;
+WHERE (t.assignee_user_id IS NOT NULL AND t.assignee_user_id IS DISTINCT FROM a.last_assignee)
+   OR (a.last_assignee IS NULL AND t.assignee_user_id IS NOT NULL);
 
 -- rule: status_changes_legal | task_status_changed moves only todo -> in_progress, todo -> cancelled or in_progress -> cancelled
 SELECT count(*) FROM raw.events

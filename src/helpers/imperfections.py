@@ -1,0 +1,341 @@
+"""Imperfections: values blanked and events delayed on purpose (03_imperfections), a ledger of every
+row touched or planted, and the rates measured back from the final tables.
+
+Two kinds, both documented in the ledger (imperfections/ledger.parquet):
+- planted by the simulation, because they change behaviour and events must still agree with the
+  tables: internal/test accounts (simulate, entities) and outliers (long cycle times, far-future
+  due dates);
+- applied here, because they only blank or delay a value: missing values in nullable columns and
+  late-arriving events.
+Every choice draws from a stream keyed by (account, table), so the result does not depend on how
+accounts are split into files. Applying is idempotent: the untouched tables are kept in
+state/clean/ and raw/ is always rewritten from them.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from . import io
+from .entities import DAY, US, to_us
+from .params import Params
+from .schema import TABLES
+from .streams import lognormal, stream
+
+LEDGER_SCHEMA = pa.schema([
+    pa.field("table_name", pa.string(), nullable=False),
+    pa.field("row_key", pa.int64(), nullable=False),
+    pa.field("kind", pa.string(), nullable=False),
+    pa.field("column_name", pa.string()),
+    pa.field("original_value", pa.string()),
+    pa.field("new_value", pa.string()),
+])
+KINDS = ("missing", "outlier", "late_arrival", "internal", "duplicate")
+# Blankable columns: nullable by contract and needed by no rule. (table, column, params field)
+MISSING_COLUMNS = (
+    ("tasks", "assignee_user_id", "tasks_assignee_user_id"),
+    ("tasks", "due_at", "tasks_due_at"),
+    ("users", "timezone", "users_timezone"),
+    ("accounts", "industry", "accounts_industry"),
+    ("accounts", "country_code", "accounts_country_code"),
+)
+TOUCHED_TABLES = ("accounts", "users", "tasks", "events")
+_TABLE_BLOCK = {name: i for i, name in enumerate(TOUCHED_TABLES, 1)}
+# Events a client can deliver late. login_succeeded is written synchronously by the auth server.
+LATE_EXCLUDED = ("login_succeeded",)
+
+
+def _rng(params: Params, table: str, account_id: int) -> np.random.Generator:
+    return stream(params.seed, "imperfections", int(account_id) * 16 + _TABLE_BLOCK[table])
+
+
+def _text(values: pa.Array) -> pa.Array:
+    """Values as ledger text (timestamps ISO 8601, UTC, no zone suffix)."""
+    if pa.types.is_timestamp(values.type):
+        return pc.strftime(values, format="%Y-%m-%dT%H:%M:%S")  # %S carries the microseconds
+    return pc.cast(values, pa.string())
+
+
+def _ledger(table: str, keys, kind: str, column: str | None, original, new) -> pa.Table:
+    if isinstance(keys, pa.ChunkedArray):
+        keys = keys.combine_chunks()
+    n = len(keys)
+
+    def col(x):
+        if x is None:
+            return pa.nulls(n, pa.string())
+        if isinstance(x, pa.ChunkedArray):
+            x = x.combine_chunks()
+        return _text(x) if isinstance(x, pa.Array) else pa.array(x, pa.string())
+
+    return pa.table({
+        "table_name": pa.array([table] * n, pa.string()), "row_key": pa.array(keys, pa.int64()),
+        "kind": pa.array([kind] * n, pa.string()), "column_name": pa.array([column] * n, pa.string()),
+        "original_value": col(original), "new_value": col(new),
+    }, schema=LEDGER_SCHEMA)
+
+
+# --------------------------------------------------------------------------- preparing the clean copy
+def clean_dir(data_dir: Path, table: str) -> Path:
+    return Path(data_dir) / "state" / "clean" / table
+
+
+def keep_clean_copy(data_dir: Path) -> None:
+    """Move each touched table's parts to state/clean/ once; later runs of 03 start from there."""
+    for name in TOUCHED_TABLES:
+        src, dst = io.table_dir(data_dir, name), clean_dir(data_dir, name)
+        if not dst.exists():
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            src.rename(dst)
+        shutil.rmtree(src, ignore_errors=True)
+        src.mkdir(parents=True)
+
+
+# --------------------------------------------------------------------------- blanking probabilities
+@dataclass(frozen=True)
+class MissingPlan:
+    table: str
+    column: str
+    target: float
+    rows: int
+    natural_nulls: int
+    protected: int  # non-null rows that must not be blanked (outliers measured on this column)
+    probability: float  # chance that a blankable value is blanked
+
+
+def plan_missing(params: Params, data_dir: Path, con: duckdb.DuckDBPyConnection) -> list[MissingPlan]:
+    """For each blankable column: rows, natural nulls, and the blanking probability that brings the
+    column's null share to its target (natural nulls included; never below the natural share)."""
+    far_due = params.imperfections.outliers.far_due_threshold_days
+    plans = []
+    for table, column, field in MISSING_COLUMNS:
+        glob = f"{clean_dir(data_dir, table)}/*.parquet"
+        protect = f"due_at > created_at + INTERVAL ({far_due * 86400}) SECOND" if column == "due_at" else "false"
+        rows, nulls, protected = con.execute(
+            f"SELECT count(*), count(*) - count({column}), count(*) FILTER (WHERE {protect}) "
+            f"FROM read_parquet('{glob}')").fetchall()[0]
+        target = getattr(params.imperfections.missing, field)
+        blankable = rows - nulls - protected
+        want = target * rows - nulls
+        p = min(max(want / blankable, 0.0), 1.0) if blankable > 0 else 0.0
+        plans.append(MissingPlan(table, column, target, rows, nulls, protected, p))
+    return plans
+
+
+# --------------------------------------------------------------------------- applying
+def _per_account(table: pa.Table, params: Params, name: str, fn) -> None:
+    """Call fn(rows, rng) for each account's rows (indices in key order)."""
+    acct = table.column("account_id").to_numpy()
+    key = table.column(TABLES[name].primary_key).to_numpy()
+    order = np.lexsort((key, acct))
+    bounds = np.flatnonzero(np.r_[True, acct[order][1:] != acct[order][:-1], True])
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        rows = order[lo:hi]
+        fn(rows, _rng(params, name, acct[rows[0]]))
+
+
+def _draws(params: Params, name: str, part: pa.Table, plans: list[MissingPlan]) -> dict[str, np.ndarray]:
+    """Per-row random numbers, drawn account by account in key order (layout-independent)."""
+    n = part.num_rows
+    out = {p.column: np.ones(n) for p in plans if p.table == name}
+    if name == "events":
+        out["late_u"] = np.ones(n)
+        out["delay"] = np.zeros(n, dtype=np.int64)
+    la = params.imperfections.late_arrival
+
+    def fn(rows, rng):
+        for p in plans:
+            if p.table == name:
+                out[p.column][rows] = rng.random(len(rows))
+        if name == "events":
+            k = len(rows)
+            out["late_u"][rows] = rng.random(k)
+            straggler = rng.random(k) < la.straggler_share
+            hours = lognormal(rng, la.straggler_delay_hours.median * 3600 * US, la.straggler_delay_hours.sigma, k)
+            days = lognormal(rng, la.offline_delay_days.median * DAY, la.offline_delay_days.sigma, k)
+            # beyond the threshold by at least a second: a late event is unambiguously late
+            out["delay"][rows] = la.threshold_seconds * US + US + to_us(np.where(straggler, hours, days))
+
+    _per_account(part, params, name, fn)
+    return out
+
+
+def _apply_part(params: Params, name: str, part: pa.Table, plans: list[MissingPlan],
+                late_probability: float) -> tuple[pa.Table, list[pa.Table]]:
+    """One part of one table with its values blanked / events delayed, and the ledger rows."""
+    n = part.num_rows
+    if n == 0:
+        return part, []
+    draws = _draws(params, name, part, plans)
+    table = TABLES[name]
+    key = part.column(table.primary_key)
+    out, ledgers = part, []
+
+    def replace(column: str, changed: np.ndarray, new_values: pa.Array, kind: str) -> None:
+        nonlocal out
+        idx = pa.array(np.flatnonzero(changed))
+        old = out.column(column)
+        ledgers.append(_ledger(name, key.take(idx), kind, column, old.take(idx),
+                               None if kind == "missing" else new_values.take(idx)))
+        out = out.set_column(table.column_names.index(column), column,
+                             pc.if_else(pa.array(changed), new_values, old))
+
+    for p in plans:
+        if p.table != name:
+            continue
+        col = part.column(p.column)
+        blank = (draws[p.column] < p.probability) & pc.is_valid(col).to_numpy(zero_copy_only=False)
+        if p.column == "due_at":  # far-future due dates are outliers: keep them measurable
+            due = pc.cast(col, pa.int64()).fill_null(-1).to_numpy()
+            created = pc.cast(part.column("created_at"), pa.int64()).to_numpy()
+            blank &= ~(due - created > params.imperfections.outliers.far_due_threshold_days * DAY)
+        if blank.any():
+            replace(p.column, blank, pa.nulls(n, col.type), "missing")
+
+    if name == "events":
+        names = pc.cast(part.column("event_name"), pa.string()).to_numpy(zero_copy_only=False)
+        late = (draws["late_u"] < late_probability) & ~np.isin(names, LATE_EXCLUDED)
+        if late.any():
+            event_at = pc.cast(part.column("event_at_utc"), pa.int64()).to_numpy()
+            replace("ingested_at_utc", late, pa.array(event_at + draws["delay"], pa.timestamp("us")), "late_arrival")
+    return out, ledgers
+
+
+def apply(params: Params, data_dir: str | Path, progress: bool = False) -> dict:
+    """Blank values and delay events in raw/ (from state/clean/), write the ledger; return the plan."""
+    from tqdm.auto import tqdm
+
+    data_dir = Path(data_dir)
+    keep_clean_copy(data_dir)
+    con = duckdb.connect()
+    plans = plan_missing(params, data_dir, con)
+    glob = f"{clean_dir(data_dir, 'events')}/*.parquet"
+    excluded = ", ".join(f"'{e}'" for e in LATE_EXCLUDED)
+    n_events, n_eligible = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE event_name NOT IN ({excluded})) FROM read_parquet('{glob}')"
+    ).fetchall()[0]
+    # the target is a share of all events; only eligible ones can be late
+    late_probability = min(params.imperfections.late_arrival.share * n_events / n_eligible, 1.0) if n_eligible else 0.0
+
+    ledgers = [planted_ledger(data_dir)]
+    work = [(name, path) for name in TOUCHED_TABLES for path in io.parts(clean_dir(data_dir, name))]
+    for name, path in tqdm(work, desc="imperfections (parts)", disable=not progress):
+        out, rows = _apply_part(params, name, io.read_parts_file(path), plans, late_probability)
+        ledgers += rows
+        io.write_part(out.cast(TABLES[name].arrow_schema), io.table_dir(data_dir, name), _part_number(path))
+    ledger = pa.concat_tables(ledgers).sort_by([("table_name", "ascending"), ("kind", "ascending"),
+                                                ("column_name", "ascending"), ("row_key", "ascending")])
+    write_ledger(ledger, data_dir)
+    return {"missing": plans, "late_probability": late_probability, "ledger_rows": ledger.num_rows}
+
+
+def _part_number(path: Path) -> int:
+    return int(path.stem.split("-")[1])
+
+
+def ledger_path(data_dir: Path) -> Path:
+    return Path(data_dir) / "imperfections" / "ledger.parquet"
+
+
+def write_ledger(ledger: pa.Table, data_dir: Path) -> None:
+    import os
+
+    import pyarrow.parquet as pq
+
+    path = ledger_path(data_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    pq.write_table(ledger.cast(LEDGER_SCHEMA), tmp, compression="zstd")
+    os.replace(tmp, path)
+
+
+def planted_ledger(data_dir: Path) -> pa.Table:
+    """Ledger rows for what the simulation planted: internal accounts and their users, outliers."""
+    parts = []
+    for name, key in (("accounts", "account_id"), ("users", "user_id")):
+        t = io.read_parts(clean_dir(data_dir, name), [key, "is_internal"])
+        ids = pc.filter(t.column(key), t.column("is_internal"))
+        parts.append(_ledger(name, ids, "internal", "is_internal", ["false"] * len(ids), ["true"] * len(ids)))
+    tl = io.read_parts(io.state_dir(data_dir, "timeline"),
+                       ["task_id", "planted_long_cycle", "original_done_at", "done_at",
+                        "planted_far_due", "original_due_at"])
+    tasks = io.read_parts(clean_dir(data_dir, "tasks"), ["task_id", "due_at"])
+
+    def ts(col):
+        return pc.cast(col, pa.int64()).cast(pa.timestamp("us"))
+
+    long_cycle = tl.filter(tl.column("planted_long_cycle"))
+    parts.append(_ledger("tasks", long_cycle.column("task_id"), "outlier", "completed_at",
+                         ts(long_cycle.column("original_done_at")), ts(long_cycle.column("done_at"))))
+    far_due = tl.filter(tl.column("planted_far_due")).join(tasks, "task_id").sort_by("task_id")
+    parts.append(_ledger("tasks", far_due.column("task_id"), "outlier", "due_at",
+                         ts(far_due.column("original_due_at")), far_due.column("due_at")))
+    return pa.concat_tables(parts)
+
+
+# --------------------------------------------------------------------------- measuring back
+def measurements(params: Params) -> list[dict]:
+    """Each imperfection: how its rate is recomputed from the final tables (SQL), with its target."""
+    im = params.imperfections
+    out = []
+    for table, column, field in MISSING_COLUMNS:
+        out.append(dict(
+            kind="missing", table=table, column=column, target_rate=getattr(im.missing, field),
+            definition=f"share of {table} rows whose {column} is null (natural nulls included)",
+            sql=f"SELECT count(*) - count({column}), count(*) FROM raw.{table}"))
+    long_s = int(im.outliers.long_cycle_threshold_days * 86400)
+    out.append(dict(
+        kind="outlier", table="tasks", column="completed_at", target_rate=im.outliers.long_cycle_share,
+        definition=f"share of done tasks with completed_at - first_started_at > {im.outliers.long_cycle_threshold_days:g} days",
+        threshold_seconds=long_s,
+        sql=f"SELECT count(*) FILTER (WHERE completed_at - first_started_at > INTERVAL ({long_s}) SECOND), count(*) "
+            "FROM raw.tasks WHERE status = 'done'"))
+    far_s = int(im.outliers.far_due_threshold_days * 86400)
+    out.append(dict(
+        kind="outlier", table="tasks", column="due_at", target_rate=im.outliers.far_due_share,
+        definition=f"share of tasks with due_at > created_at + {im.outliers.far_due_threshold_days:g} days",
+        threshold_seconds=far_s,
+        sql=f"SELECT count(*) FILTER (WHERE due_at > created_at + INTERVAL ({far_s}) SECOND), count(*) FROM raw.tasks"))
+    late_s = im.late_arrival.threshold_seconds
+    out.append(dict(
+        kind="late_arrival", table="events", column="ingested_at_utc", target_rate=im.late_arrival.share,
+        definition=f"share of events with ingested_at_utc - event_at_utc > {late_s} seconds",
+        threshold_seconds=late_s,
+        sql=f"SELECT count(*) FILTER (WHERE ingested_at_utc - event_at_utc > INTERVAL ({late_s}) SECOND), count(*) "
+            "FROM raw.events"))
+    out.append(dict(
+        kind="internal", table="accounts", column="is_internal", target_rate=im.internal.account_share,
+        definition="share of accounts flagged is_internal (their users are flagged too)",
+        sql="SELECT count(*) FILTER (WHERE is_internal), count(*) FROM raw.accounts"))
+    return out
+
+
+def tolerance(target: float, denominator: int) -> float:
+    """Allowed |measured - target|: three binomial standard deviations, at least 0.002 (and half a
+    row, where a count is exact)."""
+    if denominator <= 0:
+        return float("inf")
+    return max(0.002, 0.5 / denominator, 3.0 * math.sqrt(target * (1.0 - target) / denominator))
+
+
+def measure(con: duckdb.DuckDBPyConnection, params: Params) -> list[dict]:
+    """Every imperfection's measured rate, recomputed from the final tables, against its target."""
+    rows = []
+    for m in measurements(params):
+        count, denominator = con.execute(m["sql"]).fetchall()[0]
+        measured = count / denominator if denominator else None
+        tol = tolerance(m["target_rate"], denominator)
+        row = {k: v for k, v in m.items() if k != "sql"}
+        row.update(count=int(count), denominator=int(denominator), measured_rate=measured, tolerance=tol,
+                   within_tolerance=None if measured is None else abs(measured - m["target_rate"]) <= tol)
+        row.setdefault("threshold_seconds", None)
+        rows.append(row)
+    return rows

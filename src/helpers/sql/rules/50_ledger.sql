@@ -1,0 +1,32 @@
+-- The imperfection ledger agrees with the tables (imperfections.ledger: table_name, row_key, kind,
+-- column_name, original_value, new_value; empty before 03_imperfections).
+
+-- rule: ledger_late_events_are_late | every event the ledger lists as late arrived later than the threshold, at the recorded time
+SELECT count(*) FROM imperfections.ledger l
+LEFT JOIN raw.events e ON e.event_id = l.row_key
+WHERE l.kind = 'late_arrival'
+  AND (e.event_id IS NULL OR e.ingested_at_utc - e.event_at_utc <= to_seconds(getvariable('late_threshold_seconds'))
+       OR e.ingested_at_utc IS DISTINCT FROM TRY_CAST(l.new_value AS TIMESTAMP));
+
+-- rule: ledger_missing_values_are_null | every value the ledger lists as blanked is null in its table
+SELECT count(*) FROM imperfections.ledger l
+LEFT JOIN raw.tasks t ON l.table_name = 'tasks' AND t.task_id = l.row_key
+LEFT JOIN raw.users u ON l.table_name = 'users' AND u.user_id = l.row_key
+LEFT JOIN raw.accounts a ON l.table_name = 'accounts' AND a.account_id = l.row_key
+WHERE l.kind = 'missing'
+  AND CASE l.column_name
+        WHEN 'assignee_user_id' THEN t.task_id IS NULL OR t.assignee_user_id IS NOT NULL
+        WHEN 'due_at' THEN t.task_id IS NULL OR t.due_at IS NOT NULL
+        WHEN 'timezone' THEN u.user_id IS NULL OR u.timezone IS NOT NULL
+        WHEN 'industry' THEN a.account_id IS NULL OR a.industry IS NOT NULL
+        WHEN 'country_code' THEN a.account_id IS NULL OR a.country_code IS NOT NULL
+        ELSE true END;
+
+-- rule: ledger_internal_matches_flags | the ledger lists exactly the accounts and users flagged is_internal, and their users share the flag
+SELECT (SELECT count(*) FROM raw.accounts WHERE is_internal)
+     + (SELECT count(*) FROM raw.users WHERE is_internal)
+     - (SELECT count(*) FROM imperfections.ledger l JOIN raw.accounts a ON a.account_id = l.row_key
+        WHERE l.kind = 'internal' AND l.table_name = 'accounts' AND a.is_internal)
+     - (SELECT count(*) FROM imperfections.ledger l JOIN raw.users u ON u.user_id = l.row_key
+        WHERE l.kind = 'internal' AND l.table_name = 'users' AND u.is_internal)
+     + (SELECT count(*) FROM raw.users u JOIN raw.accounts a USING (account_id) WHERE u.is_internal <> a.is_internal);
