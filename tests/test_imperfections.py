@@ -142,3 +142,23 @@ def test_late_arrival_rate_leaves_entity_tables_unchanged(tmp_path, tiny_data):
     a, b = io.content_hashes(other), io.content_hashes(tiny_data)
     assert all(a[t] == b[t] for t in ("accounts", "users", "projects", "tasks"))
     assert a["events"] != b["events"]
+
+
+def test_duplicates_option_repeats_event_ids_and_breaks_no_rule(tmp_path):
+    d = _with(tmp_path, "dups", duplicates__share=0.05)
+    m = _measured(d)[("duplicate", "event_id")]
+    assert m["count"] > 0 and m["within_tolerance"], m
+    con = checks.connect(d, pipeline.load_saved_params(d))
+    repeated = con.execute("SELECT count(*) FROM (SELECT event_id FROM raw.events GROUP BY 1 HAVING count(*) > 1)"
+                           ).fetchall()[0][0]
+    assert repeated == m["count"]
+    # the re-sent copy is the same event, received again a little later
+    same = con.execute("""SELECT count(DISTINCT (event_id, user_id, event_name, event_at_utc, properties)) = count(DISTINCT event_id)
+                          FROM raw.events""").fetchall()[0][0]
+    assert same
+    assert checks.failures(checks.run_rules(con), checks.run_metrics(con)) == []
+
+
+def test_duplicates_are_off_by_default(tiny_data):
+    m = _measured(tiny_data)[("duplicate", "event_id")]
+    assert m["count"] == 0 and m["target_rate"] == 0

@@ -3,7 +3,9 @@
 The SQL lives in helpers/sql/: rules/*.sql hold blocks headed `-- rule: name | description`, each a
 query returning the number of violating rows; profile/*.sql hold `-- metric: name | description`
 blocks returning one number. Stage 3 can reuse the files as they are: they only assume tables
-raw.accounts ... raw.events and the variables window_start, window_end, late_threshold_seconds.
+raw.accounts ... raw.events, the ledger imperfections.ledger, the view qa.events (events
+deduplicated by event_id: define_qa_views) and the variables window_start, window_end,
+late_threshold_seconds.
 """
 
 from __future__ import annotations
@@ -75,8 +77,23 @@ def connect(data_dir: str | Path, params: Params) -> duckdb.DuckDBPyConnection:
         con.execute("CREATE VIEW imperfections.ledger AS SELECT * FROM (VALUES (NULL::VARCHAR, NULL::BIGINT, "
                     "NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR)) t(table_name, row_key, kind, "
                     "column_name, original_value, new_value) WHERE false")
+    if io.parts(io.table_dir(data_dir, "events")):
+        define_qa_views(con)
     set_window(con, params)
     return con
+
+
+def define_qa_views(con: duckdb.DuckDBPyConnection) -> None:
+    """qa.events: one row per event_id (its first delivery). Rules and metrics read it, so re-sent
+    duplicates (an imperfection, listed in the ledger) are counted once; only pk_events reads raw.events."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS qa")
+    dups = con.execute("SELECT count(*) FROM imperfections.ledger WHERE kind = 'duplicate'").fetchall()[0][0]
+    if dups:
+        con.execute("""CREATE OR REPLACE TEMP TABLE qa_events AS SELECT * FROM raw.events
+                       QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY ingested_at_utc) = 1""")
+        con.execute("CREATE OR REPLACE VIEW qa.events AS SELECT * FROM qa_events")
+    else:
+        con.execute("CREATE OR REPLACE VIEW qa.events AS SELECT * FROM raw.events")
 
 
 def set_window(con: duckdb.DuckDBPyConnection, params: Params) -> None:
@@ -92,11 +109,11 @@ def set_window(con: duckdb.DuckDBPyConnection, params: Params) -> None:
 def run_rules(con: duckdb.DuckDBPyConnection, tables_only: bool = False) -> pd.DataFrame:
     """Every rule with its violation count; passed = (violations == 0).
 
-    tables_only: skip the rules that read raw.events or the ledger (before those exist)."""
+    tables_only: skip the rules that read events or the ledger (before those exist)."""
     rows = []
     has_ledger = bool(con.execute("SELECT getvariable('has_ledger')").fetchall()[0][0])
     for q in load_queries("rules"):
-        if tables_only and ("raw.events" in q.sql or "imperfections.ledger" in q.sql):
+        if tables_only and ("events" in q.sql or "imperfections.ledger" in q.sql):
             continue
         if q.source.startswith(LEDGER_RULES_PREFIX) and not has_ledger:  # before 03_imperfections
             rows.append({"rule": q.name, "description": q.description, "violations": None,

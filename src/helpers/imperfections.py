@@ -149,6 +149,8 @@ def _draws(params: Params, name: str, part: pa.Table, plans: list[MissingPlan]) 
     if name == "events":
         out["late_u"] = np.ones(n)
         out["delay"] = np.zeros(n, dtype=np.int64)
+        out["dup_u"] = np.ones(n)
+        out["resend"] = np.zeros(n, dtype=np.int64)
     la = params.imperfections.late_arrival
 
     def fn(rows, rng):
@@ -163,6 +165,8 @@ def _draws(params: Params, name: str, part: pa.Table, plans: list[MissingPlan]) 
             days = lognormal(rng, la.offline_delay_days.median * DAY, la.offline_delay_days.sigma, k)
             # beyond the threshold by at least a second: a late event is unambiguously late
             out["delay"][rows] = la.threshold_seconds * US + US + to_us(np.where(straggler, hours, days))
+            out["dup_u"][rows] = rng.random(k)
+            out["resend"][rows] = to_us(rng.uniform(1.0, 600.0, k) * US)  # the pipeline re-sends within minutes
 
     _per_account(part, params, name, fn)
     return out
@@ -206,6 +210,18 @@ def _apply_part(params: Params, name: str, part: pa.Table, plans: list[MissingPl
         if late.any():
             event_at = pc.cast(part.column("event_at_utc"), pa.int64()).to_numpy()
             replace("ingested_at_utc", late, pa.array(event_at + draws["delay"], pa.timestamp("us")), "late_arrival")
+        dup = draws["dup_u"] < params.imperfections.duplicates.share
+        if dup.any():  # a re-sent delivery: the same row, same event_id, received again a little later
+            idx = pa.array(np.flatnonzero(dup))
+            copies = out.take(idx)
+            first = copies.column("ingested_at_utc")
+            resent = pa.array(pc.cast(first, pa.int64()).to_numpy() + draws["resend"][np.flatnonzero(dup)],
+                              pa.timestamp("us"))
+            copies = copies.set_column(table.column_names.index("ingested_at_utc"), "ingested_at_utc", resent)
+            ledgers.append(_ledger(name, copies.column("event_id"), "duplicate", "ingested_at_utc", first, resent))
+            out = pa.concat_tables([out, copies.cast(out.schema)])
+            order = np.argsort(pc.cast(out.column("event_at_utc"), pa.int64()).to_numpy(), kind="stable")
+            out = out.take(pa.array(order))
     return out, ledgers
 
 
@@ -311,6 +327,10 @@ def measurements(params: Params) -> list[dict]:
         threshold_seconds=late_s,
         sql=f"SELECT count(*) FILTER (WHERE ingested_at_utc - event_at_utc > INTERVAL ({late_s}) SECOND), count(*) "
             "FROM raw.events"))
+    out.append(dict(
+        kind="duplicate", table="events", column="event_id", target_rate=im.duplicates.share,
+        definition="re-sent deliveries (rows repeating an event_id) per distinct event",
+        sql="SELECT count(*) - count(DISTINCT event_id), count(DISTINCT event_id) FROM raw.events"))
     out.append(dict(
         kind="internal", table="accounts", column="is_internal", target_rate=im.internal.account_share,
         definition="share of accounts flagged is_internal (their users are flagged too)",

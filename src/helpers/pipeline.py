@@ -204,9 +204,12 @@ def build_warehouse(data_dir: str | os.PathLike) -> Path:
             con.execute(f"INSERT INTO raw.{name} SELECT {cols} FROM read_parquet('{glob}')")
             fault_point("warehouse")
         ledger = data_dir / "imperfections" / "ledger.parquet"
+        con.execute("CREATE SCHEMA imperfections")
         if ledger.exists():
-            con.execute("CREATE SCHEMA imperfections")
             con.execute(f"CREATE TABLE imperfections.ledger AS SELECT * FROM read_parquet('{ledger}')")
+        con.execute("CREATE SCHEMA qa")
+        con.execute("""CREATE VIEW qa.events AS SELECT * FROM raw.events
+                       QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY ingested_at_utc) = 1""")
         con.execute("CHECKPOINT")
     finally:
         con.close()

@@ -95,7 +95,7 @@ def event_mix(con) -> pd.DataFrame:
         SELECT event_name,
                CASE WHEN event_name IN {KEY_EVENTS_SQL} THEN 'key' ELSE 'supporting' END AS kind,
                count(*) AS events, round(100.0 * count(*) / sum(count(*)) OVER (), 1) AS pct
-        FROM raw.events GROUP BY ALL ORDER BY events DESC""")
+        FROM qa.events GROUP BY ALL ORDER BY events DESC""")
 
 
 def event_mix_chart(mix: pd.DataFrame) -> plt.Figure:
@@ -110,7 +110,7 @@ def event_mix_chart(mix: pd.DataFrame) -> plt.Figure:
 
 def daily_events(con) -> plt.Figure:
     df = _df(con, """
-        SELECT event_at_utc::DATE AS day, count(*) AS events FROM raw.events GROUP BY ALL ORDER BY day""")
+        SELECT event_at_utc::DATE AS day, count(*) AS events FROM qa.events GROUP BY ALL ORDER BY day""")
     fig, ax = plt.subplots()
     if len(df):
         df["day"] = pd.to_datetime(df["day"])
@@ -126,7 +126,7 @@ def daily_events(con) -> plt.Figure:
 def weekday_hour_heatmap(con) -> plt.Figure:
     df = _df(con, """
         SELECT isodow(event_at_utc) AS dow, hour(event_at_utc) AS hour, count(*) AS events
-        FROM raw.events GROUP BY ALL""")
+        FROM qa.events GROUP BY ALL""")
     grid = df.pivot_table(index="dow", columns="hour", values="events", fill_value=0)
     grid = grid.reindex(index=range(1, 8), columns=range(24), fill_value=0)
     grid.index = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
@@ -146,7 +146,7 @@ def active_users(con) -> plt.Figure:
             SELECT d::DATE AS day
             FROM range(getvariable('window_start'), getvariable('window_end'), INTERVAL 1 DAY) r(d)
         ), key_days AS (
-            SELECT DISTINCT user_id, event_at_utc::DATE AS day FROM raw.events WHERE event_name IN {KEY_EVENTS_SQL}
+            SELECT DISTINCT user_id, event_at_utc::DATE AS day FROM qa.events WHERE event_name IN {KEY_EVENTS_SQL}
         ), dau AS (
             SELECT day, count(*) AS dau FROM key_days GROUP BY day
         ), wau AS (  -- a key event on day k makes the user active on days k..k+6
@@ -175,7 +175,7 @@ def user_retention(con, max_weeks: int = 16) -> tuple[plt.Figure, pd.DataFrame]:
             FROM raw.users WHERE activated_at IS NOT NULL
         ), active_weeks AS (
             SELECT DISTINCT user_id, date_trunc('week', event_at_utc) AS week
-            FROM raw.events WHERE event_name IN {KEY_EVENTS_SQL}
+            FROM qa.events WHERE event_name IN {KEY_EVENTS_SQL}
         ), observable AS (
             SELECT * FROM cohort
             WHERE cohort_week + INTERVAL ({max_weeks} * 7) DAY < date_trunc('week', getvariable('window_end'))
@@ -243,7 +243,7 @@ def late_delays(con) -> plt.Figure:
     """How late the late events are (hours, log scale)."""
     df = _df(con, """
         SELECT date_diff('second', event_at_utc, ingested_at_utc) / 3600.0 AS hours
-        FROM raw.events WHERE ingested_at_utc - event_at_utc > to_seconds(getvariable('late_threshold_seconds'))""")
+        FROM qa.events WHERE ingested_at_utc - event_at_utc > to_seconds(getvariable('late_threshold_seconds'))""")
     fig, ax = plt.subplots(figsize=(10, 3.0))
     if len(df):
         sns.histplot(df, x="hours", bins=50, log_scale=True, ax=ax, color="#3b6ea8")

@@ -155,7 +155,7 @@ TASKS = Table(
 )
 
 EVENTS = Table(
-    "events", "one row per product event", "event_id",
+    "events", "one row per event delivery (one per event unless duplicates are on)", "event_id",
     (
         Column("event_id", ID, "Event identifier: account_id * 1e9 + the event's rank in its account."),
         Column("account_id", ID, "The acting user's account.", references="accounts.account_id"),
@@ -173,7 +173,9 @@ EVENTS = Table(
     ),
     "The product event stream. Each part file is sorted by event_at_utc.",
     constraints_in_warehouse=False,
-    notes=("Keys are declared on the small tables only; events' keys are checked by SQL.",),
+    notes=("Keys are declared on the small tables only; events' keys are checked by SQL.",
+           "With imperfections.duplicates.share > 0, a re-sent event repeats its event_id (same row, later "
+           "ingested_at_utc), as at-least-once pipelines deliver them: deduplicate by event_id (view qa.events).",),
 )
 
 TABLES: dict[str, Table] = {t.name: t for t in (ACCOUNTS, USERS, PROJECTS, TASKS, EVENTS)}

@@ -3,12 +3,12 @@
 -- metric: key_event_share | share of all events that are key events (task_created, task_completed, handoff_completed, blocker_resolved)
 SELECT count(*) FILTER (WHERE event_name IN ('task_created', 'task_completed', 'handoff_completed', 'blocker_resolved'))
        / nullif(count(*), 0)::DOUBLE
-FROM raw.events;
+FROM qa.events;
 
 -- metric: max_supporting_share | largest share of all events held by one supporting event type
-SELECT max(n) / nullif((SELECT count(*) FROM raw.events), 0)::DOUBLE
+SELECT max(n) / nullif((SELECT count(*) FROM qa.events), 0)::DOUBLE
 FROM (
-    SELECT event_name, count(*) AS n FROM raw.events
+    SELECT event_name, count(*) AS n FROM qa.events
     WHERE event_name NOT IN ('task_created', 'task_completed', 'handoff_completed', 'blocker_resolved')
     GROUP BY event_name
 );
@@ -19,7 +19,7 @@ WITH days AS (
     FROM range(getvariable('window_start') + INTERVAL 28 DAY, getvariable('window_end'), INTERVAL 1 DAY) r(d)
 ), daily AS (
     SELECT days.day, count(e.event_id) AS n
-    FROM days LEFT JOIN raw.events e ON e.event_at_utc::DATE = days.day
+    FROM days LEFT JOIN qa.events e ON e.event_at_utc::DATE = days.day
     GROUP BY days.day
 )
 SELECT CASE
@@ -34,7 +34,7 @@ FROM daily;
 WITH hours AS (SELECT h FROM range(24) r(h)),
 counts AS (
     SELECT hours.h, count(e.event_id) AS n
-    FROM hours LEFT JOIN raw.events e ON hour(e.event_at_utc) = hours.h GROUP BY hours.h
+    FROM hours LEFT JOIN qa.events e ON hour(e.event_at_utc) = hours.h GROUP BY hours.h
 )
 SELECT CASE WHEN max(n) = 0 THEN NULL              -- not applicable: no events
             WHEN min(n) = 0 THEN 'inf'::DOUBLE

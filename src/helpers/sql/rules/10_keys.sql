@@ -13,8 +13,11 @@ SELECT count(*) - count(DISTINCT project_id) + count(*) FILTER (WHERE project_id
 -- rule: pk_tasks | task_id is unique and not null
 SELECT count(*) - count(DISTINCT task_id) + count(*) FILTER (WHERE task_id IS NULL) FROM raw.tasks;
 
--- rule: pk_events | event_id is unique and not null
-SELECT count(*) - count(DISTINCT event_id) + count(*) FILTER (WHERE event_id IS NULL) FROM raw.events;
+-- rule: pk_events | event_id is not null and unique, except re-sent deliveries the ledger lists as duplicates
+SELECT abs(count(*) - count(DISTINCT event_id)
+           - (SELECT count(*) FROM imperfections.ledger WHERE kind = 'duplicate'))
+     + count(*) FILTER (WHERE event_id IS NULL)
+FROM raw.events;
 
 -- rule: fk_users_account | every user belongs to an existing account
 SELECT count(*) FROM raw.users u ANTI JOIN raw.accounts a USING (account_id);
@@ -43,20 +46,20 @@ LEFT JOIN raw.users u ON u.user_id = t.assignee_user_id
 WHERE t.assignee_user_id IS NOT NULL AND (u.user_id IS NULL OR u.account_id <> t.account_id);
 
 -- rule: fk_events_user | an event's user exists and the event's account is that user's account
-SELECT count(*) FROM raw.events e
+SELECT count(*) FROM qa.events e
 LEFT JOIN raw.users u ON u.user_id = e.user_id
 WHERE u.user_id IS NULL OR u.account_id <> e.account_id;
 
 -- rule: fk_events_account | an event's account exists
-SELECT count(*) FROM raw.events e ANTI JOIN raw.accounts a USING (account_id);
+SELECT count(*) FROM qa.events e ANTI JOIN raw.accounts a USING (account_id);
 
 -- rule: fk_events_project | an event's project (when set) exists and is in the event's account
-SELECT count(*) FROM raw.events e
+SELECT count(*) FROM qa.events e
 LEFT JOIN raw.projects p ON p.project_id = e.project_id
 WHERE e.project_id IS NOT NULL AND (p.project_id IS NULL OR p.account_id <> e.account_id);
 
 -- rule: fk_events_task | an event's task (when set) exists, in the event's account and project
-SELECT count(*) FROM raw.events e
+SELECT count(*) FROM qa.events e
 LEFT JOIN raw.tasks t ON t.task_id = e.task_id
 WHERE e.task_id IS NOT NULL
   AND (t.task_id IS NULL OR t.account_id <> e.account_id OR e.project_id IS DISTINCT FROM t.project_id);

@@ -21,14 +21,14 @@ SELECT count(*) FROM raw.tasks
 WHERE status IS NULL OR status NOT IN ('todo', 'in_progress', 'blocked', 'done', 'cancelled');
 
 -- rule: events_name | event_name is one of the 11 names of the taxonomy
-SELECT count(*) FROM raw.events
+SELECT count(*) FROM qa.events
 WHERE event_name IS NULL OR event_name NOT IN (
     'task_created', 'task_completed', 'handoff_completed', 'blocker_resolved',
     'login_succeeded', 'dashboard_viewed', 'work_note_added', 'task_assigned',
     'task_status_changed', 'blocker_added', 'project_created');
 
 -- rule: events_task_context | task events carry task_id and project_id; project_created only project_id; login and dashboard neither
-SELECT count(*) FROM raw.events
+SELECT count(*) FROM qa.events
 WHERE (event_name IN ('task_created', 'task_completed', 'handoff_completed', 'blocker_resolved',
                       'work_note_added', 'task_assigned', 'task_status_changed', 'blocker_added')
        AND (task_id IS NULL OR project_id IS NULL))
@@ -36,7 +36,7 @@ WHERE (event_name IN ('task_created', 'task_completed', 'handoff_completed', 'bl
    OR (event_name IN ('login_succeeded', 'dashboard_viewed') AND (project_id IS NOT NULL OR task_id IS NOT NULL));
 
 -- rule: events_properties | properties hold exactly the keys their event needs, as valid JSON
-SELECT count(*) FROM raw.events
+SELECT count(*) FROM qa.events
 WHERE CASE event_name
     WHEN 'task_status_changed' THEN NOT (json_valid(properties)
         AND json_extract_string(properties, '$.from_status') IN ('todo', 'in_progress', 'blocked', 'done', 'cancelled')
@@ -55,6 +55,6 @@ WHERE CASE event_name
 END;
 
 -- rule: events_handoff_target | a hand-off goes to another user of the same account
-SELECT count(*) FROM raw.events e
+SELECT count(*) FROM qa.events e
 LEFT JOIN raw.users u ON u.user_id = TRY_CAST(json_extract(e.properties, '$.to_user_id') AS BIGINT)
 WHERE e.event_name = 'handoff_completed' AND (u.user_id IS NULL OR u.account_id <> e.account_id);

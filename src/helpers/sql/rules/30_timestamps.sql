@@ -47,23 +47,23 @@ WHERE (status IN ('in_progress', 'blocked', 'done') AND first_started_at IS NULL
    OR (status = 'todo' AND first_started_at IS NOT NULL);
 
 -- rule: events_in_window | every event happens inside the window
-SELECT count(*) FROM raw.events
+SELECT count(*) FROM qa.events
 WHERE event_at_utc IS NULL OR event_at_utc < getvariable('window_start') OR event_at_utc >= getvariable('window_end');
 
 -- rule: events_ingested_after | event_at_utc <= ingested_at_utc
-SELECT count(*) FROM raw.events WHERE ingested_at_utc IS NULL OR ingested_at_utc < event_at_utc;
+SELECT count(*) FROM qa.events WHERE ingested_at_utc IS NULL OR ingested_at_utc < event_at_utc;
 
 -- rule: events_normal_latency | ingestion latency stays below the late-arrival threshold, except for the events the ledger lists as late
-SELECT count(*) FROM raw.events
+SELECT count(*) FROM qa.events
 WHERE ingested_at_utc - event_at_utc >= to_seconds(getvariable('late_threshold_seconds'))
   AND event_id NOT IN (SELECT row_key FROM imperfections.ledger WHERE kind = 'late_arrival');
 
 -- rule: events_after_activation | no event by a user before activation, none by a never-activated user
-SELECT count(*) FROM raw.events e JOIN raw.users u USING (user_id)
+SELECT count(*) FROM qa.events e JOIN raw.users u USING (user_id)
 WHERE u.activated_at IS NULL OR e.event_at_utc < u.activated_at;
 
 -- rule: events_after_project_and_task | an event is not earlier than its project or its task
-SELECT count(*) FROM raw.events e
+SELECT count(*) FROM qa.events e
 LEFT JOIN raw.projects p ON p.project_id = e.project_id
 LEFT JOIN raw.tasks t ON t.task_id = e.task_id
 WHERE e.event_at_utc < p.created_at OR e.event_at_utc < t.created_at;

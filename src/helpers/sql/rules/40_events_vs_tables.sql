@@ -4,39 +4,39 @@
 SELECT count(*) FROM raw.tasks t
 LEFT JOIN (
     SELECT task_id, count(*) AS n, min(event_at_utc) AS at, min(user_id) AS by_user
-    FROM raw.events WHERE event_name = 'task_created' GROUP BY task_id
+    FROM qa.events WHERE event_name = 'task_created' GROUP BY task_id
 ) c USING (task_id)
 WHERE c.n IS DISTINCT FROM 1 OR c.at <> t.created_at OR c.by_user <> t.created_by_user_id;
 
 -- rule: task_created_only_for_tasks | no task_created event for a task that is not in tasks
-SELECT count(*) FROM raw.events e ANTI JOIN raw.tasks t USING (task_id)
+SELECT count(*) FROM qa.events e ANTI JOIN raw.tasks t USING (task_id)
 WHERE e.event_name = 'task_created';
 
 -- rule: task_completed_once_at_completed_at | every done task has exactly one task_completed, at its completed_at
 SELECT count(*) FROM raw.tasks t
 LEFT JOIN (
     SELECT task_id, count(*) AS n, min(event_at_utc) AS at
-    FROM raw.events WHERE event_name = 'task_completed' GROUP BY task_id
+    FROM qa.events WHERE event_name = 'task_completed' GROUP BY task_id
 ) c USING (task_id)
 WHERE t.status = 'done' AND (c.n IS DISTINCT FROM 1 OR c.at <> t.completed_at);
 
 -- rule: task_completed_only_when_done | no task_completed for a task that is not done
-SELECT count(*) FROM raw.events e JOIN raw.tasks t USING (task_id)
+SELECT count(*) FROM qa.events e JOIN raw.tasks t USING (task_id)
 WHERE e.event_name = 'task_completed' AND t.status <> 'done';
 
 -- rule: started_event_at_first_started_at | the first task_status_changed into in_progress is at first_started_at
 SELECT count(*) FROM raw.tasks t
 LEFT JOIN (
     SELECT task_id, min(event_at_utc) AS at
-    FROM raw.events
+    FROM qa.events
     WHERE event_name = 'task_status_changed' AND json_extract_string(properties, '$.to_status') = 'in_progress'
     GROUP BY task_id
 ) s USING (task_id)
 WHERE s.at IS DISTINCT FROM t.first_started_at;
 
 -- rule: blocker_resolved_after_added | each blocker_resolved follows the blocker_added of the same blocker_id and task
-SELECT count(*) FROM raw.events r
-LEFT JOIN raw.events a
+SELECT count(*) FROM qa.events r
+LEFT JOIN qa.events a
   ON a.event_name = 'blocker_added' AND a.task_id = r.task_id
  AND json_extract(a.properties, '$.blocker_id') = json_extract(r.properties, '$.blocker_id')
 WHERE r.event_name = 'blocker_resolved' AND (a.event_id IS NULL OR a.event_at_utc > r.event_at_utc);
@@ -47,14 +47,14 @@ LEFT JOIN (
     SELECT task_id,
            count(*) FILTER (WHERE event_name = 'blocker_added')
          - count(*) FILTER (WHERE event_name = 'blocker_resolved') AS open_blockers
-    FROM raw.events WHERE event_name IN ('blocker_added', 'blocker_resolved') GROUP BY task_id
+    FROM qa.events WHERE event_name IN ('blocker_added', 'blocker_resolved') GROUP BY task_id
 ) b USING (task_id)
 WHERE (t.status = 'blocked') <> (coalesce(b.open_blockers, 0) > 0);
 
 -- rule: cancelled_has_event | a cancelled task has exactly one task_status_changed into cancelled
 SELECT count(*) FROM raw.tasks t
 LEFT JOIN (
-    SELECT task_id, count(*) AS n FROM raw.events
+    SELECT task_id, count(*) AS n FROM qa.events
     WHERE event_name = 'task_status_changed' AND json_extract_string(properties, '$.to_status') = 'cancelled'
     GROUP BY task_id
 ) c USING (task_id)
@@ -64,7 +64,7 @@ WHERE (t.status = 'cancelled') <> (coalesce(c.n, 0) = 1) OR c.n > 1;
 SELECT count(*) FROM raw.projects p
 LEFT JOIN (
     SELECT project_id, count(*) AS n, min(event_at_utc) AS at, min(user_id) AS by_user
-    FROM raw.events WHERE event_name = 'project_created' GROUP BY project_id
+    FROM qa.events WHERE event_name = 'project_created' GROUP BY project_id
 ) c USING (project_id)
 WHERE c.n IS DISTINCT FROM 1 OR c.at <> p.created_at OR c.by_user <> p.owner_user_id;
 
@@ -76,19 +76,19 @@ LEFT JOIN (
                        WHEN 'task_assigned' THEN TRY_CAST(json_extract(properties, '$.assignee_user_id') AS BIGINT)
                        ELSE TRY_CAST(json_extract(properties, '$.to_user_id') AS BIGINT) END,
                    event_at_utc) AS last_assignee
-    FROM raw.events WHERE event_name IN ('task_assigned', 'handoff_completed') GROUP BY task_id
+    FROM qa.events WHERE event_name IN ('task_assigned', 'handoff_completed') GROUP BY task_id
 ) a USING (task_id)
 WHERE (t.assignee_user_id IS NOT NULL AND t.assignee_user_id IS DISTINCT FROM a.last_assignee)
    OR (a.last_assignee IS NULL AND t.assignee_user_id IS NOT NULL);
 
 -- rule: status_changes_legal | task_status_changed moves only todo -> in_progress, todo -> cancelled or in_progress -> cancelled
-SELECT count(*) FROM raw.events
+SELECT count(*) FROM qa.events
 WHERE event_name = 'task_status_changed'
   AND (json_extract_string(properties, '$.from_status'), json_extract_string(properties, '$.to_status'))
       NOT IN (('todo', 'in_progress'), ('todo', 'cancelled'), ('in_progress', 'cancelled'));
 
 -- rule: work_goes_to_activated_colleagues | task_assigned and handoff_completed target an activated user of the same account, activated by then
-SELECT count(*) FROM raw.events e
+SELECT count(*) FROM qa.events e
 LEFT JOIN raw.users u ON u.user_id = TRY_CAST(json_extract(e.properties,
     CASE e.event_name WHEN 'task_assigned' THEN '$.assignee_user_id' ELSE '$.to_user_id' END) AS BIGINT)
 WHERE e.event_name IN ('task_assigned', 'handoff_completed')
@@ -99,9 +99,9 @@ WITH holders AS (
     SELECT task_id, event_at_utc AS since,
            TRY_CAST(json_extract(properties, CASE event_name WHEN 'task_assigned' THEN '$.assignee_user_id'
                                                              ELSE '$.to_user_id' END) AS BIGINT) AS holder
-    FROM raw.events WHERE event_name IN ('task_assigned', 'handoff_completed')
+    FROM qa.events WHERE event_name IN ('task_assigned', 'handoff_completed')
 )
-SELECT count(*) FROM raw.events n
+SELECT count(*) FROM qa.events n
 WHERE n.event_name = 'work_note_added'
   AND n.user_id IS DISTINCT FROM (
       SELECT arg_max(h.holder, h.since) FROM holders h WHERE h.task_id = n.task_id AND h.since <= n.event_at_utc);

@@ -3,7 +3,7 @@
 
 -- rule: ledger_late_events_are_late | every event the ledger lists as late arrived later than the threshold, at the recorded time
 SELECT count(*) FROM imperfections.ledger l
-LEFT JOIN raw.events e ON e.event_id = l.row_key
+LEFT JOIN qa.events e ON e.event_id = l.row_key
 WHERE l.kind = 'late_arrival'
   AND (e.event_id IS NULL OR e.ingested_at_utc - e.event_at_utc <= to_seconds(getvariable('late_threshold_seconds'))
        OR e.ingested_at_utc IS DISTINCT FROM TRY_CAST(l.new_value AS TIMESTAMP));
@@ -30,3 +30,12 @@ SELECT (SELECT count(*) FROM raw.accounts WHERE is_internal)
      - (SELECT count(*) FROM imperfections.ledger l JOIN raw.users u ON u.user_id = l.row_key
         WHERE l.kind = 'internal' AND l.table_name = 'users' AND u.is_internal)
      + (SELECT count(*) FROM raw.users u JOIN raw.accounts a USING (account_id) WHERE u.is_internal <> a.is_internal);
+
+-- rule: ledger_duplicates_are_resent | every event_id delivered more than once has each extra delivery listed in the ledger, and nothing else is listed
+SELECT count(*) FROM (
+    SELECT event_id, count(*) - 1 AS extra FROM raw.events GROUP BY event_id HAVING count(*) > 1
+) d
+FULL OUTER JOIN (
+    SELECT row_key AS event_id, count(*) AS listed FROM imperfections.ledger WHERE kind = 'duplicate' GROUP BY 1
+) l USING (event_id)
+WHERE d.extra IS DISTINCT FROM l.listed;
