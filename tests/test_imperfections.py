@@ -52,8 +52,8 @@ def test_rates_at_zero(tmp_path):
     assert m[("outlier", "due_at")]["count"] == 0
     assert m[("missing", "timezone")]["count"] == 0 and m[("missing", "industry")]["count"] == 0
     con = checks.connect(d, pipeline.load_saved_params(d))
-    assert con.execute("SELECT count(*) FROM imperfections.ledger WHERE kind <> 'missing'").fetchall()[0][0] \
-        == m[("outlier", "completed_at")]["count"]  # only natural long cycles could remain, never planted ones
+    # nothing planted or delayed (natural long cycles may remain: they are not imperfections)
+    assert con.execute("SELECT count(*) FROM imperfections.ledger WHERE kind <> 'missing'").fetchall()[0][0] == 0
     assert checks.failures(checks.run_rules(con)) == []
 
 

@@ -31,7 +31,7 @@ BAD = [
     ("boolean seed", ("seed: 22", "seed: true"), "seed"),
     ("octal-looking seed", ("seed: 22", "seed: 012"), "012"),
     ("yes is not a boolean", ("seed: 22", "seed: yes"), "seed"),
-    ("fractional count", ("count: 12", "count: 12.5"), "accounts.count"),
+    ("fractional count", ("count: 16", "count: 16.5"), "accounts.count"),
     ("rate above 1", ("never_activated_share: 0.12", "never_activated_share: 1.5"), "users.never_activated_share"),
     ("negative rate", ("never_activated_share: 0.12", "never_activated_share: -0.1"), "users.never_activated_share"),
     ("NaN rate", ("never_activated_share: 0.12", "never_activated_share: .nan"), "users.never_activated_share"),

@@ -26,10 +26,11 @@ def test_run_publishes_dataset_and_reports(tiny_run):
     for name in TABLES:
         assert io.parts(io.table_dir(data_dir, name)), name
     assert (data_dir / "warehouse.duckdb").exists() and (data_dir / "manifest.json").exists()
+    assert run.NOTEBOOKS == ("00_setup", "01_entities", "02_events", "03_imperfections", "04_qa_profile")
     for nb in run.NOTEBOOKS:
         assert (reports_dir / f"{nb}.ipynb").exists() and (reports_dir / f"{nb}.html").exists()
     log = (reports_dir / "run.log").read_text()
-    assert "02_events done" in log and "published" in log
+    assert "04_qa_profile done" in log and "published" in log
     # staging folders are gone once published
     assert not list((data_dir.parent / ".runs" / data_dir.name).glob("*"))
 
@@ -148,7 +149,7 @@ def test_failed_run_publishes_nothing_and_keeps_previous_dataset(tiny_run, tmp_p
     code = run.main(["--params", str(ROOT / "params/tiny.yaml"), "--data-dir", str(data_dir),
                      "--reports-dir", str(reports_dir)])
     assert code == 1
-    assert "FAILED at warehouse" in capsys.readouterr().err
+    assert "FAILED at 04_qa_profile: RuntimeError: fault injected at warehouse" in capsys.readouterr().err
     assert (data_dir / "manifest.json").read_text() == before
     assert (reports_dir / "02_events.html").stat().st_mtime_ns == report_before
     failed = [p for p in (data_dir.parent / ".runs" / data_dir.name).iterdir() if (p / "FAILED").exists()]
@@ -163,3 +164,51 @@ def test_failing_notebook_names_the_notebook(tiny_run, tmp_path, monkeypatch, ca
     err = capsys.readouterr().err
     assert "FAILED at 02_events: RuntimeError: fault injected at events" in err
     assert not (tmp_path / "d" / "x").exists()
+
+
+def test_run_writes_the_deliverables(tiny_run):
+    _, data_dir, reports_dir = tiny_run
+    notes = (reports_dir / "generation_notes.md").read_text()
+    for kind in ("missing", "outlier", "late_arrival", "internal", "duplicate"):
+        assert f"| {kind} |" in notes
+    index = (reports_dir / "index.html").read_text()
+    for nb in run.NOTEBOOKS:
+        assert f'href="{nb}.html"' in index
+    assert "all guardrails pass" in index
+    prof = json.loads((data_dir / "profile.json").read_text())
+    assert prof["tables"]["events"]["rows"] == json.loads((data_dir / "manifest.json").read_text())["row_counts"]["events"]
+    assert prof["guardrails"] and all(g["status"] in ("pass", "not applicable") for g in prof["guardrails"])
+    assert {g["guardrail"] for g in prof["guardrails"]} >= {
+        "No FK or key violation in any table", "No impossible timestamp", "Key events present and not drowned by noise",
+        "Daily and weekly activity plausible", "Imperfection rates match their targets"}
+
+
+def test_qa_fails_a_broken_dataset_naming_the_rules(tiny_data, tmp_path):
+    """An orphan event, an event before its user's activation and a task_completed on an open task:
+    04_qa_profile writes its report, then fails, naming each rule."""
+    import papermill
+    import shutil
+
+    from .test_rules import _mutate
+
+    broken = _mutate(tiny_data, tmp_path / "b1", "events",
+                     "SELECT * REPLACE (CASE WHEN event_id = (SELECT min(event_id) FROM t) THEN 999999999 "
+                     "ELSE user_id END AS user_id) FROM t")
+    broken = _mutate(broken, tmp_path / "b2", "users",
+                     "SELECT * REPLACE (CASE WHEN user_id = 1 THEN activated_at + INTERVAL 20 DAY "
+                     "ELSE activated_at END AS activated_at) FROM t")
+    broken = _mutate(broken, tmp_path / "b3", "tasks",
+                     "SELECT * REPLACE (CASE WHEN task_id = (SELECT min(task_id) FROM t WHERE status = 'done') "
+                     "THEN 'in_progress' ELSE status END AS status, CASE WHEN task_id = (SELECT min(task_id) FROM t "
+                     "WHERE status = 'done') THEN NULL ELSE completed_at END AS completed_at) FROM t")
+    with pytest.raises(papermill.PapermillExecutionError) as exc:
+        run.execute_notebook("04_qa_profile", tmp_path, {"params_path": str(ROOT / "params/tiny.yaml"),
+                                                         "data_dir": str(broken)}, 600)
+    message = exc.value.evalue
+    for rule in ("fk_events_user", "events_after_activation", "task_completed_only_when_done"):
+        assert rule in message, message
+    # the report was written before failing
+    assert (tmp_path / "04_qa_profile.ipynb").exists()
+    statuses = {g["check"]: g["status"] for g in json.loads((broken / "profile.json").read_text())["guardrails"]}
+    assert statuses["fk_events_user"] == "fail" and statuses["pk_accounts"] == "pass"
+    shutil.rmtree(broken)

@@ -1,7 +1,7 @@
 """Rule checks and activity metrics, as SQL files run by DuckDB over a dataset's Parquet parts.
 
 The SQL lives in helpers/sql/: rules/*.sql hold blocks headed `-- rule: name | description`, each a
-query returning the number of violating rows; profile/*.sql hold `-- metric: name | description`
+query returning the number of violating rows; qa/*.sql hold `-- metric: name | description`
 blocks returning one number. Stage 3 can reuse the files as they are: they only assume tables
 raw.accounts ... raw.events, the ledger imperfections.ledger, the view qa.events (events
 deduplicated by event_id: define_qa_views) and the variables window_start, window_end,
@@ -24,10 +24,12 @@ from .schema import TABLES
 
 # Realism thresholds (issue 2): metric -> (lowest allowed, highest allowed)
 THRESHOLDS = {
+    "key_event_types_present": (4, 4),
     "key_event_share": (0.20, 1.0),
     "max_supporting_share": (0.0, 0.45),
     "weekday_weekend_ratio": (1.5, 8.0),
     "hour_max_min_ratio": (3.0, float("inf")),
+    "empty_weekdays_after_first_month": (0, 0),
 }
 
 LEDGER_RULES_PREFIX = "50_ledger"  # rules about the ledger: not applicable before it exists
@@ -128,7 +130,7 @@ def run_rules(con: duckdb.DuckDBPyConnection, tables_only: bool = False) -> pd.D
 def run_metrics(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Every activity metric with its value and, where one is set, its allowed range."""
     rows = []
-    for q in load_queries("profile"):
+    for q in load_queries("qa"):
         value = con.execute(q.sql).fetchall()[0][0]
         lo, hi = THRESHOLDS.get(q.name, (None, None))
         ok = None if lo is None or value is None else (lo <= value <= hi)

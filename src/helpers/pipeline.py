@@ -207,6 +207,9 @@ def build_warehouse(data_dir: str | os.PathLike) -> Path:
         con.execute("CREATE SCHEMA imperfections")
         if ledger.exists():
             con.execute(f"CREATE TABLE imperfections.ledger AS SELECT * FROM read_parquet('{ledger}')")
+        else:  # before (or without) 03_imperfections: the same columns, no rows
+            con.execute("CREATE TABLE imperfections.ledger (table_name VARCHAR, row_key BIGINT, kind VARCHAR, "
+                        "column_name VARCHAR, original_value VARCHAR, new_value VARCHAR)")
         con.execute("CREATE SCHEMA qa")
         con.execute("""CREATE VIEW qa.events AS SELECT * FROM raw.events
                        QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY ingested_at_utc) = 1""")

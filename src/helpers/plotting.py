@@ -251,3 +251,115 @@ def late_delays(con) -> plt.Figure:
            ylabel="events")
     fig.tight_layout()
     return fig
+
+
+def daily_events_by_kind(con) -> plt.Figure:
+    """Events per UTC day, key vs supporting, stacked."""
+    df = _df(con, f"""
+        SELECT event_at_utc::DATE AS day,
+               count(*) FILTER (WHERE event_name IN {KEY_EVENTS_SQL}) AS key,
+               count(*) FILTER (WHERE event_name NOT IN {KEY_EVENTS_SQL}) AS supporting
+        FROM qa.events GROUP BY ALL ORDER BY day""")
+    fig, ax = plt.subplots()
+    if len(df):
+        df["day"] = pd.to_datetime(df["day"])
+        ax.stackplot(df.day, df.key, df.supporting, labels=["key events", "supporting events"],
+                     colors=["#3b6ea8", "#b9c4cf"], linewidth=0)
+        ax.legend(loc="upper left")
+    ax.set(title="Events per UTC day: key vs supporting", xlabel="", ylabel="events per day")
+    fig.tight_layout()
+    return fig
+
+
+def active_users_internal(con) -> plt.Figure:
+    """7-day active users (key events, trailing 7 UTC days), with and without internal accounts."""
+    df = _df(con, f"""
+        WITH days AS (
+            SELECT d::DATE AS day FROM range(getvariable('window_start'), getvariable('window_end'), INTERVAL 1 DAY) r(d)
+        ), key_days AS (
+            SELECT DISTINCT e.user_id, e.event_at_utc::DATE AS day, a.is_internal
+            FROM qa.events e JOIN raw.accounts a USING (account_id) WHERE e.event_name IN {KEY_EVENTS_SQL}
+        ), wau AS (
+            SELECT (k.day + r.i::INTEGER)::DATE AS day, count(DISTINCT k.user_id) AS all_users,
+                   count(DISTINCT k.user_id) FILTER (WHERE NOT k.is_internal) AS external_users
+            FROM key_days k, range(7) r(i) GROUP BY 1
+        )
+        SELECT days.day, coalesce(all_users, 0) AS all_users, coalesce(external_users, 0) AS external_users
+        FROM days LEFT JOIN wau USING (day) ORDER BY day""")
+    fig, ax = plt.subplots()
+    if len(df):
+        df["day"] = pd.to_datetime(df["day"])
+        ax.plot(df.day, df.all_users, color="#e0893e", lw=1.2, label="all accounts (internal included)")
+        ax.plot(df.day, df.external_users, color="#3b6ea8", lw=1.6, label="external accounts only")
+        ax.legend(loc="upper left")
+    ax.set(title="7-day active users (>= 1 key event in the trailing 7 UTC days)", xlabel="", ylabel="users")
+    fig.tight_layout()
+    return fig
+
+
+def retention_heatmap(con, max_weeks: int = 12) -> plt.Figure:
+    """Weekly user retention by activation-week cohort (external users): % with a key event in week k."""
+    df = _df(con, f"""
+        WITH cohort AS (
+            SELECT u.user_id, date_trunc('week', u.activated_at) AS cohort_week
+            FROM raw.users u JOIN raw.accounts a USING (account_id)
+            WHERE u.activated_at IS NOT NULL AND NOT a.is_internal
+        ), active AS (
+            SELECT DISTINCT user_id, date_trunc('week', event_at_utc) AS week FROM qa.events
+            WHERE event_name IN {KEY_EVENTS_SQL}
+        ), sizes AS (SELECT cohort_week, count(*) AS size FROM cohort GROUP BY 1)
+        SELECT c.cohort_week, date_diff('day', c.cohort_week, a.week) // 7 AS k,
+               100.0 * count(DISTINCT a.user_id) / any_value(s.size) AS pct
+        FROM cohort c JOIN active a USING (user_id) JOIN sizes s USING (cohort_week)
+        WHERE a.week >= c.cohort_week GROUP BY ALL HAVING k <= {max_weeks}""")
+    fig, ax = plt.subplots(figsize=(10, 6))
+    if len(df):
+        grid = df.pivot_table(index="cohort_week", columns="k", values="pct")
+        grid.index = pd.to_datetime(grid.index).strftime("%Y-%m-%d")
+        sns.heatmap(grid, cmap="Blues", vmin=0, vmax=100, ax=ax, cbar_kws={"label": "% of cohort retained"})
+    ax.set(title="User retention by activation week (external users): % with a key event in week k",
+           xlabel="weeks since activation week (k)", ylabel="activation week (Monday)")
+    fig.tight_layout()
+    return fig
+
+
+def account_retention(con, max_weeks: int = 16) -> plt.Figure:
+    """Account retention: % of external accounts (cohorts old enough) with any key event in week k."""
+    df = _df(con, f"""
+        WITH cohort AS (
+            SELECT account_id, date_trunc('week', created_at) AS cohort_week FROM raw.accounts WHERE NOT is_internal
+        ), observable AS (
+            SELECT * FROM cohort
+            WHERE cohort_week + INTERVAL ({max_weeks} * 7) DAY < date_trunc('week', getvariable('window_end'))
+        ), active AS (
+            SELECT DISTINCT account_id, date_trunc('week', event_at_utc) AS week FROM qa.events
+            WHERE event_name IN {KEY_EVENTS_SQL}
+        )
+        SELECT date_diff('day', o.cohort_week, a.week) // 7 AS k,
+               100.0 * count(DISTINCT a.account_id) / (SELECT count(*) FROM observable) AS pct
+        FROM observable o JOIN active a USING (account_id) WHERE a.week >= o.cohort_week
+        GROUP BY ALL HAVING k <= {max_weeks} ORDER BY k""")
+    fig, ax = plt.subplots(figsize=(10, 3.2))
+    if len(df):
+        ax.plot(df.k, df.pct, marker="o", color="#3b6ea8")
+    ax.set(title="Account retention: % of accounts with any key event in week k after signup (external)",
+           xlabel="weeks since signup week", ylabel="% retained", ylim=(0, 100))
+    fig.tight_layout()
+    return fig
+
+
+def cycle_time_outliers(con, threshold_days: float) -> plt.Figure:
+    """Cycle time (started -> done), log scale, with the long-cycle outlier threshold marked."""
+    df = _df(con, """
+        SELECT date_diff('second', first_started_at, completed_at) / 86400.0 AS days
+        FROM raw.tasks WHERE completed_at IS NOT NULL AND completed_at > first_started_at""")
+    fig, ax = plt.subplots(figsize=(10, 3.2))
+    if len(df):
+        sns.histplot(df, x="days", bins=60, log_scale=True, ax=ax, color="#3b6ea8")
+        share = 100 * (df.days > threshold_days).mean()
+        ax.axvline(threshold_days, color="#c0392b", ls="--", label=f"outlier threshold {threshold_days:g} days "
+                                                                   f"({share:.2f}% of done tasks above)")
+        ax.legend(loc="upper right")
+    ax.set(title="Cycle time of done tasks, started -> done (days, log scale)", xlabel="days", ylabel="tasks")
+    fig.tight_layout()
+    return fig

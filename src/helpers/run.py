@@ -1,8 +1,9 @@
 """Run the whole workbook: `python -m helpers.run --params params/NAME.yaml`.
 
 Validates the parameters (exit 2, nothing written, on a bad value), executes the notebooks in order
-with papermill into a staging folder, loads the DuckDB warehouse, writes the manifest last, renders
-code-free HTML reports, and only then publishes: data/NAME and reports/NAME are replaced by the
+with papermill into a staging folder (04_qa_profile loads the DuckDB warehouse and checks every
+guardrail), renders code-free HTML reports, writes the manifest, the generation notes and an index
+page, and only then publishes: data/NAME and reports/NAME are replaced by the
 staged ones. A failed run publishes nothing; its staging folder is kept (marked FAILED) for
 inspection, and the previous dataset stays as it was.
 
@@ -22,9 +23,10 @@ from pathlib import Path
 
 from . import PROJECT_ROOT
 from .params import ParamsError, load
-from .pipeline import build_warehouse, resolve, write_manifest
+from .pipeline import resolve, write_manifest
+from .report import write_run_reports
 
-NOTEBOOKS = ("00_setup", "01_entities", "02_events", "03_imperfections")
+NOTEBOOKS = ("00_setup", "01_entities", "02_events", "03_imperfections", "04_qa_profile")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 BATCH_ENV = "SAAS_SYNTH_BATCH"
 log = logging.getLogger("saas-synth")
@@ -135,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     stage_reports.mkdir(parents=True)
     _setup_logging(stage_reports / "run.log")
 
-    steps = len(NOTEBOOKS) + 3
+    steps = len(NOTEBOOKS) + 2
     log.info("saas-synth run %s: params %s (seed %d), %d accounts, window %s..%s",
              run_id, params_path.name, params.seed, params.accounts.count, params.window.start, params.window.end)
     timings: dict[str, float] = {}
@@ -150,11 +152,6 @@ def main(argv: list[str] | None = None) -> int:
                              args.timeout)
             timings[nb] = time.perf_counter() - t0
             log.info("[%d/%d] %s done in %.1fs", i, steps, nb, timings[nb])
-        step = "warehouse"
-        t0 = time.perf_counter()
-        log.info("[%d/%d] loading warehouse.duckdb ...", steps - 2, steps)
-        build_warehouse(stage_data)
-        timings["warehouse"] = time.perf_counter() - t0
         step = "html"
         t0 = time.perf_counter()
         log.info("[%d/%d] rendering HTML reports ...", steps - 1, steps)
@@ -165,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         log.info("[%d/%d] writing manifest.json (content hashes) ...", steps, steps)
         timings["total_before_manifest"] = time.perf_counter() - started
         manifest = write_manifest(stage_data, timings, name=data_dir.name)
+        write_run_reports(stage_data, stage_reports, data_dir, reports_dir, NOTEBOOKS)
     except Exception as exc:  # noqa: BLE001 - any failure: report it, publish nothing
         for folder in (stage_data, stage_reports):
             (folder / "FAILED").write_text(f"{step}: {_describe(exc)}\n", encoding="utf-8")

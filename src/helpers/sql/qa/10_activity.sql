@@ -1,8 +1,14 @@
 -- Activity shape: numbers the realism thresholds are judged on (one value per query).
 
+-- metric: key_event_types_present | how many of the 4 key event types occur (not applicable without tasks)
+SELECT CASE WHEN (SELECT count(*) FROM raw.tasks) = 0 THEN NULL ELSE count(DISTINCT event_name) END
+FROM qa.events
+WHERE event_name IN ('task_created', 'task_completed', 'handoff_completed', 'blocker_resolved');
+
 -- metric: key_event_share | share of all events that are key events (task_created, task_completed, handoff_completed, blocker_resolved)
-SELECT count(*) FILTER (WHERE event_name IN ('task_created', 'task_completed', 'handoff_completed', 'blocker_resolved'))
-       / nullif(count(*), 0)::DOUBLE
+SELECT CASE WHEN (SELECT count(*) FROM raw.tasks) = 0 THEN NULL ELSE
+       count(*) FILTER (WHERE event_name IN ('task_created', 'task_completed', 'handoff_completed', 'blocker_resolved'))
+       / nullif(count(*), 0)::DOUBLE END
 FROM qa.events;
 
 -- metric: max_supporting_share | largest share of all events held by one supporting event type
@@ -40,3 +46,12 @@ SELECT CASE WHEN max(n) = 0 THEN NULL              -- not applicable: no events
             WHEN min(n) = 0 THEN 'inf'::DOUBLE
             ELSE max(n) / min(n)::DOUBLE END
 FROM counts;
+
+-- metric: empty_weekdays_after_first_month | Mon-Fri UTC days after the first 28 days of the window with no event at all
+WITH days AS (
+    SELECT d::DATE AS day
+    FROM range(getvariable('window_start') + INTERVAL 28 DAY, getvariable('window_end'), INTERVAL 1 DAY) r(d)
+    WHERE isodow(d) <= 5
+), active AS (SELECT DISTINCT event_at_utc::DATE AS day FROM qa.events)
+SELECT CASE WHEN count(*) = 0 THEN NULL ELSE count(*) FILTER (WHERE active.day IS NULL) END
+FROM days LEFT JOIN active USING (day);

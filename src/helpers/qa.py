@@ -1,0 +1,154 @@
+"""QA guardrails and the data profile (04_qa_profile), run against the DuckDB warehouse.
+
+A guardrail is a group of checks; each check has a value, what is allowed, and a status: "pass",
+"fail" or "not applicable" (the data cannot answer it: no tasks at all, a window too short).
+The checks are the SQL files of helpers/sql/rules (each must report 0 violations) and
+helpers/sql/qa (activity metrics with allowed ranges), plus every imperfection's measured rate
+against its target.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from . import checks, imperfections, io
+from .params import Params
+from .schema import TABLES
+
+PASS, FAIL, NA = "pass", "fail", "not applicable"
+
+RULE_GUARDRAILS = {
+    "10_keys.sql": "No FK or key violation in any table",
+    "20_values.sql": "Every value in its allowed set",
+    "30_timestamps.sql": "No impossible timestamp",
+    "40_events_vs_tables.sql": "Events and tables agree",
+    "50_ledger.sql": "The ledger agrees with the tables",
+}
+METRIC_GUARDRAILS = {
+    "key_event_types_present": "Key events present and not drowned by noise",
+    "key_event_share": "Key events present and not drowned by noise",
+    "max_supporting_share": "Key events present and not drowned by noise",
+    "weekday_weekend_ratio": "Daily and weekly activity plausible",
+    "hour_max_min_ratio": "Daily and weekly activity plausible",
+    "empty_weekdays_after_first_month": "Daily and weekly activity plausible",
+}
+
+
+def connect_warehouse(data_dir: str | Path, params: Params) -> duckdb.DuckDBPyConnection:
+    """The published warehouse, read-only, with the window variables the SQL uses."""
+    con = duckdb.connect(str(Path(data_dir) / "warehouse.duckdb"), read_only=True)
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET VARIABLE has_ledger = ?", [(Path(data_dir) / "imperfections" / "ledger.parquet").exists()])
+    checks.set_window(con, params)
+    return con
+
+
+def _status(passed) -> str:
+    if passed is None or pd.isna(passed):
+        return NA
+    return PASS if passed else FAIL
+
+
+def guardrails(con: duckdb.DuckDBPyConnection, params: Params) -> pd.DataFrame:
+    """Every check of every guardrail: guardrail, check, description, value, allowed, status."""
+    rows = []
+    for r in checks.run_rules(con).itertuples():
+        rows.append(dict(guardrail=RULE_GUARDRAILS.get(r.file, r.file), check=r.rule, description=r.description,
+                         value=r.violations, allowed="0 violations", status=_status(r.passed)))
+    for m in checks.run_metrics(con).itertuples():
+        rows.append(dict(guardrail=METRIC_GUARDRAILS.get(m.metric, "Activity"), check=m.metric,
+                         description=m.description, value=m.value, allowed=m.allowed, status=_status(m.passed)))
+    for m in imperfections.measure(con, params):
+        rows.append(dict(
+            guardrail="Imperfection rates match their targets", check=f"{m['kind']}: {m['table']}.{m['column']}",
+            description=m["definition"], value=m["measured_rate"],
+            allowed=f"{m['target_rate']:g} ± {m['tolerance']:.4f}", status=_status(m["within_tolerance"])))
+    return pd.DataFrame(rows)
+
+
+def summary(report: pd.DataFrame) -> pd.DataFrame:
+    """One row per guardrail: how many checks pass, fail, or do not apply; the guardrail's status."""
+    counts = report.pivot_table(index="guardrail", columns="status", values="check", aggfunc="count", fill_value=0)
+    for col in (PASS, FAIL, NA):
+        if col not in counts:
+            counts[col] = 0
+    counts = counts[[PASS, FAIL, NA]].reset_index()
+    counts["status"] = [FAIL if f else (NA if p == 0 else PASS) for p, f in zip(counts[PASS], counts[FAIL])]
+    order = list(dict.fromkeys(report.guardrail))
+    return counts.set_index("guardrail").loc[order].reset_index()
+
+
+def raise_if_failed(report: pd.DataFrame) -> None:
+    """AssertionError naming every failed check, on one line."""
+    failed = report[report.status == FAIL]
+    if len(failed):
+        names = "; ".join(f"{r.check} = {r.value} (allowed {r.allowed})" for r in failed.itertuples())
+        raise AssertionError(f"{len(failed)} guardrail check(s) failed: {names}")
+
+
+# --------------------------------------------------------------------------- profile
+def profile(con: duckdb.DuckDBPyConnection) -> dict:
+    """Row counts, and per column: type, null share, distinct values (approximate), min and max;
+    plus the distributions of the main measures."""
+    out: dict = {"tables": {}, "measures": {}}
+    for name in TABLES:
+        rows = con.execute(f"SELECT count(*) FROM raw.{name}").fetchall()[0][0]
+        summ = con.execute(f"SUMMARIZE raw.{name}").df()
+        cols = {}
+        for r in summ.itertuples():
+            cols[r.column_name] = {
+                "type": r.column_type, "null_share": round(float(r.null_percentage) / 100.0, 6),
+                "distinct_approx": int(r.approx_unique),
+                "min": None if r.min is None else str(r.min), "max": None if r.max is None else str(r.max),
+            }
+        out["tables"][name] = {"rows": int(rows), "columns": cols}
+    measures = {
+        "users_per_account": "SELECT count(*) AS v FROM raw.users GROUP BY account_id",
+        "projects_per_account": "SELECT count(p.project_id) AS v FROM raw.accounts a LEFT JOIN raw.projects p "
+                                "USING (account_id) GROUP BY a.account_id",
+        "tasks_per_project": "SELECT count(t.task_id) AS v FROM raw.projects p LEFT JOIN raw.tasks t "
+                             "USING (project_id) GROUP BY p.project_id",
+        "cycle_time_days": "SELECT date_diff('second', first_started_at, completed_at) / 86400.0 AS v "
+                           "FROM raw.tasks WHERE completed_at IS NOT NULL",
+        "activation_lag_hours": "SELECT date_diff('second', created_at, activated_at) / 3600.0 AS v "
+                                "FROM raw.users WHERE activated_at IS NOT NULL",
+        "events_per_user": "SELECT count(*) AS v FROM qa.events GROUP BY user_id",
+        "ingestion_latency_seconds": "SELECT date_diff('millisecond', event_at_utc, ingested_at_utc) / 1000.0 AS v "
+                                     "FROM qa.events",
+    }
+    for name, sql in measures.items():
+        q = con.execute(f"""SELECT count(*), min(v), quantile_cont(v, [0.1, 0.5, 0.9, 0.99]), max(v), avg(v)
+                            FROM ({sql})""").fetchall()[0]
+        n, lo, qs, hi, mean = q
+        out["measures"][name] = {"n": int(n), "min": lo, "p10": qs[0] if qs else None, "median": qs[1] if qs else None,
+                                 "p90": qs[2] if qs else None, "p99": qs[3] if qs else None, "max": hi, "mean": mean}
+    return out
+
+
+def profile_table(prof: dict) -> pd.DataFrame:
+    rows = []
+    for table, t in prof["tables"].items():
+        for col, c in t["columns"].items():
+            rows.append({"table": table, "rows": t["rows"], "column": col, "type": c["type"],
+                         "null %": 100 * c["null_share"], "distinct (approx.)": c["distinct_approx"],
+                         "min": c["min"], "max": c["max"]})
+    return pd.DataFrame(rows)
+
+
+def measures_table(prof: dict) -> pd.DataFrame:
+    return pd.DataFrame([{"measure": k, **v} for k, v in prof["measures"].items()])
+
+
+def write_profile(prof: dict, report: pd.DataFrame, data_dir: str | Path) -> Path:
+    """data/NAME/profile.json: the profile and every guardrail check with its status."""
+    def clean(v):
+        return None if v is None or (isinstance(v, float) and pd.isna(v)) else v
+
+    doc = dict(prof, guardrails=[{k: clean(v) for k, v in r.items()} for r in report.to_dict("records")])
+    path = Path(data_dir) / "profile.json"
+    io.write_json(json.loads(json.dumps(doc, default=str)), path)
+    return path

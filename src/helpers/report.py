@@ -1,0 +1,146 @@
+"""The run's written deliverables, rendered from the manifest, the ledger and the QA profile (never
+hand-written per run): reports/NAME/generation_notes.md and reports/NAME/index.html."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from pathlib import Path
+
+import duckdb
+
+REASONS = {
+    ("missing", "assignee_user_id"): "real-world incompleteness: tasks nobody took, assignees never recorded",
+    ("missing", "due_at"): "many tasks have no due date; some dates were lost in imports",
+    ("missing", "timezone"): "a profile field some users never fill in",
+    ("missing", "industry"): "optional at signup",
+    ("missing", "country_code"): "billing country unknown (mostly free plans)",
+    ("outlier", "completed_at"): "stress-test averages and percentiles of cycle time",
+    ("outlier", "due_at"): "placeholder dates far in the future (roadmap items)",
+    ("late_arrival", "ingested_at_utc"): "pipeline realism: client retries (hours) and offline mobile sync (days)",
+    ("internal", "is_internal"): "exclusion logic: the vendor's own QA, demo and load-test workspaces",
+    ("duplicate", "event_id"): "at-least-once delivery: a re-sent event repeats its event_id",
+}
+HOW = {
+    "missing": "blanked by 03_imperfections",
+    "late_arrival": "delayed by 03_imperfections",
+    "duplicate": "re-sent by 03_imperfections",
+    "outlier": "planted by the simulation (01_entities)",
+    "internal": "planted by the simulation (01_entities)",
+}
+
+
+def _pct(x) -> str:
+    return "n/a" if x is None else f"{100 * x:.2f}%"
+
+
+def generation_notes(manifest: dict, ledger_path: Path | None) -> str:
+    """Markdown: what was generated, what was injected where, at what rate, and why."""
+    p = manifest["params"]
+    counts = {}
+    if ledger_path is not None and Path(ledger_path).exists():
+        counts = {(k, t, c): n for k, t, c, n in duckdb.connect().execute(
+            f"SELECT kind, table_name, column_name, count(*) FROM read_parquet('{ledger_path}') GROUP BY ALL").fetchall()}
+    lines = [
+        f"# Generation notes: {manifest['name']}",
+        "",
+        f"Seed {manifest['seed']}, window {p['window']['start']} to {p['window']['end']} (UTC, both days "
+        f"included), parameters sha256 `{manifest['params_sha256'][:12]}`. Rendered from the parameters, "
+        "the ledger (`imperfections/ledger.parquet`) and the rates measured back from the final tables.",
+        "",
+        "## What was generated",
+        "",
+        "| table | rows |",
+        "|---|---:|",
+        *[f"| {t} | {n:,} |" for t, n in manifest["row_counts"].items()],
+        "",
+        "Accounts sign up across the window and churn by plan tier; users are invited, activate (or never "
+        "do) and work in sessions in their local working hours until they churn; tasks are created as "
+        "people work and move todo -> in_progress -> (blocked <-> in_progress) -> done | cancelled. "
+        "Every event happens inside one of its user's sessions. The assumptions log (reports/"
+        "assumptions_log.md) gives every decision and its reason.",
+        "",
+        "## What was injected, where, at what rate, and why",
+        "",
+        "| imperfection | where | how | target | measured | rows | ledger rows | why |",
+        "|---|---|---|---:|---:|---:|---:|---|",
+    ]
+    for i in manifest.get("imperfections", []):
+        key = (i["kind"], i["column"])
+        lines.append(
+            f"| {i['kind']} | `{i['table']}.{i['column']}` | {HOW.get(i['kind'], '')} | {_pct(i['target_rate'])} | "
+            f"{_pct(i['measured_rate'])} | {i['count']:,} of {i['denominator']:,} | "
+            f"{counts.get((i['kind'], i['table'], i['column']), 0):,} | "
+            f"{REASONS.get(key, '')} |")
+    lines += ["", "Definitions (each rate is recomputed from the tables by it):", ""]
+    for i in manifest.get("imperfections", []):
+        extra = f" (threshold {i['threshold_seconds']:,} s)" if i.get("threshold_seconds") else ""
+        lines.append(f"- **{i['kind']}, {i['table']}.{i['column']}**: {i['definition']}{extra}.")
+    late = p["imperfections"]["late_arrival"]
+    lines += [
+        "",
+        "Late arrivals: every event type except `login_succeeded` (written synchronously by the auth server) "
+        f"can be late; {100 * late['straggler_share']:.0f}% of late events are stragglers "
+        f"(median {late['straggler_delay_hours']['median']:g} h beyond the threshold), the rest arrive days "
+        f"later (median {late['offline_delay_days']['median']:g} days) as offline clients sync.",
+        "",
+        "Internal workspaces are flagged `is_internal` on the account and its users, use the reserved "
+        "`saas-synth.test` domain, and behave like scripts: any hour, any day, bursts of tasks closed within minutes.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def index_html(manifest: dict, reports: list[str], guardrails: list[dict], data_link: str) -> str:
+    """One page linking every report of the run, with its key figures."""
+    esc = html.escape
+    failed = [g for g in guardrails if g.get("status") == "fail"]
+    status = "all guardrails pass" if not failed else f"{len(failed)} guardrail check(s) FAILED"
+    by_guardrail: dict[str, dict] = {}
+    for g in guardrails:
+        d = by_guardrail.setdefault(g["guardrail"], {"pass": 0, "fail": 0, "not applicable": 0})
+        d[g["status"]] += 1
+    rows_counts = "".join(f"<tr><td>{esc(t)}</td><td class=n>{n:,}</td></tr>" for t, n in manifest["row_counts"].items())
+    rows_guard = "".join(
+        f"<tr><td>{esc(g)}</td><td class=n>{d['pass']}</td><td class=n>{d['fail']}</td>"
+        f"<td class=n>{d['not applicable']}</td><td class={'bad' if d['fail'] else 'ok'}>"
+        f"{'fail' if d['fail'] else ('not applicable' if not d['pass'] else 'pass')}</td></tr>"
+        for g, d in by_guardrail.items())
+    rows_imp = "".join(
+        f"<tr><td>{esc(i['kind'])}</td><td>{esc(i['table'])}.{esc(i['column'])}</td>"
+        f"<td class=n>{_pct(i['target_rate'])}</td><td class=n>{_pct(i['measured_rate'])}</td>"
+        f"<td class={'ok' if i['within_tolerance'] else 'bad'}>{'within tolerance' if i['within_tolerance'] else 'off target'}"
+        f"</td></tr>" for i in manifest.get("imperfections", []))
+    links = "".join(f"<li><a href=\"{esc(r)}\">{esc(r)}</a></li>" for r in reports)
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>saas-synth: {esc(manifest['name'])}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }}
+table {{ border-collapse: collapse; margin: .5rem 0 1.5rem; }} td, th {{ padding: .25rem .75rem; border-bottom: 1px solid #ddd; text-align: left; }}
+td.n {{ text-align: right; font-variant-numeric: tabular-nums; }} .ok {{ color: #1e7b34; }} .bad {{ color: #b00020; font-weight: bold; }}
+</style></head><body>
+<h1>saas-synth dataset <code>{esc(manifest['name'])}</code></h1>
+<p>Seed {manifest['seed']}, window {esc(str(manifest['params']['window']['start']))} to
+{esc(str(manifest['params']['window']['end']))} (UTC). QA: <strong class={'bad' if failed else 'ok'}>{esc(status)}</strong>.
+Data: <a href="{esc(data_link)}">{esc(data_link)}</a> (manifest.json, profile.json, raw/, warehouse.duckdb).</p>
+<h2>Reports</h2><ul>{links}</ul>
+<h2>Tables</h2><table><tr><th>table</th><th>rows</th></tr>{rows_counts}</table>
+<h2>Guardrails</h2><table><tr><th>guardrail</th><th>pass</th><th>fail</th><th>not applicable</th><th>status</th></tr>{rows_guard}</table>
+<h2>Imperfections</h2><table><tr><th>kind</th><th>where</th><th>target</th><th>measured</th><th></th></tr>{rows_imp}</table>
+</body></html>
+"""
+
+
+def write_run_reports(data_dir: Path, reports_dir: Path, final_data_dir: Path, final_reports_dir: Path,
+                      notebooks: tuple[str, ...]) -> None:
+    """generation_notes.md and index.html into reports_dir (links relative to the published folders)."""
+    manifest = json.loads((Path(data_dir) / "manifest.json").read_text())
+    notes = generation_notes(manifest, Path(data_dir) / "imperfections" / "ledger.parquet")
+    (Path(reports_dir) / "generation_notes.md").write_text(notes, encoding="utf-8")
+    prof_path = Path(data_dir) / "profile.json"
+    guardrails = json.loads(prof_path.read_text()).get("guardrails", []) if prof_path.exists() else []
+    reports = [f"{nb}.html" for nb in notebooks] + ["generation_notes.md", "run.log"]
+    data_link = os.path.relpath(final_data_dir, final_reports_dir)
+    (Path(reports_dir) / "index.html").write_text(index_html(manifest, reports, guardrails, data_link),
+                                                  encoding="utf-8")
