@@ -70,6 +70,21 @@ def guardrails(con: duckdb.DuckDBPyConnection, params: Params) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def readable(report: pd.DataFrame) -> pd.DataFrame:
+    """The report for people: values as text (violation counts as integers, rates to 4 significant
+    digits, 'n/a' where a check does not apply)."""
+    def fmt(v, allowed):
+        if v is None or (isinstance(v, float) and pd.isna(v)):
+            return "n/a"
+        if allowed == "0 violations":
+            return f"{int(v):,}"
+        return f"{v:.4g}"
+
+    out = report.copy()
+    out["value"] = [fmt(v, a) for v, a in zip(report.value, report.allowed)]
+    return out
+
+
 def summary(report: pd.DataFrame) -> pd.DataFrame:
     """One row per guardrail: how many checks pass, fail, or do not apply; the guardrail's status."""
     counts = report.pivot_table(index="guardrail", columns="status", values="check", aggfunc="count", fill_value=0)
