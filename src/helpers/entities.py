@@ -117,7 +117,8 @@ def plan_accounts(params: Params) -> AccountPlan:
     internal = np.zeros(n, dtype=bool)
     k_internal = int(round(params.imperfections.internal.account_share * n))
     if k_internal:
-        internal[stream(params.seed, "internal", 0).choice(n, k_internal, replace=False)] = True
+        # a prefix of one fixed permutation: a larger share adds accounts, never swaps them
+        internal[stream(params.seed, "internal", 0).permutation(n)[:k_internal]] = True
     tier = np.where(internal, vocab.PLAN_TIERS.index("enterprise"), tier)
     country = np.where(internal, 0, country)  # the vendor's own country (US)
     industry = np.where(internal, [i for i, _ in vocab.INDUSTRIES].index("Software"), industry)

@@ -43,10 +43,22 @@ def write_part(table: pa.Table, folder: Path, part: int) -> Path:
     return final
 
 
+def json_safe(obj):
+    """NaN and infinities become null (strict JSON has neither); containers are walked."""
+    if isinstance(obj, float):
+        return obj if np.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
 def write_json(obj, path: Path) -> None:
+    """Strict JSON (no NaN/Infinity), written under a temporary name and renamed."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    tmp.write_text(json.dumps(json_safe(obj), indent=2, sort_keys=True, allow_nan=False) + "\n", encoding="utf-8")
     os.replace(tmp, path)
 
 

@@ -227,8 +227,8 @@ def _imperfections_manifest(data_dir: Path, params: Params) -> list[dict]:
     from . import checks, imperfections
 
     rows = imperfections.measure(checks.connect(data_dir, params), params)
-    keys = ("kind", "table", "column", "target_rate", "measured_rate", "count", "denominator", "tolerance",
-            "within_tolerance", "definition", "threshold_seconds")
+    keys = ("kind", "table", "column", "target_rate", "achievable_rate", "measured_rate", "count", "denominator",
+            "tolerance", "within_tolerance", "definition", "threshold_seconds")
     return [{k: (round(r[k], 6) if isinstance(r[k], float) else r[k]) for k in keys} for r in rows]
 
 
@@ -254,6 +254,11 @@ def write_manifest(data_dir: str | os.PathLike, timings: dict | None = None, nam
         "parts": {name: len(io.parts(io.table_dir(data_dir, name))) for name in TABLES},
         "content_hashes": io.content_hashes(data_dir),
         "imperfections": _imperfections_manifest(data_dir, params),
+        "grain": {name: t.grain for name, t in TABLES.items()},
+        "notes": ([f"events: duplicate deliveries are on (imperfections.duplicates.share = "
+                   f"{params.imperfections.duplicates.share:g}): a re-sent event repeats its event_id; "
+                   "deduplicate by event_id (the warehouse view qa.events does)"]
+                  if params.imperfections.duplicates.share > 0 else []),
         "timings_seconds": {k: round(v, 3) for k, v in (timings or {}).items()},
     }
     io.write_json(manifest, data_dir / "manifest.json")

@@ -47,6 +47,15 @@ def connect_warehouse(data_dir: str | Path, params: Params) -> duckdb.DuckDBPyCo
     return con
 
 
+def _allowed_rate(m: dict) -> str:
+    if m["tolerance"] is None or m["achievable_rate"] is None:
+        return "n/a (no rows)"
+    text = f"{m['achievable_rate']:.4g} ± {m['tolerance']:.4f}"
+    if abs(m["achievable_rate"] - m["target_rate"]) > 1e-12:
+        text += f" (target {m['target_rate']:g} is not reachable in this data)"
+    return text
+
+
 def _status(passed) -> str:
     if passed is None or pd.isna(passed):
         return NA
@@ -66,7 +75,7 @@ def guardrails(con: duckdb.DuckDBPyConnection, params: Params) -> pd.DataFrame:
         rows.append(dict(
             guardrail="Imperfection rates match their targets", check=f"{m['kind']}: {m['table']}.{m['column']}",
             description=m["definition"], value=m["measured_rate"],
-            allowed=f"{m['target_rate']:g} ± {m['tolerance']:.4f}", status=_status(m["within_tolerance"])))
+            allowed=_allowed_rate(m), status=_status(m["within_tolerance"])))
     return pd.DataFrame(rows)
 
 
@@ -117,8 +126,8 @@ def profile(con: duckdb.DuckDBPyConnection) -> dict:
         for r in summ.itertuples():
             cols[r.column_name] = {
                 "type": r.column_type, "null_share": round(float(r.null_percentage) / 100.0, 6),
-                "distinct_approx": int(r.approx_unique),
-                "min": None if r.min is None else str(r.min), "max": None if r.max is None else str(r.max),
+                "distinct_approx": min(int(r.approx_unique), int(rows)),  # HyperLogLog may overshoot
+                "min": None if pd.isna(r.min) else str(r.min), "max": None if pd.isna(r.max) else str(r.max),
             }
         out["tables"][name] = {"rows": int(rows), "columns": cols}
     measures = {

@@ -68,12 +68,15 @@ def generation_notes(manifest: dict, ledger_path: Path | None) -> str:
     ]
     for i in manifest.get("imperfections", []):
         key = (i["kind"], i["column"])
+        reach = "" if i.get("achievable_rate") in (None, i["target_rate"]) else f" (reachable {_pct(i['achievable_rate'])})"
         lines.append(
-            f"| {i['kind']} | `{i['table']}.{i['column']}` | {HOW.get(i['kind'], '')} | {_pct(i['target_rate'])} | "
+            f"| {i['kind']} | `{i['table']}.{i['column']}` | {HOW.get(i['kind'], '')} | {_pct(i['target_rate'])}{reach} | "
             f"{_pct(i['measured_rate'])} | {i['count']:,} of {i['denominator']:,} | "
             f"{counts.get((i['kind'], i['table'], i['column']), 0):,} | "
             f"{REASONS.get(key, '')} |")
-    lines += ["", "Definitions (each rate is recomputed from the tables by it):", ""]
+    lines += ["", "Definitions (each rate is recomputed from the tables by it). Measured counts include natural "
+              "cases (a task never assigned, a task that really took that long), which the ledger does not "
+              "list: it lists only what was blanked, delayed, re-sent or planted.", ""]
     for i in manifest.get("imperfections", []):
         extra = f" (threshold {i['threshold_seconds']:,} s)" if i.get("threshold_seconds") else ""
         lines.append(f"- **{i['kind']}, {i['table']}.{i['column']}**: {i['definition']}{extra}.")
@@ -107,11 +110,20 @@ def index_html(manifest: dict, reports: list[str], guardrails: list[dict], data_
         f"<td class=n>{d['not applicable']}</td><td class={'bad' if d['fail'] else 'ok'}>"
         f"{'fail' if d['fail'] else ('not applicable' if not d['pass'] else 'pass')}</td></tr>"
         for g, d in by_guardrail.items())
+    def verdict(i):
+        if i["within_tolerance"] is None:
+            return "<td>not applicable</td>"
+        return (f"<td class={'ok' if i['within_tolerance'] else 'bad'}>"
+                f"{'within tolerance' if i['within_tolerance'] else 'off target'}</td>")
+
+    def tol(i):
+        return "n/a" if i["tolerance"] is None else f"± {100 * i['tolerance']:.2f} pts"
+
     rows_imp = "".join(
         f"<tr><td>{esc(i['kind'])}</td><td>{esc(i['table'])}.{esc(i['column'])}</td>"
-        f"<td class=n>{_pct(i['target_rate'])}</td><td class=n>{_pct(i['measured_rate'])}</td>"
-        f"<td class={'ok' if i['within_tolerance'] else 'bad'}>{'within tolerance' if i['within_tolerance'] else 'off target'}"
-        f"</td></tr>" for i in manifest.get("imperfections", []))
+        f"<td class=n>{_pct(i['target_rate'])}</td><td class=n>{_pct(i.get('achievable_rate'))}</td>"
+        f"<td class=n>{_pct(i['measured_rate'])}</td><td class=n>{tol(i)}</td>{verdict(i)}</tr>"
+        for i in manifest.get("imperfections", []))
     links = "".join(f"<li><a href=\"{esc(r)}\">{esc(r)}</a></li>" for r in reports)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>saas-synth: {esc(manifest['name'])}</title>
@@ -127,7 +139,7 @@ Data: <a href="{esc(data_link)}">{esc(data_link)}</a> (manifest.json, profile.js
 <h2>Reports</h2><ul>{links}</ul>
 <h2>Tables</h2><table><tr><th>table</th><th>rows</th></tr>{rows_counts}</table>
 <h2>Guardrails</h2><table><tr><th>guardrail</th><th>pass</th><th>fail</th><th>not applicable</th><th>status</th></tr>{rows_guard}</table>
-<h2>Imperfections</h2><table><tr><th>kind</th><th>where</th><th>target</th><th>measured</th><th></th></tr>{rows_imp}</table>
+<h2>Imperfections</h2><table><tr><th>kind</th><th>where</th><th>target</th><th>reachable</th><th>measured</th><th>tolerance</th><th>verdict</th></tr>{rows_imp}</table>
 </body></html>
 """
 

@@ -164,6 +164,13 @@ def main(argv: list[str] | None = None) -> int:
         manifest = write_manifest(stage_data, timings, name=data_dir.name)
         write_run_reports(stage_data, stage_reports, data_dir, reports_dir, NOTEBOOKS)
     except Exception as exc:  # noqa: BLE001 - any failure: report it, publish nothing
+        for nb in NOTEBOOKS:  # what ran is still worth reading: render it (best effort)
+            executed = stage_reports / f"{nb}.ipynb"
+            if executed.exists() and not executed.with_suffix(".html").exists():
+                try:
+                    render_html(executed)
+                except Exception:  # noqa: BLE001
+                    pass
         for folder in (stage_data, stage_reports):
             (folder / "FAILED").write_text(f"{step}: {_describe(exc)}\n", encoding="utf-8")
         log.error("FAILED at %s: %s", step, _describe(exc))

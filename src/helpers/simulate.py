@@ -308,12 +308,12 @@ def _task_lifecycle(params: Params, plan: AccountPlan, a: int, ses: Sessions, pr
     t_cancel = np.where(r, t_bl, t_cancel)
 
     # --- outliers, planted: a few done tasks drag on past the threshold, a few get far-future due dates
-    orng = stream(params.seed, "outliers", a + 1)
+    # (each kind of outlier has its own stream: changing one rate never moves the other's rows)
     out = params.imperfections.outliers
     original_done, original_due = t_done.copy(), due.copy()
-    long_cycle = _plant_long_cycles(out, ses, holder, t_started, t_done, orng)
+    long_cycle = _plant_long_cycles(out, ses, holder, t_started, t_done, stream(params.seed, "outliers", 2 * (a + 1)))
     t_done = np.where(long_cycle >= 0, long_cycle, t_done)
-    far_due = _plant_far_due_dates(out, created, due, orng)
+    far_due = _plant_far_due_dates(out, created, due, stream(params.seed, "outliers", 2 * (a + 1) + 1))
     due = np.where(far_due >= 0, far_due, due)
 
     # --- final status
