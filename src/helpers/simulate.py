@@ -25,11 +25,11 @@ from .sessions import Sessions, build_sessions, moment
 from .streams import choice_index, lognormal, stream
 
 NONE = -1  # "not reached" / "no user" in timeline columns
-TASK_ID_STRIDE = 10_000_000
+TASK_ID_STRIDE = 10_000_000  # task_id = account_id * 1e7 + n: ids do not depend on block scheduling
 # Internal/test workspaces behave like scripts: bursts of tasks closed within minutes, at any hour.
-INTERNAL_ACTIVE_PROB = 0.3
-INTERNAL_TASK_BURST = 6.0  # x tasks.created_per_session
-INTERNAL_SPEED = 0.02  # x every nominal task duration  # task_id = account_id * 1e7 + n: ids do not depend on block scheduling
+INTERNAL_ACTIVE_PROB = 0.25
+INTERNAL_TASK_BURST = 3.0  # x tasks.created_per_session
+INTERNAL_SPEED = 0.02  # x every nominal task duration
 
 TITLE_POOL = np.array([f"{v} {o}" for v in vocab.TASK_VERBS for o in vocab.TASK_OBJECTS], dtype=object)
 PROJECT_NAME_POOL = np.array([f"{a} {k}" for a in vocab.PROJECT_AREAS for k in vocab.PROJECT_KINDS], dtype=object)
