@@ -141,6 +141,8 @@ MUTATIONS = [
     ("ledger_late_events_are_late", "events", "SELECT * REPLACE (event_at_utc AS ingested_at_utc) FROM t"),
     ("ledger_missing_values_are_null", "tasks", "SELECT * REPLACE (coalesce(due_at, created_at + INTERVAL 3 DAY) AS due_at) FROM t"),
     ("ledger_internal_matches_flags", "accounts", "SELECT * REPLACE (false AS is_internal) FROM t"),
+    ("ledger_outliers_hold", "tasks", "SELECT * REPLACE (completed_at + INTERVAL 1 SECOND AS completed_at, "
+                                      "due_at + INTERVAL 1 DAY AS due_at) FROM t"),
     ("ledger_duplicates_are_resent", "events", "SELECT * FROM t UNION ALL (SELECT * REPLACE (ingested_at_utc + "
                                                "INTERVAL 1 MINUTE AS ingested_at_utc) FROM t LIMIT 1)"),
     ("notes_by_current_holder", "events", "SELECT * REPLACE (CASE WHEN event_name = 'work_note_added' "

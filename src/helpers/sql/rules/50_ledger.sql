@@ -29,7 +29,20 @@ SELECT (SELECT count(*) FROM raw.accounts WHERE is_internal)
         WHERE l.kind = 'internal' AND l.table_name = 'accounts' AND a.is_internal)
      - (SELECT count(*) FROM imperfections.ledger l JOIN raw.users u ON u.user_id = l.row_key
         WHERE l.kind = 'internal' AND l.table_name = 'users' AND u.is_internal)
-     + (SELECT count(*) FROM raw.users u JOIN raw.accounts a USING (account_id) WHERE u.is_internal <> a.is_internal);
+     + (SELECT count(*) FROM raw.users u JOIN raw.accounts a USING (account_id) WHERE u.is_internal <> a.is_internal)
+     + (SELECT count(*) FROM imperfections.ledger l
+        LEFT JOIN raw.accounts a ON l.table_name = 'accounts' AND a.account_id = l.row_key
+        LEFT JOIN raw.users u ON l.table_name = 'users' AND u.user_id = l.row_key
+        WHERE l.kind = 'internal' AND NOT coalesce(a.is_internal, u.is_internal, false));
+
+-- rule: ledger_outliers_hold | every outlier the ledger lists holds its recorded value in the tasks table
+SELECT count(*) FROM imperfections.ledger l
+LEFT JOIN raw.tasks t ON t.task_id = l.row_key
+WHERE l.kind = 'outlier'
+  AND (t.task_id IS NULL OR CASE l.column_name
+        WHEN 'completed_at' THEN t.completed_at IS DISTINCT FROM TRY_CAST(l.new_value AS TIMESTAMP)
+        WHEN 'due_at' THEN t.due_at IS DISTINCT FROM TRY_CAST(l.new_value AS TIMESTAMP)
+        ELSE true END);
 
 -- rule: ledger_duplicates_are_resent | every event_id delivered more than once has each extra delivery listed in the ledger, and nothing else is listed
 SELECT count(*) FROM (
