@@ -22,6 +22,9 @@ def table(df: pd.DataFrame, precision: int = 1):
     """A DataFrame as a readable report table: no index, text left-aligned, thousands separated."""
     text_cols = [c for c in df.columns if df[c].dtype == object or str(df[c].dtype).startswith(("string", "str"))]
     styled = df.style.hide(axis="index").format(precision=precision, thousands=",", na_rep="n/a")
+    id_cols = [c for c in df.columns if str(c).endswith("_id") or c == "row_key"]
+    if id_cols:  # identifiers are not quantities: no thousands separators
+        styled = styled.format("{}", subset=id_cols, na_rep="n/a")
     if text_cols:
         styled = styled.set_properties(subset=text_cols, **{"text-align": "left"})
     return styled.set_table_styles([{"selector": "th", "props": [("text-align", "left")]}])
