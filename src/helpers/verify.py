@@ -1,0 +1,72 @@
+"""Re-check a published dataset against its manifest: `python -m helpers.verify data/NAME`.
+
+Every table's row count (from the Parquet metadata) and content hash (from the rows) must match
+manifest.json; every part must be readable to the end. Prints one line per problem, naming the
+file, and exits 0 when the dataset is intact, 1 when it is not, 2 on usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from . import io
+from .schema import TABLES
+
+
+def problems(data_dir: str | Path) -> list[str]:
+    """Everything wrong with a dataset folder, one readable line each (empty when intact)."""
+    data_dir = Path(data_dir)
+    manifest_path = data_dir / "manifest.json"
+    if not manifest_path.exists():
+        return [f"{manifest_path}: missing (not a published dataset, or the run did not finish)"]
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        return [f"{manifest_path}: unreadable: {exc}"]
+    out = []
+    for name, table in TABLES.items():
+        folder = io.table_dir(data_dir, name)
+        files = io.parts(folder)
+        if not files:
+            out.append(f"{folder}: no part files")
+            continue
+        broken = False
+        for f in files:
+            try:
+                pf = pq.ParquetFile(f)
+                for i in range(pf.num_row_groups):
+                    pf.read_row_group(i, columns=[table.primary_key])
+            except Exception as exc:  # noqa: BLE001 - any unreadable part is a finding
+                out.append(f"{f}: unreadable (truncated or corrupt): {type(exc).__name__}: {str(exc)[:120]}")
+                broken = True
+        if broken:
+            continue
+        rows = io.row_count(folder)
+        if rows != manifest["row_counts"].get(name):
+            out.append(f"{folder}: {rows:,} rows, the manifest says {manifest['row_counts'].get(name)}")
+        elif io.content_hash(folder, table) != manifest["content_hashes"].get(name):
+            out.append(f"{folder}: content differs from the manifest (a part was edited or replaced)")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m helpers.verify", description=__doc__.split("\n\n")[0])
+    ap.add_argument("data_dir", help="a published dataset folder, e.g. data/default")
+    args = ap.parse_args(argv)
+    found = problems(args.data_dir)
+    for line in found:
+        print(line, file=sys.stderr)
+    if found:
+        print(f"{args.data_dir}: {len(found)} problem(s)", file=sys.stderr)
+        return 1
+    print(f"{args.data_dir}: intact (row counts and content hashes match manifest.json)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
