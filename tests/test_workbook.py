@@ -31,8 +31,10 @@ def test_run_publishes_dataset_and_reports(tiny_run):
         assert (reports_dir / f"{nb}.ipynb").exists() and (reports_dir / f"{nb}.html").exists()
     log = (reports_dir / "run.log").read_text()
     assert "04_qa_profile done" in log and "published" in log
-    # staging folders are gone once published
-    assert not list((data_dir.parent / ".runs" / data_dir.name).glob("*"))
+    # published by a symlink into the runs folder, marked PUBLISHED
+    assert data_dir.is_symlink() and reports_dir.is_symlink()
+    assert data_dir.resolve().parent == (data_dir.parent / ".runs" / data_dir.name).resolve()
+    assert (data_dir / "PUBLISHED").exists()
 
 
 def test_manifest_describes_the_data(tiny_run):
@@ -212,3 +214,68 @@ def test_qa_fails_a_broken_dataset_naming_the_rules(tiny_data, tmp_path):
     statuses = {g["check"]: g["status"] for g in json.loads((broken / "profile.json").read_text())["guardrails"]}
     assert statuses["fk_events_user"] == "fail" and statuses["pk_accounts"] == "pass"
     shutil.rmtree(broken)
+
+
+def test_a_full_disk_fails_cleanly_and_keeps_the_previous_dataset(tiny_run, monkeypatch, capsys):
+    _, data_dir, reports_dir = tiny_run
+    before = (data_dir / "manifest.json").read_text()
+    monkeypatch.setenv(pipeline.FAULT_ENV, "enospc:events")
+    code = run.main(["--params", str(ROOT / "params/tiny.yaml"), "--data-dir", str(data_dir),
+                     "--reports-dir", str(reports_dir)])
+    assert code == 1
+    assert "No space left on device" in capsys.readouterr().err
+    assert (data_dir / "manifest.json").read_text() == before
+
+
+def test_second_run_of_the_same_dataset_is_locked_out(tiny_run, capsys):
+    _, data_dir, reports_dir = tiny_run
+    held = run.acquire_lock(data_dir.parent / ".runs" / data_dir.name, wait=False)
+    try:
+        code = run.main(["--params", str(ROOT / "params/tiny.yaml"), "--data-dir", str(data_dir),
+                         "--reports-dir", str(reports_dir)])
+    finally:
+        held.close()
+    assert code == run.EXIT_LOCKED == 3
+    assert "locked:" in capsys.readouterr().err
+
+
+def test_dry_run_writes_nothing(tmp_path, capsys):
+    code = run.main(["--params", str(ROOT / "params/tiny.yaml"), "--data-dir", str(tmp_path / "d" / "x"),
+                     "--reports-dir", str(tmp_path / "r" / "x"), "--dry-run"])
+    out = capsys.readouterr().out
+    assert code == 0 and "events (approx.)" in out and "nothing was written" in out
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_not_enough_disk_space_is_refused_up_front(tmp_path, monkeypatch, capsys):
+    import shutil as sh
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(sh, "disk_usage", lambda p: usage(10**6, 10**6 - 1000, 1000))
+    code = run.main(["--params", str(ROOT / "params/tiny.yaml"), "--data-dir", str(tmp_path / "d" / "x"),
+                     "--reports-dir", str(tmp_path / "r" / "x")])
+    assert code == 1 and "not enough disk space" in capsys.readouterr().err
+    assert not (tmp_path / "d" / "x").exists() and not (tmp_path / "r").exists()
+
+
+def test_publish_is_a_symlink_swap_and_prune_keeps_the_newest(tmp_path):
+    runs = tmp_path / ".runs" / "ds"
+    final = tmp_path / "ds"
+    final.mkdir()
+    (final / "old.txt").write_text("legacy")  # a real folder from an older layout is kept, not lost
+    made = []
+    for i in range(5):
+        d = runs / f"2026010{i}T000000Z-1"
+        d.mkdir(parents=True)
+        (d / "PUBLISHED").write_text("x")
+        run.publish(d, final)
+        made.append(d)
+        assert final.is_symlink() and final.resolve() == d.resolve()
+    assert (runs / f"legacy-{made[0].name}" / "old.txt").read_text() == "legacy"
+    failed = runs / "20260109T000000Z-9"
+    failed.mkdir()
+    (failed / "FAILED").write_text("x")
+    removed = run.prune(runs, made[-1], keep=3)
+    assert sorted(p.name for p in removed) == sorted(p.name for p in made[:2])
+    assert final.resolve() == made[-1].resolve() and failed.exists()

@@ -10,6 +10,7 @@ a part.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -35,6 +36,8 @@ def part_path(folder: Path, part: int) -> Path:
 def write_part(table: pa.Table, folder: Path, part: int) -> Path:
     """Write one part atomically (temporary file, then rename)."""
     folder = Path(folder)
+    if os.environ.get("SAAS_SYNTH_FAULT") == f"enospc:{folder.name}":  # tests: a full disk, simulated
+        raise OSError(errno.ENOSPC, f"No space left on device (simulated while writing {folder.name})")
     folder.mkdir(parents=True, exist_ok=True)
     final = part_path(folder, part)
     tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
