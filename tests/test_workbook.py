@@ -279,3 +279,35 @@ def test_publish_is_a_symlink_swap_and_prune_keeps_the_newest(tmp_path):
     removed = run.prune(runs, made[-1], keep=3)
     assert sorted(p.name for p in removed) == sorted(p.name for p in made[:2])
     assert final.resolve() == made[-1].resolve() and failed.exists()
+
+
+def _run_process(data_dir, reports_dir, fault=None, cwd=None):
+    env = {**os.environ, "PYTHONHASHSEED": "7"}
+    env.pop(pipeline.FAULT_ENV, None)
+    if fault:
+        env[pipeline.FAULT_ENV] = fault
+    return subprocess.run([sys.executable, "-m", "helpers.run", "--params", str(ROOT / "params/tiny.yaml"),
+                           "--data-dir", str(data_dir), "--reports-dir", str(reports_dir)],
+                          cwd=cwd or ROOT, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_killed_runs_leave_the_previous_dataset_intact_and_the_next_run_clean(tiny_run, tmp_path):
+    """The kernel killed while a part is half-written, then the runner killed just before publishing:
+    the published dataset still verifies; the next run succeeds and removes the killed runs' leftovers."""
+    from helpers import verify
+
+    _, data_dir, reports_dir = tiny_run
+    before = (data_dir / "manifest.json").read_text()
+    killed_kernel = _run_process(data_dir, reports_dir, fault="exit:write:events")
+    assert killed_kernel.returncode == 1, killed_kernel.stderr
+    killed_runner = _run_process(data_dir, reports_dir, fault="exit:publish")
+    assert killed_runner.returncode == 137
+    assert (data_dir / "manifest.json").read_text() == before and verify.problems(data_dir) == []
+    runs = data_dir.parent / ".runs" / data_dir.name
+    leftovers = [p for p in runs.iterdir() if p.is_dir() and not (p / "PUBLISHED").exists() and not (p / "FAILED").exists()]
+    assert leftovers  # the runner killed before publishing left its staging folder unmarked
+    ok = _run_process(data_dir, reports_dir)
+    assert ok.returncode == 0, ok.stderr
+    assert verify.problems(data_dir) == []
+    assert not any(p.exists() for p in leftovers)
+    assert not list(data_dir.resolve().rglob(".*.tmp-*"))  # no half-written part in the published run

@@ -42,6 +42,8 @@ def write_part(table: pa.Table, folder: Path, part: int) -> Path:
     final = part_path(folder, part)
     tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
     pq.write_table(table, tmp, compression="zstd", row_group_size=1_000_000)
+    if os.environ.get("SAAS_SYNTH_FAULT") == f"exit:write:{folder.name}":  # tests: killed mid-write
+        os._exit(137)
     os.replace(tmp, final)
     return final
 

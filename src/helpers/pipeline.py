@@ -94,9 +94,13 @@ FAULT_ENV = "SAAS_SYNTH_FAULT"
 
 
 def fault_point(name: str) -> None:
-    """Tests inject a failure at a named point by setting SAAS_SYNTH_FAULT=<name>."""
-    if os.environ.get(FAULT_ENV) == name:
+    """Tests inject a failure at a named point: SAAS_SYNTH_FAULT=<name> raises there, and
+    SAAS_SYNTH_FAULT=exit:<name> ends the process at once (as SIGKILL would: no cleanup, no handler)."""
+    fault = os.environ.get(FAULT_ENV)
+    if fault == name:
         raise RuntimeError(f"fault injected at {name} ({FAULT_ENV})")
+    if fault == f"exit:{name}":
+        os._exit(137)
 
 
 def show_progress() -> bool:

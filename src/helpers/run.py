@@ -28,7 +28,7 @@ from pathlib import Path
 
 from . import PROJECT_ROOT
 from .params import ParamsError, load
-from .pipeline import resolve, write_manifest
+from .pipeline import fault_point, resolve, write_manifest
 from .report import write_run_reports
 
 NOTEBOOKS = ("00_setup", "01_entities", "02_events", "03_imperfections", "04_qa_profile")
@@ -124,11 +124,15 @@ def publish(run_dir: Path, final: Path) -> None:
 
 
 def prune(runs_dir: Path, current: Path | None, keep: int) -> list[Path]:
-    """Keep the newest `keep` published and `keep` failed runs (and the current one); remove the rest."""
+    """Keep the newest `keep` published and `keep` failed runs (and the current one); remove the rest,
+    and every run left unmarked by a process that was killed (callers hold the dataset's lock, so no
+    unmarked run other than the current one is still going)."""
     runs = sorted((p for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.name)
     failed = [p for p in runs if (p / "FAILED").exists()]
     done = [p for p in runs if p not in failed and (p / "PUBLISHED").exists()]
-    doomed = [p for p in failed[:-keep] + done[:-keep] if current is None or p.resolve() != current.resolve()]
+    killed = [p for p in runs if p not in failed and p not in done and not p.name.startswith("legacy-")]
+    doomed = [p for p in failed[:-keep] + done[:-keep] + killed
+              if current is None or p.resolve() != current.resolve()]
     for p in doomed:
         shutil.rmtree(p, ignore_errors=True)
     return doomed
@@ -275,6 +279,7 @@ def _locked_run(args, params, params_path, data_dir, reports_dir, data_runs, rep
         prune(reports_runs, _target(reports_dir), args.keep)
         return EXIT_FAILED
 
+    fault_point("publish")
     log.info("publishing %s and %s", _rel(data_dir), _rel(reports_dir))
     logging.shutdown()
     try:
