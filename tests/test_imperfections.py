@@ -168,9 +168,11 @@ def test_duplicates_are_off_by_default(tiny_data):
 
 
 @pytest.mark.parametrize("label,edit", [
-    ("one-day window", {"window": {"start": "2025-03-03", "end": "2025-03-03"}}),
+    ("one-day window", {"window": {"start": "2025-03-03", "end": "2025-03-03"},
+                        "imperfections": {"outliers": {"long_cycle_share": 0.0}}}),
     ("no tasks", {"tasks_per_project": {"min": 0, "max": 0}, "tasks": {"created_per_session": 0.0}}),
     ("no projects", {"projects_per_account": {"min": 0, "max": 0}}),
+    ("one account, one user", {"accounts": {"count": 1}, "users_per_account": {"min": 1, "max": 1}}),
 ])
 def test_guardrails_say_not_applicable_instead_of_failing(tmp_path, label, edit):
     import datetime as dt
@@ -179,7 +181,9 @@ def test_guardrails_say_not_applicable_instead_of_failing(tmp_path, label, edit)
 
     data = yaml.safe_load(tiny_yaml())
     for key, value in edit.items():
-        if isinstance(value, dict) and key in data and isinstance(data[key], dict) and key != "window":
+        if key == "imperfections":
+            data[key]["outliers"].update(value["outliers"])
+        elif isinstance(value, dict) and key in data and isinstance(data[key], dict) and key != "window":
             data[key] = {**data[key], **value}
         else:
             data[key] = value
@@ -189,6 +193,10 @@ def test_guardrails_say_not_applicable_instead_of_failing(tmp_path, label, edit)
     path.write_text(yaml.safe_dump(P.validate(data).model_dump()))
     d = generate(path, tmp_path / "d")
     params = pipeline.load_saved_params(d)
+    from helpers.schema import TABLES
+
+    for name, table in TABLES.items():  # empty tables keep their columns and types
+        assert io.read_table(d, name).schema.equals(table.arrow_schema), name
     pipeline.build_warehouse(d)
     report = qa.guardrails(qa.connect_warehouse(d, params), params)
     assert not (report.status == qa.FAIL).any(), report[report.status == qa.FAIL]

@@ -52,6 +52,7 @@ BAD = [
     ("window before 2000", ("start: 2025-01-01", "start: 1969-11-01"), "window.start"),
     ("too many users per account", ("users_per_account: {min: 1, max: 25}", "users_per_account: {min: 1, max: 20000}"),
      "users_per_account.max"),
+    ("window too short for long cycles", ("end: 2025-12-31", "end: 2025-01-31"), "too short"),
     ("missing key", ("seed: 22                          # spec: reproducibility\n", ""), "missing key 'seed'"),
 ]
 

@@ -32,6 +32,8 @@ THRESHOLDS = {
     "empty_weekdays_after_first_month": (0, 0),
 }
 
+MIN_ACTIVE_USERS = 20  # below this, activity "patterns" are a handful of people: not applicable
+MIN_ACTIVITY_DAYS = 28
 LEDGER_RULES_PREFIX = "50_ledger"  # rules about the ledger: not applicable before it exists
 _BLOCK = re.compile(r"^-- (rule|metric): *([a-z0-9_]+) *\| *(.+)$", re.MULTILINE)
 
@@ -106,6 +108,15 @@ def set_window(con: duckdb.DuckDBPyConnection, params: Params) -> None:
     con.execute("SET VARIABLE window_start = ?::TIMESTAMP", [start])
     con.execute("SET VARIABLE window_end = ?::TIMESTAMP", [end])
     con.execute("SET VARIABLE late_threshold_seconds = ?", [params.imperfections.late_arrival.threshold_seconds])
+    # Activity patterns need a population to have a pattern: tasks, 4 weeks, and 20 activated users.
+    try:
+        population_ok = con.execute(f"""
+            SELECT (SELECT count(*) FROM raw.tasks) > 0 AND (SELECT count(activated_at) FROM raw.users) >= {MIN_ACTIVE_USERS}
+        """).fetchall()[0][0]
+    except duckdb.Error:  # before the tables exist
+        population_ok = False
+    con.execute("SET VARIABLE activity_applicable = ?",
+                [bool(population_ok) and (end - start).days >= MIN_ACTIVITY_DAYS])
 
 
 def run_rules(con: duckdb.DuckDBPyConnection, tables_only: bool = False) -> pd.DataFrame:

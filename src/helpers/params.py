@@ -310,6 +310,12 @@ class Params(_Strict):
         if self.ingestion.max_latency_seconds >= late:
             raise ValueError(f"ingestion.max_latency_seconds ({self.ingestion.max_latency_seconds:g}) must be below "
                              f"imperfections.late_arrival.threshold_seconds ({late}): normal latency is never late")
+        out = self.imperfections.outliers
+        if out.long_cycle_share > 0 and self.window.days < 1.05 * out.long_cycle_threshold_days + 1:
+            raise ValueError(
+                f"the window ({self.window.days} days) is too short for imperfections.outliers.long_cycle_share = "
+                f"{out.long_cycle_share:g}: cycles over {out.long_cycle_threshold_days:g} days need a window of at "
+                f"least {int(1.05 * out.long_cycle_threshold_days) + 2} days; lengthen the window or set it to 0")
         if self.window.days > 3660:
             raise ValueError(f"window spans {self.window.days} days; at most 3660 are allowed")
         return self

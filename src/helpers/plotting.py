@@ -228,12 +228,13 @@ def imperfection_rates(rows: list[dict]) -> plt.Figure:
     """Measured rate vs target for every imperfection, with the tolerance as an error bar."""
     labels = [f"{r['kind']}: {r['table']}.{r['column']}" for r in rows]
     measured = [100 * (r["measured_rate"] or 0) for r in rows]
-    target = [100 * r["target_rate"] for r in rows]
-    tol = [100 * min(r["tolerance"], 1.0) for r in rows]
+    target = [100 * (r["target_rate"] if r.get("achievable_rate") is None else r["achievable_rate"]) for r in rows]
+    tol = [0.0 if r["tolerance"] is None else 100 * min(r["tolerance"], 1.0) for r in rows]  # None: no rows
     fig, ax = plt.subplots(figsize=(10, 0.45 * len(rows) + 1.2))
     y = np.arange(len(rows))
     ax.barh(y, measured, color="#3b6ea8", label="measured")
-    ax.errorbar(target, y, xerr=tol, fmt="|", color="#e0893e", markersize=16, capsize=4, label="target ± tolerance")
+    ax.errorbar(target, y, xerr=tol, fmt="|", color="#e0893e", markersize=16, capsize=4,
+                label="target (or the reachable rate) ± tolerance")
     ax.set_yticks(y, labels)
     ax.invert_yaxis()
     ax.set(title="Imperfections: measured rate vs target", xlabel="% of the rows it applies to")

@@ -1,24 +1,20 @@
 -- Activity shape: numbers the realism thresholds are judged on (one value per query). Each is NULL
--- ("not applicable") when the data cannot answer it: no tasks, or a window under 28 days (the
--- spec's "plausible weekly pattern" needs weeks of data).
+-- ("not applicable") when the data cannot have a pattern: variable activity_applicable is false
+-- without tasks, with fewer than 20 activated users, or in a window under 28 days.
 
 -- metric: key_event_types_present | how many of the 4 key event types occur (not applicable without tasks or in a window under 28 days)
-SELECT CASE WHEN (SELECT count(*) FROM raw.tasks) = 0
-                 OR getvariable('window_end') - getvariable('window_start') < INTERVAL 28 DAY THEN NULL
-            ELSE count(DISTINCT event_name) END
+SELECT CASE WHEN NOT getvariable('activity_applicable') THEN NULL ELSE count(DISTINCT event_name) END
 FROM qa.events
 WHERE event_name IN ('task_created', 'task_completed', 'handoff_completed', 'blocker_resolved');
 
 -- metric: key_event_share | share of all events that are key events (task_created, task_completed, handoff_completed, blocker_resolved)
-SELECT CASE WHEN (SELECT count(*) FROM raw.tasks) = 0
-                 OR getvariable('window_end') - getvariable('window_start') < INTERVAL 28 DAY THEN NULL ELSE
+SELECT CASE WHEN NOT getvariable('activity_applicable') THEN NULL ELSE
        count(*) FILTER (WHERE event_name IN ('task_created', 'task_completed', 'handoff_completed', 'blocker_resolved'))
        / nullif(count(*), 0)::DOUBLE END
 FROM qa.events;
 
 -- metric: max_supporting_share | largest share of all events held by one supporting event type (not applicable without tasks)
-SELECT CASE WHEN (SELECT count(*) FROM raw.tasks) = 0  -- without tasks only sessions remain
-                 OR getvariable('window_end') - getvariable('window_start') < INTERVAL 28 DAY THEN NULL
+SELECT CASE WHEN NOT getvariable('activity_applicable') THEN NULL
             ELSE max(n) / nullif((SELECT count(*) FROM qa.events), 0)::DOUBLE END
 FROM (
     SELECT event_name, count(*) AS n FROM qa.events
@@ -36,7 +32,8 @@ WITH days AS (
     GROUP BY days.day
 )
 SELECT CASE
-    WHEN count(*) FILTER (WHERE isodow(day) <= 5) = 0 OR count(*) FILTER (WHERE isodow(day) >= 6) = 0
+    WHEN NOT getvariable('activity_applicable')
+         OR count(*) FILTER (WHERE isodow(day) <= 5) = 0 OR count(*) FILTER (WHERE isodow(day) >= 6) = 0
         THEN NULL                                    -- not applicable: no weekday or no weekend day to compare
     WHEN avg(n) FILTER (WHERE isodow(day) >= 6) = 0 THEN 'inf'::DOUBLE   -- empty weekends: fails the ceiling
     ELSE avg(n) FILTER (WHERE isodow(day) <= 5) / avg(n) FILTER (WHERE isodow(day) >= 6)
@@ -49,8 +46,7 @@ counts AS (
     SELECT hours.h, count(e.event_id) AS n
     FROM hours LEFT JOIN qa.events e ON hour(e.event_at_utc) = hours.h GROUP BY hours.h
 )
-SELECT CASE WHEN max(n) = 0                        -- not applicable: no events, or under 28 days
-                 OR getvariable('window_end') - getvariable('window_start') < INTERVAL 28 DAY THEN NULL
+SELECT CASE WHEN max(n) = 0 OR NOT getvariable('activity_applicable') THEN NULL
             WHEN min(n) = 0 THEN 'inf'::DOUBLE
             ELSE max(n) / min(n)::DOUBLE END
 FROM counts;
@@ -61,5 +57,6 @@ WITH days AS (
     FROM range(getvariable('window_start') + INTERVAL 28 DAY, getvariable('window_end'), INTERVAL 1 DAY) r(d)
     WHERE isodow(d) <= 5
 ), active AS (SELECT DISTINCT event_at_utc::DATE AS day FROM qa.events)
-SELECT CASE WHEN count(*) = 0 THEN NULL ELSE count(*) FILTER (WHERE active.day IS NULL) END
+SELECT CASE WHEN count(*) = 0 OR NOT getvariable('activity_applicable') THEN NULL
+            ELSE count(*) FILTER (WHERE active.day IS NULL) END
 FROM days LEFT JOIN active USING (day);
