@@ -311,3 +311,26 @@ def test_killed_runs_leave_the_previous_dataset_intact_and_the_next_run_clean(ti
     assert verify.problems(data_dir) == []
     assert not any(p.exists() for p in leftovers)
     assert not list(data_dir.resolve().rglob(".*.tmp-*"))  # no half-written part in the published run
+
+
+def test_notebooks_only_take_known_parameters(tmp_path):
+    import nbformat
+
+    for nb in run.NOTEBOOKS:  # every shipped notebook declares what the runner passes
+        run.check_parameters(ROOT / "notebooks" / f"{nb}.ipynb", ["params_path", "data_dir"])
+    with pytest.raises(ValueError, match="unknown parameter"):
+        run.check_parameters(ROOT / "notebooks" / "00_setup.ipynb", ["params_path", "__import__('os')"])
+    bare = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    path = tmp_path / "bare.ipynb"
+    nbformat.write(bare, path)
+    with pytest.raises(ValueError, match="tagged 'parameters'"):
+        run.check_parameters(path, ["params_path"])
+
+
+def test_notebooks_receive_the_resolved_parameters(tiny_run):
+    _, data_dir, reports_dir = tiny_run
+    resolved = reports_dir / "params.resolved.json"
+    assert json.loads(resolved.read_text()) == json.loads((data_dir / "state" / "params.json").read_text())
+    cells = json.loads((reports_dir / "00_setup.ipynb").read_text())["cells"]
+    injected = next(c for c in cells if "injected-parameters" in c.get("metadata", {}).get("tags", []))
+    assert "params.resolved.json" in "".join(injected["source"])

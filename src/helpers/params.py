@@ -367,7 +367,7 @@ def validate(data: Any, source: str = "<params>") -> Params:
 
 
 def load(path: str | Path) -> Params:
-    """Read and validate a parameters file."""
+    """Read and validate a parameters file: YAML, or the resolved JSON a run hands its notebooks."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -375,6 +375,11 @@ def load(path: str | Path) -> Params:
         raise ParamsError(f"{path}: no such parameters file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ParamsError(f"{path}: cannot read: {exc}") from None
+    if path.suffix == ".json":
+        try:
+            return Params.model_validate_json(text)
+        except ValidationError as exc:
+            raise ParamsError(_one_line(exc, str(path), None)) from None
     return validate(load_yaml(text, str(path)), str(path))
 
 

@@ -27,7 +27,8 @@ import time
 from pathlib import Path
 
 from . import PROJECT_ROOT
-from .params import ParamsError, load
+from .io import write_json
+from .params import ParamsError, load, to_json_dict
 from .pipeline import fault_point, resolve, write_manifest
 from .report import write_run_reports
 
@@ -83,10 +84,30 @@ def _quiet_kernel_manager():
     return QuietKernelManager
 
 
+def check_parameters(notebook: Path, names) -> None:
+    """A notebook must have one cell tagged `parameters` that defines every name we pass: papermill
+    itself only warns about an unknown parameter, and would run a notebook with no such cell."""
+    import ast
+
+    import nbformat
+
+    cells = [c for c in nbformat.read(notebook, as_version=4).cells
+             if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(cells) != 1:
+        raise ValueError(f"{notebook.name}: expected exactly one cell tagged 'parameters', found {len(cells)}")
+    defined = {t.id for node in ast.parse(cells[0].source).body if isinstance(node, ast.Assign)
+               for t in node.targets if isinstance(t, ast.Name)}
+    unknown = sorted(set(names) - defined)
+    if unknown:
+        raise ValueError(f"{notebook.name}: unknown parameter(s) {', '.join(unknown)}; "
+                         f"its parameters cell defines {', '.join(sorted(defined))}")
+
+
 def execute_notebook(name: str, out_dir: Path, parameters: dict, timeout: int) -> Path:
     """Execute notebooks/NAME.ipynb with papermill into out_dir; the kernel starts in the project root."""
     import papermill as pm
 
+    check_parameters(PROJECT_ROOT / "notebooks" / f"{name}.ipynb", parameters)
     out = out_dir / f"{name}.ipynb"
     pm.execute_notebook(
         str(PROJECT_ROOT / "notebooks" / f"{name}.ipynb"), str(out), parameters=parameters,
@@ -235,6 +256,8 @@ def _locked_run(args, params, params_path, data_dir, reports_dir, data_runs, rep
         print(f"cannot create the staging folders: {exc.strerror or exc}; nothing was published", file=sys.stderr)
         return EXIT_FAILED
     _setup_logging(stage_reports / "run.log")
+    resolved = stage_reports / "params.resolved.json"
+    write_json(to_json_dict(params), resolved)
 
     steps = len(NOTEBOOKS) + 2
     log.info("saas-synth run %s: params %s (seed %d), %d accounts, window %s..%s",
@@ -247,7 +270,8 @@ def _locked_run(args, params, params_path, data_dir, reports_dir, data_runs, rep
             step = nb
             t0 = time.perf_counter()
             log.info("[%d/%d] %s ...", i, steps, nb)
-            execute_notebook(nb, stage_reports, {"params_path": str(params_path), "data_dir": str(stage_data)},
+            # notebooks get only validated values: the path of the resolved parameters, and the folder
+            execute_notebook(nb, stage_reports, {"params_path": str(resolved), "data_dir": str(stage_data)},
                              args.timeout)
             timings[nb] = time.perf_counter() - t0
             log.info("[%d/%d] %s done in %.1fs", i, steps, nb, timings[nb])
