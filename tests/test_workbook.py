@@ -302,6 +302,10 @@ def test_killed_runs_leave_the_previous_dataset_intact_and_the_next_run_clean(ti
     assert killed_kernel.returncode == 1, killed_kernel.stderr
     killed_runner = _run_process(data_dir, reports_dir, fault="exit:publish")
     assert killed_runner.returncode == 137
+    killed_in_duckdb = _run_process(data_dir, reports_dir, fault="exit:warehouse")  # kernel, mid-load
+    assert killed_in_duckdb.returncode == 1
+    killed_in_html = _run_process(data_dir, reports_dir, fault="exit:html")  # runner, rendering reports
+    assert killed_in_html.returncode == 137
     assert (data_dir / "manifest.json").read_text() == before and verify.problems(data_dir) == []
     runs = data_dir.parent / ".runs" / data_dir.name
     leftovers = [p for p in runs.iterdir() if p.is_dir() and not (p / "PUBLISHED").exists() and not (p / "FAILED").exists()]
@@ -334,3 +338,38 @@ def test_notebooks_receive_the_resolved_parameters(tiny_run):
     cells = json.loads((reports_dir / "00_setup.ipynb").read_text())["cells"]
     injected = next(c for c in cells if "injected-parameters" in c.get("metadata", {}).get("tags", []))
     assert "params.resolved.json" in "".join(injected["source"])
+
+
+def test_fewer_parts_leave_no_stale_part(tmp_path):
+    """A 16-part run followed by a 2-part run in the same folder leaves no part-00015."""
+    from .conftest import generate, tiny_yaml
+
+    many, few = tmp_path / "many.yaml", tmp_path / "few.yaml"
+    many.write_text(tiny_yaml().replace("accounts_per_part: 5", "accounts_per_part: 1"))
+    few.write_text(tiny_yaml().replace("accounts_per_part: 5", "accounts_per_part: 8"))
+    folder = tmp_path / "d"
+    generate(many, folder)
+    assert len(io.parts(io.table_dir(folder, "events"))) == 16
+    generate(few, folder)
+    for name in TABLES:
+        assert len(io.parts(io.table_dir(folder, name))) == (1 if name == "accounts" else 2), name
+    assert not list(folder.rglob("part-00015.parquet"))
+
+
+def test_read_only_disk_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    import errno
+    from pathlib import Path
+
+    real_mkdir = Path.mkdir
+
+    def read_only(self, *a, **k):
+        if ".runs" in str(self) and self.name != Path(str(self)).parent.name:
+            raise OSError(errno.EROFS, "Read-only file system")
+        return real_mkdir(self, *a, **k)
+
+    monkeypatch.setattr(Path, "mkdir", read_only)
+    code = run.main(["--params", str(ROOT / "params/tiny.yaml"), "--data-dir", str(tmp_path / "d" / "x"),
+                     "--reports-dir", str(tmp_path / "r" / "x")])
+    assert code == 1
+    assert "Read-only file system" in capsys.readouterr().err
+    assert not (tmp_path / "d" / "x").exists()

@@ -280,6 +280,7 @@ def _locked_run(args, params, params_path, data_dir, reports_dir, data_runs, rep
         log.info("[%d/%d] rendering HTML reports ...", steps - 1, steps)
         for nb in NOTEBOOKS:
             render_html(stage_reports / f"{nb}.ipynb")
+            fault_point("html")
         timings["html"] = time.perf_counter() - t0
         step = "manifest"
         log.info("[%d/%d] writing manifest.json (content hashes) ...", steps, steps)
