@@ -35,6 +35,8 @@ def test_run_publishes_dataset_and_reports(tiny_run):
     assert data_dir.is_symlink() and reports_dir.is_symlink()
     assert data_dir.resolve().parent == (data_dir.parent / ".runs" / data_dir.name).resolve()
     assert (data_dir / "PUBLISHED").exists()
+    # one switch publishes both: the reports are the published dataset's own
+    assert reports_dir.resolve() == (data_dir / "reports").resolve()
 
 
 def test_manifest_describes_the_data(tiny_run):
@@ -276,7 +278,7 @@ def test_publish_is_a_symlink_swap_and_prune_keeps_the_newest(tmp_path):
     failed = runs / "20260109T000000Z-9"
     failed.mkdir()
     (failed / "FAILED").write_text("x")
-    removed = run.prune(runs, made[-1], keep=3)
+    removed = run.prune(runs, [made[-1], final], keep=3)
     assert sorted(p.name for p in removed) == sorted(p.name for p in made[:2])
     assert final.resolve() == made[-1].resolve() and failed.exists()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 from pathlib import Path
 
 import duckdb
@@ -153,6 +152,6 @@ def write_run_reports(data_dir: Path, reports_dir: Path, final_data_dir: Path, f
     prof_path = Path(data_dir) / "profile.json"
     guardrails = json.loads(prof_path.read_text()).get("guardrails", []) if prof_path.exists() else []
     reports = [f"{nb}.html" for nb in notebooks] + ["generation_notes.md", "run.log"]
-    data_link = os.path.relpath(final_data_dir, final_reports_dir)
+    data_link = ".."  # the reports live inside their dataset folder (reports/NAME -> data/NAME/reports)
     (Path(reports_dir) / "index.html").write_text(index_html(manifest, reports, guardrails, data_link),
                                                   encoding="utf-8")

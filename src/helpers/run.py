@@ -43,13 +43,20 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"usage error: {message} (see --help)\n")
 
 
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"--keep must be at least 1 (the published run), not {value}")
+    return value
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = _Parser(prog="python -m helpers.run", description=__doc__.split("\n\n")[0])
     ap.add_argument("--params", required=True, help="parameters file, e.g. params/default.yaml")
     ap.add_argument("--data-dir", help="dataset folder to publish (default: data/NAME, NAME = params file stem)")
     ap.add_argument("--reports-dir", help="reports folder to publish (default: reports/NAME)")
     ap.add_argument("--timeout", type=int, default=3600, help="seconds one notebook cell may run (default 3600)")
-    ap.add_argument("--keep", type=int, default=3,
+    ap.add_argument("--keep", type=_at_least_one, default=3,
                     help="published and failed runs kept per dataset under data/.runs/NAME (default 3 of each)")
     ap.add_argument("--dry-run", action="store_true",
                     help="validate the parameters, print what the run would make, write nothing")
@@ -134,7 +141,8 @@ def publish(run_dir: Path, final: Path) -> None:
     either the previous complete dataset or the new one, never a mix or nothing.
 
     A `final` that is still a real folder (made by an older version) is first moved into the runs
-    folder, so it is kept until pruned."""
+    folder as legacy-*, where it is kept (remove it by hand); only during that one-time move is
+    `final` briefly absent."""
     final.parent.mkdir(parents=True, exist_ok=True)
     if final.exists() and not final.is_symlink():
         os.replace(final, run_dir.parent / f"legacy-{run_dir.name}")
@@ -144,19 +152,35 @@ def publish(run_dir: Path, final: Path) -> None:
     os.replace(link, final)
 
 
-def prune(runs_dir: Path, current: Path | None, keep: int) -> list[Path]:
-    """Keep the newest `keep` published and `keep` failed runs (and the current one); remove the rest,
+def prune(runs_dir: Path, protect: list[Path | None], keep: int) -> list[Path]:
+    """Keep the newest `keep` published and `keep` failed runs (and every `protect`ed one: the run in
+    progress, the published target); remove the rest,
     and every run left unmarked by a process that was killed (callers hold the dataset's lock, so no
     unmarked run other than the current one is still going)."""
     runs = sorted((p for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.name)
     failed = [p for p in runs if (p / "FAILED").exists()]
     done = [p for p in runs if p not in failed and (p / "PUBLISHED").exists()]
     killed = [p for p in runs if p not in failed and p not in done and not p.name.startswith("legacy-")]
-    doomed = [p for p in failed[:-keep] + done[:-keep] + killed
-              if current is None or p.resolve() != current.resolve()]
+    keep_safe = {p.resolve() for p in protect if p is not None}
+    doomed = [p for p in failed[:-keep] + done[:-keep] + killed if p.resolve() not in keep_safe]
     for p in doomed:
         shutil.rmtree(p, ignore_errors=True)
     return doomed
+
+
+def link_reports(reports_dir: Path, data_dir: Path) -> None:
+    """reports/NAME is a fixed symlink to data/NAME/reports (made once; an old real folder is kept
+    beside it as NAME.legacy-*)."""
+    target = Path(os.path.relpath(data_dir / "reports", reports_dir.parent))
+    if reports_dir.is_symlink() and Path(os.readlink(reports_dir)) == target:
+        return
+    reports_dir.parent.mkdir(parents=True, exist_ok=True)
+    if reports_dir.exists() and not reports_dir.is_symlink():
+        os.replace(reports_dir, reports_dir.with_name(f"{reports_dir.name}.legacy-{os.getpid()}"))
+    link = reports_dir.with_name(f".{reports_dir.name}.link-{os.getpid()}")
+    link.unlink(missing_ok=True)
+    link.symlink_to(target, target_is_directory=True)
+    os.replace(link, reports_dir)
 
 
 class Locked(RuntimeError):
@@ -226,7 +250,6 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
     run_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + f"-{os.getpid()}"
     data_runs = data_dir.parent / ".runs" / data_dir.name
-    reports_runs = reports_dir.parent / ".runs" / reports_dir.name
     try:
         lock = acquire_lock(data_runs, args.wait)
     except Locked as exc:
@@ -236,28 +259,30 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cannot write {_rel(data_runs)}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_FAILED
     try:
-        return _locked_run(args, params, params_path, data_dir, reports_dir, data_runs, reports_runs, run_id)
+        return _locked_run(args, params, params_path, data_dir, reports_dir, data_runs, run_id)
     finally:
         lock.close()  # releases the lock (so does the end of the process, whatever ends it)
 
 
-def _locked_run(args, params, params_path, data_dir, reports_dir, data_runs, reports_runs, run_id) -> int:
+def _locked_run(args, params, params_path, data_dir, reports_dir, data_runs, run_id) -> int:
     need = estimate(params)["disk bytes (approx.)"]
     free = shutil.disk_usage(data_runs).free
     if need > free:
         print(f"not enough disk space: this run needs about {need / 1e9:.1f} GB in {_rel(data_runs)}, "
               f"{free / 1e9:.1f} GB are free; nothing was written", file=sys.stderr)
         return EXIT_FAILED
-    stage_data, stage_reports = data_runs / run_id, reports_runs / run_id
-    try:
-        stage_data.mkdir(parents=True)
-        stage_reports.mkdir(parents=True)
-    except OSError as exc:
-        print(f"cannot create the staging folders: {exc.strerror or exc}; nothing was published", file=sys.stderr)
-        return EXIT_FAILED
-    _setup_logging(stage_reports / "run.log")
+    # the reports live inside the data run, so one rename publishes both (reports/NAME -> data/NAME/reports)
+    stage_data = data_runs / run_id
+    stage_reports = stage_data / "reports"
     resolved = stage_reports / "params.resolved.json"
-    write_json(to_json_dict(params), resolved)
+    try:
+        stage_reports.mkdir(parents=True)
+        _setup_logging(stage_reports / "run.log")
+        write_json(to_json_dict(params), resolved)
+    except OSError as exc:
+        print(f"cannot write the staging folder {_rel(stage_data)}: {exc.strerror or exc}; nothing was published",
+              file=sys.stderr)
+        return EXIT_FAILED
 
     steps = len(NOTEBOOKS) + 2
     log.info("saas-synth run %s: params %s (seed %d), %d accounts, window %s..%s",
@@ -295,33 +320,36 @@ def _locked_run(args, params, params_path, data_dir, reports_dir, data_runs, rep
                     render_html(executed)
                 except Exception:  # noqa: BLE001
                     pass
-        for folder in (stage_data, stage_reports):
-            (folder / "FAILED").write_text(f"{step}: {_describe(exc)}\n", encoding="utf-8")
+        try:
+            for folder in (stage_data, stage_reports):
+                (folder / "FAILED").write_text(f"{step}: {_describe(exc)}\n", encoding="utf-8")
+        except OSError:  # a full disk may refuse even the marker; the run stays unpublished either way
+            pass
         log.error("FAILED at %s: %s", step, _describe(exc))
         log.error("nothing published; staged run kept for inspection: %s and %s",
                   _rel(stage_data), _rel(stage_reports))
-        prune(data_runs, _target(data_dir), args.keep)
-        prune(reports_runs, _target(reports_dir), args.keep)
+        prune(data_runs, [_target(data_dir), stage_data], args.keep)
         return EXIT_FAILED
 
     fault_point("publish")
     log.info("publishing %s and %s", _rel(data_dir), _rel(reports_dir))
     logging.shutdown()
     try:
-        for folder in (stage_data, stage_reports):
-            (folder / "PUBLISHED").write_text(run_id + "\n", encoding="utf-8")
-        publish(stage_reports, reports_dir)  # reports first: they describe the data about to be published
-        publish(stage_data, data_dir)
+        publish(stage_data, data_dir)  # the one atomic switch: data and its reports together
+        link_reports(reports_dir, data_dir)
+        (stage_data / "PUBLISHED").write_text(run_id + "\n", encoding="utf-8")
     except OSError as exc:
-        print(f"publishing failed: {exc.strerror or exc}; the previous dataset is unchanged", file=sys.stderr)
+        print(f"publishing failed: {exc.strerror or exc}; {_rel(data_dir)} is unchanged", file=sys.stderr)
         return EXIT_FAILED
-    prune(data_runs, stage_data, args.keep)
-    prune(reports_runs, stage_reports, args.keep)
+    prune(data_runs, [stage_data, _target(data_dir)], args.keep)
     rows = ", ".join(f"{k} {v:,}" for k, v in manifest["row_counts"].items())
     done = f"published {_rel(data_dir)} and {_rel(reports_dir)} in {time.perf_counter() - started:.1f}s: {rows}"
     print(done, file=sys.stderr)
-    with open(reports_dir / "run.log", "a", encoding="utf-8") as f:
-        f.write(f"{dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')} INFO {done}\n")
+    try:
+        with open(reports_dir / "run.log", "a", encoding="utf-8") as f:
+            f.write(f"{dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')} INFO {done}\n")
+    except OSError:  # the dataset is published; a log line that cannot be written changes nothing
+        pass
     return EXIT_OK
 
 
