@@ -34,6 +34,19 @@ def _df(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
     return con.execute(sql).df()
 
 
+def _cycle_days(con) -> pd.DataFrame:
+    """Cycle time (first start -> completion) of done tasks, in days, with their priority."""
+    return _df(con, """
+        SELECT date_diff('second', first_started_at, completed_at) / 86400.0 AS days, priority
+        FROM raw.tasks WHERE completed_at IS NOT NULL AND completed_at > first_started_at""")
+
+
+def _log_histogram(ax, df: pd.DataFrame, column: str, bins: int) -> None:
+    """A log-x histogram of one column (nothing drawn for an empty frame)."""
+    if len(df):
+        sns.histplot(df, x=column, bins=bins, log_scale=True, ax=ax, color="#3b6ea8")
+
+
 def signups_by_week(con) -> plt.Figure:
     df = _df(con, """
         SELECT date_trunc('week', created_at) AS week, plan_tier, count(*) AS accounts
@@ -70,8 +83,7 @@ def activation_lag(con) -> plt.Figure:
         SELECT date_diff('minute', created_at, activated_at) / 60.0 AS hours
         FROM raw.users WHERE activated_at IS NOT NULL AND activated_at > created_at""")
     fig, ax = plt.subplots(figsize=(10, 3.0))
-    if len(df):
-        sns.histplot(df, x="hours", bins=40, log_scale=True, ax=ax, color="#3b6ea8")
+    _log_histogram(ax, df, "hours", 40)
     ax.set(title="Invitation to first sign-in (hours, log scale)", xlabel="hours", ylabel="users")
     fig.tight_layout()
     return fig
@@ -79,15 +91,12 @@ def activation_lag(con) -> plt.Figure:
 
 def task_status_and_cycle(con) -> plt.Figure:
     status = _df(con, "SELECT status, count(*) AS tasks FROM raw.tasks GROUP BY ALL")
-    cycle = _df(con, """
-        SELECT date_diff('second', first_started_at, completed_at) / 86400.0 AS days, priority
-        FROM raw.tasks WHERE completed_at IS NOT NULL AND completed_at > first_started_at""")
+    cycle = _cycle_days(con)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
     order = [s for s in ("todo", "in_progress", "blocked", "done", "cancelled") if s in set(status.status)]
     sns.barplot(status, x="status", y="tasks", order=order, ax=axes[0], color="#3b6ea8")
     axes[0].set(title="Tasks by status at the end of the window", xlabel="")
-    if len(cycle):
-        sns.histplot(cycle, x="days", bins=50, log_scale=True, ax=axes[1], color="#3b6ea8")
+    _log_histogram(axes[1], cycle, "days", 50)
     axes[1].set(title="Cycle time, started -> done (days, log scale)", xlabel="days", ylabel="tasks")
     fig.tight_layout()
     return fig
@@ -249,8 +258,7 @@ def late_delays(con) -> plt.Figure:
         SELECT date_diff('second', event_at_utc, ingested_at_utc) / 3600.0 AS hours
         FROM qa.events WHERE ingested_at_utc - event_at_utc > to_seconds(getvariable('late_threshold_seconds'))""")
     fig, ax = plt.subplots(figsize=(10, 3.0))
-    if len(df):
-        sns.histplot(df, x="hours", bins=50, log_scale=True, ax=ax, color="#3b6ea8")
+    _log_histogram(ax, df, "hours", 50)
     ax.set(title="Late arrivals: ingested_at_utc - event_at_utc (hours, log scale)", xlabel="hours late",
            ylabel="events")
     fig.tight_layout()
@@ -354,12 +362,10 @@ def account_retention(con, max_weeks: int = 16) -> plt.Figure:
 
 def cycle_time_outliers(con, threshold_days: float) -> plt.Figure:
     """Cycle time (started -> done), log scale, with the long-cycle outlier threshold marked."""
-    df = _df(con, """
-        SELECT date_diff('second', first_started_at, completed_at) / 86400.0 AS days
-        FROM raw.tasks WHERE completed_at IS NOT NULL AND completed_at > first_started_at""")
+    df = _cycle_days(con)
     fig, ax = plt.subplots(figsize=(10, 3.2))
+    _log_histogram(ax, df, "days", 60)
     if len(df):
-        sns.histplot(df, x="days", bins=60, log_scale=True, ax=ax, color="#3b6ea8")
         share = 100 * (df.days > threshold_days).mean()
         ax.axvline(threshold_days, color="#c0392b", ls="--", label=f"outlier threshold {threshold_days:g} days "
                                                                    f"({share:.2f}% of done tasks above)")
