@@ -42,8 +42,12 @@ def log_scale_count(lo: int, hi: int, u: np.ndarray) -> np.ndarray:
 
 def truncated_exponential(rng: np.random.Generator, mean_us: float, limit_us: np.ndarray) -> np.ndarray:
     """Exponential(mean) lags conditioned on being below limit (per element), by inverse CDF."""
-    limit = np.maximum(limit_us.astype(float), 1.0)
-    u = rng.random(limit.shape)
+    return truncated_exponential_from_u(rng.random(np.shape(limit_us)), mean_us, limit_us)
+
+
+def truncated_exponential_from_u(u: np.ndarray, mean_us: float, limit_us: np.ndarray) -> np.ndarray:
+    """The inverse CDF of `truncated_exponential` at uniforms u."""
+    limit = np.maximum(np.asarray(limit_us).astype(float), 1.0)
     return np.floor(-mean_us * np.log1p(-u * -np.expm1(-limit / mean_us))).astype(np.int64)
 
 

@@ -30,7 +30,7 @@ from .entities import plan_accounts
 from .events import account_events, to_arrow
 from .params import (SCHEMA_VERSION, Params, from_json_dict, load, params_sha256, to_json_dict)
 from .schema import ENTITY_TABLES, EVENTS, TABLES, ddl
-from .simulate import simulate_account
+from .simulate import simulate_block
 
 PARAMS_FILE = "state/params.json"
 ENV_PARAMS = "SAAS_SYNTH_PARAMS"
@@ -125,13 +125,11 @@ def generate_entities(data_dir: str | os.PathLike, progress: bool | None = None)
     ranges = part_ranges(params)
     bar = tqdm(ranges, desc="entities (account parts)", disable=not (show_progress() if progress is None else progress))
     for k, accounts in enumerate(bar):
-        sims = [simulate_account(params, plan, a) for a in accounts]
+        sim = simulate_block(params, plan, accounts)
         for name in ("users", "projects", "tasks"):
-            cols = _concat([getattr(s, name) for s in sims])
-            io.write_part(io.from_numpy_columns(cols, TABLES[name]), io.table_dir(data_dir, name), k)
-        for name, attr in (("user_latent", "user_latent"), ("sessions", "sessions"), ("timeline", "timeline")):
-            io.write_part(io.from_numpy_state(_concat([getattr(s, attr) for s in sims])),
-                          io.state_dir(data_dir, name), k)
+            io.write_part(io.from_numpy_columns(getattr(sim, name), TABLES[name]), io.table_dir(data_dir, name), k)
+        for name in ("user_latent", "sessions", "timeline"):
+            io.write_part(io.from_numpy_state(getattr(sim, name)), io.state_dir(data_dir, name), k)
         fault_point("entities")
     return {name: io.row_count(io.table_dir(data_dir, name)) for name in ENTITY_TABLES}
 

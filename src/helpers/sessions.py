@@ -30,6 +30,7 @@ def moment(rng: np.random.Generator, start: np.ndarray, end: np.ndarray) -> np.n
 
 # Sessions of different users are keyed as user_index * KEY_SPAN + (t - origin).
 KEY_SPAN = 1 << 49  # ~17.8 years of microseconds
+MAX_USERS = (1 << 63) // KEY_SPAN - 1  # users (or accounts) one block may key: 16,383
 
 
 def pinned_zone(name: str) -> ZoneInfo:
@@ -59,21 +60,49 @@ def weekend_mask(start: dt.date, days: int) -> np.ndarray:
     return ((day_numbers + 3) % 7) >= 5
 
 
+def _beta(draws, counts, n: int) -> np.ndarray:
+    """Intraday positions: from one Generator (one account), or per account from AccountDraws."""
+    if isinstance(draws, np.random.Generator):
+        return draws.beta(INTRADAY_A, INTRADAY_B, n)
+    return draws.beta(INTRADAY_A, INTRADAY_B, counts)
+
+
+def _uniform01(draws, counts, n: int) -> np.ndarray:
+    if isinstance(draws, np.random.Generator):
+        return draws.random(n)
+    return draws.random(counts)
+
+
 @dataclass
 class Sessions:
-    """One account's sessions, sorted by (user, start); `by_start` orders them by start."""
+    """Sessions of a block of accounts, sorted by (user, start); users are block-local indices,
+    grouped by account. `*_sorted` order them by (account, start).
 
-    user: np.ndarray  # local user index within the account
+    Searches use integer keys (index * KEY_SPAN + time since origin), so one call serves every
+    account of the block; a block holds at most MAX_USERS users (the key must fit in int64).
+    Draw-taking methods accept a Generator (a single account) or AccountDraws plus per-account
+    counts of the query rows (queries grouped by account, in account order).
+    """
+
+    user: np.ndarray  # block-local user index
     start: np.ndarray  # us, UTC
     end: np.ndarray  # us, UTC (exclusive)
     origin: int  # us; keys are relative to it
+    account: np.ndarray | None = None  # block-local account index per session (None: one account)
+    n_accounts: int = 1
 
     def __post_init__(self) -> None:
-        self.by_start = np.argsort(self.start, kind="stable")
+        if self.account is None:
+            self.account = np.zeros(len(self.user), dtype=np.int64)
+        self.by_start = np.lexsort((self.start, self.account))
         self.start_sorted = self.start[self.by_start]
         self.user_sorted = self.user[self.by_start]
         self.end_sorted = self.end[self.by_start]
+        self.account_sorted = self.account[self.by_start]
+        self.sorted_key = self.account_sorted * KEY_SPAN + self._rel(self.start_sorted)
         self._end_key = self.user * KEY_SPAN + (self.end - self.origin)
+        bounds = np.searchsorted(self.account_sorted, np.arange(self.n_accounts + 1), side="left")
+        self.account_lo, self.account_hi = bounds[:-1], bounds[1:]  # each account's rows in *_sorted
         # each user's first session opens at activation
         self.first_start = np.full(int(self.user.max()) + 1 if len(self.user) else 0, np.iinfo(np.int64).max)
         np.minimum.at(self.first_start, self.user, self.start)
@@ -81,7 +110,14 @@ class Sessions:
     def __len__(self) -> int:
         return len(self.user)
 
-    def snap(self, actor: np.ndarray, t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def _rel(self, t: np.ndarray) -> np.ndarray:
+        return np.clip(np.asarray(t, dtype=np.int64) - self.origin, 0, KEY_SPAN - 1)
+
+    def start_key(self, account: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Keys comparable with the (account, start) order of *_sorted."""
+        return np.asarray(account, dtype=np.int64) * KEY_SPAN + self._rel(t)
+
+    def snap(self, actor: np.ndarray, t: np.ndarray, draws, counts=None) -> np.ndarray:
         """Each actor's first moment at or after t inside one of their sessions; -1 if none is left.
 
         Inside a session the instant is kept; before one it moves to a random moment of that session
@@ -89,10 +125,10 @@ class Sessions:
         """
         actor = np.asarray(actor, dtype=np.int64)
         t = np.asarray(t, dtype=np.int64)
-        where = rng.beta(INTRADAY_A, INTRADAY_B, len(t))
+        where = _beta(draws, counts, len(t))
         if len(self.user) == 0 or len(t) == 0:
             return np.full(len(t), -1, dtype=np.int64)
-        key = actor * KEY_SPAN + (np.maximum(t, self.origin) - self.origin)
+        key = actor * KEY_SPAN + self._rel(t)
         idx = np.searchsorted(self._end_key, key, side="right")
         ok = idx < len(self.user)
         idx_c = np.minimum(idx, len(self.user) - 1)
@@ -103,15 +139,17 @@ class Sessions:
         out = np.where(inside, t, moved)
         return np.where(ok, out, -1)
 
-    def other_user_near(self, after: np.ndarray, exclude: np.ndarray, horizon_us: int,
-                        rng: np.random.Generator) -> np.ndarray:
-        """A user (not `exclude`), already activated at `after`, with a session starting in
-        [after, after + horizon): someone who is around to take work over. -1 if none."""
-        lo = np.searchsorted(self.start_sorted, after, side="left")
-        hi = np.searchsorted(self.start_sorted, after + horizon_us, side="left")
+    def other_user_near(self, after: np.ndarray, exclude: np.ndarray, horizon_us: int, draws, counts=None,
+                        account: np.ndarray | None = None) -> np.ndarray:
+        """A user (not `exclude`) of the same account, already activated at `after`, with a session
+        starting in [after, after + horizon): someone who is around to take work over. -1 if none."""
+        after = np.asarray(after, dtype=np.int64)
+        account = np.zeros(len(after), np.int64) if account is None else account
+        lo = np.searchsorted(self.sorted_key, self.start_key(account, after), side="left")
+        hi = np.searchsorted(self.sorted_key, self.start_key(account, after + horizon_us), side="left")
         n = hi - lo
         has = n > 0
-        pick = lo + np.floor(rng.random(len(after)) * np.maximum(n, 1)).astype(np.int64)
+        pick = lo + np.floor(_uniform01(draws, counts, len(after)) * np.maximum(n, 1)).astype(np.int64)
         pick2 = lo + (pick - lo + 1) % np.maximum(n, 1)
         last = max(len(self.user) - 1, 0)
         if len(self.user) == 0:
@@ -126,7 +164,7 @@ class Sessions:
 
 def build_sessions(
     *,
-    rng: np.random.Generator,
+    rng,
     start_date: dt.date,
     days: int,
     w0: int,
@@ -136,11 +174,15 @@ def build_sessions(
     churn_at: np.ndarray,
     active_prob: np.ndarray,
     start_hour: np.ndarray,
-    weekend_factor: float,
+    weekend_factor,
     workday_hours: float,
     weekend_hours_factor: float,
+    account: np.ndarray | None = None,
+    n_accounts: int = 1,
 ) -> Sessions:
-    """Sessions of one account's activated users.
+    """Sessions of a block's activated users (grouped by account; `account` is each user's
+    block-local account, None for a single account drawing from the Generator `rng`; else `rng` is
+    AccountDraws).
 
     A user's activation opens a first session at activated_at. On each later local day before churn,
     the user is in the product with probability active_prob (times weekend_factor on Saturday and
@@ -152,21 +194,29 @@ def build_sessions(
     offsets = utc_offsets(start_date, days)[tz]  # (n, cols)
     weekend = weekend_mask(start_date, days)
 
-    draw_active = rng.random((n, cols))
-    draw_start = rng.normal(0.0, 0.5, (n, cols))
-    draw_len = rng.lognormal(0.0, 0.25, (n, cols))
-    first_len = np.floor(rng.lognormal(np.log(2.0 * HOUR), 0.6, n)).astype(np.int64)
+    if account is None:
+        draw_active = rng.random((n, cols))
+        draw_start = rng.normal(0.0, 0.5, (n, cols))
+        draw_len = rng.lognormal(0.0, 0.25, (n, cols))
+        first_len = np.floor(rng.lognormal(np.log(2.0 * HOUR), 0.6, n)).astype(np.int64)
+    else:
+        counts = np.bincount(account, minlength=n_accounts)
+        draw_active = rng.random(counts, cols)
+        draw_start = rng.normal(0.0, 0.5, counts, cols)
+        draw_len = rng.lognormal(1.0, 0.25, counts, cols)
+        first_len = np.floor(rng.lognormal(2.0 * HOUR, 0.6, counts)).astype(np.int64)
 
     if n == 0:
         empty = np.zeros(0, np.int64)
-        return Sessions(empty, empty, empty, w0)
+        return Sessions(empty, empty, empty, w0, empty, n_accounts)
 
     act_day_utc = np.clip((activated_at - w0) // DAY + 1, 0, cols - 1)
     act_local = activated_at + offsets[np.arange(n), act_day_utc]
     act_day_col = (act_local - w0) // DAY + 1  # column of the activation's local day
 
     day_col = np.arange(cols)
-    prob = active_prob[:, None] * np.where(weekend, weekend_factor, 1.0)[None, :]
+    weekend_factor = np.broadcast_to(np.asarray(weekend_factor, dtype=float), (n,))
+    prob = active_prob[:, None] * np.where(weekend[None, :], weekend_factor[:, None], 1.0)
     active = (draw_active < prob) & (day_col[None, :] > act_day_col[:, None])
     hours = np.where(weekend, workday_hours * weekend_hours_factor, workday_hours)[None, :] * draw_len
     hours = np.clip(hours, 0.5, 15.0)
@@ -194,4 +244,5 @@ def build_sessions(
     same_user_next = np.r_[user[1:] == user[:-1], False]
     e = np.where(same_user_next, np.minimum(e, nxt), e)
     keep = e > s
-    return Sessions(user[keep], s[keep], e[keep], w0)
+    acct = None if account is None else account[user[keep]]
+    return Sessions(user[keep], s[keep], e[keep], w0, acct, n_accounts)

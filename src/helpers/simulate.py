@@ -1,7 +1,8 @@
-"""One account's lifecycle: its users, their sessions, its projects and every task's timeline.
+"""Accounts' lifecycles: their users, sessions, projects and every task's timeline.
 
-`simulate_account` is a pure function of (params, plan, account index): it draws only from streams
-keyed by the account, so any block schedule gives the same rows. Tables are derived from the
+`simulate_block` is a pure function of (params, plan, accounts), vectorised over the accounts of the
+block; every account draws only from its own streams (streams.AccountDraws), so any block size or
+schedule gives the same rows. Tables are derived from the
 simulated timeline, so the lifecycle rules hold by construction:
 - users are invited after the account exists and act only inside their sessions (after activation,
   before churn); projects and tasks are created inside a session of an activated user of the account;
@@ -18,11 +19,11 @@ import numpy as np
 
 from . import names, vocab
 from .entities import (DAY, HOUR, MAX_DAYS, MINUTE, MONTH_DAYS, NEVER, US, AccountPlan, to_us,
-                       truncated_exponential)
+                       truncated_exponential_from_u)
 from .params import Params, window_bounds_us
 from .schema import STATUSES
-from .sessions import Sessions, build_sessions, moment
-from .streams import choice_index, lognormal, stream
+from .sessions import INTRADAY_A, INTRADAY_B, MAX_USERS, Sessions, build_sessions
+from .streams import AccountDraws, stream
 
 NONE = -1  # "not reached" / "no user" in timeline columns
 TASK_ID_STRIDE = 10_000_000  # task_id = account_id * 1e7 + n: ids do not depend on block scheduling
@@ -34,13 +35,28 @@ INTERNAL_SPEED = 0.02  # x every nominal task duration
 TITLE_POOL = np.array([f"{v} {o}" for v in vocab.TASK_VERBS for o in vocab.TASK_OBJECTS], dtype=object)
 PROJECT_NAME_POOL = np.array([f"{a} {k}" for a in vocab.PROJECT_AREAS for k in vocab.PROJECT_KINDS], dtype=object)
 
+# each country's home time zones: cumulative weights (as streams.choice_index computes them), padded
+HOME_ZONE_CDF = np.full((len(vocab.COUNTRIES), max(len(c[3]) for c in vocab.COUNTRIES)), 2.0)
+HOME_ZONE = np.zeros(HOME_ZONE_CDF.shape, dtype=np.int64)
+for _i, (_, _, _, _zones) in enumerate(vocab.COUNTRIES):
+    _w = np.array([w for _, w in _zones], dtype=float)
+    _cdf = np.cumsum(_w / _w.sum())
+    _cdf[-1] = 1.0
+    HOME_ZONE_CDF[_i, :len(_zones)] = _cdf
+    HOME_ZONE[_i, :len(_zones)] = [vocab.TIMEZONES.index(z) for z, _ in _zones]
+LOCALES = sorted({c[2] for c in vocab.COUNTRIES})
+LOCALE_OF_COUNTRY = np.array([LOCALES.index(c[2]) for c in vocab.COUNTRIES])
+# users simulated together at most (session arrays are users x days; keys must fit in int64)
+CHUNK_USERS = 4096
+
 # status codes used in the timeline (indices into schema.STATUSES)
 TODO, IN_PROGRESS, BLOCKED, DONE, CANCELLED = range(5)
 
 
 @dataclass
 class AccountSim:
-    """Everything simulated for one account, as numpy columns (local user indices resolved to ids)."""
+    """Everything simulated for a block of accounts, as numpy columns in account order (user indices
+    resolved to ids)."""
 
     users: dict
     user_latent: dict
@@ -50,85 +66,130 @@ class AccountSim:
     timeline: dict
 
 
-def _users(params: Params, plan: AccountPlan, a: int, rng: np.random.Generator, w1: int):
-    n = int(plan.n_users[a])
-    created_acct = int(plan.created_at[a])
-    live_until = min(int(plan.churn_at[a]), w1)
+@dataclass
+class Block:
+    """A run of consecutive accounts simulated together; `*_acct` give each row's block-local account."""
+
+    accounts: np.ndarray  # account indices (account_id - 1)
+    n_users: np.ndarray  # per account
+    user_acct: np.ndarray  # per user
+    first_user: np.ndarray  # per user: the account's founder
+    internal: np.ndarray  # per account
+
+    @classmethod
+    def of(cls, plan: AccountPlan, accounts: range) -> "Block":
+        a = np.arange(accounts.start, accounts.stop)
+        n_users = plan.n_users[a]
+        user_acct = np.repeat(np.arange(len(a)), n_users)
+        starts = np.r_[0, np.cumsum(n_users)[:-1]]
+        first = np.zeros(len(user_acct), bool)
+        first[starts[n_users > 0]] = True
+        return cls(a, n_users, user_acct, first, plan.internal[a])
+
+    def draws(self, params: Params, name: str) -> AccountDraws:
+        return AccountDraws(params.seed, name, self.accounts + 1)
+
+    def __len__(self) -> int:
+        return len(self.accounts)
+
+
+def group_rank(group: np.ndarray) -> np.ndarray:
+    """0, 1, 2, ... within each run of equal values of a grouped (sorted) key."""
+    n = len(group)
+    if n == 0:
+        return np.zeros(0, np.int64)
+    start = np.r_[True, group[1:] != group[:-1]]
+    return np.arange(n) - np.maximum.accumulate(np.where(start, np.arange(n), 0))
+
+
+def _users(params: Params, plan: AccountPlan, b: Block, w1: int):
+    D = b.draws(params, "users")
+    ua, first, A = b.user_acct, b.first_user, b.accounts
+    n_u, n = b.n_users, len(b.user_acct)
+    created_acct = plan.created_at[A][ua]
+    live_until = np.minimum(plan.churn_at[A], w1)[ua]
     p = params.users
 
     # invitations: the founder at signup, the others spread over the account's life (front-loaded)
     lag = np.zeros(n, dtype=np.int64)
-    if n > 1:
-        lag[1:] = truncated_exponential(rng, p.invite_lag_days_mean * DAY,
-                                        np.full(n - 1, live_until - created_acct, dtype=np.int64))
+    u = D.random(np.maximum(n_u - 1, 0))
+    lag[~first] = truncated_exponential_from_u(u, p.invite_lag_days_mean * DAY, (live_until - created_acct)[~first])
     created = created_acct + lag
-    created[1:] = np.maximum(created[1:], created_acct + US)  # invited after the account exists
+    created = np.where(first, created, np.maximum(created, created_acct + US))  # invited after the account exists
 
-    act_lag = to_us(lognormal(rng, p.activation_lag_hours.median * HOUR, p.activation_lag_hours.sigma, n))
-    act_lag[0] = to_us(lognormal(rng, 3 * MINUTE, 0.5, 1))[0]  # the founder signs in at once
+    act_lag = to_us(D.lognormal(p.activation_lag_hours.median * HOUR, p.activation_lag_hours.sigma, n_u))
+    act_lag[first] = to_us(D.lognormal(3 * MINUTE, 0.5, (n_u > 0).astype(np.int64)))  # the founder signs in at once
     activated = created + act_lag
-    never = rng.random(n) < p.never_activated_share
-    never[0] = False
-    activated[0] = min(activated[0], live_until - US, w1 - US)
+    never = (D.random(n_u) < p.never_activated_share) & ~first
+    activated = np.where(first, np.minimum(np.minimum(activated, live_until - US), w1 - US), activated)
     activated = np.where(never | (activated >= live_until), NONE, activated)
 
     rw = p.role_weights
-    role = choice_index(rng, [rw.admin, rw.member, rw.guest], n)
-    role[0] = 0  # the founder administers the account
+    role = D.choice_index([rw.admin, rw.member, rw.guest], n_u)
+    role[first] = 0  # the founder administers the account
 
-    country = vocab.COUNTRIES[int(plan.country[a])]
-    tz_names = [z for z, _ in country[3]]
-    tz_home = np.array([vocab.TIMEZONES.index(z) for z in tz_names])[choice_index(rng, [w for _, w in country[3]], n)]
-    tz_remote = np.floor(rng.random(n) * len(vocab.TIMEZONES)).astype(np.int64)
-    tz = np.where(rng.random(n) < p.remote_share, tz_remote, tz_home)
+    country = plan.country[A][ua]
+    home = np.sum(HOME_ZONE_CDF[country] <= D.random(n_u)[:, None], axis=1)
+    tz_home = HOME_ZONE[country, home]
+    tz_remote = np.floor(D.random(n_u) * len(vocab.TIMEZONES)).astype(np.int64)
+    tz = np.where(D.random(n_u) < p.remote_share, tz_remote, tz_home)
 
-    engagement = np.clip(rng.lognormal(0.0, p.engagement_sigma, n), 1e-3, 1e3)
+    engagement = np.clip(D.lognormal(1.0, p.engagement_sigma, n_u), 1e-3, 1e3)
     engagement = engagement * np.where(role == 2, p.guest_engagement_factor, 1.0)
     active_prob = np.clip(p.workday_active_prob * engagement, 0.0, 0.97)
-    start_hour = np.clip(rng.normal(params.activity.workday_start_hour.mean,
-                                    params.activity.workday_start_hour.sd, n), 5.0, 13.0)
-    internal = bool(plan.internal[a])
+    start_hour = np.clip(D.normal(params.activity.workday_start_hour.mean,
+                                  params.activity.workday_start_hour.sd, n_u), 5.0, 13.0)
+    internal = b.internal[ua]
+    n_internal = n_u * b.internal
+    # scripted test traffic: any hour, any day, in bursts; half the users are bots
+    start_hour[internal] = D.uniform(0.0, 23.0, n_internal)
+    active_prob[internal] = INTERNAL_ACTIVE_PROB
     bot = np.zeros(n, dtype=bool)
-    if internal:  # scripted test traffic: any hour, any day, in bursts; half the users are bots
-        start_hour = rng.uniform(0.0, 23.0, n)
-        active_prob = np.full(n, INTERNAL_ACTIVE_PROB)
-        bot = (np.arange(n) > 0) & (rng.random(n) < 0.5)
+    bot[internal] = ~first[internal] & (D.random(n_internal) < 0.5)
 
-    early = rng.random(n) < p.churn.early_share
-    early_days = rng.exponential(p.churn.early_mean_days, n)
+    early = D.random(n_u) < p.churn.early_share
+    early_days = D.exponential(p.churn.early_mean_days, n_u)
     late_mean = MONTH_DAYS / p.churn.late_monthly_rate if p.churn.late_monthly_rate > 0 else np.inf
-    late_days = rng.exponential(1.0, n) * late_mean
+    late_days = D.exponential(1.0, n_u) * late_mean
     # lifetimes past ~27 years are "never" (all integer arithmetic from here: no float -> int overflow)
     life_days = np.minimum(np.where(early, early_days, late_days), MAX_DAYS)
     own_churn = np.full(n, NEVER, dtype=np.int64)
     finite = life_days < MAX_DAYS
     own_churn[finite] = activated[finite] + np.floor(life_days[finite] * DAY).astype(np.int64)
-    churn = np.where(activated == NONE, NONE, np.minimum(own_churn, plan.churn_at[a]))
+    churn = np.where(activated == NONE, NONE, np.minimum(own_churn, plan.churn_at[A][ua]))
     churn = np.where((churn != NONE) & (churn >= w1), NEVER, churn)
     # a user churns strictly after activating (the activation session always exists)
     churn = np.where((churn != NONE) & (churn <= activated), activated + MINUTE, churn)
 
-    pool = names.person_pool(country[2], params.seed)
-    fi = np.floor(rng.random(n) * len(pool.first)).astype(np.int64)
-    li = np.floor(rng.random(n) * len(pool.last)).astype(np.int64)
-    full_name = pool.first[fi] + " " + pool.last[li]
-    local = pool.first_ascii[fi] + "." + pool.last_ascii[li]
+    # names from the pool of the account's locale (one pool per locale, built once)
+    fu, lu = D.random(n_u), D.random(n_u)
+    full_name = np.empty(n, dtype=object)
+    local = np.empty(n, dtype=object)
+    locale = LOCALE_OF_COUNTRY[country]
+    for loc in np.unique(locale):
+        rows = np.nonzero(locale == loc)[0]
+        pool = names.person_pool(LOCALES[loc], params.seed)
+        fi = np.floor(fu[rows] * len(pool.first)).astype(np.int64)
+        li = np.floor(lu[rows] * len(pool.last)).astype(np.int64)
+        full_name[rows] = pool.first[fi] + " " + pool.last[li]
+        local[rows] = pool.first_ascii[fi] + "." + pool.last_ascii[li]
     # unique within the account: the second "ana.silva" becomes "ana.silva2"
     order = np.argsort(local, kind="stable")
-    sorted_local = local[order]
-    run_start = np.r_[True, sorted_local[1:] != sorted_local[:-1]]
-    run_id = np.cumsum(run_start) - 1
-    first_in_run = np.nonzero(run_start)[0]
-    rank = np.arange(n) - first_in_run[run_id]
+    order = order[np.argsort(ua[order], kind="stable")]
+    same = np.r_[False, (local[order][1:] == local[order][:-1]) & (ua[order][1:] == ua[order][:-1])]
+    run = np.cumsum(~same) - 1
+    rank = np.arange(n) - np.nonzero(~same)[0][run] if n else np.zeros(0, np.int64)
     suffix = np.empty(n, dtype=object)
     suffix[order] = np.where(rank == 0, "", (rank + 1).astype(str).astype(object))
-    bot_no = np.cumsum(bot)
+    bot_cum = np.cumsum(bot)
+    starts = np.r_[0, np.cumsum(n_u)[:-1]]
+    bot_no = bot_cum - (bot_cum[starts] - bot[starts])[ua] if n else bot_cum
     full_name = np.where(bot, "QA Bot " + bot_no.astype(str).astype(object), full_name)
     local = np.where(bot, "qa-bot-" + bot_no.astype(str).astype(object), local)
     suffix = np.where(bot, "", suffix)
-    email = local + suffix + "@" + plan.domain[a]
+    email = local + suffix + "@" + plan.domain[A][ua]
 
-    user_id = plan.user_offset[a] + 1 + np.arange(n, dtype=np.int64)
+    user_id = plan.user_offset[A[0]] + 1 + np.arange(n, dtype=np.int64) if n else np.zeros(0, np.int64)
     return dict(
         user_id=user_id, created=created, activated=activated, role=role, tz=tz,
         full_name=full_name, email=email, active_prob=active_prob, start_hour=start_hour,
@@ -136,135 +197,152 @@ def _users(params: Params, plan: AccountPlan, a: int, rng: np.random.Generator, 
     )
 
 
-def _projects(plan: AccountPlan, a: int, ses: Sessions, rng: np.random.Generator):
+def _projects(params: Params, plan: AccountPlan, b: Block, ses: Sessions):
     """Projects are created in the first session (of any user) starting at or after their nominal time."""
-    first, count = int(plan.project_offset[a]), int(plan.n_projects[a])
-    nominal = plan.project_nominal_at[first:first + count]
-    k = np.minimum(np.searchsorted(ses.start_sorted, nominal, side="left"), len(ses) - 1)
+    D = b.draws(params, "projects")
+    A = b.accounts
+    counts = plan.n_projects[A]
+    first = int(plan.project_offset[A[0]])
+    total = int(counts.sum())
+    acct = np.repeat(np.arange(len(b)), counts)
+    nominal = plan.project_nominal_at[first:first + total]
+    k = np.searchsorted(ses.sorted_key, ses.start_key(acct, nominal), side="left")
+    k = np.minimum(k, ses.account_hi[acct] - 1)
     s, e = ses.start_sorted[k], ses.end_sorted[k]
-    offset = np.minimum(rng.exponential(15.0 * MINUTE, count), (e - s) * 0.3).astype(np.int64)
+    offset = np.minimum(D.exponential(15.0 * MINUTE, counts), (e - s) * 0.3).astype(np.int64)
     created = s + offset
     owner = ses.user_sorted[k]
-    name_idx = np.floor(rng.random(count) * len(PROJECT_NAME_POOL)).astype(np.int64)
+    name_idx = np.floor(D.random(counts) * len(PROJECT_NAME_POOL)).astype(np.int64)
     project_name = PROJECT_NAME_POOL[name_idx]
     # the same name twice in one account gets " 2", " 3", ...
-    dup_rank = np.zeros(count, dtype=np.int64)
-    for_sort = np.argsort(name_idx, kind="stable")
-    sorted_idx = name_idx[for_sort]
-    run_start = np.r_[True, sorted_idx[1:] != sorted_idx[:-1]] if count else np.zeros(0, bool)
-    if count:
-        run_id = np.cumsum(run_start) - 1
-        dup_rank[for_sort] = np.arange(count) - np.nonzero(run_start)[0][run_id]
+    for_sort = np.lexsort((name_idx, acct))
+    dup_rank = np.zeros(total, dtype=np.int64)
+    dup_rank[for_sort] = group_rank(acct[for_sort] * len(PROJECT_NAME_POOL) + name_idx[for_sort])
     project_name = np.where(dup_rank == 0, project_name, project_name + " " + (dup_rank + 1).astype(str).astype(object))
-    project_id = plan.project_offset[a] + 1 + np.arange(count, dtype=np.int64)
-    return dict(project_id=project_id, created=created, owner=owner, session=k, name=project_name)
+    project_id = first + 1 + np.arange(total, dtype=np.int64)
+    return dict(project_id=project_id, created=created, owner=owner, session=k, name=project_name, acct=acct)
 
 
-def _task_creations(params: Params, plan: AccountPlan, a: int, ses: Sessions, proj: dict,
-                    create_rate: np.ndarray, rng: np.random.Generator):
+def _task_creations(params: Params, b: Block, ses: Sessions, proj: dict, create_rate: np.ndarray,
+                    D: AccountDraws):
     """When, by whom and in which project tasks are created.
 
     Work follows activity: each session creates Poisson(tasks.created_per_session x the user's
-    creation factor) tasks at random moments of the session, each into a project that already exists
-    (the newest project half the time, else any live one). A project keeps at most
+    creation factor) tasks at random moments of the session, each into a project of the account that
+    already exists (the newest project half the time, else any live one). A project keeps at most
     tasks_per_project.max tasks (first come, first kept) and gets at least tasks_per_project.min:
     missing ones are created in random sessions from the project's creation on.
     """
     tpp = params.tasks_per_project
+    n_acc = len(b)
     n_p = len(proj["project_id"])
-    n_s = len(ses)
+    n_s_acct = ses.account_hi - ses.account_lo
     # --- activity-driven creations
-    per_session = rng.poisson(params.tasks.created_per_session * create_rate[ses.user_sorted]) if n_s else np.zeros(0, np.int64)
-    k = np.repeat(np.arange(n_s), per_session)
-    t = moment(rng, ses.start_sorted[k], ses.end_sorted[k])
-    p_order = np.argsort(proj["created"], kind="stable")
-    p_created_sorted = proj["created"][p_order]
-    live = np.searchsorted(p_created_sorted, t, side="left")  # projects created strictly before t
-    newest = rng.random(len(k)) < 0.5
-    pick = np.where(newest, live - 1, np.floor(rng.random(len(k)) * np.maximum(live, 1)).astype(np.int64))
+    per_session = D.poisson(params.tasks.created_per_session * create_rate[ses.user_sorted], n_s_acct)
+    k = np.repeat(np.arange(len(ses)), per_session)
+    ka = ses.account_sorted[k]
+    counts = np.bincount(ka, minlength=n_acc)
+    s, e = ses.start_sorted[k], ses.end_sorted[k]
+    t = s + np.floor(D.beta(INTRADAY_A, INTRADAY_B, counts) * (e - s)).astype(np.int64)
+    p_order = np.lexsort((proj["created"], proj["acct"]))
+    p_key = ses.start_key(proj["acct"][p_order], proj["created"][p_order])
+    p_lo = np.searchsorted(proj["acct"][p_order], np.arange(n_acc), side="left")
+    live = np.searchsorted(p_key, ses.start_key(ka, t), side="left") - p_lo[ka]  # projects created strictly before t
+    newest = D.random(counts) < 0.5
+    pick = np.where(newest, live - 1, np.floor(D.random(counts) * np.maximum(live, 1)).astype(np.int64))
     ok = live > 0
-    k, t, pj = k[ok], t[ok], p_order[np.maximum(pick[ok], 0)]
+    k, t, pj = k[ok], t[ok], p_order[np.minimum(p_lo[ka[ok]] + np.maximum(pick[ok], 0), max(n_p - 1, 0))]
     # --- cap: a project keeps its first tasks_per_project.max tasks
-    capacity = np.full(n_p, tpp.max, dtype=np.int64)
     order = np.lexsort((t, pj))
     k, t, pj = k[order], t[order], pj[order]
-    run_start = np.r_[True, pj[1:] != pj[:-1]] if len(pj) else np.zeros(0, bool)
-    rank = np.arange(len(pj)) - np.maximum.accumulate(np.where(run_start, np.arange(len(pj)), 0)) if len(pj) else pj
-    keep = rank < capacity[pj]
+    keep = group_rank(pj) < tpp.max
     k, t, pj = k[keep], t[keep], pj[keep]
     # --- floor: top up projects below tasks_per_project.min (to min plus a few, so counts do not
     # pile up at exactly min)
     have = np.bincount(pj, minlength=n_p)
-    target = np.minimum(tpp.min + rng.poisson(2.0, n_p), capacity)
+    target = np.minimum(tpp.min + D.poisson(2.0, np.bincount(proj["acct"], minlength=n_acc)), tpp.max)
     need = np.where(have < tpp.min, np.maximum(target - have, 0), 0)
     tp = np.repeat(np.arange(n_p), need)
+    tpa = proj["acct"][tp]
+    tp_counts = np.bincount(tpa, minlength=n_acc)
     p_created = proj["created"][tp]
-    lo = np.searchsorted(ses.start_sorted, p_created, side="right")
-    choices = n_s - lo + 1
-    j = np.floor(rng.random(len(tp)) * choices).astype(np.int64)
+    lo = np.searchsorted(ses.sorted_key, ses.start_key(tpa, p_created), side="right")
+    choices = ses.account_hi[tpa] - lo + 1
+    j = np.floor(D.random(tp_counts) * choices).astype(np.int64)
     kk = np.where(j == 0, proj["session"][tp], lo + j - 1)
     s0 = np.maximum(ses.start_sorted[kk], p_created + 1)
     e0 = ses.end_sorted[kk]
-    tt = np.minimum(s0 + np.floor(rng.random(len(tp)) * np.maximum(e0 - s0, 0)).astype(np.int64), np.maximum(e0 - 1, s0))
+    tt = np.minimum(s0 + np.floor(D.random(tp_counts) * np.maximum(e0 - s0, 0)).astype(np.int64),
+                    np.maximum(e0 - 1, s0))
     k, t, pj = np.concatenate([k, kk]), np.concatenate([t, tt]), np.concatenate([pj, tp])
-    # tasks in order of creation (ties by project): task ids follow time
-    order = np.lexsort((pj, t))
+    # tasks in order of creation (ties by project) within each account: task ids follow time
+    order = np.lexsort((pj, t, proj["acct"][pj]))
     return t[order], ses.user_sorted[k[order]], pj[order]
 
 
-def _task_lifecycle(params: Params, plan: AccountPlan, a: int, ses: Sessions, proj: dict,
-                    create_rate: np.ndarray, rng: np.random.Generator, w1: int) -> dict:
+def _task_lifecycle(params: Params, plan: AccountPlan, b: Block, ses: Sessions, proj: dict,
+                    create_rate: np.ndarray, w1: int) -> dict:
     """Create tasks from activity, then walk each through its stages."""
     p = params.tasks
-    created, creator, pj = _task_creations(params, plan, a, ses, proj, create_rate, rng)
+    D = b.draws(params, "tasks")
+    created, creator, pj = _task_creations(params, b, ses, proj, create_rate, D)
+    acct = proj["acct"][pj]
+    counts = np.bincount(acct, minlength=len(b))
     n = len(created)
-    if n >= TASK_ID_STRIDE:
-        raise ValueError(f"account {a + 1} has {n} tasks; at most {TASK_ID_STRIDE - 1} fit its id range")
-    task_id = (a + 1) * TASK_ID_STRIDE + 1 + np.arange(n, dtype=np.int64)
+    if counts.max(initial=0) >= TASK_ID_STRIDE:
+        a = b.accounts[np.argmax(counts)]
+        raise ValueError(f"account {a + 1} has {counts.max()} tasks; at most {TASK_ID_STRIDE - 1} fit its id range")
+    task_id = (b.accounts[acct] + 1) * TASK_ID_STRIDE + 1 + group_rank(acct)
 
-    priority = choice_index(rng, [getattr(p.priority_weights, x) for x in vocab.PRIORITIES], n)
-    title = TITLE_POOL[np.floor(rng.random(n) * len(TITLE_POOL)).astype(np.int64)]
-    has_due = rng.random(n) < p.due_date_share
-    due_days = lognormal(rng, p.due_in_days.median, p.due_in_days.sigma, n)
+    priority = D.choice_index([getattr(p.priority_weights, x) for x in vocab.PRIORITIES], counts)
+    title = TITLE_POOL[np.floor(D.random(counts) * len(TITLE_POOL)).astype(np.int64)]
+    has_due = D.random(counts) < p.due_date_share
+    due_days = D.lognormal(p.due_in_days.median, p.due_in_days.sigma, counts)
     due = ((created + to_us(due_days * DAY)) // DAY + 1) * DAY
     due = np.where(has_due, due, NONE)
 
     # --- draws for every stage (drawn for all tasks, so counts never depend on earlier outcomes)
-    assigned = rng.random(n) < p.assigned_share
-    self_assigned = rng.random(n) < p.self_assigned_share
-    never_started = rng.random(n) < p.never_started_share
-    blockers = np.where(rng.random(n) < p.blocker_prob, np.where(rng.random(n) < p.second_blocker_prob, 2, 1), 0)
-    handoff = rng.random(n) < p.handoff_prob
-    cancelled = rng.random(n) < p.cancelled_share
-    backlog_cancel = rng.random(n) < p.backlog_cancelled_share
-    cycle = lognormal(rng, p.cycle_time_days.median * DAY, p.cycle_time_days.sigma, n)
+    assigned = D.random(counts) < p.assigned_share
+    self_assigned = D.random(counts) < p.self_assigned_share
+    never_started = D.random(counts) < p.never_started_share
+    blocked_once = D.random(counts) < p.blocker_prob
+    blockers = np.where(blocked_once, np.where(D.random(counts) < p.second_blocker_prob, 2, 1), 0)
+    handoff = D.random(counts) < p.handoff_prob
+    cancelled = D.random(counts) < p.cancelled_share
+    backlog_cancel = D.random(counts) < p.backlog_cancelled_share
+    cycle = D.lognormal(p.cycle_time_days.median * DAY, p.cycle_time_days.sigma, counts)
     cycle = cycle * np.array(vocab.PRIORITY_CYCLE_FACTOR)[priority]
-    to_start = lognormal(rng, p.time_to_start_hours.median * HOUR, p.time_to_start_hours.sigma, n)
-    block_len = lognormal(rng, p.blocker_duration_hours.median * HOUR, p.blocker_duration_hours.sigma, (n, 2))
-    backlog_wait = lognormal(rng, 14.0 * DAY, 1.0, n)
-    if plan.internal[a]:  # scripted test traffic: tasks are picked up and closed within minutes
-        cycle, to_start, block_len = cycle * INTERNAL_SPEED, to_start * INTERNAL_SPEED, block_len * INTERNAL_SPEED
-    assign_delay = np.floor(rng.uniform(5.0, 240.0, n) * US).astype(np.int64)
+    to_start = D.lognormal(p.time_to_start_hours.median * HOUR, p.time_to_start_hours.sigma, counts)
+    block_len = D.lognormal(p.blocker_duration_hours.median * HOUR, p.blocker_duration_hours.sigma, counts, 2)
+    backlog_wait = D.lognormal(14.0 * DAY, 1.0, counts)
+    internal = b.internal[acct]  # scripted test traffic: tasks are picked up and closed within minutes
+    cycle = np.where(internal, cycle * INTERNAL_SPEED, cycle)
+    to_start = np.where(internal, to_start * INTERNAL_SPEED, to_start)
+    block_len = np.where(internal[:, None], block_len * INTERNAL_SPEED, block_len)
+    assign_delay = np.floor(D.uniform(5.0, 240.0, counts) * US).astype(np.int64)
 
     ns = to_us
 
+    def snap(actor, t):
+        return ses.snap(actor, t, D, counts)
+
     # --- assignment (by the creator, moments after creation)
-    other = ses.other_user_near(created, creator, 7 * DAY, rng)
+    other = ses.other_user_near(created, creator, 7 * DAY, D, counts, account=acct)
     assignee = np.where(assigned, np.where(self_assigned | (other < 0), creator, other), NONE)
-    t_assigned = np.where(assigned, ses.snap(creator, created + assign_delay, rng), NONE)
+    t_assigned = np.where(assigned, snap(creator, created + assign_delay), NONE)
     t_assigned = np.where(assigned & (t_assigned >= 0), t_assigned, NONE)
     assignee = np.where(t_assigned >= 0, assignee, NONE)
 
     # --- start (by the assignee)
     go = (assignee >= 0) & ~never_started
-    t_started = np.where(go, ses.snap(assignee, t_assigned + ns(to_start), rng), NONE)
+    t_started = np.where(go, snap(assignee, t_assigned + ns(to_start)), NONE)
     go &= t_started >= 0
     t_started = np.where(go, t_started, NONE)
     holder = assignee.copy()
     last = np.where(go, t_started, NONE)
 
     def stage(active, actor, nominal):
-        t = np.where(active, ses.snap(np.where(active, actor, 0), nominal, rng), NONE)
+        t = np.where(active, snap(np.where(active, actor, 0), nominal), NONE)
         reached = active & (t >= 0)
         return np.where(reached, t, NONE), reached
 
@@ -285,7 +363,8 @@ def _task_lifecycle(params: Params, plan: AccountPlan, a: int, ses: Sessions, pr
     # --- hand-off: the holder passes the task to a colleague who is around in the next week
     want = go & handoff
     t_handoff, r = stage(want, holder, last + ns(0.25 * cycle))
-    receiver = np.where(r, ses.other_user_near(np.where(r, t_handoff, 0), holder, 7 * DAY, rng), NONE)
+    receiver = np.where(r, ses.other_user_near(np.where(r, t_handoff, 0), holder, 7 * DAY, D, counts, account=acct),
+                        NONE)
     r &= receiver >= 0
     t_handoff = np.where(r, t_handoff, NONE)
     handoff_from = np.where(r, holder, NONE)
@@ -311,9 +390,10 @@ def _task_lifecycle(params: Params, plan: AccountPlan, a: int, ses: Sessions, pr
     # (each kind of outlier has its own stream: changing one rate never moves the other's rows)
     out = params.imperfections.outliers
     original_done, original_due = t_done.copy(), due.copy()
-    long_cycle = _plant_long_cycles(out, ses, holder, t_started, t_done, stream(params.seed, "outliers", 2 * (a + 1)))
+    bounds = np.r_[0, np.cumsum(counts)]
+    long_cycle = _plant_long_cycles(params, b, bounds, ses, holder, t_started, t_done)
     t_done = np.where(long_cycle >= 0, long_cycle, t_done)
-    far_due = _plant_far_due_dates(out, created, due, stream(params.seed, "outliers", 2 * (a + 1) + 1))
+    far_due = _plant_far_due_dates(params, b, bounds, created, due)
     due = np.where(far_due >= 0, far_due, due)
 
     # --- final status
@@ -330,7 +410,7 @@ def _task_lifecycle(params: Params, plan: AccountPlan, a: int, ses: Sessions, pr
     return dict(
         planted_long_cycle=long_cycle >= 0, original_done_at=original_done,
         planted_far_due=far_due >= 0, original_due_at=original_due,
-        task_id=task_id, project_index=pj, created=created, creator=creator, title=title,
+        task_id=task_id, project_index=pj, acct=acct, created=created, creator=creator, title=title,
         priority=priority, due=due, assignee=assignee, holder=np.where(assignee >= 0, holder, NONE),
         t_assigned=t_assigned, t_started=t_started, t_b1_added=t_b1_added, t_b1_resolved=t_b1_resolved,
         t_handoff=t_handoff, handoff_from=handoff_from, handoff_to=handoff_to,
@@ -346,81 +426,131 @@ def _stochastic_round(x: float, rng: np.random.Generator) -> int:
     return int(np.floor(x)) + int(rng.random() < x - np.floor(x))
 
 
-def _plant_long_cycles(out, ses: Sessions, holder, t_started, t_done, rng) -> np.ndarray:
+def _plant_long_cycles(params: Params, b: Block, bounds, ses: Sessions, holder, t_started, t_done) -> np.ndarray:
     """New completion times (or -1) for done tasks chosen to take longer than the threshold.
 
-    The share is of done tasks, natural long ones included. A chosen task is completed by its
-    holder in their first session after started + threshold x U(1.05, 2.5); a task whose holder has
-    no session left then keeps its normal completion, and the next candidate is taken instead.
+    The share is of done tasks of each account, natural long ones included. A chosen task is
+    completed by its holder in their first session after started + threshold x U(1.05, 2.5); a
+    task whose holder has no session left then keeps its normal completion, and the next candidate
+    is taken instead.
     """
+    out = params.imperfections.outliers
     threshold = out.long_cycle_threshold_days * DAY
     done = t_done >= 0
     natural = done & (t_done - t_started > threshold)
-    k = _stochastic_round(out.long_cycle_share * done.sum() - natural.sum(), rng)
     new = np.full(len(t_done), NONE, dtype=np.int64)
-    cand = np.nonzero(done & ~natural)[0]
-    if k == 0 or len(cand) == 0:
+    gens, quota, cands, nominals, sizes = [], [], [], [], []
+    for i, a in enumerate(b.accounts):  # a few scalar draws per account; the snapping is vectorised
+        lo, hi = bounds[i], bounds[i + 1]
+        rng = stream(params.seed, "outliers", 2 * (a + 1))
+        gens.append(rng)
+        k = _stochastic_round(out.long_cycle_share * done[lo:hi].sum() - natural[lo:hi].sum(), rng)
+        cand = lo + np.nonzero(done[lo:hi] & ~natural[lo:hi])[0]
+        if k == 0 or len(cand) == 0:
+            quota.append(0)
+            sizes.append(0)
+            continue
+        cand = cand[rng.permutation(len(cand))]
+        cands.append(cand)
+        nominals.append(t_started[cand] + to_us(threshold * rng.uniform(1.05, 2.5, len(cand))))
+        quota.append(k)
+        sizes.append(len(cand))
+    if not cands:
         return new
-    cand = cand[rng.permutation(len(cand))]
-    nominal = t_started[cand] + to_us(threshold * rng.uniform(1.05, 2.5, len(cand)))
-    t = ses.snap(holder[cand], nominal, rng)
-    ok = np.nonzero(t >= 0)[0][:k]
-    new[cand[ok]] = t[ok]
+    cand, nominal = np.concatenate(cands), np.concatenate(nominals)
+    t = ses.snap(holder[cand], nominal, AccountDraws.of(gens), sizes)
+    ok = t >= 0
+    owner = np.repeat(np.arange(len(b)), sizes)
+    taken = np.cumsum(ok) - np.r_[0, np.cumsum(ok)][np.r_[0, np.cumsum(sizes)][:-1]][owner]
+    pick = ok & (taken <= np.asarray(quota)[owner])
+    new[cand[pick]] = t[pick]
     return new
 
 
-def _plant_far_due_dates(out, created, due, rng) -> np.ndarray:
+def _plant_far_due_dates(params: Params, b: Block, bounds, created, due) -> np.ndarray:
     """New due dates (or -1): tasks with a due date that get one far past the threshold (placeholders)."""
+    out = params.imperfections.outliers
     threshold = out.far_due_threshold_days * DAY
     natural = (due >= 0) & (due - created > threshold)
-    k = _stochastic_round(out.far_due_share * len(due) - natural.sum(), rng)
     new = np.full(len(due), NONE, dtype=np.int64)
-    cand = np.nonzero((due >= 0) & ~natural)[0]
-    if k == 0 or len(cand) == 0:
-        return new
-    pick = cand[rng.permutation(len(cand))[:k]]
-    new[pick] = ((created[pick] + to_us(threshold * rng.uniform(1.05, 4.0, len(pick)))) // DAY + 1) * DAY
+    for i, a in enumerate(b.accounts):
+        lo, hi = bounds[i], bounds[i + 1]
+        rng = stream(params.seed, "outliers", 2 * (a + 1) + 1)
+        k = _stochastic_round(out.far_due_share * (hi - lo) - natural[lo:hi].sum(), rng)
+        cand = lo + np.nonzero((due[lo:hi] >= 0) & ~natural[lo:hi])[0]
+        if k == 0 or len(cand) == 0:
+            continue
+        pick = cand[rng.permutation(len(cand))[:k]]
+        new[pick] = ((created[pick] + to_us(threshold * rng.uniform(1.05, 4.0, len(pick)))) // DAY + 1) * DAY
     return new
+
+
+def simulate_block(params: Params, plan: AccountPlan, accounts: range) -> AccountSim:
+    """Simulate consecutive accounts (indices, account_id = index + 1), vectorised over them; each
+    account draws from its own streams, so the rows do not depend on which accounts share a block.
+    Blocks larger than sessions.MAX_USERS users are simulated in pieces."""
+    pieces = []
+    start = accounts.start
+    cum = np.cumsum(plan.n_users[accounts.start:accounts.stop])
+    while start < accounts.stop:
+        done_users = cum[start - accounts.start - 1] if start > accounts.start else 0
+        stop = start + max(1, int(np.searchsorted(cum, done_users + CHUNK_USERS, side="right")) - (start - accounts.start))
+        stop = min(stop, accounts.stop)
+        pieces.append(_simulate_chunk(params, plan, range(start, stop)))
+        start = stop
+    if len(pieces) == 1:
+        return pieces[0]
+    return AccountSim(*(_concat([getattr(p, f) for p in pieces]) for f in
+                        ("users", "user_latent", "sessions", "projects", "tasks", "timeline")))
 
 
 def simulate_account(params: Params, plan: AccountPlan, a: int) -> AccountSim:
-    """Simulate account index a (account_id a + 1)."""
-    w0, w1 = window_bounds_us(params)
-    account_id = a + 1
-    users = _users(params, plan, a, stream(params.seed, "users", account_id), w1)
+    """Simulate account index a (account_id a + 1) alone."""
+    return simulate_block(params, plan, range(a, a + 1))
 
-    act = users["activated"] >= 0
-    act_idx = np.nonzero(act)[0]
+
+def _concat(dicts: list[dict]) -> dict:
+    return {k: np.concatenate([d[k] for d in dicts]) for k in dicts[0]}
+
+
+def _simulate_chunk(params: Params, plan: AccountPlan, accounts: range) -> AccountSim:
+    w0, w1 = window_bounds_us(params)
+    b = Block.of(plan, accounts)
+    users = _users(params, plan, b, w1)
+    ua = b.user_acct
+
+    act_idx = np.nonzero(users["activated"] >= 0)[0]
     ses_local = build_sessions(
-        rng=stream(params.seed, "sessions", account_id),
+        rng=b.draws(params, "sessions"),
         start_date=params.window.start, days=params.window.days, w0=w0, w1=w1,
         tz=users["tz"][act_idx], activated_at=users["activated"][act_idx], churn_at=users["churn"][act_idx],
         active_prob=users["active_prob"][act_idx], start_hour=users["start_hour"][act_idx],
-        weekend_factor=1.0 if users["internal"] else params.activity.weekend_factor,
+        weekend_factor=np.where(users["internal"][act_idx], 1.0, params.activity.weekend_factor),
         workday_hours=params.activity.workday_hours,
         weekend_hours_factor=params.activity.weekend_hours_factor,
+        account=ua[act_idx], n_accounts=len(b),
     )
-    # session users index activated users; map back to the account's user index
-    ses = Sessions(act_idx[ses_local.user], ses_local.start, ses_local.end, w0)
+    # session users index activated users; map back to the block's user index
+    ses = Sessions(act_idx[ses_local.user], ses_local.start, ses_local.end, w0, ses_local.account, len(b))
 
-    proj = _projects(plan, a, ses, stream(params.seed, "projects", account_id))
+    proj = _projects(params, plan, b, ses)
     create_rate = np.where(users["role"] == 2, params.users.guest_engagement_factor, 1.0) * np.sqrt(users["engagement"])
-    if users["internal"]:
-        create_rate = np.full(len(create_rate), INTERNAL_TASK_BURST)
-    tl = _task_lifecycle(params, plan, a, ses, proj, create_rate, stream(params.seed, "tasks", account_id), w1)
+    create_rate = np.where(users["internal"], INTERNAL_TASK_BURST, create_rate)
+    tl = _task_lifecycle(params, plan, b, ses, proj, create_rate, w1)
 
     uid = users["user_id"]
 
     def to_id(local):
         return np.where(local >= 0, uid[np.maximum(local, 0)], NONE)
 
+    account_id = b.accounts + 1
     n_users = len(uid)
     role_names = np.array(vocab.ROLES, dtype=object)
     users_cols = dict(
-        user_id=uid, account_id=np.full(n_users, account_id, np.int64), full_name=users["full_name"],
+        user_id=uid, account_id=account_id[ua], full_name=users["full_name"],
         email=users["email"], role=role_names[users["role"]],
         timezone=np.array(vocab.TIMEZONES, dtype=object)[users["tz"]], created_at=users["created"],
-        activated_at=users["activated"], is_internal=np.full(n_users, users["internal"]),
+        activated_at=users["activated"], is_internal=users["internal"].copy(),
     )
     user_latent = dict(
         user_id=uid, account_id=users_cols["account_id"], engagement=users["engagement"],
@@ -428,31 +558,33 @@ def simulate_account(params: Params, plan: AccountPlan, a: int) -> AccountSim:
         churn_at=np.where(users["churn"] == NEVER, NONE, users["churn"]),  # -1: never activated or stays
     )
     sessions = dict(
-        account_id=np.full(len(ses), account_id, np.int64), user_id=uid[ses.user],
+        account_id=account_id[ses.account], user_id=uid[ses.user],
         session_start=ses.start, session_end=ses.end,
     )
     projects = dict(
-        project_id=proj["project_id"], account_id=np.full(len(proj["project_id"]), account_id, np.int64),
+        project_id=proj["project_id"], account_id=account_id[proj["acct"]],
         owner_user_id=uid[proj["owner"]], project_name=proj["name"], created_at=proj["created"],
     )
     # a project is archived, sometimes, a while after its last task closed (only if all are closed)
-    prj_rng = stream(params.seed, "archive", account_id)
     n_p = len(proj["project_id"])
+    p_counts = np.bincount(proj["acct"], minlength=len(b))
+    D = b.draws(params, "archive")
     closed = (tl["status"] == DONE) | (tl["status"] == CANCELLED)
     last_close = np.maximum(tl["t_done"], tl["t_cancel"])
     open_per_project = np.bincount(tl["project_index"], weights=~closed, minlength=n_p)
     last_per_project = np.full(n_p, -1, dtype=np.int64)
     np.maximum.at(last_per_project, tl["project_index"], last_close)
     has_tasks = np.bincount(tl["project_index"], minlength=n_p) > 0
-    lag = to_us(lognormal(prj_rng, params.projects.archive_lag_days.median * DAY,
-                          params.projects.archive_lag_days.sigma, n_p))
+    lag = to_us(D.lognormal(params.projects.archive_lag_days.median * DAY, params.projects.archive_lag_days.sigma,
+                            p_counts))
     archive_at = last_per_project + lag
-    archived = has_tasks & (open_per_project == 0) & (prj_rng.random(n_p) < params.projects.archive_share) \
+    archived = has_tasks & (open_per_project == 0) & (D.random(p_counts) < params.projects.archive_share) \
         & (archive_at < w1)
     projects["archived_at"] = np.where(archived, archive_at, NONE)
 
+    task_account = account_id[tl["acct"]]
     tasks = dict(
-        task_id=tl["task_id"], account_id=np.full(len(tl["task_id"]), account_id, np.int64),
+        task_id=tl["task_id"], account_id=task_account,
         project_id=proj["project_id"][tl["project_index"]], created_by_user_id=uid[tl["creator"]],
         assignee_user_id=to_id(tl["holder"]), title=tl["title"],
         priority=np.array(vocab.PRIORITIES, dtype=object)[tl["priority"]],
@@ -460,7 +592,7 @@ def simulate_account(params: Params, plan: AccountPlan, a: int) -> AccountSim:
         created_at=tl["created"], first_started_at=tl["t_started"], completed_at=tl["t_done"], due_at=tl["due"],
     )
     timeline = dict(
-        task_id=tl["task_id"], account_id=tasks["account_id"], project_id=tasks["project_id"],
+        task_id=tl["task_id"], account_id=task_account, project_id=tasks["project_id"],
         created_at=tl["created"], creator_id=tasks["created_by_user_id"],
         assigned_at=tl["t_assigned"], assignee_id=to_id(tl["assignee"]),
         started_at=tl["t_started"],
@@ -473,4 +605,3 @@ def simulate_account(params: Params, plan: AccountPlan, a: int) -> AccountSim:
         planted_far_due=tl["planted_far_due"], original_due_at=tl["original_due_at"],
     )
     return AccountSim(users_cols, user_latent, sessions, projects, tasks, timeline)
-

@@ -41,3 +41,65 @@ def choice_index(rng: np.random.Generator, weights, size) -> np.ndarray:
     cdf = np.cumsum(w / w.sum())
     cdf[-1] = 1.0
     return np.searchsorted(cdf, rng.random(size), side="right").astype(np.int64)
+
+
+class AccountDraws:
+    """One stream's generators for a run of accounts, drawn as if each account were alone.
+
+    Every draw takes per-account counts and returns the concatenation of each account's own draw
+    (account order), so a block of accounts vectorises the logic while each account still consumes
+    exactly the numbers it would consume by itself: content never depends on how accounts are
+    grouped into blocks or scheduled on workers. Row-aligned arguments (`rows_*`) are sliced per
+    account.
+    """
+
+    def __init__(self, seed: int, name: str, keys) -> None:
+        self.gens = [stream(seed, name, int(k)) for k in keys]
+
+    @classmethod
+    def of(cls, gens: list[np.random.Generator]) -> "AccountDraws":
+        """Continue drawing from existing generators (one per account)."""
+        self = cls.__new__(cls)
+        self.gens = list(gens)
+        return self
+
+    def _each(self, counts, f, *rows) -> np.ndarray:
+        counts = np.asarray(counts, dtype=np.int64)
+        if len(counts) != len(self.gens):
+            raise ValueError(f"{len(counts)} counts for {len(self.gens)} accounts")
+        ends = np.cumsum(counts)
+        pieces = []
+        for g, c, end in zip(self.gens, counts.tolist(), ends.tolist()):
+            if c:
+                pieces.append(f(g, c, *(r[end - c:end] for r in rows)))
+        if not pieces:
+            return f(self.gens[0] if self.gens else np.random.default_rng(0), 0, *(r[:0] for r in rows))
+        return np.concatenate(pieces)
+
+    def random(self, counts, cols: int | None = None) -> np.ndarray:
+        return self._each(counts, lambda g, c: g.random(c if cols is None else (c, cols)))
+
+    def uniform(self, low: float, high: float, counts) -> np.ndarray:
+        return self._each(counts, lambda g, c: g.uniform(low, high, c))
+
+    def normal(self, loc: float, scale: float, counts, cols: int | None = None) -> np.ndarray:
+        return self._each(counts, lambda g, c: g.normal(loc, scale, c if cols is None else (c, cols)))
+
+    def lognormal(self, median: float, sigma: float, counts, cols: int | None = None) -> np.ndarray:
+        """median * exp(sigma * N(0,1)), as `lognormal` above."""
+        return self._each(counts, lambda g, c: lognormal(g, median, sigma, c if cols is None else (c, cols)))
+
+    def exponential(self, scale: float, counts) -> np.ndarray:
+        return self._each(counts, lambda g, c: g.exponential(scale, c))
+
+    def beta(self, a: float, b: float, counts) -> np.ndarray:
+        return self._each(counts, lambda g, c: g.beta(a, b, c))
+
+    def poisson(self, lam, counts) -> np.ndarray:
+        """Poisson draws; `lam` is a scalar or one rate per row."""
+        if np.ndim(lam) == 0:
+            return self._each(counts, lambda g, c: g.poisson(lam, c))
+        return self._each(counts, lambda g, c, rows_lam: g.poisson(rows_lam), np.asarray(lam))
+
+    def choice_index(self, weights, counts) -> np.ndarray:
+        return self._each(counts, lambda g, c: choice_index(g, weights, c))
