@@ -22,8 +22,9 @@ import pyarrow.compute as pc
 from .entities import DAY, US
 from .params import Params, window_bounds_us
 from .schema import EVENT_NAMES, EVENTS, STATUSES
-from .sessions import Sessions, moment
-from .streams import lognormal, stream
+from .sessions import INTRADAY_A, INTRADAY_B, Sessions
+from .simulate import group_rank
+from .streams import AccountDraws
 
 CODE = {name: i for i, name in enumerate(EVENT_NAMES)}
 EVENT_ID_STRIDE = 1_000_000_000
@@ -31,17 +32,19 @@ NONE = -1
 
 
 class _Builder:
-    """Collects event columns piece by piece, then concatenates once."""
+    """Collects event columns piece by piece (each piece covers every account of the block), then
+    concatenates once."""
 
     def __init__(self) -> None:
         self.parts: list[tuple] = []
 
-    def add(self, name, user, t, project=None, task=None, prop_kind=0, prop_a=None, prop_b=None):
+    def add(self, name, acct, user, t, project=None, task=None, prop_kind=0, prop_a=None, prop_b=None):
         n = len(t)
         if n == 0:
             return
         none = np.full(n, NONE, dtype=np.int64)
         self.parts.append((
+            np.asarray(acct, np.int64),
             np.full(n, CODE[name], dtype=np.int8), np.asarray(user, np.int64), np.asarray(t, np.int64),
             none if project is None else np.asarray(project, np.int64),
             none if task is None else np.asarray(task, np.int64),
@@ -53,7 +56,7 @@ class _Builder:
     def columns(self):
         if not self.parts:
             z = np.zeros(0, np.int64)
-            return np.zeros(0, np.int8), z, z, z, z, np.zeros(0, np.int8), z, z
+            return z, np.zeros(0, np.int8), z, z, z, z, np.zeros(0, np.int8), z, z
         return tuple(np.concatenate(c) for c in zip(*self.parts))
 
 
@@ -62,38 +65,54 @@ P_NONE, P_STATUS, P_HANDOFF, P_ASSIGNEE, P_BLOCKER = range(5)
 STATUS_NAMES = np.array(STATUSES, dtype=object)
 
 
-def account_events(params: Params, account_id: int, first_user_id: int, sessions: dict,
-                   projects: dict, timeline: dict) -> dict:
-    """Events of one account as numpy columns (unsorted, no ids, no properties text yet)."""
-    rng = stream(params.seed, "events", account_id)
+def block_events(params: Params, accounts: range, first_user_id: int, sessions: dict,
+                 projects: dict, timeline: dict) -> dict:
+    """Events of consecutive accounts (indices; account_id = index + 1) as numpy columns, ordered by
+    (account, time), with ids and ingestion times (properties as integer codes, see to_arrow).
+
+    `sessions`, `projects` and `timeline` hold those accounts' rows in account order; user ids of the
+    block are first_user_id, first_user_id + 1, ... Each account draws from its own stream.
+    """
+    a0 = accounts.start
+    n_acc = len(accounts)
+    D = AccountDraws(params.seed, "events", np.arange(a0, accounts.stop) + 1)
     w0, w1 = window_bounds_us(params)
     act = params.activity
-    ses = Sessions(sessions["user_id"] - first_user_id, sessions["session_start"], sessions["session_end"], w0)
+    s_acct = sessions["account_id"] - 1 - a0
+    ses = Sessions(sessions["user_id"] - first_user_id, sessions["session_start"], sessions["session_end"], w0,
+                   s_acct, n_acc)
+    s_counts = np.bincount(s_acct, minlength=n_acc)
     b = _Builder()
 
     # --- session events: a login when a session opens (always on the first), dashboard views inside
     n_s = len(ses)
     first_of_user = np.r_[True, ses.user[1:] != ses.user[:-1]] if n_s else np.zeros(0, bool)
-    login = first_of_user | (rng.random(n_s) < act.login_share_of_sessions)
+    login = first_of_user | (D.random(s_counts) < act.login_share_of_sessions)
     length = ses.end - ses.start
-    login_t = ses.start + np.minimum(np.floor(rng.uniform(0, 30, n_s) * US).astype(np.int64), length - 1)
-    b.add("login_succeeded", ses.user[login] + first_user_id, login_t[login])
-    views = rng.poisson(act.dashboard_views_per_session, n_s)
+    login_t = ses.start + np.minimum(np.floor(D.uniform(0, 30, s_counts) * US).astype(np.int64), length - 1)
+    b.add("login_succeeded", s_acct[login], ses.user[login] + first_user_id, login_t[login])
+    views = D.poisson(act.dashboard_views_per_session, s_counts)
     vs = np.repeat(np.arange(n_s), views)
-    view_t = moment(rng, ses.start[vs], ses.end[vs])
-    b.add("dashboard_viewed", ses.user[vs] + first_user_id, view_t)
+    v_acct = s_acct[vs]
+    start, end = ses.start[vs], ses.end[vs]
+    view_t = start + np.floor(D.beta(INTRADAY_A, INTRADAY_B, np.bincount(v_acct, minlength=n_acc))
+                              * (end - start)).astype(np.int64)
+    b.add("dashboard_viewed", v_acct, ses.user[vs] + first_user_id, view_t)
 
     # --- projects
-    b.add("project_created", projects["owner_user_id"], projects["created_at"], project=projects["project_id"])
+    b.add("project_created", projects["account_id"] - 1 - a0, projects["owner_user_id"], projects["created_at"],
+          project=projects["project_id"])
 
     # --- task lifecycle events, straight from the timeline
     tl = timeline
     task, project = tl["task_id"], tl["project_id"]
+    t_acct = tl["account_id"] - 1 - a0
+    t_counts = np.bincount(t_acct, minlength=n_acc)
 
     def at(mask, name, user, t, **kw):
         sel = np.nonzero(mask)[0]
         extra = {k: (v[sel] if isinstance(v, np.ndarray) else v) for k, v in kw.items()}
-        b.add(name, user[sel], t[sel], project=project[sel], task=task[sel], **extra)
+        b.add(name, t_acct[sel], user[sel], t[sel], project=project[sel], task=task[sel], **extra)
 
     holder_after = np.where(tl["handoff_to_id"] >= 0, tl["handoff_to_id"], tl["assignee_id"])
     at(np.ones(len(task), bool), "task_created", tl["creator_id"], tl["created_at"])
@@ -120,57 +139,66 @@ def account_events(params: Params, account_id: int, first_user_id: int, sessions
     started = tl["started_at"] >= 0
     end = np.where(tl["done_at"] >= 0, tl["done_at"], np.where(tl["cancelled_at"] >= 0, tl["cancelled_at"], w1))
     span = np.where(started, end - tl["started_at"], 0)
-    n_notes = np.minimum(rng.poisson(params.tasks.work_notes_per_day * span / DAY),
+    n_notes = np.minimum(D.poisson(params.tasks.work_notes_per_day * span / DAY, t_counts),
                          params.tasks.max_work_notes)
     ni = np.repeat(np.arange(len(task)), n_notes)
-    nominal = tl["started_at"][ni] + np.floor(rng.random(len(ni)) * span[ni]).astype(np.int64)
+    n_acct = t_acct[ni]
+    n_counts = np.bincount(n_acct, minlength=n_acc)
+    nominal = tl["started_at"][ni] + np.floor(D.random(n_counts) * span[ni]).astype(np.int64)
     after_handoff = (tl["handoff_at"][ni] >= 0) & (nominal >= tl["handoff_at"][ni])
     writer = np.where(after_handoff, tl["handoff_to_id"][ni], tl["assignee_id"][ni])
-    note_t = ses.snap(writer - first_user_id, nominal, rng)
+    note_t = ses.snap(writer - first_user_id, nominal, D, n_counts)
     # a note is written while its writer holds the task: the first holder's notes stop at the hand-off
     holds_until = np.where(after_handoff | (tl["handoff_at"][ni] < 0), end[ni], tl["handoff_at"][ni])
     ok = (note_t >= 0) & (note_t < holds_until)
-    b.add("work_note_added", writer[ok], note_t[ok], project=project[ni][ok], task=task[ni][ok])
+    b.add("work_note_added", n_acct[ok], writer[ok], note_t[ok], project=project[ni][ok], task=task[ni][ok])
 
-    code, user, t, proj_col, task_col, pkind, pa_, pb_ = b.columns()
+    acct, code, user, t, proj_col, task_col, pkind, pa_, pb_ = b.columns()
 
-    # --- order by time (ties: by generation order), ids, ingestion latency
-    order = np.argsort(t, kind="stable")
-    code, user, t, proj_col, task_col, pkind, pa_, pb_ = (
-        x[order] for x in (code, user, t, proj_col, task_col, pkind, pa_, pb_))
-    n = len(t)
-    event_id = account_id * EVENT_ID_STRIDE + 1 + np.arange(n, dtype=np.int64)
+    # --- order by (account, time) (ties: by generation order), ids, ingestion latency
+    order = np.lexsort((t, acct))
+    acct, code, user, t, proj_col, task_col, pkind, pa_, pb_ = (
+        x[order] for x in (acct, code, user, t, proj_col, task_col, pkind, pa_, pb_))
+    counts = np.bincount(acct, minlength=n_acc)
+    if counts.max(initial=0) >= EVENT_ID_STRIDE:
+        raise ValueError(f"account {a0 + 1 + int(np.argmax(counts))} has more than {EVENT_ID_STRIDE - 1} events")
+    account_id = acct + a0 + 1
+    event_id = account_id * EVENT_ID_STRIDE + 1 + group_rank(acct)
     lat = params.ingestion
-    latency = np.minimum(lognormal(rng, lat.latency_seconds.median, lat.latency_seconds.sigma, n),
+    latency = np.minimum(D.lognormal(lat.latency_seconds.median, lat.latency_seconds.sigma, counts),
                          lat.max_latency_seconds)
     ingested = t + np.floor(latency * US).astype(np.int64)
-    assert n < EVENT_ID_STRIDE, "an account has more than 1e9 events"
-    return dict(event_id=event_id, account_id=np.full(n, account_id, np.int64), user_id=user,
+    return dict(event_id=event_id, account_id=account_id, user_id=user,
                 code=code, event_at_utc=t, ingested_at_utc=ingested, project_id=proj_col, task_id=task_col,
                 prop_kind=pkind, prop_a=pa_, prop_b=pb_)
 
 
 def _json_props(kind: np.ndarray, a: np.ndarray, b: np.ndarray) -> pa.Array:
-    """Render the properties JSON text column from (kind, a, b) integer columns, vectorised."""
+    """Render the properties JSON text column from (kind, a, b) integer columns, vectorised: text is
+    built only for the rows of each kind, then scattered into place (other rows stay null)."""
     n = len(kind)
-    a_txt = pc.cast(pa.array(a), pa.string())
-    b_txt = pc.cast(pa.array(b), pa.string())
-    status_a = pa.array(STATUS_NAMES[np.clip(a, 0, 4)], pa.string())
-    status_b = pa.array(STATUS_NAMES[np.clip(b, 0, 4)], pa.string())
-    out = pa.nulls(n, pa.string())
-    pieces = {
-        P_STATUS: ['{"from_status": "', status_a, '", "to_status": "', status_b, '"}'],
-        P_HANDOFF: ['{"from_user_id": ', a_txt, ', "to_user_id": ', b_txt, '}'],
-        P_ASSIGNEE: ['{"assignee_user_id": ', a_txt, '}'],
-        P_BLOCKER: ['{"blocker_id": ', a_txt, '}'],
-    }
-    for k, parts in pieces.items():
-        mask = pa.array(kind == k)
-        if not np.any(kind == k):
+    pieces, position = [], np.full(n, -1, dtype=np.int64)
+    done = 0
+    for k in (P_STATUS, P_HANDOFF, P_ASSIGNEE, P_BLOCKER):
+        rows = np.flatnonzero(kind == k)
+        if len(rows) == 0:
             continue
-        text = pc.binary_join_element_wise(*parts, "")
-        out = pc.if_else(mask, text, out)
-    return out
+        if k == P_STATUS:
+            parts = ['{"from_status": "', pa.array(STATUS_NAMES[np.clip(a[rows], 0, 4)], pa.string()),
+                     '", "to_status": "', pa.array(STATUS_NAMES[np.clip(b[rows], 0, 4)], pa.string()), '"}']
+        else:
+            a_txt = pc.cast(pa.array(a[rows]), pa.string())
+            parts = {P_HANDOFF: ['{"from_user_id": ', a_txt, ', "to_user_id": ',
+                                 pc.cast(pa.array(b[rows]), pa.string()), '}'],
+                     P_ASSIGNEE: ['{"assignee_user_id": ', a_txt, '}'],
+                     P_BLOCKER: ['{"blocker_id": ', a_txt, '}']}[k]
+        pieces.append(pc.binary_join_element_wise(*parts, ""))
+        position[rows] = done + np.arange(len(rows))
+        done += len(rows)
+    if not pieces:
+        return pa.nulls(n, pa.string())
+    texts = pa.concat_arrays(pieces)
+    return texts.take(pa.array(position, pa.int64(), mask=position < 0))
 
 
 def to_arrow(cols: dict) -> pa.Table:

@@ -13,7 +13,8 @@ Rules for `fn` and the tasks:
 
 * `fn` must be a top-level function of an importable module (e.g. `helpers.pipeline`), not one defined in a
   notebook cell or a lambda: the pool starts its workers with "forkserver" (Linux) or "spawn", which are safe
-  with threads and Jupyter kernels but import `fn` by name, and Dask workers do the same.
+  with threads and Jupyter kernels but import `fn` by name (the pool refuses such an `fn` with a clear error).
+  A script that calls run_blocks needs the usual `if __name__ == "__main__":` guard: workers import it.
 * Results travel back to the caller, so keep them small (counts, dicts); a block writes its own files.
 
 A real cluster: start `dask scheduler` on one host and `dask worker tcp://HOST:8786` on each worker host.

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from . import PROJECT_ROOT, io
 from .entities import plan_accounts
-from .events import account_events, to_arrow
+from .events import block_events, to_arrow
 from .params import (SCHEMA_VERSION, Params, from_json_dict, load, params_sha256, to_json_dict)
 from .schema import ENTITY_TABLES, EVENTS, TABLES, ddl
 from .simulate import simulate_block
@@ -83,11 +83,6 @@ def setup(params_path: str | os.PathLike, data_dir: str | os.PathLike) -> Params
 def part_ranges(params: Params) -> list[range]:
     n, size = params.accounts.count, params.output.accounts_per_part
     return [range(s, min(s + size, n)) for s in range(0, n, size)]
-
-
-def _concat(dicts: list[dict]) -> dict:
-    keys = dicts[0].keys()
-    return {k: np.concatenate([d[k] for d in dicts]) for k in keys}
 
 
 FAULT_ENV = "SAAS_SYNTH_FAULT"
@@ -146,26 +141,15 @@ def generate_events(data_dir: str | os.PathLike, progress: bool | None = None) -
     bar = tqdm(ranges, desc="events (account parts)", disable=not (show_progress() if progress is None else progress))
     for k, accounts in enumerate(bar):
         f = io.part_path
-        users = io.to_numpy_columns(io.read_parts_file(f(io.table_dir(data_dir, "users"), k), ["user_id", "account_id"]))
-        sessions = io.to_numpy_columns(io.read_parts_file(f(io.state_dir(data_dir, "sessions"), k)))
-        projects = io.to_numpy_columns(io.read_parts_file(f(io.table_dir(data_dir, "projects"), k)))
-        timeline = io.to_numpy_columns(io.read_parts_file(f(io.state_dir(data_dir, "timeline"), k)))
-        for cols in (users, sessions, projects, timeline):
-            assert np.all(np.diff(cols["account_id"]) >= 0), "state parts must be in account order"
-        chunks = []
-        for a in accounts:
-            account_id = a + 1
-            account_users = _rows(users, account_id)
-            if len(account_users["user_id"]) == 0:
-                continue
-            chunks.append(account_events(
-                params, account_id, int(account_users["user_id"].min()),
-                _rows(sessions, account_id), _rows(projects, account_id), _rows(timeline, account_id),
-            ))
-        cols = _concat(chunks) if chunks else None
-        table = to_arrow(cols) if cols is not None else EVENTS.empty()
-        order = np.argsort(table.column("event_at_utc").cast(pa.int64()).to_numpy(), kind="stable")
-        table = table.take(pa.array(order))
+        read = {name: io.to_numpy_columns(io.read_parts_file(f(folder, k), cols)) for name, folder, cols in (
+            ("users", io.table_dir(data_dir, "users"), ["user_id"]),
+            ("sessions", io.state_dir(data_dir, "sessions"), None),
+            ("projects", io.table_dir(data_dir, "projects"), ["project_id", "account_id", "owner_user_id", "created_at"]),
+            ("timeline", io.state_dir(data_dir, "timeline"), None))}
+        first_user_id = int(read["users"]["user_id"].min(initial=1))  # user ids of a part are dense
+        cols = block_events(params, accounts, first_user_id, read["sessions"], read["projects"], read["timeline"])
+        order = np.argsort(cols["event_at_utc"], kind="stable")  # a part is ordered by event time
+        table = to_arrow({name: x[order] for name, x in cols.items()})
         io.write_part(table, io.table_dir(data_dir, "events"), k)
         total += table.num_rows
         fault_point("events")
@@ -188,13 +172,6 @@ def _forget_imperfections(data_dir: Path, tables: tuple[str, ...]) -> None:
     for name in tables:
         shutil.rmtree(data_dir / "state" / "clean" / name, ignore_errors=True)
     (data_dir / "imperfections" / "ledger.parquet").unlink(missing_ok=True)
-
-
-def _rows(cols: dict, account_id: int) -> dict:
-    """One account's rows of a part's columns (parts are written in account order: a slice, no scan)."""
-    ids = cols["account_id"]
-    lo, hi = np.searchsorted(ids, account_id, "left"), np.searchsorted(ids, account_id, "right")
-    return {k: v[lo:hi] for k, v in cols.items()}
 
 
 def build_warehouse(data_dir: str | os.PathLike) -> Path:
