@@ -193,3 +193,22 @@ def plan_accounts(params: Params) -> AccountPlan:
         internal=internal,
 
     )
+
+
+PLAN_ACCOUNT_COLUMNS = ("created_at", "churn_at", "tier", "country", "domain", "n_users", "user_offset",
+                        "n_projects", "project_offset", "internal")
+PLAN_PROJECT_COLUMNS = ("project_account", "project_nominal_at")
+
+
+def plan_tables(plan: AccountPlan) -> tuple[pa.Table, pa.Table]:
+    """The plan as two Arrow tables (per account, per project), so block workers can load it."""
+    acc = pa.table({c: pa.array(getattr(plan, c)) for c in PLAN_ACCOUNT_COLUMNS})
+    proj = pa.table({c: pa.array(getattr(plan, c)) for c in PLAN_PROJECT_COLUMNS})
+    return acc, proj
+
+
+def plan_from_tables(acc: pa.Table, proj: pa.Table, accounts: pa.Table | None = None) -> AccountPlan:
+    cols = {c: acc.column(c).to_numpy(zero_copy_only=False) for c in PLAN_ACCOUNT_COLUMNS}
+    cols["domain"] = cols["domain"].astype(object)
+    cols.update({c: proj.column(c).to_numpy() for c in PLAN_PROJECT_COLUMNS})
+    return AccountPlan(accounts=accounts, **cols)

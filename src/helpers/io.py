@@ -48,6 +48,39 @@ def write_part(table: pa.Table, folder: Path, part: int) -> Path:
     return final
 
 
+class BackgroundWriter:
+    """Writes parts on one background thread while the caller computes the next block (pyarrow
+    encodes and compresses without holding the GIL). At most `max_pending` writes wait, so memory
+    stays bounded; the first error is raised by the next `write` or by `close`, and closing always
+    waits for every write that was started."""
+
+    def __init__(self, max_pending: int = 8) -> None:
+        from collections import deque
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-writer")
+        self._pending = deque()
+        self._max_pending = max_pending
+
+    def write(self, table: pa.Table, folder: Path, part: int) -> None:
+        while len(self._pending) >= self._max_pending:
+            self._pending.popleft().result()
+        self._pending.append(self._pool.submit(write_part, table, folder, part))
+
+    def close(self) -> None:
+        try:
+            while self._pending:
+                self._pending.popleft().result()
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> "BackgroundWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def json_safe(obj):
     """NaN and infinities become null (strict JSON has neither); containers are walked."""
     if isinstance(obj, float):

@@ -18,6 +18,7 @@ import json
 import os
 import platform
 import shutil
+from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
@@ -26,7 +27,7 @@ import pyarrow as pa
 from tqdm.auto import tqdm
 
 from . import PROJECT_ROOT, io
-from .entities import plan_accounts
+from .entities import plan_accounts, plan_from_tables, plan_tables
 from .events import block_events, to_arrow
 from .params import (SCHEMA_VERSION, Params, from_json_dict, load, params_sha256, to_json_dict)
 from .schema import ENTITY_TABLES, EVENTS, TABLES, ddl
@@ -103,8 +104,95 @@ def show_progress() -> bool:
     return os.environ.get("SAAS_SYNTH_BATCH") != "1"
 
 
-def generate_entities(data_dir: str | os.PathLike, progress: bool | None = None) -> dict:
-    """Plan accounts, simulate every account part by part, write the four entity tables and state."""
+PLAN_DIR = "state/plan"
+
+
+def _save_plan(plan, data_dir: Path) -> None:
+    acc, proj = plan_tables(plan)
+    io.write_part(acc, data_dir / PLAN_DIR / "accounts", 0)
+    io.write_part(proj, data_dir / PLAN_DIR / "projects", 0)
+
+
+@lru_cache(maxsize=2)
+def _cached_plan(folder: str, stamp: int):
+    acc = io.read_parts_file(io.part_path(Path(folder) / "accounts", 0))
+    proj = io.read_parts_file(io.part_path(Path(folder) / "projects", 0))
+    return plan_from_tables(acc, proj)
+
+
+def load_plan(data_dir: Path):
+    """The accounts plan saved by generate_entities (read once per process and data folder)."""
+    folder = Path(data_dir) / PLAN_DIR
+    f = io.part_path(folder / "accounts", 0)
+    return _cached_plan(str(folder), f.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=2)
+def _cached_params(path: str, stamp: int) -> Params:
+    return from_json_dict(json.loads(Path(path).read_text()))
+
+
+def _params(data_dir: Path) -> Params:
+    path = Path(data_dir) / PARAMS_FILE
+    return _cached_params(str(path), path.stat().st_mtime_ns)
+
+
+def entities_block(data_dir: str, k: int, write=io.write_part) -> dict:
+    """Block k (the k-th part of accounts): simulate it and write its users, projects and tasks parts
+    and state. A pure function of the saved params and plan, so any worker may run it."""
+    data_dir = Path(data_dir)
+    params = _params(data_dir)
+    accounts = part_ranges(params)[k]
+    sim = simulate_block(params, load_plan(data_dir), accounts)
+    for name in ("users", "projects", "tasks"):
+        write(io.from_numpy_columns(getattr(sim, name), TABLES[name]), io.table_dir(data_dir, name), k)
+    for name in STATE_TABLES:
+        write(io.from_numpy_state(getattr(sim, name)), io.state_dir(data_dir, name), k)
+    fault_point("entities")
+    return {name: len(next(iter(getattr(sim, name).values()))) for name in ("users", "projects", "tasks")}
+
+
+def events_block(data_dir: str, k: int, write=io.write_part) -> int:
+    """Block k: derive its accounts' events from their saved state and write the events part
+    (ordered by event time)."""
+    data_dir = Path(data_dir)
+    params = _params(data_dir)
+    accounts = part_ranges(params)[k]
+    f = io.part_path
+    read = {name: io.to_numpy_columns(io.read_parts_file(f(folder, k), cols)) for name, folder, cols in (
+        ("users", io.table_dir(data_dir, "users"), ["user_id"]),
+        ("sessions", io.state_dir(data_dir, "sessions"), None),
+        ("projects", io.table_dir(data_dir, "projects"), ["project_id", "account_id", "owner_user_id", "created_at"]),
+        ("timeline", io.state_dir(data_dir, "timeline"), None))}
+    first_user_id = int(read["users"]["user_id"].min(initial=1))  # user ids of a part are dense
+    cols = block_events(params, accounts, first_user_id, read["sessions"], read["projects"], read["timeline"])
+    order = np.argsort(cols["event_at_utc"], kind="stable")  # a part is ordered by event time
+    table = to_arrow({name: x[order] for name, x in cols.items()})
+    write(table, io.table_dir(data_dir, "events"), k)
+    fault_point("events")
+    return table.num_rows
+
+
+def run_parts(fn, data_dir: Path, n_parts: int, desc: str, progress: bool,
+              workers: int | None = None, scheduler: str | None = None) -> list:
+    """fn(data_dir, k) for every part k: here (parts written on a background thread while the next
+    block is computed), on `workers` local processes, or on a Dask cluster (`scheduler`). Workers
+    only schedule blocks: the content is the same whichever runs them.
+    Defaults: env SAAS_SYNTH_SCHEDULER, env SAAS_SYNTH_WORKERS, else the cores this process may use."""
+    from . import parallel
+
+    scheduler = scheduler or parallel.scheduler_from_env()
+    workers = parallel.default_workers() if workers is None else workers
+    if scheduler or (workers > 1 and n_parts > 1):
+        tasks = [(str(Path(data_dir).resolve()), k) for k in range(n_parts)]
+        return parallel.run_blocks(fn, tasks, workers=workers, scheduler=scheduler, desc=desc, progress=progress)
+    with io.BackgroundWriter() as writer:
+        return [fn(str(data_dir), k, writer.write) for k in tqdm(range(n_parts), desc=desc, disable=not progress)]
+
+
+def generate_entities(data_dir: str | os.PathLike, progress: bool | None = None, workers: int | None = None,
+                      scheduler: str | None = None) -> dict:
+    """Plan accounts, simulate every block of accounts, write the four entity tables and state."""
     data_dir = Path(data_dir)
     params = load_saved_params(data_dir)
     _forget_imperfections(data_dir, ("accounts", "users", "tasks", "events"))
@@ -117,43 +205,23 @@ def generate_entities(data_dir: str | os.PathLike, progress: bool | None = None)
         "account_id": np.arange(1, plan.n_accounts + 1, dtype=np.int64),
         "churn_at": np.where(plan.churn_at == np.iinfo(np.int64).max, -1, plan.churn_at),
     }), io.state_dir(data_dir, "account_latent"), 0)
-    ranges = part_ranges(params)
-    bar = tqdm(ranges, desc="entities (account parts)", disable=not (show_progress() if progress is None else progress))
-    for k, accounts in enumerate(bar):
-        sim = simulate_block(params, plan, accounts)
-        for name in ("users", "projects", "tasks"):
-            io.write_part(io.from_numpy_columns(getattr(sim, name), TABLES[name]), io.table_dir(data_dir, name), k)
-        for name in ("user_latent", "sessions", "timeline"):
-            io.write_part(io.from_numpy_state(getattr(sim, name)), io.state_dir(data_dir, name), k)
-        fault_point("entities")
+    _save_plan(plan, data_dir)
+    run_parts(entities_block, data_dir, len(part_ranges(params)), "entities (account blocks)",
+              show_progress() if progress is None else progress, workers, scheduler)
     return {name: io.row_count(io.table_dir(data_dir, name)) for name in ENTITY_TABLES}
 
 
-def generate_events(data_dir: str | os.PathLike, progress: bool | None = None) -> dict:
-    """Derive every account's events from the saved state, one part per account part."""
+def generate_events(data_dir: str | os.PathLike, progress: bool | None = None, workers: int | None = None,
+                    scheduler: str | None = None) -> dict:
+    """Derive every account's events from the saved state, one part per block of accounts."""
     data_dir = Path(data_dir)
     params = load_saved_params(data_dir)
     _forget_imperfections(data_dir, ("events",))
     for old in io.parts(io.table_dir(data_dir, "events")):
         old.unlink()  # no stale part survives a run with fewer parts
-    ranges = part_ranges(params)
-    total = 0
-    bar = tqdm(ranges, desc="events (account parts)", disable=not (show_progress() if progress is None else progress))
-    for k, accounts in enumerate(bar):
-        f = io.part_path
-        read = {name: io.to_numpy_columns(io.read_parts_file(f(folder, k), cols)) for name, folder, cols in (
-            ("users", io.table_dir(data_dir, "users"), ["user_id"]),
-            ("sessions", io.state_dir(data_dir, "sessions"), None),
-            ("projects", io.table_dir(data_dir, "projects"), ["project_id", "account_id", "owner_user_id", "created_at"]),
-            ("timeline", io.state_dir(data_dir, "timeline"), None))}
-        first_user_id = int(read["users"]["user_id"].min(initial=1))  # user ids of a part are dense
-        cols = block_events(params, accounts, first_user_id, read["sessions"], read["projects"], read["timeline"])
-        order = np.argsort(cols["event_at_utc"], kind="stable")  # a part is ordered by event time
-        table = to_arrow({name: x[order] for name, x in cols.items()})
-        io.write_part(table, io.table_dir(data_dir, "events"), k)
-        total += table.num_rows
-        fault_point("events")
-    return {"events": total}
+    counts = run_parts(events_block, data_dir, len(part_ranges(params)), "events (account blocks)",
+                       show_progress() if progress is None else progress, workers, scheduler)
+    return {"events": int(sum(counts))}
 
 
 def apply_imperfections(data_dir: str | os.PathLike, progress: bool | None = None) -> dict:
