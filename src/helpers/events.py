@@ -173,32 +173,43 @@ def block_events(params: Params, accounts: range, first_user_id: int, sessions: 
                 prop_kind=pkind, prop_a=pa_, prop_b=pb_)
 
 
+# JSON text of each property kind: prefix, first value, middle, second value, suffix
+_TEMPLATE = {
+    P_NONE: ("", "", ""),
+    P_STATUS: ('{"from_status": "', '", "to_status": "', '"}'),
+    P_HANDOFF: ('{"from_user_id": ', ', "to_user_id": ', "}"),
+    P_ASSIGNEE: ('{"assignee_user_id": ', "", "}"),
+    P_BLOCKER: ('{"blocker_id": ', "", "}"),
+}
+_PREFIX, _MIDDLE, _SUFFIX = (pa.array([_TEMPLATE[k][i] for k in range(5)], pa.string()) for i in range(3))
+_STATUS_TEXT = pa.array(STATUSES, pa.string())
+
+
 def _json_props(kind: np.ndarray, a: np.ndarray, b: np.ndarray) -> pa.Array:
-    """Render the properties JSON text column from (kind, a, b) integer columns, vectorised: text is
-    built only for the rows of each kind, then scattered into place (other rows stay null)."""
+    """Render the properties JSON text column from (kind, a, b) integer columns, vectorised.
+
+    The text of the rows that have properties is joined in row order from per-kind templates; the
+    column (null elsewhere) is then assembled from its buffers, with no per-row scatter."""
     n = len(kind)
-    pieces, position = [], np.full(n, -1, dtype=np.int64)
-    done = 0
-    for k in (P_STATUS, P_HANDOFF, P_ASSIGNEE, P_BLOCKER):
-        rows = np.flatnonzero(kind == k)
-        if len(rows) == 0:
-            continue
-        if k == P_STATUS:
-            parts = ['{"from_status": "', pa.array(STATUS_NAMES[np.clip(a[rows], 0, 4)], pa.string()),
-                     '", "to_status": "', pa.array(STATUS_NAMES[np.clip(b[rows], 0, 4)], pa.string()), '"}']
-        else:
-            a_txt = pc.cast(pa.array(a[rows]), pa.string())
-            parts = {P_HANDOFF: ['{"from_user_id": ', a_txt, ', "to_user_id": ',
-                                 pc.cast(pa.array(b[rows]), pa.string()), '}'],
-                     P_ASSIGNEE: ['{"assignee_user_id": ', a_txt, '}'],
-                     P_BLOCKER: ['{"blocker_id": ', a_txt, '}']}[k]
-        pieces.append(pc.binary_join_element_wise(*parts, ""))
-        position[rows] = done + np.arange(len(rows))
-        done += len(rows)
-    if not pieces:
+    rows = np.flatnonzero(kind != P_NONE)
+    if len(rows) == 0:
         return pa.nulls(n, pa.string())
-    texts = pa.concat_arrays(pieces)
-    return texts.take(pa.array(position, pa.int64(), mask=position < 0))
+    k = pa.array(kind[rows].astype(np.int32))
+    ka, kb = a[rows], b[rows]
+    status = pa.array(kind[rows] == P_STATUS)
+    second = pa.array(kind[rows] == P_HANDOFF)
+    first_text = pc.if_else(status, _STATUS_TEXT.take(pa.array(np.clip(ka, 0, 4))), pc.cast(pa.array(ka), pa.string()))
+    second_text = pc.if_else(status, _STATUS_TEXT.take(pa.array(np.clip(kb, 0, 4))),
+                             pc.if_else(second, pc.cast(pa.array(kb), pa.string()), pa.scalar("", pa.string())))
+    text = pc.binary_join_element_wise(_PREFIX.take(k), first_text, _MIDDLE.take(k), second_text, _SUFFIX.take(k), "")
+    text_offsets = np.frombuffer(text.buffers()[1], dtype=np.int32, count=len(text) + 1, offset=4 * text.offset)
+    offsets = np.zeros(n + 1, dtype=np.int32)
+    offsets[rows + 1] = np.diff(text_offsets)
+    np.cumsum(offsets, out=offsets)
+    offsets += text_offsets[0]
+    valid = np.packbits(kind != P_NONE, bitorder="little")
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), text.buffers()[2], pa.py_buffer(valid),
+                                       null_count=n - len(rows))
 
 
 def to_arrow(cols: dict) -> pa.Table:

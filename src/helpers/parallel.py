@@ -98,7 +98,12 @@ def _run_loop(fn, tasks, desc, bar) -> list:
 
 
 def _mp_context():
-    return multiprocessing.get_context("forkserver" if sys.platform.startswith("linux") else "spawn")
+    if not sys.platform.startswith("linux"):
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    # the fork server imports the heavy modules once; every worker is then a cheap fork of it
+    ctx.set_forkserver_preload(["helpers.pipeline"])
+    return ctx
 
 
 def _check_importable(fn) -> None:
