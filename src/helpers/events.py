@@ -26,6 +26,15 @@ from .sessions import INTRADAY_A, INTRADAY_B, Sessions
 from .simulate import group_rank
 from .streams import AccountDraws
 
+def stable_order(t: np.ndarray, acct: np.ndarray, n_acc: int, origin: int) -> np.ndarray:
+    """The stable order by (t, acct): one sort of a packed int64 key when it fits, else lexsort."""
+    bits = max(int(n_acc - 1).bit_length(), 1)
+    rel = t - (origin - 2 * DAY)
+    if len(t) and rel.min() >= 0 and int(rel.max()) < (1 << (62 - bits)):
+        return np.argsort((rel << bits) | acct, kind="stable")
+    return np.lexsort((acct, t))
+
+
 CODE = {name: i for i, name in enumerate(EVENT_NAMES)}
 EVENT_ID_STRIDE = 1_000_000_000
 NONE = -1
@@ -68,7 +77,7 @@ STATUS_NAMES = np.array(STATUSES, dtype=object)
 def block_events(params: Params, accounts: range, first_user_id: int, sessions: dict,
                  projects: dict, timeline: dict) -> dict:
     """Events of consecutive accounts (indices; account_id = index + 1) as numpy columns, ordered by
-    (account, time), with ids and ingestion times (properties as integer codes, see to_arrow).
+    time (ties: by account), with ids and ingestion times (properties as integer codes, see to_arrow).
 
     `sessions`, `projects` and `timeline` hold those accounts' rows in account order; user ids of the
     block are first_user_id, first_user_id + 1, ... Each account draws from its own stream.
@@ -155,18 +164,22 @@ def block_events(params: Params, accounts: range, first_user_id: int, sessions: 
 
     acct, code, user, t, proj_col, task_col, pkind, pa_, pb_ = b.columns()
 
-    # --- order by (account, time) (ties: by generation order), ids, ingestion latency
-    order = np.lexsort((t, acct))
+    # --- order by time, then account, then generation order (the part's row order); ids number each
+    # account's events in that order, and each account draws its latencies in that order
+    order = stable_order(t, acct, n_acc, w0)
     acct, code, user, t, proj_col, task_col, pkind, pa_, pb_ = (
         x[order] for x in (acct, code, user, t, proj_col, task_col, pkind, pa_, pb_))
+    by_account = np.argsort(acct.astype(np.int16) if n_acc <= 1 << 15 else acct, kind="stable")
     counts = np.bincount(acct, minlength=n_acc)
     if counts.max(initial=0) >= EVENT_ID_STRIDE:
         raise ValueError(f"account {a0 + 1 + int(np.argmax(counts))} has more than {EVENT_ID_STRIDE - 1} events")
     account_id = acct + a0 + 1
-    event_id = account_id * EVENT_ID_STRIDE + 1 + group_rank(acct)
+    event_id = np.empty(len(t), dtype=np.int64)
+    event_id[by_account] = account_id[by_account] * EVENT_ID_STRIDE + 1 + group_rank(acct[by_account])
     lat = params.ingestion
-    latency = np.minimum(D.lognormal(lat.latency_seconds.median, lat.latency_seconds.sigma, counts),
-                         lat.max_latency_seconds)
+    latency = np.empty(len(t))
+    latency[by_account] = np.minimum(D.lognormal(lat.latency_seconds.median, lat.latency_seconds.sigma, counts),
+                                     lat.max_latency_seconds)
     ingested = t + np.floor(latency * US).astype(np.int64)
     return dict(event_id=event_id, account_id=account_id, user_id=user,
                 code=code, event_at_utc=t, ingested_at_utc=ingested, project_id=proj_col, task_id=task_col,

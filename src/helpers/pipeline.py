@@ -166,8 +166,7 @@ def events_block(data_dir: str, k: int, write=io.write_part) -> int:
         ("timeline", io.state_dir(data_dir, "timeline"), None))}
     first_user_id = int(read["users"]["user_id"].min(initial=1))  # user ids of a part are dense
     cols = block_events(params, accounts, first_user_id, read["sessions"], read["projects"], read["timeline"])
-    order = np.argsort(cols["event_at_utc"], kind="stable")  # a part is ordered by event time
-    table = to_arrow({name: x[order] for name, x in cols.items()})
+    table = to_arrow(cols)  # ordered by event time
     write(table, io.table_dir(data_dir, "events"), k)
     fault_point("events")
     return table.num_rows

@@ -22,7 +22,7 @@ from .entities import (DAY, HOUR, MAX_DAYS, MINUTE, MONTH_DAYS, NEVER, US, Accou
                        truncated_exponential_from_u)
 from .params import Params, window_bounds_us
 from .schema import STATUSES
-from .sessions import INTRADAY_A, INTRADAY_B, MAX_USERS, Sessions, build_sessions
+from .sessions import INTRADAY_A, INTRADAY_B, MAX_USERS, Sessions, build_sessions, order_by
 from .streams import AccountDraws, stream
 
 NONE = -1  # "not reached" / "no user" in timeline columns
@@ -244,7 +244,7 @@ def _task_creations(params: Params, b: Block, ses: Sessions, proj: dict, create_
     counts = np.bincount(ka, minlength=n_acc)
     s, e = ses.start_sorted[k], ses.end_sorted[k]
     t = s + np.floor(D.beta(INTRADAY_A, INTRADAY_B, counts) * (e - s)).astype(np.int64)
-    p_order = np.lexsort((proj["created"], proj["acct"]))
+    p_order = order_by(proj["acct"], proj["created"], ses.origin)
     p_key = ses.start_key(proj["acct"][p_order], proj["created"][p_order])
     p_lo = np.searchsorted(proj["acct"][p_order], np.arange(n_acc), side="left")
     live = np.searchsorted(p_key, ses.start_key(ka, t), side="left") - p_lo[ka]  # projects created strictly before t
@@ -253,7 +253,7 @@ def _task_creations(params: Params, b: Block, ses: Sessions, proj: dict, create_
     ok = live > 0
     k, t, pj = k[ok], t[ok], p_order[np.minimum(p_lo[ka[ok]] + np.maximum(pick[ok], 0), max(n_p - 1, 0))]
     # --- cap: a project keeps its first tasks_per_project.max tasks
-    order = np.lexsort((t, pj))
+    order = order_by(pj, t, ses.origin)
     k, t, pj = k[order], t[order], pj[order]
     keep = group_rank(pj) < tpp.max
     k, t, pj = k[keep], t[keep], pj[keep]
@@ -276,7 +276,8 @@ def _task_creations(params: Params, b: Block, ses: Sessions, proj: dict, create_
                     np.maximum(e0 - 1, s0))
     k, t, pj = np.concatenate([k, kk]), np.concatenate([t, tt]), np.concatenate([pj, tp])
     # tasks in order of creation (ties by project) within each account: task ids follow time
-    order = np.lexsort((pj, t, proj["acct"][pj]))
+    by_project = np.argsort(pj, kind="stable")
+    order = by_project[order_by(proj["acct"][pj[by_project]], t[by_project], ses.origin)]
     return t[order], ses.user_sorted[k[order]], pj[order]
 
 
