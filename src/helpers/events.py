@@ -22,17 +22,25 @@ import pyarrow.compute as pc
 from .entities import DAY, US
 from .params import Params, window_bounds_us
 from .schema import EVENT_NAMES, EVENTS, STATUSES
-from .sessions import INTRADAY_A, INTRADAY_B, Sessions
+from .sessions import Sessions, moment
 from .simulate import group_rank
 from .streams import AccountDraws
 
 def stable_order(t: np.ndarray, acct: np.ndarray, n_acc: int, origin: int) -> np.ndarray:
-    """The stable order by (t, acct): one sort of a packed int64 key when it fits, else lexsort."""
+    """The stable order by (t, acct) (ties: by position).
+
+    Fast path: one quicksort of a packed int64 key; when no two keys are equal, every sort
+    algorithm (on any CPU) gives this one order, so it is used only then. Else a stable sort."""
     bits = max(int(n_acc - 1).bit_length(), 1)
     rel = t - (origin - 2 * DAY)
-    if len(t) and rel.min() >= 0 and int(rel.max()) < (1 << (62 - bits)):
-        return np.argsort((rel << bits) | acct, kind="stable")
-    return np.lexsort((acct, t))
+    if len(t) == 0 or rel.min() < 0 or int(rel.max()) >= (1 << (62 - bits)):
+        return np.lexsort((acct, t))
+    key = (rel << bits) | acct
+    order = np.argsort(key)
+    sorted_key = key[order]
+    if np.all(sorted_key[1:] != sorted_key[:-1]):
+        return order
+    return np.argsort(key, kind="stable")
 
 
 CODE = {name: i for i, name in enumerate(EVENT_NAMES)}
@@ -104,8 +112,7 @@ def block_events(params: Params, accounts: range, first_user_id: int, sessions: 
     vs = np.repeat(np.arange(n_s), views)
     v_acct = s_acct[vs]
     start, end = ses.start[vs], ses.end[vs]
-    view_t = start + np.floor(D.beta(INTRADAY_A, INTRADAY_B, np.bincount(v_acct, minlength=n_acc))
-                              * (end - start)).astype(np.int64)
+    view_t = moment(D, start, end, np.bincount(v_acct, minlength=n_acc))
     b.add("dashboard_viewed", v_acct, ses.user[vs] + first_user_id, view_t)
 
     # --- projects

@@ -17,15 +17,25 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from . import vocab
+from .streams import AccountDraws
 from .entities import DAY, HOUR
 
-# Where in a session work happens: Beta(a, b) of the way through it (a mid-morning-to-afternoon bump).
-INTRADAY_A, INTRADAY_B = 2.0, 2.4
+# Where in a session work happens: a triangular share of the way through it, peaking at 40%
+# (a mid-morning-to-afternoon bump; as cheap to draw as a uniform).
+INTRADAY_MODE = 0.4
 
 
-def moment(rng: np.random.Generator, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+def intraday(draws, counts) -> np.ndarray:
+    """Shares of the way through a session, per account (AccountDraws) or from one Generator."""
+    if isinstance(draws, np.random.Generator):
+        return draws.triangular(0.0, INTRADAY_MODE, 1.0, int(np.sum(counts)))
+    return draws.triangular(0.0, INTRADAY_MODE, 1.0, counts)
+
+
+def moment(draws, start: np.ndarray, end: np.ndarray, counts=None) -> np.ndarray:
     """A random instant in [start, end): most activity falls in the middle of a working session."""
-    return start + np.floor(rng.beta(INTRADAY_A, INTRADAY_B, len(start)) * (end - start)).astype(np.int64)
+    counts = len(start) if counts is None else counts
+    return start + np.floor(intraday(draws, counts) * (end - start)).astype(np.int64)
 
 
 # Sessions of different users are keyed as user_index * KEY_SPAN + (t - origin).
@@ -68,13 +78,6 @@ def weekend_mask(start: dt.date, days: int) -> np.ndarray:
     d0 = np.datetime64(start) - np.timedelta64(1, "D")
     day_numbers = (d0 + np.arange(days + 2)).astype("datetime64[D]").view("int64")
     return ((day_numbers + 3) % 7) >= 5
-
-
-def _beta(draws, counts, n: int) -> np.ndarray:
-    """Intraday positions: from one Generator (one account), or per account from AccountDraws."""
-    if isinstance(draws, np.random.Generator):
-        return draws.beta(INTRADAY_A, INTRADAY_B, n)
-    return draws.beta(INTRADAY_A, INTRADAY_B, counts)
 
 
 def _uniform01(draws, counts, n: int) -> np.ndarray:
@@ -135,7 +138,7 @@ class Sessions:
         """
         actor = np.asarray(actor, dtype=np.int64)
         t = np.asarray(t, dtype=np.int64)
-        where = _beta(draws, counts, len(t))
+        where = intraday(draws, len(t) if counts is None else counts)
         if len(self.user) == 0 or len(t) == 0:
             return np.full(len(t), -1, dtype=np.int64)
         key = actor * KEY_SPAN + self._rel(t)
@@ -201,42 +204,35 @@ def build_sessions(
     """
     n = len(tz)
     cols = days + 2  # local days -1..days
-    offsets = utc_offsets(start_date, days)[tz]  # (n, cols)
-    weekend = weekend_mask(start_date, days)
-
     if account is None:
-        draw_active = rng.random((n, cols))
-        draw_start = rng.normal(0.0, 0.5, (n, cols))
-        draw_len = rng.lognormal(0.0, 0.25, (n, cols))
-        first_len = np.floor(rng.lognormal(np.log(2.0 * HOUR), 0.6, n)).astype(np.int64)
-    else:
-        counts = np.bincount(account, minlength=n_accounts)
-        draw_active = rng.random(counts, cols)
-        draw_start = rng.normal(0.0, 0.5, counts, cols)
-        draw_len = rng.lognormal(1.0, 0.25, counts, cols)
-        first_len = np.floor(rng.lognormal(2.0 * HOUR, 0.6, counts)).astype(np.int64)
+        rng, account = AccountDraws.of([rng]), np.zeros(n, dtype=np.int64)
+    counts = np.bincount(account, minlength=n_accounts)
+    weekend = weekend_mask(start_date, days)
+    weekend_factor = np.broadcast_to(np.asarray(weekend_factor, dtype=float), (n,))
 
+    # which local days each user is in the product (drawn for every user-day)...
+    draw_active = rng.random(counts, cols)
+    offsets = utc_offsets(start_date, days)
+    act_day_utc = np.clip((activated_at - w0) // DAY + 1, 0, cols - 1)
+    act_local = activated_at + offsets[tz, act_day_utc]
+    act_day_col = (act_local - w0) // DAY + 1  # column of the activation's local day
+    day_col = np.arange(cols)
+    prob = active_prob[:, None] * np.where(weekend[None, :], weekend_factor[:, None], 1.0)
+    active = (draw_active < prob) & (day_col[None, :] > act_day_col[:, None])
+    u_idx, d_idx = np.nonzero(active)  # row-major: users (so accounts), then days
+    # ...and, for those days only, when the session starts and how long it lasts
+    active_counts = np.bincount(account[u_idx], minlength=n_accounts)
+    draw_start = rng.normal(0.0, 0.5, active_counts)
+    draw_len = rng.lognormal(1.0, 0.25, active_counts)
+    first_len = np.floor(rng.lognormal(2.0 * HOUR, 0.6, counts)).astype(np.int64)
     if n == 0:
         empty = np.zeros(0, np.int64)
         return Sessions(empty, empty, empty, w0, empty, n_accounts)
 
-    act_day_utc = np.clip((activated_at - w0) // DAY + 1, 0, cols - 1)
-    act_local = activated_at + offsets[np.arange(n), act_day_utc]
-    act_day_col = (act_local - w0) // DAY + 1  # column of the activation's local day
-
-    day_col = np.arange(cols)
-    weekend_factor = np.broadcast_to(np.asarray(weekend_factor, dtype=float), (n,))
-    prob = active_prob[:, None] * np.where(weekend[None, :], weekend_factor[:, None], 1.0)
-    active = (draw_active < prob) & (day_col[None, :] > act_day_col[:, None])
-    hours = np.where(weekend, workday_hours * weekend_hours_factor, workday_hours)[None, :] * draw_len
-    hours = np.clip(hours, 0.5, 15.0)
-    local_start_h = np.clip(start_hour[:, None] + draw_start, 0.0, 23.0)
-    start = w0 + (day_col[None, :] - 1) * DAY + np.floor(local_start_h * HOUR).astype(np.int64) - offsets
-    end = start + np.floor(hours * HOUR).astype(np.int64)
-
-    u_idx, d_idx = np.nonzero(active)
-    s = start[u_idx, d_idx]
-    e = end[u_idx, d_idx]
+    hours = np.clip(np.where(weekend[d_idx], workday_hours * weekend_hours_factor, workday_hours) * draw_len, 0.5, 15.0)
+    local_start_h = np.clip(start_hour[u_idx] + draw_start, 0.0, 23.0)
+    s = w0 + (d_idx - 1) * DAY + np.floor(local_start_h * HOUR).astype(np.int64) - offsets[tz[u_idx], d_idx]
+    e = s + np.floor(hours * HOUR).astype(np.int64)
     # the activation session comes first for each user (np.nonzero is row-major: users, then days)
     act_user = np.arange(n)
     user = np.concatenate([act_user, u_idx])
@@ -254,5 +250,4 @@ def build_sessions(
     same_user_next = np.r_[user[1:] == user[:-1], False]
     e = np.where(same_user_next, np.minimum(e, nxt), e)
     keep = e > s
-    acct = None if account is None else account[user[keep]]
-    return Sessions(user[keep], s[keep], e[keep], w0, acct, n_accounts)
+    return Sessions(user[keep], s[keep], e[keep], w0, account[user[keep]], n_accounts)

@@ -22,7 +22,7 @@ from .entities import (DAY, HOUR, MAX_DAYS, MINUTE, MONTH_DAYS, NEVER, US, Accou
                        truncated_exponential_from_u)
 from .params import Params, window_bounds_us
 from .schema import STATUSES
-from .sessions import INTRADAY_A, INTRADAY_B, MAX_USERS, Sessions, build_sessions, order_by
+from .sessions import Sessions, build_sessions, moment, order_by
 from .streams import AccountDraws, stream
 
 NONE = -1  # "not reached" / "no user" in timeline columns
@@ -243,7 +243,7 @@ def _task_creations(params: Params, b: Block, ses: Sessions, proj: dict, create_
     ka = ses.account_sorted[k]
     counts = np.bincount(ka, minlength=n_acc)
     s, e = ses.start_sorted[k], ses.end_sorted[k]
-    t = s + np.floor(D.beta(INTRADAY_A, INTRADAY_B, counts) * (e - s)).astype(np.int64)
+    t = moment(D, s, e, counts)
     p_order = order_by(proj["acct"], proj["created"], ses.origin)
     p_key = ses.start_key(proj["acct"][p_order], proj["created"][p_order])
     p_lo = np.searchsorted(proj["acct"][p_order], np.arange(n_acc), side="left")
@@ -324,28 +324,33 @@ def _task_lifecycle(params: Params, plan: AccountPlan, b: Block, ses: Sessions, 
 
     ns = to_us
 
-    def snap(actor, t):
-        return ses.snap(actor, t, D, counts)
+    def stage(active, actor, nominal):
+        """The step's time where `active` (its actor's next session moment), -1 elsewhere or if never reached."""
+        rows = np.flatnonzero(active)
+        t = np.full(n, NONE, dtype=np.int64)
+        t[rows] = ses.snap(actor[rows], nominal[rows], D, np.bincount(acct[rows], minlength=len(b)))
+        return t, t >= 0
+
+    def colleague(active, after, exclude):
+        """Where `active`: another user of the account who is around in the week after `after`; -1 elsewhere."""
+        rows = np.flatnonzero(active)
+        out = np.full(n, NONE, dtype=np.int64)
+        out[rows] = ses.other_user_near(after[rows], exclude[rows], 7 * DAY, D,
+                                        np.bincount(acct[rows], minlength=len(b)), account=acct[rows])
+        return out
 
     # --- assignment (by the creator, moments after creation)
-    other = ses.other_user_near(created, creator, 7 * DAY, D, counts, account=acct)
-    assignee = np.where(assigned, np.where(self_assigned | (other < 0), creator, other), NONE)
-    t_assigned = np.where(assigned, snap(creator, created + assign_delay), NONE)
-    t_assigned = np.where(assigned & (t_assigned >= 0), t_assigned, NONE)
+    other = colleague(assigned & ~self_assigned, created, creator)
+    assignee = np.where(assigned, np.where(other < 0, creator, other), NONE)
+    t_assigned, _ = stage(assigned, creator, created + assign_delay)
     assignee = np.where(t_assigned >= 0, assignee, NONE)
 
     # --- start (by the assignee)
     go = (assignee >= 0) & ~never_started
-    t_started = np.where(go, snap(assignee, t_assigned + ns(to_start)), NONE)
-    go &= t_started >= 0
-    t_started = np.where(go, t_started, NONE)
+    t_started, r = stage(go, assignee, t_assigned + ns(to_start))
+    go &= r
     holder = assignee.copy()
     last = np.where(go, t_started, NONE)
-
-    def stage(active, actor, nominal):
-        t = np.where(active, snap(np.where(active, actor, 0), nominal), NONE)
-        reached = active & (t >= 0)
-        return np.where(reached, t, NONE), reached
 
     def blocker(want, offset, duration):
         """Blocked by the holder after `offset`, resolved after `duration`; a step not reached stalls the task."""
@@ -364,8 +369,7 @@ def _task_lifecycle(params: Params, plan: AccountPlan, b: Block, ses: Sessions, 
     # --- hand-off: the holder passes the task to a colleague who is around in the next week
     want = go & handoff
     t_handoff, r = stage(want, holder, last + ns(0.25 * cycle))
-    receiver = np.where(r, ses.other_user_near(np.where(r, t_handoff, 0), holder, 7 * DAY, D, counts, account=acct),
-                        NONE)
+    receiver = colleague(r, t_handoff, holder)
     r &= receiver >= 0
     t_handoff = np.where(r, t_handoff, NONE)
     handoff_from = np.where(r, holder, NONE)

@@ -92,8 +92,8 @@ class AccountDraws:
     def exponential(self, scale: float, counts) -> np.ndarray:
         return self._each(counts, lambda g, c: g.exponential(scale, c))
 
-    def beta(self, a: float, b: float, counts) -> np.ndarray:
-        return self._each(counts, lambda g, c: g.beta(a, b, c))
+    def triangular(self, left: float, mode: float, right: float, counts) -> np.ndarray:
+        return self._each(counts, lambda g, c: g.triangular(left, mode, right, c))
 
     def poisson(self, lam, counts) -> np.ndarray:
         """Poisson draws; `lam` is a scalar or one rate per row."""
