@@ -16,6 +16,7 @@ from functools import lru_cache
 import numpy as np
 import faker.factory
 from faker import Faker
+from faker.providers.person import Provider as PersonProvider
 from faker.utils.loading import list_module
 
 # Faker(locale) re-lists its provider packages from disk (pkgutil) for every instance: ~20 ms a
@@ -58,15 +59,25 @@ def _faker(locale: str, seed: int, salt: int) -> Faker:
     return fake
 
 
+def _sample(fake: Faker, method: str, elements: str, n: int) -> list[str]:
+    """n draws of fake.<method>(); one weighted batch draw from the locale's list when <method> is
+    the standard one (random_element of that list; a per-call draw re-weights the list each time)."""
+    provider = next(p for p in fake.get_providers() if hasattr(p, elements))
+    if getattr(type(provider), method) is getattr(PersonProvider, method):
+        return list(fake.random_elements(getattr(provider, elements), length=n, unique=False))
+    return [getattr(fake, method)() for _ in range(n)]
+
+
 @lru_cache(maxsize=64)
 def person_pool(locale: str, seed: int) -> PersonPool:
     """First/last name pools of one locale; Japanese names are romanised so e-mails stay ASCII."""
     fake = _faker(locale, seed, 1)
-    romanised = hasattr(fake, "first_romanized_name")
-    first_fn = fake.first_romanized_name if romanised else fake.first_name
-    last_fn = fake.last_romanized_name if romanised else fake.last_name
-    first = [first_fn() for _ in range(FIRST_NAMES_PER_LOCALE)]
-    last = [last_fn() for _ in range(LAST_NAMES_PER_LOCALE)]
+    if hasattr(fake, "first_romanized_name"):
+        first = [fake.first_romanized_name() for _ in range(FIRST_NAMES_PER_LOCALE)]
+        last = [fake.last_romanized_name() for _ in range(LAST_NAMES_PER_LOCALE)]
+    else:
+        first = _sample(fake, "first_name", "first_names", FIRST_NAMES_PER_LOCALE)
+        last = _sample(fake, "last_name", "last_names", LAST_NAMES_PER_LOCALE)
     first_ascii = [ascii_fold(x) or "user" for x in first]
     last_ascii = [ascii_fold(x) or "member" for x in last]
     return PersonPool(np.array(first, dtype=object), np.array(last, dtype=object),
