@@ -29,8 +29,8 @@ from .streams import AccountDraws
 def stable_order(t: np.ndarray, acct: np.ndarray, n_acc: int, origin: int) -> np.ndarray:
     """The stable order by (t, acct) (ties: by position).
 
-    Fast path: one quicksort of a packed int64 key; when no two keys are equal, every sort
-    algorithm (on any CPU) gives this one order, so it is used only then. Else a stable sort."""
+    One quicksort of a packed int64 key: distinct keys have one order whatever the algorithm or
+    CPU; the few rows with equal keys are then put in their original order."""
     bits = max(int(n_acc - 1).bit_length(), 1)
     rel = t - (origin - 2 * DAY)
     if len(t) == 0 or rel.min() < 0 or int(rel.max()) >= (1 << (62 - bits)):
@@ -38,9 +38,11 @@ def stable_order(t: np.ndarray, acct: np.ndarray, n_acc: int, origin: int) -> np
     key = (rel << bits) | acct
     order = np.argsort(key)
     sorted_key = key[order]
-    if np.all(sorted_key[1:] != sorted_key[:-1]):
-        return order
-    return np.argsort(key, kind="stable")
+    tied = np.flatnonzero(sorted_key[1:] == sorted_key[:-1])
+    if len(tied):  # rare: equal keys keep their original order, as a stable sort would
+        rows = np.unique(np.concatenate([tied, tied + 1]))
+        order[rows] = order[rows][np.lexsort((order[rows], sorted_key[rows]))]
+    return order
 
 
 CODE = {name: i for i, name in enumerate(EVENT_NAMES)}
