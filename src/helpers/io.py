@@ -41,15 +41,20 @@ def parquet_options(schema: pa.Schema) -> dict:
     return dict(compression="zstd", use_dictionary=text, column_encoding={c: "DELTA_BINARY_PACKED" for c in ints})
 
 
+STATE_OPTIONS = dict(compression="lz4", use_dictionary=False)  # scratch state: fast to write and read
+
+
 def write_part(table: pa.Table, folder: Path, part: int) -> Path:
-    """Write one part atomically (temporary file, then rename)."""
+    """Write one part atomically (temporary file, then rename). State parts (under state/) are
+    written for speed, published tables for size (parquet_options)."""
     folder = Path(folder)
     if os.environ.get("SAAS_SYNTH_FAULT") == f"enospc:{folder.name}":  # tests: a full disk, simulated
         raise OSError(errno.ENOSPC, f"No space left on device (simulated while writing {folder.name})")
     folder.mkdir(parents=True, exist_ok=True)
     final = part_path(folder, part)
     tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
-    pq.write_table(table, tmp, row_group_size=1_000_000, **parquet_options(table.schema))
+    options = STATE_OPTIONS if folder.parent.name == "state" else parquet_options(table.schema)
+    pq.write_table(table, tmp, row_group_size=1_000_000, **options)
     if os.environ.get("SAAS_SYNTH_FAULT") == f"exit:write:{folder.name}":  # tests: killed mid-write
         os._exit(137)
     os.replace(tmp, final)
@@ -169,6 +174,8 @@ def from_numpy_columns(cols: dict, table: Table) -> pa.Table:
             arrays.append(arr.cast(c.type) if pa.types.is_timestamp(c.type) else arr)
         elif pa.types.is_boolean(c.type):
             arrays.append(pa.array(np.asarray(x, dtype=bool), pa.bool_()))
+        elif isinstance(x, (pa.Array, pa.ChunkedArray)):
+            arrays.append(x.cast(c.type))
         else:
             arrays.append(pa.array(x, pa.string()).cast(c.type))
     return pa.Table.from_arrays(arrays, schema=table.arrow_schema)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
 
 from . import names, vocab
 from .entities import (DAY, HOUR, MAX_DAYS, MINUTE, MONTH_DAYS, NEVER, US, AccountPlan, to_us,
@@ -33,6 +34,10 @@ INTERNAL_TASK_BURST = 3.0  # x tasks.created_per_session
 INTERNAL_SPEED = 0.02  # x every nominal task duration
 
 TITLE_POOL = np.array([f"{v} {o}" for v in vocab.TASK_VERBS for o in vocab.TASK_OBJECTS], dtype=object)
+# text columns of many rows are built in Arrow from codes (no Python string objects per task)
+TITLE_TEXT = pa.array(TITLE_POOL, pa.string())
+PRIORITY_TEXT = pa.array(vocab.PRIORITIES, pa.string())
+STATUS_TEXT = pa.array(STATUSES, pa.string())
 PROJECT_NAME_POOL = np.array([f"{a} {k}" for a in vocab.PROJECT_AREAS for k in vocab.PROJECT_KINDS], dtype=object)
 
 # each country's home time zones: cumulative weights (as streams.choice_index computes them), padded
@@ -296,7 +301,7 @@ def _task_lifecycle(params: Params, plan: AccountPlan, b: Block, ses: Sessions, 
     task_id = (b.accounts[acct] + 1) * TASK_ID_STRIDE + 1 + group_rank(acct)
 
     priority = D.choice_index([getattr(p.priority_weights, x) for x in vocab.PRIORITIES], counts)
-    title = TITLE_POOL[np.floor(D.random(counts) * len(TITLE_POOL)).astype(np.int64)]
+    title = np.floor(D.random(counts) * len(TITLE_POOL)).astype(np.int64)  # index into TITLE_POOL
     has_due = D.random(counts) < p.due_date_share
     due_days = D.lognormal(p.due_in_days.median, p.due_in_days.sigma, counts)
     due = ((created + to_us(due_days * DAY)) // DAY + 1) * DAY
@@ -515,7 +520,8 @@ def simulate_account(params: Params, plan: AccountPlan, a: int) -> AccountSim:
 
 
 def _concat(dicts: list[dict]) -> dict:
-    return {k: np.concatenate([d[k] for d in dicts]) for k in dicts[0]}
+    return {k: pa.concat_arrays([d[k] for d in dicts]) if isinstance(dicts[0][k], pa.Array)
+            else np.concatenate([d[k] for d in dicts]) for k in dicts[0]}
 
 
 def _simulate_chunk(params: Params, plan: AccountPlan, accounts: range) -> AccountSim:
@@ -591,9 +597,9 @@ def _simulate_chunk(params: Params, plan: AccountPlan, accounts: range) -> Accou
     tasks = dict(
         task_id=tl["task_id"], account_id=task_account,
         project_id=proj["project_id"][tl["project_index"]], created_by_user_id=uid[tl["creator"]],
-        assignee_user_id=to_id(tl["holder"]), title=tl["title"],
-        priority=np.array(vocab.PRIORITIES, dtype=object)[tl["priority"]],
-        status=np.array(STATUSES, dtype=object)[tl["status"]],
+        assignee_user_id=to_id(tl["holder"]), title=TITLE_TEXT.take(pa.array(tl["title"])),
+        priority=PRIORITY_TEXT.take(pa.array(tl["priority"])),
+        status=STATUS_TEXT.take(pa.array(tl["status"])),
         created_at=tl["created"], first_started_at=tl["t_started"], completed_at=tl["t_done"], due_at=tl["due"],
     )
     timeline = dict(
