@@ -400,10 +400,9 @@ def _task_lifecycle(params: Params, plan: AccountPlan, b: Block, ses: Sessions, 
     # (each kind of outlier has its own stream: changing one rate never moves the other's rows)
     out = params.imperfections.outliers
     original_done, original_due = t_done.copy(), due.copy()
-    bounds = np.r_[0, np.cumsum(counts)]
-    long_cycle = _plant_long_cycles(params, b, bounds, ses, holder, t_started, t_done)
+    long_cycle = _plant_long_cycles(params, b, acct, ses, holder, t_started, t_done)
     t_done = np.where(long_cycle >= 0, long_cycle, t_done)
-    far_due = _plant_far_due_dates(params, b, bounds, created, due)
+    far_due = _plant_far_due_dates(params, b, acct, created, due)
     due = np.where(far_due >= 0, far_due, due)
 
     # --- final status
@@ -429,69 +428,80 @@ def _task_lifecycle(params: Params, plan: AccountPlan, b: Block, ses: Sessions, 
     )
 
 
-def _stochastic_round(x: float, rng: np.random.Generator) -> int:
-    """floor(x) or floor(x) + 1 with the right odds: per-account counts add up to the target share."""
-    if x <= 0:
-        return 0
-    return int(np.floor(x)) + int(rng.random() < x - np.floor(x))
+def _quota(share: float, of: np.ndarray, natural: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Per account: how many rows to plant so that planted + natural = share x of, rounded up or
+    down at random (odds by the fraction), so counts add up to the share across accounts."""
+    x = share * of - natural
+    base = np.floor(np.maximum(x, 0.0))
+    return np.where(x > 0, base + (u < x - base), 0).astype(np.int64)
 
 
-def _plant_long_cycles(params: Params, b: Block, bounds, ses: Sessions, holder, t_started, t_done) -> np.ndarray:
+def _plant_long_cycles(params: Params, b: Block, acct: np.ndarray, ses: Sessions, holder, t_started,
+                       t_done) -> np.ndarray:
     """New completion times (or -1) for done tasks chosen to take longer than the threshold.
 
-    The share is of done tasks of each account, natural long ones included. A chosen task is
-    completed by its holder in their first session after started + threshold x U(1.05, 2.5); a
-    task whose holder has no session left then keeps its normal completion, and the next candidate
-    is taken instead.
+    The share is of done tasks of each account, natural long ones included. Candidates are taken
+    in a random order: each is completed by its holder in their first session after started +
+    threshold x U(1.05, 2.5); one whose holder has no session left then keeps its normal
+    completion, and the next candidate is taken instead.
     """
     out = params.imperfections.outliers
     threshold = out.long_cycle_threshold_days * DAY
+    n_acc = len(b)
+    D = AccountDraws(params.seed, "outliers", 2 * (b.accounts + 1))
     done = t_done >= 0
     natural = done & (t_done - t_started > threshold)
+    quota = _quota(out.long_cycle_share, np.bincount(acct[done], minlength=n_acc),
+                   np.bincount(acct[natural], minlength=n_acc), D.random(np.ones(n_acc, np.int64)))
     new = np.full(len(t_done), NONE, dtype=np.int64)
-    gens, quota, cands, nominals, sizes = [], [], [], [], []
-    for i, a in enumerate(b.accounts):  # a few scalar draws per account; the snapping is vectorised
-        lo, hi = bounds[i], bounds[i + 1]
-        rng = stream(params.seed, "outliers", 2 * (a + 1))
-        gens.append(rng)
-        k = _stochastic_round(out.long_cycle_share * done[lo:hi].sum() - natural[lo:hi].sum(), rng)
-        cand = lo + np.nonzero(done[lo:hi] & ~natural[lo:hi])[0]
-        if k == 0 or len(cand) == 0:
-            quota.append(0)
-            sizes.append(0)
-            continue
-        cand = cand[rng.permutation(len(cand))]
-        cands.append(cand)
-        nominals.append(t_started[cand] + to_us(threshold * rng.uniform(1.05, 2.5, len(cand))))
-        quota.append(k)
-        sizes.append(len(cand))
-    if not cands:
-        return new
-    cand, nominal = np.concatenate(cands), np.concatenate(nominals)
-    t = ses.snap(holder[cand], nominal, AccountDraws.of(gens), sizes)
-    ok = t >= 0
-    owner = np.repeat(np.arange(len(b)), sizes)
-    taken = np.cumsum(ok) - np.r_[0, np.cumsum(ok)][np.r_[0, np.cumsum(sizes)][:-1]][owner]
-    pick = ok & (taken <= np.asarray(quota)[owner])
-    new[cand[pick]] = t[pick]
+    cand = np.flatnonzero(done & ~natural)
+    c_acct = acct[cand]
+    c_counts = np.bincount(c_acct, minlength=n_acc)
+    key = D.random(c_counts)  # candidates are taken in the order of this key
+    stretch = D.uniform(1.05, 2.5, c_counts)
+    got = np.zeros(n_acc, dtype=np.int64)
+    lo = np.zeros(n_acc)
+    for round_ in range(64):  # each round takes the next slice of keys, twice as wide as needed (and growing)
+        need = quota - got
+        width = np.where(need > 0, (2 * need + 4) / np.maximum(c_counts, 1) * 2.0 ** round_, 0.0)
+        hi = np.where(need > 0, np.minimum(lo + width, 1.0), lo)
+        rows = np.flatnonzero((key >= lo[c_acct]) & (key < hi[c_acct]))
+        if not (hi > lo).any():
+            break
+        rows = rows[np.lexsort((key[rows], c_acct[rows]))]
+        nominal = t_started[cand[rows]] + to_us(threshold * stretch[rows])
+        t = ses.snap(holder[cand[rows]], nominal, D, np.bincount(c_acct[rows], minlength=n_acc))
+        ok = rows[t >= 0]
+        t = t[t >= 0]
+        keep = group_rank(c_acct[ok]) < need[c_acct[ok]]  # successes in key order, per account
+        new[cand[ok[keep]]] = t[keep]
+        got += np.bincount(c_acct[ok[keep]], minlength=n_acc)
+        lo = hi
     return new
 
 
-def _plant_far_due_dates(params: Params, b: Block, bounds, created, due) -> np.ndarray:
+def _plant_far_due_dates(params: Params, b: Block, acct: np.ndarray, created, due) -> np.ndarray:
     """New due dates (or -1): tasks with a due date that get one far past the threshold (placeholders)."""
     out = params.imperfections.outliers
     threshold = out.far_due_threshold_days * DAY
+    n_acc = len(b)
+    D = AccountDraws(params.seed, "outliers", 2 * (b.accounts + 1) + 1)
     natural = (due >= 0) & (due - created > threshold)
+    quota = _quota(out.far_due_share, np.bincount(acct, minlength=n_acc), np.bincount(acct[natural], minlength=n_acc),
+                   D.random(np.ones(n_acc, np.int64)))
+    cand = np.flatnonzero((due >= 0) & ~natural)
+    c_acct = acct[cand]
+    c_counts = np.bincount(c_acct, minlength=n_acc)
+    key = D.random(c_counts)  # the quota's candidates: those with the smallest keys in their account
+    few = key < np.minimum(1.0, (4 * quota + 8) / np.maximum(c_counts, 1))[c_acct]
+    if (np.bincount(c_acct[few], minlength=n_acc) < quota).any():  # rare: the slice was too narrow
+        few[:] = True
+    rows = np.flatnonzero(few)
+    rows = rows[np.lexsort((key[rows], c_acct[rows]))]
+    pick = cand[rows][group_rank(c_acct[rows]) < quota[c_acct[rows]]]
+    stretch = D.uniform(1.05, 4.0, np.bincount(acct[pick], minlength=n_acc))
     new = np.full(len(due), NONE, dtype=np.int64)
-    for i, a in enumerate(b.accounts):
-        lo, hi = bounds[i], bounds[i + 1]
-        rng = stream(params.seed, "outliers", 2 * (a + 1) + 1)
-        k = _stochastic_round(out.far_due_share * (hi - lo) - natural[lo:hi].sum(), rng)
-        cand = lo + np.nonzero((due[lo:hi] >= 0) & ~natural[lo:hi])[0]
-        if k == 0 or len(cand) == 0:
-            continue
-        pick = cand[rng.permutation(len(cand))[:k]]
-        new[pick] = ((created[pick] + to_us(threshold * rng.uniform(1.05, 4.0, len(pick)))) // DAY + 1) * DAY
+    new[pick] = ((created[pick] + to_us(threshold * stretch)) // DAY + 1) * DAY
     return new
 
 
