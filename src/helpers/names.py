@@ -51,10 +51,15 @@ class PersonPool:
     last_ascii: np.ndarray
 
 
+@lru_cache(maxsize=None)
+def _locale_faker(locale: str) -> Faker:
+    return Faker(locale)  # built once per locale and process (seeded anew for every use)
+
+
 def _faker(locale: str, seed: int, salt: int) -> Faker:
-    """A Faker seeded by (seed, locale, purpose): locales that share providers (en_US, en_CA, ...)
-    still draw different names."""
-    fake = Faker(locale)
+    """The locale's Faker, seeded by (seed, locale, purpose): locales that share providers (en_US,
+    en_CA, ...) still draw different names, and a use never depends on an earlier one."""
+    fake = _locale_faker(locale)
     fake.seed_instance((seed * 1_000_003 + salt) * 4_294_967_311 + zlib.crc32(locale.encode()))
     return fake
 
