@@ -15,6 +15,7 @@ state/clean/ and raw/ is always rewritten from them.
 from __future__ import annotations
 
 import math
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,7 @@ from . import io
 from .entities import DAY, US, to_us
 from .params import Params
 from .schema import TABLES
-from .streams import lognormal, stream
+from .streams import AccountDraws
 
 LEDGER_SCHEMA = pa.schema([
     pa.field("table_name", pa.string(), nullable=False),
@@ -51,10 +52,6 @@ TOUCHED_TABLES = ("accounts", "users", "tasks", "events")
 _TABLE_BLOCK = {name: i for i, name in enumerate(TOUCHED_TABLES, 1)}
 # Events a client can deliver late. login_succeeded is written synchronously by the auth server.
 LATE_EXCLUDED = ("login_succeeded",)
-
-
-def _rng(params: Params, table: str, account_id: int) -> np.random.Generator:
-    return stream(params.seed, "imperfections", int(account_id) * 16 + _TABLE_BLOCK[table])
 
 
 def _text(values: pa.Array) -> pa.Array:
@@ -131,44 +128,34 @@ def plan_missing(params: Params, data_dir: Path, con: duckdb.DuckDBPyConnection)
 
 
 # --------------------------------------------------------------------------- applying
-def _per_account(table: pa.Table, params: Params, name: str, fn) -> None:
-    """Call fn(rows, rng) for each account's rows (indices in key order)."""
-    acct = table.column("account_id").to_numpy()
-    key = table.column(TABLES[name].primary_key).to_numpy()
-    order = np.lexsort((key, acct))
-    bounds = np.flatnonzero(np.r_[True, acct[order][1:] != acct[order][:-1], True])
-    for lo, hi in zip(bounds[:-1], bounds[1:]):
-        rows = order[lo:hi]
-        fn(rows, _rng(params, name, acct[rows[0]]))
-
-
 def _draws(params: Params, name: str, part: pa.Table, plans: list[MissingPlan]) -> dict[str, np.ndarray]:
-    """Per-row random numbers, drawn account by account in key order (layout-independent)."""
-    n = part.num_rows
-    out = {p.column: np.ones(n) for p in plans if p.table == name}
+    """Per-row random numbers, drawn account by account in key order from each account's own
+    stream (so they do not depend on how accounts are split into parts), vectorised over the part."""
+    acct = part.column("account_id").to_numpy()
+    key = part.column(TABLES[name].primary_key).to_numpy()
+    order = np.lexsort((key, acct))
+    accounts, counts = np.unique(acct, return_counts=True)
+    D = AccountDraws(params.seed, "imperfections", accounts * 16 + _TABLE_BLOCK[name])
+    out = {}
+
+    def put(values):
+        x = np.empty(len(values), dtype=values.dtype)
+        x[order] = values
+        return x
+
+    for p in plans:
+        if p.table == name:
+            out[p.column] = put(D.random(counts))
     if name == "events":
-        out["late_u"] = np.ones(n)
-        out["delay"] = np.zeros(n, dtype=np.int64)
-        out["dup_u"] = np.ones(n)
-        out["resend"] = np.zeros(n, dtype=np.int64)
-    la = params.imperfections.late_arrival
-
-    def fn(rows, rng):
-        for p in plans:
-            if p.table == name:
-                out[p.column][rows] = rng.random(len(rows))
-        if name == "events":
-            k = len(rows)
-            out["late_u"][rows] = rng.random(k)
-            straggler = rng.random(k) < la.straggler_share
-            hours = lognormal(rng, la.straggler_delay_hours.median * 3600 * US, la.straggler_delay_hours.sigma, k)
-            days = lognormal(rng, la.offline_delay_days.median * DAY, la.offline_delay_days.sigma, k)
-            # beyond the threshold by at least a second: a late event is unambiguously late
-            out["delay"][rows] = la.threshold_seconds * US + US + to_us(np.where(straggler, hours, days))
-            out["dup_u"][rows] = rng.random(k)
-            out["resend"][rows] = to_us(rng.uniform(1.0, 600.0, k) * US)  # the pipeline re-sends within minutes
-
-    _per_account(part, params, name, fn)
+        la = params.imperfections.late_arrival
+        out["late_u"] = put(D.random(counts))
+        straggler = D.random(counts) < la.straggler_share
+        hours = D.lognormal(la.straggler_delay_hours.median * 3600 * US, la.straggler_delay_hours.sigma, counts)
+        days = D.lognormal(la.offline_delay_days.median * DAY, la.offline_delay_days.sigma, counts)
+        # beyond the threshold by at least a second: a late event is unambiguously late
+        out["delay"] = put(la.threshold_seconds * US + US + to_us(np.where(straggler, hours, days)))
+        out["dup_u"] = put(D.random(counts))
+        out["resend"] = put(to_us(D.uniform(1.0, 600.0, counts) * US))  # the pipeline re-sends within minutes
     return out
 
 
@@ -226,32 +213,64 @@ def _apply_part(params: Params, name: str, part: pa.Table, plans: list[MissingPl
     return out, ledgers
 
 
-def apply(params: Params, data_dir: str | Path, progress: bool = False) -> dict:
-    """Blank values and delay events in raw/ (from state/clean/), write the ledger; return the plan."""
-    from tqdm.auto import tqdm
-
+def plan(params: Params, data_dir: str | Path) -> dict:
+    """Keep the untouched tables in state/clean/ (once) and decide the blanking probabilities and the
+    late-arrival probability from them (DuckDB over the parts)."""
     data_dir = Path(data_dir)
     keep_clean_copy(data_dir)
-    con = duckdb.connect()
+    con = io.duckdb_connect()
     plans = plan_missing(params, data_dir, con)
     glob = f"{clean_dir(data_dir, 'events')}/*.parquet"
     excluded = ", ".join(f"'{e}'" for e in LATE_EXCLUDED)
     n_events, n_eligible = con.execute(
         f"SELECT count(*), count(*) FILTER (WHERE event_name NOT IN ({excluded})) FROM read_parquet('{glob}')"
     ).fetchall()[0]
+    con.close()
     # the target is a share of all events; only eligible ones can be late
     late_probability = min(params.imperfections.late_arrival.share * n_events / n_eligible, 1.0) if n_eligible else 0.0
+    shutil.rmtree(ledger_parts_dir(data_dir), ignore_errors=True)
+    work = [(name, _part_number(path)) for name in TOUCHED_TABLES for path in io.parts(clean_dir(data_dir, name))]
+    return {"missing": plans, "late_probability": late_probability, "work": work}
 
-    ledgers = [planted_ledger(data_dir)]
-    work = [(name, path) for name in TOUCHED_TABLES for path in io.parts(clean_dir(data_dir, name))]
-    for name, path in tqdm(work, desc="imperfections (parts)", disable=not progress):
-        out, rows = _apply_part(params, name, io.read_parts_file(path), plans, late_probability)
-        ledgers += rows
-        io.write_part(out.cast(TABLES[name].arrow_schema), io.table_dir(data_dir, name), _part_number(path))
-    ledger = pa.concat_tables(ledgers).sort_by([("table_name", "ascending"), ("kind", "ascending"),
-                                                ("column_name", "ascending"), ("row_key", "ascending")])
-    write_ledger(ledger, data_dir)
-    return {"missing": plans, "late_probability": late_probability, "ledger_rows": ledger.num_rows}
+
+def apply_part(params: Params, data_dir: Path, name: str, part: int, plans: list[MissingPlan],
+               late_probability: float, write=io.write_part) -> int:
+    """One part of one table, from its clean copy: values blanked, events delayed (or re-sent),
+    written to raw/; its ledger rows written to imperfections/.parts/. Returns the ledger rows."""
+    data_dir = Path(data_dir)
+    out, ledgers = _apply_part(params, name, io.read_parts_file(io.part_path(clean_dir(data_dir, name), part)),
+                               plans, late_probability)
+    write(out.cast(TABLES[name].arrow_schema), io.table_dir(data_dir, name), part)
+    ledger = pa.concat_tables(ledgers) if ledgers else LEDGER_SCHEMA.empty_table()
+    if ledger.num_rows:
+        write(ledger.cast(LEDGER_SCHEMA), ledger_parts_dir(data_dir) / name, part)
+    return ledger.num_rows
+
+
+def finish(data_dir: str | Path) -> int:
+    """The ledger: planted rows plus every part's rows, sorted by (table, kind, column, row) by
+    DuckDB (out of core), written under a temporary name and renamed; the part files are removed."""
+    data_dir = Path(data_dir)
+    planted = planted_ledger(data_dir)
+    io.write_part(planted.cast(LEDGER_SCHEMA), ledger_parts_dir(data_dir) / "planted", 0)
+    path = ledger_path(data_dir)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    con = io.duckdb_connect(spill_dir=data_dir / ".duckdb_tmp")
+    try:
+        con.execute(f"""COPY (SELECT * FROM read_parquet('{ledger_parts_dir(data_dir)}/*/part-*.parquet')
+                             ORDER BY table_name, kind, column_name, row_key, original_value, new_value)
+                        TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)""")
+        rows = con.execute(f"SELECT count(*) FROM read_parquet('{tmp}')").fetchall()[0][0]
+    finally:
+        con.close()
+        shutil.rmtree(data_dir / ".duckdb_tmp", ignore_errors=True)
+    os.replace(tmp, path)
+    shutil.rmtree(ledger_parts_dir(data_dir), ignore_errors=True)
+    return rows
+
+
+def ledger_parts_dir(data_dir: Path) -> Path:
+    return Path(data_dir) / "imperfections" / ".parts"
 
 
 def _part_number(path: Path) -> int:

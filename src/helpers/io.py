@@ -94,6 +94,24 @@ class BackgroundWriter:
         self.close()
 
 
+DUCKDB_MEMORY_ENV = "SAAS_SYNTH_DUCKDB_MEMORY"
+
+
+def duckdb_connect(database: str | Path = ":memory:", read_only: bool = False, spill_dir: Path | None = None):
+    """A DuckDB connection with bounded memory (env SAAS_SYNTH_DUCKDB_MEMORY, default 1GB): larger
+    sorts, joins and aggregations spill to `spill_dir` (or DuckDB's default) instead of growing."""
+    import duckdb
+
+    con = duckdb.connect(str(database), read_only=read_only)
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET memory_limit = ?", [os.environ.get(DUCKDB_MEMORY_ENV) or "1GB"])
+    con.execute("SET preserve_insertion_order = false")  # lets large scans and COPY stream
+    if spill_dir is not None:
+        Path(spill_dir).mkdir(parents=True, exist_ok=True)
+        con.execute("SET temp_directory = ?", [str(spill_dir)])
+    return con
+
+
 def json_safe(obj):
     """NaN and infinities become null (strict JSON has neither); containers are walked."""
     if isinstance(obj, float):

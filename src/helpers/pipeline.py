@@ -172,21 +172,28 @@ def events_block(data_dir: str, k: int, write=io.write_part) -> int:
     return table.num_rows
 
 
-def run_parts(fn, data_dir: Path, n_parts: int, desc: str, progress: bool,
+def run_tasks(fn, data_dir: Path, tasks: list[tuple], desc: str, progress: bool,
               workers: int | None = None, scheduler: str | None = None) -> list:
-    """fn(data_dir, k) for every part k: here (parts written on a background thread while the next
-    block is computed), on `workers` local processes, or on a Dask cluster (`scheduler`). Workers
-    only schedule blocks: the content is the same whichever runs them.
+    """fn(data_dir, *task) for every task (a block): here, with parts written on a background thread
+    while the next block is computed; on `workers` local processes; or on a Dask cluster
+    (`scheduler`). Workers only schedule blocks: the content is the same whichever runs them.
     Defaults: env SAAS_SYNTH_SCHEDULER, env SAAS_SYNTH_WORKERS, else the cores this process may use."""
     from . import parallel
 
     scheduler = scheduler or parallel.scheduler_from_env()
     workers = parallel.default_workers() if workers is None else workers
-    if scheduler or (workers > 1 and n_parts > 1):
-        tasks = [(str(Path(data_dir).resolve()), k) for k in range(n_parts)]
-        return parallel.run_blocks(fn, tasks, workers=workers, scheduler=scheduler, desc=desc, progress=progress)
+    if scheduler or (workers > 1 and len(tasks) > 1):
+        folder = str(Path(data_dir).resolve())
+        return parallel.run_blocks(fn, [(folder, *task) for task in tasks], workers=workers, scheduler=scheduler,
+                                   desc=desc, progress=progress)
     with io.BackgroundWriter() as writer:
-        return [fn(str(data_dir), k, writer.write) for k in tqdm(range(n_parts), desc=desc, disable=not progress)]
+        return [fn(str(data_dir), *task, write=writer.write) for task in tqdm(tasks, desc=desc, disable=not progress)]
+
+
+def run_parts(fn, data_dir: Path, n_parts: int, desc: str, progress: bool,
+              workers: int | None = None, scheduler: str | None = None) -> list:
+    """fn(data_dir, k) for every part k (see run_tasks)."""
+    return run_tasks(fn, data_dir, [(k,) for k in range(n_parts)], desc, progress, workers, scheduler)
 
 
 def generate_entities(data_dir: str | os.PathLike, progress: bool | None = None, workers: int | None = None,
@@ -223,15 +230,29 @@ def generate_events(data_dir: str | os.PathLike, progress: bool | None = None, w
     return {"events": int(sum(counts))}
 
 
-def apply_imperfections(data_dir: str | os.PathLike, progress: bool | None = None) -> dict:
-    """03_imperfections: blank values, delay events, write the ledger (idempotent: starts from state/clean)."""
+def apply_imperfections(data_dir: str | os.PathLike, progress: bool | None = None, workers: int | None = None,
+                        scheduler: str | None = None) -> dict:
+    """03_imperfections: blank values, delay events, write the ledger (idempotent: starts from
+    state/clean). Parts are processed as blocks, like generation."""
     from . import imperfections
 
     data_dir = Path(data_dir)
     params = load_saved_params(data_dir)
-    summary = imperfections.apply(params, data_dir, progress=show_progress() if progress is None else progress)
+    plan = imperfections.plan(params, data_dir)
+    tasks = [(name, part, plan["missing"], plan["late_probability"]) for name, part in plan["work"]]
+    run_tasks(imperfections_block, data_dir, tasks, "imperfections (parts)",
+              show_progress() if progress is None else progress, workers, scheduler)
+    rows = imperfections.finish(data_dir)
     fault_point("imperfections")
-    return summary
+    return {"missing": plan["missing"], "late_probability": plan["late_probability"], "ledger_rows": rows}
+
+
+def imperfections_block(data_dir: str, name: str, part: int, plans, late_probability: float,
+                        write=io.write_part) -> int:
+    """One part of one table through 03_imperfections (see imperfections.apply_part)."""
+    from . import imperfections
+
+    return imperfections.apply_part(_params(Path(data_dir)), Path(data_dir), name, part, plans, late_probability, write)
 
 
 def _forget_imperfections(data_dir: Path, tables: tuple[str, ...]) -> None:
