@@ -65,8 +65,7 @@ def load_queries(folder: str) -> list[Query]:
 
 def connect(data_dir: str | Path, params: Params) -> duckdb.DuckDBPyConnection:
     """In-memory DuckDB with views raw.<table> over the dataset's Parquet parts and the window variables."""
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
+    con = io.duckdb_connect()
     con.execute("CREATE SCHEMA raw")
     for name in TABLES:  # tables not generated yet (events, before 02) get no view
         if io.parts(io.table_dir(data_dir, name)):

@@ -255,7 +255,7 @@ def finish(data_dir: str | Path) -> int:
     io.write_part(planted.cast(LEDGER_SCHEMA), ledger_parts_dir(data_dir) / "planted", 0)
     path = ledger_path(data_dir)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    con = io.duckdb_connect(spill_dir=data_dir / ".duckdb_tmp")
+    con = io.duckdb_connect()
     try:
         con.execute(f"""COPY (SELECT * FROM read_parquet('{ledger_parts_dir(data_dir)}/*/part-*.parquet')
                              ORDER BY table_name, kind, column_name, row_key, original_value, new_value)
@@ -263,7 +263,6 @@ def finish(data_dir: str | Path) -> int:
         rows = con.execute(f"SELECT count(*) FROM read_parquet('{tmp}')").fetchall()[0][0]
     finally:
         con.close()
-        shutil.rmtree(data_dir / ".duckdb_tmp", ignore_errors=True)
     os.replace(tmp, path)
     shutil.rmtree(ledger_parts_dir(data_dir), ignore_errors=True)
     return rows

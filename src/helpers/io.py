@@ -106,9 +106,11 @@ def duckdb_connect(database: str | Path = ":memory:", read_only: bool = False, s
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET memory_limit = ?", [os.environ.get(DUCKDB_MEMORY_ENV) or "1GB"])
     con.execute("SET preserve_insertion_order = false")  # lets large scans and COPY stream
-    if spill_dir is not None:
-        Path(spill_dir).mkdir(parents=True, exist_ok=True)
-        con.execute("SET temp_directory = ?", [str(spill_dir)])
+    if spill_dir is None:  # one folder per process: DuckDB removes its files, never another's
+        import tempfile
+
+        spill_dir = Path(tempfile.gettempdir()) / f"saas-synth-duckdb-{os.getpid()}"
+    con.execute("SET temp_directory = ?", [str(spill_dir)])
     return con
 
 

@@ -105,6 +105,7 @@ def show_progress() -> bool:
 
 
 PLAN_DIR = "state/plan"
+POOL_MIN_ACCOUNTS = 1000  # unless told otherwise, smaller datasets are generated in-process
 
 
 def _save_plan(plan, data_dir: Path) -> None:
@@ -181,6 +182,9 @@ def run_tasks(fn, data_dir: Path, tasks: list[tuple], desc: str, progress: bool,
     from . import parallel
 
     scheduler = scheduler or parallel.scheduler_from_env()
+    if workers is None and not os.environ.get(parallel.WORKERS_ENV, "").strip() \
+            and _params(Path(data_dir)).accounts.count < POOL_MIN_ACCOUNTS:
+        workers = 1  # a small dataset takes seconds: starting worker processes would cost more than it saves
     workers = parallel.default_workers() if workers is None else workers
     if scheduler or (workers > 1 and len(tasks) > 1):
         folder = str(Path(data_dir).resolve())
@@ -268,13 +272,11 @@ def build_warehouse(data_dir: str | os.PathLike) -> Path:
     PRIMARY KEY and FOREIGN KEY constraints are declared on the four entity tables; events carries
     none (keys are checked by SQL instead). Built under a temporary name, then renamed.
     """
-    import duckdb
-
     data_dir = Path(data_dir)
     final = data_dir / "warehouse.duckdb"
     tmp = data_dir / f".warehouse.duckdb.tmp-{os.getpid()}"
     tmp.unlink(missing_ok=True)
-    con = duckdb.connect(str(tmp))
+    con = io.duckdb_connect(tmp)
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.execute("CREATE SCHEMA raw")

@@ -40,7 +40,7 @@ METRIC_GUARDRAILS = {
 
 def connect_warehouse(data_dir: str | Path, params: Params) -> duckdb.DuckDBPyConnection:
     """The published warehouse, read-only, with the window variables the SQL uses."""
-    con = duckdb.connect(str(Path(data_dir) / "warehouse.duckdb"), read_only=True)
+    con = io.duckdb_connect(Path(data_dir) / "warehouse.duckdb", read_only=True)
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET VARIABLE has_ledger = ?", [(Path(data_dir) / "imperfections" / "ledger.parquet").exists()])
     checks.set_window(con, params)
