@@ -4,7 +4,8 @@ The SQL lives in helpers/sql/: rules/*.sql hold blocks headed `-- rule: name | d
 query returning the number of violating rows; qa/*.sql hold `-- metric: name | description`
 blocks returning one number. Stage 3 can reuse the files as they are: they only assume tables
 raw.accounts ... raw.events, the ledger imperfections.ledger, the view qa.events (events
-deduplicated by event_id: define_qa_views) and the variables window_start, window_end,
+deduplicated by event_id: define_qa_views), the table qa.redelivered (event_ids delivered more than
+once: prepare_redelivered) and the variables window_start, window_end,
 late_threshold_seconds.
 """
 
@@ -99,6 +100,20 @@ def define_qa_views(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("CREATE OR REPLACE VIEW qa.events AS SELECT * FROM raw.events")
 
 
+REDELIVERED_SQL = "SELECT event_id, count(*) AS deliveries FROM raw.events GROUP BY event_id HAVING count(*) > 1"
+
+
+def prepare_redelivered(con: duckdb.DuckDBPyConnection) -> None:
+    """qa.redelivered: every event_id delivered more than once, with its number of deliveries. One
+    GROUP BY over all events (DuckDB spills it to disk when large), shared by every check that needs it.
+    The warehouse stores it; an in-memory connection makes it on first use."""
+    exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'qa' "
+                         "AND table_name = 'redelivered'").fetchall()[0][0]
+    if not exists:
+        con.execute("CREATE SCHEMA IF NOT EXISTS qa")
+        con.execute(f"CREATE TABLE qa.redelivered AS {REDELIVERED_SQL}")
+
+
 def set_window(con: duckdb.DuckDBPyConnection, params: Params) -> None:
     import datetime as dt
 
@@ -118,23 +133,44 @@ def set_window(con: duckdb.DuckDBPyConnection, params: Params) -> None:
                 [bool(population_ok) and (end - start).days >= MIN_ACTIVITY_DAYS])
 
 
-def run_rules(con: duckdb.DuckDBPyConnection, tables_only: bool = False) -> pd.DataFrame:
+# Above this many events, 02 and 03 leave the rules that read events to 04_qa_profile (the gate runs
+# every rule anyway): on params/large.yaml they take about a minute each time.
+STEP_RULES_MAX_EVENTS = 5_000_000
+
+
+def run_rules(con: duckdb.DuckDBPyConnection, tables_only: bool = False,
+              defer_events_above: int | None = None) -> pd.DataFrame:
     """Every rule with its violation count; passed = (violations == 0).
 
-    tables_only: skip the rules that read events or the ledger (before those exist)."""
+    tables_only: skip the rules that read events or the ledger (before those exist).
+    defer_events_above: with more events than this, the rules that read events are not run here
+    (deferred = True, passed = None): the notebook says they run in 04_qa_profile."""
     rows = []
     has_ledger = bool(con.execute("SELECT getvariable('has_ledger')").fetchall()[0][0])
+    defer = False
+    if defer_events_above is not None and not tables_only:
+        defer = con.execute("SELECT count(*) FROM raw.events").fetchall()[0][0] > defer_events_above
+    if not tables_only and not defer:
+        prepare_redelivered(con)
     for q in load_queries("rules"):
-        if tables_only and ("events" in q.sql or "imperfections.ledger" in q.sql):
+        reads_events = "events" in q.sql or "imperfections.ledger" in q.sql
+        if tables_only and reads_events:
             continue
-        if q.source.startswith(LEDGER_RULES_PREFIX) and not has_ledger:  # before 03_imperfections
+        if (q.source.startswith(LEDGER_RULES_PREFIX) and not has_ledger) or (defer and reads_events):
             rows.append({"rule": q.name, "description": q.description, "violations": None,
-                         "passed": None, "file": q.source})
+                         "passed": None, "file": q.source, "deferred": defer and reads_events})
             continue
         violations = int(con.execute(q.sql).fetchall()[0][0] or 0)
         rows.append({"rule": q.name, "description": q.description, "violations": violations,
-                     "passed": violations == 0, "file": q.source})
+                     "passed": violations == 0, "file": q.source, "deferred": False})
     return pd.DataFrame(rows)
+
+
+def deferred_note(rules: pd.DataFrame) -> str:
+    """A sentence for the notebook when rules were deferred to 04_qa_profile (else empty)."""
+    n = int(rules["deferred"].sum()) if "deferred" in rules else 0
+    return (f"**{n} rules that read the events are deferred to 04_qa_profile**, the gate, which runs every "
+            f"rule once: this dataset has more than {STEP_RULES_MAX_EVENTS:,} events.") if n else ""
 
 
 def run_metrics(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

@@ -106,6 +106,7 @@ def duckdb_connect(database: str | Path = ":memory:", read_only: bool = False, s
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET memory_limit = ?", [os.environ.get(DUCKDB_MEMORY_ENV) or "1GB"])
     con.execute("SET preserve_insertion_order = false")  # lets large scans and COPY stream
+    con.execute("SET enable_progress_bar = false")  # no progress text in logs and reports
     if spill_dir is None:  # one folder per process: DuckDB removes its files, never another's
         import tempfile
 

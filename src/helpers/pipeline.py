@@ -30,6 +30,7 @@ from . import PROJECT_ROOT, io
 from .entities import plan_accounts, plan_from_tables, plan_tables
 from .events import block_events, to_arrow
 from .params import (SCHEMA_VERSION, Params, from_json_dict, load, params_sha256, to_json_dict)
+from .checks import REDELIVERED_SQL
 from .schema import ENTITY_TABLES, EVENTS, TABLES, ddl
 from .simulate import simulate_block
 
@@ -298,6 +299,7 @@ def build_warehouse(data_dir: str | os.PathLike) -> Path:
         dups = con.execute("SELECT count(*) FROM imperfections.ledger WHERE kind = 'duplicate'").fetchall()[0][0]
         dedup = " QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY ingested_at_utc) = 1" if dups else ""
         con.execute(f"CREATE VIEW qa.events AS SELECT * FROM raw.events{dedup}")
+        con.execute(f"CREATE TABLE qa.redelivered AS {REDELIVERED_SQL}")
         con.execute("CHECKPOINT")
     finally:
         con.close()

@@ -152,6 +152,9 @@ TASKS = Table(
                nullable=True),
     ),
     "Tasks move todo -> in_progress -> (blocked <-> in_progress) -> done or cancelled.",
+    constraints_in_warehouse=False,
+    notes=("A fact table (10 million rows on params/large.yaml): keys are declared on accounts, users and "
+           "projects only; tasks' keys are checked by SQL (rules pk_tasks, fk_tasks_*).",),
 )
 
 EVENTS = Table(
@@ -173,7 +176,8 @@ EVENTS = Table(
     ),
     "The product event stream. Each part file is sorted by event_at_utc.",
     constraints_in_warehouse=False,
-    notes=("Keys are declared on the small tables only; events' keys are checked by SQL.",
+    notes=("Keys are declared on the small tables only (accounts, users, projects); events' keys are checked by "
+           "SQL (rules pk_events, fk_events_*).",
            "With imperfections.duplicates.share > 0, a re-sent event repeats its event_id (same row, later "
            "ingested_at_utc), as at-least-once pipelines deliver them: deduplicate by event_id (view qa.events).",),
 )

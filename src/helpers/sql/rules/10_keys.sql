@@ -14,10 +14,9 @@ SELECT count(*) - count(DISTINCT project_id) + count(*) FILTER (WHERE project_id
 SELECT count(*) - count(DISTINCT task_id) + count(*) FILTER (WHERE task_id IS NULL) FROM raw.tasks;
 
 -- rule: pk_events | event_id is not null and unique, except re-sent deliveries the ledger lists as duplicates
-SELECT abs(count(*) - count(DISTINCT event_id)
+SELECT abs((SELECT coalesce(sum(deliveries - 1), 0) FROM qa.redelivered)
            - (SELECT count(*) FROM imperfections.ledger WHERE kind = 'duplicate'))
-     + count(*) FILTER (WHERE event_id IS NULL)
-FROM raw.events;
+     + (SELECT count(*) FROM raw.events WHERE event_id IS NULL);
 
 -- rule: fk_users_account | every user belongs to an existing account
 SELECT count(*) FROM raw.users u ANTI JOIN raw.accounts a USING (account_id);

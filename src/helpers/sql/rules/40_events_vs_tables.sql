@@ -101,7 +101,7 @@ WITH holders AS (
                                                              ELSE '$.to_user_id' END) AS BIGINT) AS holder
     FROM qa.events WHERE event_name IN ('task_assigned', 'handoff_completed')
 )
-SELECT count(*) FROM qa.events n
-WHERE n.event_name = 'work_note_added'
-  AND n.user_id IS DISTINCT FROM (
-      SELECT arg_max(h.holder, h.since) FROM holders h WHERE h.task_id = n.task_id AND h.since <= n.event_at_utc);
+-- (an ASOF join takes, for each note, the latest assignment or hand-off at or before it)
+SELECT count(*) FROM (SELECT * FROM qa.events WHERE event_name = 'work_note_added') n
+ASOF LEFT JOIN holders h ON h.task_id = n.task_id AND n.event_at_utc >= h.since
+WHERE n.user_id IS DISTINCT FROM h.holder;

@@ -46,7 +46,7 @@ WHERE l.kind = 'outlier'
 
 -- rule: ledger_duplicates_are_resent | every event_id delivered more than once has each extra delivery listed in the ledger, and nothing else is listed
 SELECT count(*) FROM (
-    SELECT event_id, count(*) - 1 AS extra FROM raw.events GROUP BY event_id HAVING count(*) > 1
+    SELECT event_id, deliveries - 1 AS extra FROM qa.redelivered
 ) d
 FULL OUTER JOIN (
     SELECT row_key AS event_id, count(*) AS listed FROM imperfections.ledger WHERE kind = 'duplicate' GROUP BY 1
