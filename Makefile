@@ -1,6 +1,7 @@
 # saas-synth: two commands do all the set-up on a fresh machine.
 #   make run    create .venv, install pinned requirements, run the workbook on params/default.yaml
 #   make test   the test suite (unit + property tests, a papermill run of params/tiny.yaml, nbval)
+#   make bench  generation speed and memory on the default, 10x and large presets (reports/bench/latest.json)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -8,7 +9,7 @@ STAMP := $(VENV)/.installed
 PARAMS ?= params/default.yaml
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup run tiny test test-unit test-notebooks lab clean
+.PHONY: setup run tiny test test-unit test-notebooks bench lab clean
 
 $(STAMP): requirements.txt requirements-dask.txt constraints.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,6 +33,10 @@ test-unit: $(STAMP)
 # nbval executes the committed notebooks in order (tiny params, a temporary dataset folder: conftest.py)
 test-notebooks: $(STAMP)
 	$(PY) -m pytest -p no:xdist --nbval-lax notebooks
+
+# speed and memory, measured (not a test): default, 10x and large presets; ~15 min on 2 cores
+bench: $(STAMP)
+	$(PY) -m helpers.bench
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/

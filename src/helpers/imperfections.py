@@ -293,27 +293,30 @@ def write_ledger(ledger: pa.Table, data_dir: Path) -> None:
 
 
 def planted_ledger(data_dir: Path) -> pa.Table:
-    """Ledger rows for what the simulation planted: internal accounts and their users, outliers."""
-    parts = []
+    """Ledger rows for what the simulation planted: internal accounts and their users, outliers.
+    DuckDB selects the few planted rows from the parts (the tables are never loaded whole)."""
+    con = io.duckdb_connect()
+
+    def parts(folder: Path) -> str:
+        return f"read_parquet('{folder}/part-*.parquet')"
+
+    ledgers = []
     for name, key in (("accounts", "account_id"), ("users", "user_id")):
-        t = io.read_parts(clean_dir(data_dir, name), [key, "is_internal"])
-        ids = pc.filter(t.column(key), t.column("is_internal"))
-        parts.append(_ledger(name, ids, "internal", "is_internal", ["false"] * len(ids), ["true"] * len(ids)))
-    tl = io.read_parts(io.state_dir(data_dir, "timeline"),
-                       ["task_id", "planted_long_cycle", "original_done_at", "done_at",
-                        "planted_far_due", "original_due_at"])
-    tasks = io.read_parts(clean_dir(data_dir, "tasks"), ["task_id", "due_at"])
-
-    def ts(col):
-        return pc.cast(col, pa.int64()).cast(pa.timestamp("us"))
-
-    long_cycle = tl.filter(tl.column("planted_long_cycle"))
-    parts.append(_ledger("tasks", long_cycle.column("task_id"), "outlier", "completed_at",
-                         ts(long_cycle.column("original_done_at")), ts(long_cycle.column("done_at"))))
-    far_due = tl.filter(tl.column("planted_far_due")).join(tasks, "task_id").sort_by("task_id")
-    parts.append(_ledger("tasks", far_due.column("task_id"), "outlier", "due_at",
-                         ts(far_due.column("original_due_at")), far_due.column("due_at")))
-    return pa.concat_tables(parts)
+        ids = con.sql(f"SELECT {key} FROM {parts(clean_dir(data_dir, name))} WHERE is_internal "
+                          f"ORDER BY {key}").to_arrow_table().column(0)
+        ledgers.append(_ledger(name, ids, "internal", "is_internal", ["false"] * len(ids), ["true"] * len(ids)))
+    timeline = parts(io.state_dir(data_dir, "timeline"))
+    long_cycle = con.sql(f"""SELECT task_id, make_timestamp(original_done_at) AS was, make_timestamp(done_at) AS now
+                                 FROM {timeline} WHERE planted_long_cycle ORDER BY task_id""").to_arrow_table()
+    ledgers.append(_ledger("tasks", long_cycle.column("task_id"), "outlier", "completed_at",
+                           long_cycle.column("was"), long_cycle.column("now")))
+    far_due = con.sql(f"""SELECT t.task_id, make_timestamp(s.original_due_at) AS was, t.due_at AS now
+                              FROM {timeline} s JOIN {parts(clean_dir(data_dir, "tasks"))} t USING (task_id)
+                              WHERE s.planted_far_due ORDER BY t.task_id""").to_arrow_table()
+    ledgers.append(_ledger("tasks", far_due.column("task_id"), "outlier", "due_at",
+                           far_due.column("was"), far_due.column("now")))
+    con.close()
+    return pa.concat_tables(ledgers)
 
 
 # --------------------------------------------------------------------------- measuring back

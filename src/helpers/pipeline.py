@@ -18,6 +18,7 @@ import json
 import os
 import platform
 import shutil
+import time
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -154,6 +155,25 @@ def entities_block(data_dir: str, k: int, write=io.write_part) -> dict:
     return {name: len(next(iter(getattr(sim, name).values()))) for name in ("users", "projects", "tasks")}
 
 
+def save_plan_only(data_dir: str | os.PathLike) -> None:
+    """The accounts plan alone (for helpers.bench: generation without writing tables)."""
+    _save_plan(plan_accounts(load_saved_params(Path(data_dir))), Path(data_dir))
+
+
+def simulate_only_block(data_dir: str, k: int, write=None) -> int:
+    """Block k generated in memory and dropped: every table built (entities, state, events as Arrow),
+    nothing written. helpers.bench measures generation alone with it."""
+    data_dir = Path(data_dir)
+    params = _params(data_dir)
+    accounts = part_ranges(params)[k]
+    sim = simulate_block(params, load_plan(data_dir), accounts)
+    for name in ("users", "projects", "tasks"):
+        io.from_numpy_columns(getattr(sim, name), TABLES[name])
+    first_user_id = int(sim.users["user_id"].min(initial=1))
+    cols = block_events(params, accounts, first_user_id, sim.sessions, sim.projects, sim.timeline)
+    return to_arrow(cols).num_rows
+
+
 def events_block(data_dir: str, k: int, write=io.write_part) -> int:
     """Block k: derive its accounts' events from their saved state and write the events part
     (ordered by event time)."""
@@ -187,12 +207,31 @@ def run_tasks(fn, data_dir: Path, tasks: list[tuple], desc: str, progress: bool,
             and _params(Path(data_dir)).accounts.count < POOL_MIN_ACCOUNTS:
         workers = 1  # a small dataset takes seconds: starting worker processes would cost more than it saves
     workers = parallel.default_workers() if workers is None else workers
+    started = time.perf_counter()
     if scheduler or (workers > 1 and len(tasks) > 1):
         folder = str(Path(data_dir).resolve())
-        return parallel.run_blocks(fn, [(folder, *task) for task in tasks], workers=workers, scheduler=scheduler,
-                                   desc=desc, progress=progress)
-    with io.BackgroundWriter() as writer:
-        return [fn(str(data_dir), *task, write=writer.write) for task in tqdm(tasks, desc=desc, disable=not progress)]
+        results = parallel.run_blocks(fn, [(folder, *task) for task in tasks], workers=workers, scheduler=scheduler,
+                                      desc=desc, progress=progress)
+        where = f"the Dask cluster at {scheduler}" if scheduler else f"{min(workers, len(tasks))} worker processes"
+    else:
+        with io.BackgroundWriter() as writer:
+            results = [fn(str(data_dir), *task, write=writer.write)
+                       for task in tqdm(tasks, desc=desc, disable=not progress)]
+        where = "this process (Parquet written on a background thread)"
+    LAST_RUN.update(step=desc, blocks=len(tasks), where=where, seconds=time.perf_counter() - started)
+    return results
+
+
+LAST_RUN: dict = {}  # how the last step's blocks ran (for the notebooks' summary line)
+
+
+def last_run_summary(rows: int | None = None, what: str = "rows") -> str:
+    """One Markdown line: how many blocks ran where, how long it took, and the rate."""
+    r = LAST_RUN
+    if not r:
+        return ""
+    rate = f", {rows / r['seconds']:,.0f} {what}/s" if rows and r["seconds"] > 0 else ""
+    return f"{r['blocks']} blocks on {r['where']} in {r['seconds']:.1f} s{rate}."
 
 
 def run_parts(fn, data_dir: Path, n_parts: int, desc: str, progress: bool,
