@@ -127,19 +127,68 @@ print(json.dumps({"events": n, "peak_mb": resource.getrusage(resource.RUSAGE_SEL
 
 @pytest.mark.xdist_group("memory")
 def test_peak_memory_does_not_grow_with_the_dataset(tmp_path):
-    """A scaled-down preset at 1x and 4x the accounts: the events stream through blocks of 32
+    """A scaled-down preset at 1x and 6x the accounts: the events stream through blocks of 32
     accounts, so the larger run's peak RSS stays within a block's worth of the smaller one's."""
     base = (ROOT / "params/default.yaml").read_text().replace("accounts_per_part: 64", "accounts_per_part: 32")
     peaks = {}
-    for scale, accounts in (("1x", 120), ("4x", 480)):
+    for scale, accounts in (("1x", 100), ("6x", 600)):
         path = tmp_path / f"{scale}.yaml"
         path.write_text(base.replace("  count: 300 ", f"  count: {accounts} "))
         out = subprocess.run([sys.executable, "-c", PEAK_RSS, str(path), str(tmp_path / scale)],
                              capture_output=True, text=True, check=True, cwd=ROOT)
         peaks[scale] = json.loads(out.stdout.strip().splitlines()[-1])
-    small, large = peaks["1x"], peaks["4x"]
-    assert large["events"] > 3 * small["events"]
-    # holding the events would cost ~80 bytes each in memory: >150 MB more at 4x
+    small, large = peaks["1x"], peaks["6x"]
+    assert large["events"] > 5 * small["events"]
+    # holding the events would cost ~80 bytes each in memory: >120 MB more at 6x
     held = 80 * (large["events"] - small["events"]) / 2**20
-    assert held > 150
+    assert held > 120
     assert large["peak_mb"] - small["peak_mb"] < 60, peaks
+
+
+# ------------------------------------------------------------------ bounded-memory QA, the runner's options
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=300))
+def test_profile_quantiles_equal_duckdbs_exact_ones(values):
+    import duckdb
+
+    from helpers import qa
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT unnest(?::DOUBLE[]) AS v", [values])
+    got = qa.distribution(con, "SELECT v FROM t")
+    n, lo, qs, hi, mean = con.execute(
+        "SELECT count(*), min(v), quantile_cont(v, [0.1, 0.5, 0.9, 0.99]), max(v), avg(v) FROM t").fetchall()[0]
+    assert (got["n"], got["min"], got["max"]) == (n, lo, hi)
+    assert got["mean"] == pytest.approx(mean, rel=1e-9, abs=1e-6)
+    for key, want in zip(("p10", "median", "p90", "p99"), qs):
+        assert got[key] == pytest.approx(want, rel=1e-9, abs=1e-6), key
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--workers", "0"], "argument --workers: '0' is not allowed; use a whole number >= 1"),
+    (["--workers", "two"], "argument --workers: 'two' is not allowed; use a whole number >= 1"),
+    (["--scheduler", "localhost"], "argument --scheduler: 'localhost' is not a scheduler address; use e.g. tcp://HOST:8786"),
+])
+def test_bad_worker_options_are_one_line_and_exit_2(tmp_path, capsys, args, expected):
+    from helpers import run
+
+    with pytest.raises(SystemExit) as exit_info:
+        run.main(["--params", str(ROOT / "params/tiny.yaml"), "--data-dir", str(tmp_path / "d"), *args])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and expected in err
+    assert not (tmp_path / "d").exists()
+
+
+def test_unreachable_scheduler_is_one_line_and_writes_nothing(tmp_path, capsys):
+    from helpers import run
+
+    code = run.main(["--params", str(ROOT / "params/tiny.yaml"), "--data-dir", str(tmp_path / "d"),
+                     "--scheduler", "tcp://127.0.0.1:9"])
+    assert code == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("cannot reach the Dask scheduler at tcp://127.0.0.1:9") and len(err.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []  # nothing written, not even the lock
+    assert "SAAS_SYNTH_SCHEDULER" not in __import__("os").environ  # the caller's environment is left as it was

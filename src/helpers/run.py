@@ -264,15 +264,27 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.environ[BATCH_ENV] = "1"  # kernels inherit it: no progress bars inside the rendered reports
     # how blocks are scheduled is not a parameter (the data do not depend on it): kernels inherit it
+    saved = {k: os.environ.get(k) for k in (WORKERS_ENV, SCHEDULER_ENV)}
     if args.workers is not None:
         os.environ[WORKERS_ENV] = str(args.workers)
     if args.scheduler:
         os.environ[SCHEDULER_ENV] = args.scheduler
     try:
-        workers = default_workers()
-    except ValueError as exc:
-        print(f"usage error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        try:
+            workers = default_workers()
+        except ValueError as exc:  # a bad SAAS_SYNTH_WORKERS
+            print(f"usage error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        return _main(args, workers)
+    finally:  # a caller in the same process (tests, a notebook) keeps its own settings
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _main(args: argparse.Namespace, workers: int) -> int:
     params_path = resolve(args.params)
     try:
         params = load(params_path)
@@ -289,6 +301,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {k:22s} {v:>15,}")
         print("nothing was written")
         return EXIT_OK
+    if args.scheduler:
+        try:
+            _check_scheduler(args.scheduler)
+        except Exception as exc:  # noqa: BLE001 - any connection problem: one line, nothing written
+            print(f"cannot reach the Dask scheduler at {args.scheduler}: {_describe(exc)}; nothing was written",
+                  file=sys.stderr)
+            return EXIT_FAILED
     run_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + f"-{os.getpid()}"
     data_runs = data_dir.parent / ".runs" / data_dir.name
     try:
@@ -314,13 +333,6 @@ def _check_scheduler(address: str) -> None:
 
 
 def _locked_run(args, params, params_path, data_dir, reports_dir, data_runs, run_id, workers) -> int:
-    if args.scheduler:
-        try:
-            _check_scheduler(args.scheduler)
-        except Exception as exc:  # noqa: BLE001 - any connection problem: one line, nothing written
-            print(f"cannot reach the Dask scheduler at {args.scheduler}: {_describe(exc)}; nothing was written",
-                  file=sys.stderr)
-            return EXIT_FAILED
     need = estimate(params)["disk bytes (approx.)"]
     free = shutil.disk_usage(data_runs).free
     if need > free:
