@@ -7,7 +7,7 @@ import html
 import json
 from pathlib import Path
 
-import duckdb
+from . import io
 
 REASONS = {
     ("missing", "assignee_user_id"): "real-world incompleteness: tasks nobody took, assignees never recorded",
@@ -39,7 +39,7 @@ def generation_notes(manifest: dict, ledger_path: Path | None) -> str:
     p = manifest["params"]
     counts = {}
     if ledger_path is not None and Path(ledger_path).exists():
-        counts = {(k, t, c): n for k, t, c, n in duckdb.connect().execute(
+        counts = {(k, t, c): n for k, t, c, n in io.duckdb_connect().execute(
             f"SELECT kind, table_name, column_name, count(*) FROM read_parquet('{ledger_path}') GROUP BY ALL").fetchall()}
     lines = [
         f"# Generation notes: {manifest['name']}",
