@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from .entities import DAY, US
 from .params import Params, window_bounds_us
 from .schema import EVENT_NAMES, EVENTS, STATUSES
-from .sessions import Sessions, moment
+from .sessions import Sessions, intraday_from_u, moment
 from .simulate import group_rank
 from .streams import AccountDraws
 
@@ -43,6 +43,15 @@ def stable_order(t: np.ndarray, acct: np.ndarray, n_acc: int, origin: int) -> np
         rows = np.unique(np.concatenate([tied, tied + 1]))
         order[rows] = order[rows][np.lexsort((order[rows], sorted_key[rows]))]
     return order
+
+
+def poisson_from_u(lam: float, u: np.ndarray) -> np.ndarray:
+    """Poisson(lam) counts from uniforms, by inversion of the CDF (lam is one rate for all rows)."""
+    k = np.arange(int(lam + 12 * np.sqrt(lam) + 30))
+    log_pmf = k * np.log(lam) - lam - np.cumsum(np.r_[0.0, np.log(k[1:])]) if lam > 0 else np.where(k == 0, 0.0, -np.inf)
+    cdf = np.cumsum(np.exp(log_pmf))
+    cdf[-1] = 1.0
+    return np.searchsorted(cdf, u, side="right").astype(np.int64)
 
 
 CODE = {name: i for i, name in enumerate(EVENT_NAMES)}
@@ -105,12 +114,13 @@ def block_events(params: Params, accounts: range, first_user_id: int, sessions: 
 
     # --- session events: a login when a session opens (always on the first), dashboard views inside
     n_s = len(ses)
+    S = D.random(s_counts, cols=3)  # per session: login?, login offset, number of dashboard views
     first_of_user = np.r_[True, ses.user[1:] != ses.user[:-1]] if n_s else np.zeros(0, bool)
-    login = first_of_user | (D.random(s_counts) < act.login_share_of_sessions)
+    login = first_of_user | (S[:, 0] < act.login_share_of_sessions)
     length = ses.end - ses.start
-    login_t = ses.start + np.minimum(np.floor(D.uniform(0, 30, s_counts) * US).astype(np.int64), length - 1)
+    login_t = ses.start + np.minimum(np.floor(30.0 * S[:, 1] * US).astype(np.int64), length - 1)
     b.add("login_succeeded", s_acct[login], ses.user[login] + first_user_id, login_t[login])
-    views = D.poisson(act.dashboard_views_per_session, s_counts)
+    views = poisson_from_u(act.dashboard_views_per_session, S[:, 2])
     vs = np.repeat(np.arange(n_s), views)
     v_acct = s_acct[vs]
     start, end = ses.start[vs], ses.end[vs]
@@ -161,11 +171,11 @@ def block_events(params: Params, accounts: range, first_user_id: int, sessions: 
                          params.tasks.max_work_notes)
     ni = np.repeat(np.arange(len(task)), n_notes)
     n_acct = t_acct[ni]
-    n_counts = np.bincount(n_acct, minlength=n_acc)
-    nominal = tl["started_at"][ni] + np.floor(D.random(n_counts) * span[ni]).astype(np.int64)
+    N = D.random(np.bincount(n_acct, minlength=n_acc), cols=2)  # per note: when it is due, where in the session
+    nominal = tl["started_at"][ni] + np.floor(N[:, 0] * span[ni]).astype(np.int64)
     after_handoff = (tl["handoff_at"][ni] >= 0) & (nominal >= tl["handoff_at"][ni])
     writer = np.where(after_handoff, tl["handoff_to_id"][ni], tl["assignee_id"][ni])
-    note_t = ses.snap(writer - first_user_id, nominal, D, n_counts)
+    note_t = ses.snap(writer - first_user_id, nominal, where=intraday_from_u(N[:, 1]))
     # a note is written while its writer holds the task: the first holder's notes stop at the hand-off
     holds_until = np.where(after_handoff | (tl["handoff_at"][ni] < 0), end[ni], tl["handoff_at"][ni])
     ok = (note_t >= 0) & (note_t < holds_until)

@@ -25,6 +25,12 @@ from .entities import DAY, HOUR
 INTRADAY_MODE = 0.4
 
 
+def intraday_from_u(u: np.ndarray) -> np.ndarray:
+    """The intraday share for uniforms u (the triangular distribution's inverse CDF)."""
+    c = INTRADAY_MODE
+    return np.where(u < c, np.sqrt(u * c), 1.0 - np.sqrt((1.0 - u) * (1.0 - c)))
+
+
 def intraday(draws, counts) -> np.ndarray:
     """Shares of the way through a session, per account (AccountDraws) or from one Generator."""
     if isinstance(draws, np.random.Generator):
@@ -130,7 +136,7 @@ class Sessions:
         """Keys comparable with the (account, start) order of *_sorted."""
         return np.asarray(account, dtype=np.int64) * KEY_SPAN + self._rel(t)
 
-    def snap(self, actor: np.ndarray, t: np.ndarray, draws, counts=None) -> np.ndarray:
+    def snap(self, actor: np.ndarray, t: np.ndarray, draws=None, counts=None, where=None) -> np.ndarray:
         """Each actor's first moment at or after t inside one of their sessions; -1 if none is left.
 
         Inside a session the instant is kept; before one it moves to a random moment of that session
@@ -138,7 +144,8 @@ class Sessions:
         """
         actor = np.asarray(actor, dtype=np.int64)
         t = np.asarray(t, dtype=np.int64)
-        where = intraday(draws, len(t) if counts is None else counts)
+        if where is None:  # the intraday share of each row (given, or drawn here)
+            where = intraday(draws, len(t) if counts is None else counts)
         if len(self.user) == 0 or len(t) == 0:
             return np.full(len(t), -1, dtype=np.int64)
         key = actor * KEY_SPAN + self._rel(t)
@@ -152,8 +159,8 @@ class Sessions:
         out = np.where(inside, t, moved)
         return np.where(ok, out, -1)
 
-    def other_user_near(self, after: np.ndarray, exclude: np.ndarray, horizon_us: int, draws, counts=None,
-                        account: np.ndarray | None = None) -> np.ndarray:
+    def other_user_near(self, after: np.ndarray, exclude: np.ndarray, horizon_us: int, draws=None, counts=None,
+                        account: np.ndarray | None = None, u: np.ndarray | None = None) -> np.ndarray:
         """A user (not `exclude`) of the same account, already activated at `after`, with a session
         starting in [after, after + horizon): someone who is around to take work over. -1 if none."""
         after = np.asarray(after, dtype=np.int64)
@@ -162,7 +169,8 @@ class Sessions:
         hi = np.searchsorted(self.sorted_key, self.start_key(account, after + horizon_us), side="left")
         n = hi - lo
         has = n > 0
-        pick = lo + np.floor(_uniform01(draws, counts, len(after)) * np.maximum(n, 1)).astype(np.int64)
+        u = _uniform01(draws, counts, len(after)) if u is None else u
+        pick = lo + np.floor(u * np.maximum(n, 1)).astype(np.int64)
         pick2 = lo + (pick - lo + 1) % np.maximum(n, 1)
         last = max(len(self.user) - 1, 0)
         if len(self.user) == 0:

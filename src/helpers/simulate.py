@@ -23,7 +23,7 @@ from .entities import (DAY, HOUR, MAX_DAYS, MINUTE, MONTH_DAYS, NEVER, US, Accou
                        truncated_exponential_from_u)
 from .params import Params, window_bounds_us
 from .schema import STATUSES
-from .sessions import Sessions, build_sessions, moment, order_by
+from .sessions import Sessions, build_sessions, intraday_from_u, moment, order_by
 from .streams import AccountDraws, stream
 
 NONE = -1  # "not reached" / "no user" in timeline columns
@@ -53,6 +53,28 @@ LOCALES = sorted({c[2] for c in vocab.COUNTRIES})
 LOCALE_OF_COUNTRY = np.array([LOCALES.index(c[2]) for c in vocab.COUNTRIES])
 # users simulated together at most (session arrays are users x days; keys must fit in int64)
 CHUNK_USERS = 4096
+
+# the columns of a user's uniform and normal draws (one row per user)
+USER_U = {name: i for i, name in enumerate((
+    "invite_lag", "never_activated", "role", "home_zone", "remote_zone", "remote", "internal_start_hour", "bot",
+    "early_churner", "early_days", "late_days", "first_name", "last_name"))}
+USER_Z = {name: i for i, name in enumerate(("activation_lag", "engagement", "start_hour"))}
+# the columns of a task's uniform and normal draws (one row per task)
+TASK_U = {name: i for i, name in enumerate((
+    "priority", "title", "has_due", "assigned", "self_assigned", "never_started", "blocked", "blocked_twice",
+    "handoff", "cancelled", "backlog_cancel", "assign_delay", "colleague_assign", "colleague_handoff",
+    "at_assigned", "at_started", "at_blocker1_added", "at_blocker1_resolved", "at_handoff",
+    "at_blocker2_added", "at_blocker2_resolved", "at_finished", "at_backlog_cancelled"))}
+TASK_Z = {name: i for i, name in enumerate(("due_in", "cycle", "to_start", "blocker1", "blocker2", "backlog_wait"))}
+
+
+def _pick(u: np.ndarray, weights) -> np.ndarray:
+    """Indices with the given weights, from uniforms (as streams.choice_index)."""
+    w = np.asarray(weights, dtype=float)
+    cdf = np.cumsum(w / w.sum())
+    cdf[-1] = 1.0
+    return np.searchsorted(cdf, u, side="right").astype(np.int64)
+
 
 # status codes used in the timeline (indices into schema.STATUSES)
 TODO, IN_PROGRESS, BLOCKED, DONE, CANCELLED = range(5)
@@ -115,47 +137,52 @@ def _users(params: Params, plan: AccountPlan, b: Block, w1: int):
     live_until = np.minimum(plan.churn_at[A], w1)[ua]
     p = params.users
 
-    # invitations: the founder at signup, the others spread over the account's life (front-loaded)
-    lag = np.zeros(n, dtype=np.int64)
-    u = D.random(np.maximum(n_u - 1, 0))
-    lag[~first] = truncated_exponential_from_u(u, p.invite_lag_days_mean * DAY, (live_until - created_acct)[~first])
-    created = created_acct + lag
-    created = np.where(first, created, np.maximum(created, created_acct + US))  # invited after the account exists
+    # every draw of a user, in two calls per account: uniforms and standard normals, one column each
+    U = D.random(n_u, cols=len(USER_U))
+    Z = D.normal(0.0, 1.0, n_u, cols=len(USER_Z))
 
-    act_lag = to_us(D.lognormal(p.activation_lag_hours.median * HOUR, p.activation_lag_hours.sigma, n_u))
-    act_lag[first] = to_us(D.lognormal(3 * MINUTE, 0.5, (n_u > 0).astype(np.int64)))  # the founder signs in at once
+    def u(name):
+        return U[:, USER_U[name]]
+
+    def z(name):
+        return Z[:, USER_Z[name]]
+
+    # invitations: the founder at signup, the others spread over the account's life (front-loaded)
+    lag = truncated_exponential_from_u(u("invite_lag"), p.invite_lag_days_mean * DAY, live_until - created_acct)
+    created = np.where(first, created_acct, np.maximum(created_acct + lag, created_acct + US))
+
+    act_lag = to_us(np.where(first, 3 * MINUTE * np.exp(0.5 * z("activation_lag")),  # the founder signs in at once
+                             p.activation_lag_hours.median * HOUR * np.exp(p.activation_lag_hours.sigma * z("activation_lag"))))
     activated = created + act_lag
-    never = (D.random(n_u) < p.never_activated_share) & ~first
+    never = (u("never_activated") < p.never_activated_share) & ~first
     activated = np.where(first, np.minimum(np.minimum(activated, live_until - US), w1 - US), activated)
     activated = np.where(never | (activated >= live_until), NONE, activated)
 
     rw = p.role_weights
-    role = D.choice_index([rw.admin, rw.member, rw.guest], n_u)
-    role[first] = 0  # the founder administers the account
+    role = np.where(first, 0, _pick(u("role"), [rw.admin, rw.member, rw.guest]))  # the founder administers it
 
     country = plan.country[A][ua]
-    home = np.sum(HOME_ZONE_CDF[country] <= D.random(n_u)[:, None], axis=1)
+    home = np.sum(HOME_ZONE_CDF[country] <= u("home_zone")[:, None], axis=1)
     tz_home = HOME_ZONE[country, home]
-    tz_remote = np.floor(D.random(n_u) * len(vocab.TIMEZONES)).astype(np.int64)
-    tz = np.where(D.random(n_u) < p.remote_share, tz_remote, tz_home)
+    tz_remote = np.floor(u("remote_zone") * len(vocab.TIMEZONES)).astype(np.int64)
+    tz = np.where(u("remote") < p.remote_share, tz_remote, tz_home)
 
-    engagement = np.clip(D.lognormal(1.0, p.engagement_sigma, n_u), 1e-3, 1e3)
+    engagement = np.clip(np.exp(p.engagement_sigma * z("engagement")), 1e-3, 1e3)
     engagement = engagement * np.where(role == 2, p.guest_engagement_factor, 1.0)
     active_prob = np.clip(p.workday_active_prob * engagement, 0.0, 0.97)
-    start_hour = np.clip(D.normal(params.activity.workday_start_hour.mean,
-                                  params.activity.workday_start_hour.sd, n_u), 5.0, 13.0)
+    start_hour = np.clip(params.activity.workday_start_hour.mean + params.activity.workday_start_hour.sd
+                         * z("start_hour"), 5.0, 13.0)
     internal = b.internal[ua]
-    n_internal = n_u * b.internal
     # scripted test traffic: any hour, any day, in bursts; half the users are bots
-    start_hour[internal] = D.uniform(0.0, 23.0, n_internal)
-    active_prob[internal] = INTERNAL_ACTIVE_PROB
-    bot = np.zeros(n, dtype=bool)
-    bot[internal] = ~first[internal] & (D.random(n_internal) < 0.5)
+    start_hour = np.where(internal, 23.0 * u("internal_start_hour"), start_hour)
+    active_prob = np.where(internal, INTERNAL_ACTIVE_PROB, active_prob)
+    bot = internal & ~first & (u("bot") < 0.5)
 
-    early = D.random(n_u) < p.churn.early_share
-    early_days = D.exponential(p.churn.early_mean_days, n_u)
+    early = u("early_churner") < p.churn.early_share
+    early_days = -np.log1p(-u("early_days")) * p.churn.early_mean_days
     late_mean = MONTH_DAYS / p.churn.late_monthly_rate if p.churn.late_monthly_rate > 0 else np.inf
-    late_days = D.exponential(1.0, n_u) * late_mean
+    with np.errstate(invalid="ignore"):  # inf x 0 when late churn is off and the draw is 0
+        late_days = np.nan_to_num(-np.log1p(-u("late_days")) * late_mean, nan=np.inf)
     # lifetimes past ~27 years are "never" (all integer arithmetic from here: no float -> int overflow)
     life_days = np.minimum(np.where(early, early_days, late_days), MAX_DAYS)
     own_churn = np.full(n, NEVER, dtype=np.int64)
@@ -167,7 +194,7 @@ def _users(params: Params, plan: AccountPlan, b: Block, w1: int):
     churn = np.where((churn != NONE) & (churn <= activated), activated + MINUTE, churn)
 
     # names from the pool of the account's locale (one pool per locale, built once)
-    fu, lu = D.random(n_u), D.random(n_u)
+    fu, lu = u("first_name"), u("last_name")
     full_name = np.empty(n, dtype=object)
     local = np.empty(n, dtype=object)
     locale = LOCALE_OF_COUNTRY[country]
@@ -300,81 +327,91 @@ def _task_lifecycle(params: Params, plan: AccountPlan, b: Block, ses: Sessions, 
         raise ValueError(f"account {a + 1} has {counts.max()} tasks; at most {TASK_ID_STRIDE - 1} fit its id range")
     task_id = (b.accounts[acct] + 1) * TASK_ID_STRIDE + 1 + group_rank(acct)
 
-    priority = D.choice_index([getattr(p.priority_weights, x) for x in vocab.PRIORITIES], counts)
-    title = np.floor(D.random(counts) * len(TITLE_POOL)).astype(np.int64)  # index into TITLE_POOL
-    has_due = D.random(counts) < p.due_date_share
-    due_days = D.lognormal(p.due_in_days.median, p.due_in_days.sigma, counts)
+    # every draw of a task, in two calls per account: uniforms and standard normals, one column each
+    U = D.random(counts, cols=len(TASK_U))
+    Z = D.normal(0.0, 1.0, counts, cols=len(TASK_Z))
+
+    def u(name):
+        return U[:, TASK_U[name]]
+
+    def lognormal(name, median, sigma):
+        return median * np.exp(sigma * Z[:, TASK_Z[name]])
+
+    priority = _pick(u("priority"), [getattr(p.priority_weights, x) for x in vocab.PRIORITIES])
+    title = np.floor(u("title") * len(TITLE_POOL)).astype(np.int64)  # index into TITLE_POOL
+    has_due = u("has_due") < p.due_date_share
+    due_days = lognormal("due_in", p.due_in_days.median, p.due_in_days.sigma)
     due = ((created + to_us(due_days * DAY)) // DAY + 1) * DAY
     due = np.where(has_due, due, NONE)
 
     # --- draws for every stage (drawn for all tasks, so counts never depend on earlier outcomes)
-    assigned = D.random(counts) < p.assigned_share
-    self_assigned = D.random(counts) < p.self_assigned_share
-    never_started = D.random(counts) < p.never_started_share
-    blocked_once = D.random(counts) < p.blocker_prob
-    blockers = np.where(blocked_once, np.where(D.random(counts) < p.second_blocker_prob, 2, 1), 0)
-    handoff = D.random(counts) < p.handoff_prob
-    cancelled = D.random(counts) < p.cancelled_share
-    backlog_cancel = D.random(counts) < p.backlog_cancelled_share
-    cycle = D.lognormal(p.cycle_time_days.median * DAY, p.cycle_time_days.sigma, counts)
+    assigned = u("assigned") < p.assigned_share
+    self_assigned = u("self_assigned") < p.self_assigned_share
+    never_started = u("never_started") < p.never_started_share
+    blockers = np.where(u("blocked") < p.blocker_prob, np.where(u("blocked_twice") < p.second_blocker_prob, 2, 1), 0)
+    handoff = u("handoff") < p.handoff_prob
+    cancelled = u("cancelled") < p.cancelled_share
+    backlog_cancel = u("backlog_cancel") < p.backlog_cancelled_share
+    cycle = lognormal("cycle", p.cycle_time_days.median * DAY, p.cycle_time_days.sigma)
     cycle = cycle * np.array(vocab.PRIORITY_CYCLE_FACTOR)[priority]
-    to_start = D.lognormal(p.time_to_start_hours.median * HOUR, p.time_to_start_hours.sigma, counts)
-    block_len = D.lognormal(p.blocker_duration_hours.median * HOUR, p.blocker_duration_hours.sigma, counts, 2)
-    backlog_wait = D.lognormal(14.0 * DAY, 1.0, counts)
+    to_start = lognormal("to_start", p.time_to_start_hours.median * HOUR, p.time_to_start_hours.sigma)
+    block_len = np.stack([lognormal(f"blocker{i}", p.blocker_duration_hours.median * HOUR,
+                                    p.blocker_duration_hours.sigma) for i in (1, 2)], axis=1)
+    backlog_wait = lognormal("backlog_wait", 14.0 * DAY, 1.0)
     internal = b.internal[acct]  # scripted test traffic: tasks are picked up and closed within minutes
     cycle = np.where(internal, cycle * INTERNAL_SPEED, cycle)
     to_start = np.where(internal, to_start * INTERNAL_SPEED, to_start)
     block_len = np.where(internal[:, None], block_len * INTERNAL_SPEED, block_len)
-    assign_delay = np.floor(D.uniform(5.0, 240.0, counts) * US).astype(np.int64)
+    assign_delay = np.floor((5.0 + 235.0 * u("assign_delay")) * US).astype(np.int64)
 
     ns = to_us
 
-    def stage(active, actor, nominal):
+    def stage(active, actor, nominal, step):
         """The step's time where `active` (its actor's next session moment), -1 elsewhere or if never reached."""
         rows = np.flatnonzero(active)
         t = np.full(n, NONE, dtype=np.int64)
-        t[rows] = ses.snap(actor[rows], nominal[rows], D, np.bincount(acct[rows], minlength=len(b)))
+        t[rows] = ses.snap(actor[rows], nominal[rows], where=intraday_from_u(U[rows, TASK_U["at_" + step]]))
         return t, t >= 0
 
-    def colleague(active, after, exclude):
+    def colleague(active, after, exclude, step):
         """Where `active`: another user of the account who is around in the week after `after`; -1 elsewhere."""
         rows = np.flatnonzero(active)
         out = np.full(n, NONE, dtype=np.int64)
-        out[rows] = ses.other_user_near(after[rows], exclude[rows], 7 * DAY, D,
-                                        np.bincount(acct[rows], minlength=len(b)), account=acct[rows])
+        out[rows] = ses.other_user_near(after[rows], exclude[rows], 7 * DAY, account=acct[rows],
+                                        u=U[rows, TASK_U["colleague_" + step]])
         return out
 
     # --- assignment (by the creator, moments after creation)
-    other = colleague(assigned & ~self_assigned, created, creator)
+    other = colleague(assigned & ~self_assigned, created, creator, "assign")
     assignee = np.where(assigned, np.where(other < 0, creator, other), NONE)
-    t_assigned, _ = stage(assigned, creator, created + assign_delay)
+    t_assigned, _ = stage(assigned, creator, created + assign_delay, "assigned")
     assignee = np.where(t_assigned >= 0, assignee, NONE)
 
     # --- start (by the assignee)
     go = (assignee >= 0) & ~never_started
-    t_started, r = stage(go, assignee, t_assigned + ns(to_start))
+    t_started, r = stage(go, assignee, t_assigned + ns(to_start), "started")
     go &= r
     holder = assignee.copy()
     last = np.where(go, t_started, NONE)
 
-    def blocker(want, offset, duration):
+    def blocker(want, offset, duration, which):
         """Blocked by the holder after `offset`, resolved after `duration`; a step not reached stalls the task."""
         nonlocal go, last
-        added, r = stage(want, holder, last + ns(offset))
+        added, r = stage(want, holder, last + ns(offset), f"blocker{which}_added")
         go &= ~want | r
         last = np.where(r, added, last)
-        resolved, r2 = stage(r, holder, last + ns(duration))
+        resolved, r2 = stage(r, holder, last + ns(duration), f"blocker{which}_resolved")
         go &= ~r | r2
         last = np.where(r2, resolved, last)
         return added, resolved
 
     # --- first blocker: added after ~25% of the cycle, resolved after its duration
-    t_b1_added, t_b1_resolved = blocker(go & (blockers >= 1), 0.25 * cycle, block_len[:, 0])
+    t_b1_added, t_b1_resolved = blocker(go & (blockers >= 1), 0.25 * cycle, block_len[:, 0], 1)
 
     # --- hand-off: the holder passes the task to a colleague who is around in the next week
     want = go & handoff
-    t_handoff, r = stage(want, holder, last + ns(0.25 * cycle))
-    receiver = colleague(r, t_handoff, holder)
+    t_handoff, r = stage(want, holder, last + ns(0.25 * cycle), "handoff")
+    receiver = colleague(r, t_handoff, holder, "handoff")
     r &= receiver >= 0
     t_handoff = np.where(r, t_handoff, NONE)
     handoff_from = np.where(r, holder, NONE)
@@ -384,16 +421,16 @@ def _task_lifecycle(params: Params, plan: AccountPlan, b: Block, ses: Sessions, 
     last = np.where(r, t_handoff, last)
 
     # --- second blocker, with whoever holds the task now
-    t_b2_added, t_b2_resolved = blocker(go & (blockers >= 2), 0.2 * cycle, block_len[:, 1])
+    t_b2_added, t_b2_resolved = blocker(go & (blockers >= 2), 0.2 * cycle, block_len[:, 1], 2)
 
     # --- finish: done, or cancelled by the holder
-    t_finished, r = stage(go, holder, last + ns(0.3 * cycle))
+    t_finished, r = stage(go, holder, last + ns(0.3 * cycle), "finished")
     t_done = np.where(r & ~cancelled, t_finished, NONE)
     t_cancel = np.where(r & cancelled, t_finished, NONE)
 
     # --- backlog that nobody starts: some of it is cancelled by its creator weeks later
     backlog = t_started < 0
-    t_bl, r = stage(backlog & backlog_cancel, creator, created + ns(backlog_wait))
+    t_bl, r = stage(backlog & backlog_cancel, creator, created + ns(backlog_wait), "backlog_cancelled")
     t_cancel = np.where(r, t_bl, t_cancel)
 
     # --- outliers, planted: a few done tasks drag on past the threshold, a few get far-future due dates
