@@ -175,7 +175,9 @@ def to_numpy_columns(table: pa.Table) -> dict[str, np.ndarray]:
         if pa.types.is_timestamp(col.type):
             col = pc.cast(col, pa.int64())
         if pa.types.is_integer(col.type):
-            out[name] = col.fill_null(-1).to_numpy().astype(np.int64, copy=False)
+            if col.null_count:
+                col = col.fill_null(-1)
+            out[name] = col.to_numpy().astype(np.int64, copy=False)
         elif pa.types.is_dictionary(col.type):
             out[name] = pc.cast(col, pa.string()).to_numpy(zero_copy_only=False)
         else:

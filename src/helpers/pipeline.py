@@ -174,6 +174,13 @@ def simulate_only_block(data_dir: str, k: int, write=None) -> int:
     return to_arrow(cols).num_rows
 
 
+TIMELINE_FOR_EVENTS = [
+    "task_id", "account_id", "project_id", "created_at", "creator_id", "assigned_at", "assignee_id", "started_at",
+    "blocker1_added_at", "blocker1_resolved_at", "handoff_at", "handoff_from_id", "handoff_to_id",
+    "blocker2_added_at", "blocker2_resolved_at", "done_at", "done_by_id", "cancelled_at", "cancelled_from",
+    "cancelled_by_id"]
+
+
 def events_block(data_dir: str, k: int, write=io.write_part) -> int:
     """Block k: derive its accounts' events from their saved state and write the events part
     (ordered by event time)."""
@@ -185,7 +192,7 @@ def events_block(data_dir: str, k: int, write=io.write_part) -> int:
         ("users", io.table_dir(data_dir, "users"), ["user_id"]),
         ("sessions", io.state_dir(data_dir, "sessions"), None),
         ("projects", io.table_dir(data_dir, "projects"), ["project_id", "account_id", "owner_user_id", "created_at"]),
-        ("timeline", io.state_dir(data_dir, "timeline"), None))}
+        ("timeline", io.state_dir(data_dir, "timeline"), TIMELINE_FOR_EVENTS))}
     first_user_id = int(read["users"]["user_id"].min(initial=1))  # user ids of a part are dense
     cols = block_events(params, accounts, first_user_id, read["sessions"], read["projects"], read["timeline"])
     table = to_arrow(cols)  # ordered by event time
