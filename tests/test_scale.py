@@ -192,3 +192,56 @@ def test_unreachable_scheduler_is_one_line_and_writes_nothing(tmp_path, capsys):
     assert err.startswith("cannot reach the Dask scheduler at tcp://127.0.0.1:9") and len(err.splitlines()) == 1
     assert list(tmp_path.iterdir()) == []  # nothing written, not even the lock
     assert "SAAS_SYNTH_SCHEDULER" not in __import__("os").environ  # the caller's environment is left as it was
+
+
+# ------------------------------------------------------------------ events of a block: ids and pieces never matter
+
+
+def _part_inputs(data_dir, k=0):
+    read = {
+        "users": io.to_numpy_columns(io.read_parts_file(io.part_path(io.table_dir(data_dir, "users"), k),
+                                                        ["user_id", "account_id"])),
+        "sessions": io.to_numpy_columns(io.read_parts_file(io.part_path(io.state_dir(data_dir, "sessions"), k))),
+        "projects": io.to_numpy_columns(io.read_parts_file(io.part_path(io.table_dir(data_dir, "projects"), k),
+                                                           ["project_id", "account_id", "owner_user_id", "created_at"])),
+        "timeline": io.to_numpy_columns(io.read_parts_file(io.part_path(io.state_dir(data_dir, "timeline"), k),
+                                                           pipeline.TIMELINE_FOR_EVENTS)),
+    }
+    return pipeline._params(data_dir), pipeline.part_ranges(pipeline._params(data_dir))[k], read
+
+
+USER_COLUMNS = {"users": ["user_id"], "sessions": ["user_id"], "projects": ["owner_user_id"],
+                "timeline": ["creator_id", "assignee_id", "handoff_from_id", "handoff_to_id", "done_by_id",
+                             "cancelled_by_id"]}
+
+
+def test_events_do_not_depend_on_where_the_blocks_user_ids_start(tiny_data):
+    """A block far into a big dataset (user ids past 16,384, where packed search keys would overflow
+    if they were not block-local) gives the same events, with its user ids."""
+    params, accounts, read = _part_inputs(tiny_data)
+    shift = 40_000
+    moved = {name: {k: (np.where(v >= 0, v + shift, v) if k in USER_COLUMNS[name] else v) for k, v in cols.items()}
+             for name, cols in read.items()}
+    base = events.block_events(params, accounts, *read.values())
+    far = events.block_events(params, accounts, *moved.values())
+    assert np.array_equal(far["user_id"] - shift, base["user_id"])
+    for k in base:
+        if k != "user_id" and k not in ("prop_a", "prop_b"):
+            assert np.array_equal(far[k], base[k]), k
+
+
+def test_events_of_a_block_do_not_depend_on_its_pieces(tiny_data, monkeypatch):
+    params, accounts, read = _part_inputs(tiny_data)
+    whole = events.block_events(params, accounts, *read.values())
+    monkeypatch.setattr(events, "CHUNK_USERS", 3)  # a few users per piece: many pieces, merged by time
+    pieces = events.block_events(params, accounts, *read.values())
+    for k in whole:
+        assert np.array_equal(whole[k], pieces[k]), k
+
+
+def test_sessions_refuse_more_users_than_their_keys_hold():
+    from helpers.sessions import MAX_USERS, Sessions
+
+    one = np.array([MAX_USERS], dtype=np.int64)
+    with pytest.raises(ValueError, match="at most 16,383 users"):
+        Sessions(one, one * 0 + 10, one * 0 + 20, 0)

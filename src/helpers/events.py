@@ -23,7 +23,7 @@ from .entities import DAY, US
 from .params import Params, window_bounds_us
 from .schema import EVENT_NAMES, EVENTS, STATUSES
 from .sessions import Sessions, intraday_from_u, moment
-from .simulate import group_rank
+from .simulate import CHUNK_USERS, chunk_ranges, group_rank
 from .streams import AccountDraws
 
 def stable_order(t: np.ndarray, acct: np.ndarray, n_acc: int, origin: int) -> np.ndarray:
@@ -93,14 +93,41 @@ P_NONE, P_STATUS, P_HANDOFF, P_ASSIGNEE, P_BLOCKER = range(5)
 STATUS_NAMES = np.array(STATUSES, dtype=object)
 
 
-def block_events(params: Params, accounts: range, first_user_id: int, sessions: dict,
+def block_events(params: Params, accounts: range, users: dict, sessions: dict,
                  projects: dict, timeline: dict) -> dict:
     """Events of consecutive accounts (indices; account_id = index + 1) as numpy columns, ordered by
     time (ties: by account), with ids and ingestion times (properties as integer codes, see to_arrow).
 
-    `sessions`, `projects` and `timeline` hold those accounts' rows in account order; user ids of the
-    block are first_user_id, first_user_id + 1, ... Each account draws from its own stream.
+    `users` (user_id, account_id), `sessions`, `projects` and `timeline` hold those accounts' rows in
+    account order. Each account draws from its own stream, so the block is worked in pieces of at
+    most CHUNK_USERS users (the session search keys must fit in int64), merged in time order: the
+    rows do not depend on the pieces.
     """
+    a0 = accounts.start
+    per_account = np.bincount(users["account_id"] - 1 - a0, minlength=len(accounts))
+    pieces = []
+    for lo, hi in chunk_ranges(per_account, CHUNK_USERS):
+        ids = range(a0 + lo + 1, a0 + hi + 1)  # account ids of the piece
+        part = [_rows_of(t, ids) for t in (users, sessions, projects, timeline)]
+        first_user_id = int(part[0]["user_id"].min()) if len(part[0]["user_id"]) else 1
+        pieces.append(_chunk_events(params, range(a0 + lo, a0 + hi), first_user_id, *part[1:]))
+    if len(pieces) == 1:
+        return pieces[0]
+    w0, _ = window_bounds_us(params)
+    cols = {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
+    order = stable_order(cols["event_at_utc"], cols["account_id"] - a0 - 1, len(accounts), w0)
+    return {k: v[order] for k, v in cols.items()}
+
+
+def _rows_of(cols: dict, account_ids: range) -> dict:
+    """The rows of a table (in account order) whose account_id is in the range: a slice, no scan."""
+    lo, hi = np.searchsorted(cols["account_id"], [account_ids.start, account_ids.stop], side="left")
+    return {k: v[lo:hi] for k, v in cols.items()}
+
+
+def _chunk_events(params: Params, accounts: range, first_user_id: int, sessions: dict,
+                  projects: dict, timeline: dict) -> dict:
+    """block_events for accounts with at most CHUNK_USERS users, first_user_id, first_user_id + 1, ..."""
     a0 = accounts.start
     n_acc = len(accounts)
     D = AccountDraws(params.seed, "events", np.arange(a0, accounts.stop) + 1)

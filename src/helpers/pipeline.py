@@ -169,8 +169,7 @@ def simulate_only_block(data_dir: str, k: int, write=None) -> int:
     sim = simulate_block(params, load_plan(data_dir), accounts)
     for name in ("users", "projects", "tasks"):
         io.from_numpy_columns(getattr(sim, name), TABLES[name])
-    first_user_id = int(sim.users["user_id"].min(initial=1))
-    cols = block_events(params, accounts, first_user_id, sim.sessions, sim.projects, sim.timeline)
+    cols = block_events(params, accounts, sim.users, sim.sessions, sim.projects, sim.timeline)
     return to_arrow(cols).num_rows
 
 
@@ -189,12 +188,11 @@ def events_block(data_dir: str, k: int, write=io.write_part) -> int:
     accounts = part_ranges(params)[k]
     f = io.part_path
     read = {name: io.to_numpy_columns(io.read_parts_file(f(folder, k), cols)) for name, folder, cols in (
-        ("users", io.table_dir(data_dir, "users"), ["user_id"]),
+        ("users", io.table_dir(data_dir, "users"), ["user_id", "account_id"]),
         ("sessions", io.state_dir(data_dir, "sessions"), None),
         ("projects", io.table_dir(data_dir, "projects"), ["project_id", "account_id", "owner_user_id", "created_at"]),
         ("timeline", io.state_dir(data_dir, "timeline"), TIMELINE_FOR_EVENTS))}
-    first_user_id = int(read["users"]["user_id"].min(initial=1))  # user ids of a part are dense
-    cols = block_events(params, accounts, first_user_id, read["sessions"], read["projects"], read["timeline"])
+    cols = block_events(params, accounts, read["users"], read["sessions"], read["projects"], read["timeline"])
     table = to_arrow(cols)  # ordered by event time
     write(table, io.table_dir(data_dir, "events"), k)
     fault_point("events")

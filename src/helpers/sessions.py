@@ -113,6 +113,9 @@ class Sessions:
     def __post_init__(self) -> None:
         if self.account is None:
             self.account = np.zeros(len(self.user), dtype=np.int64)
+        if (len(self.user) and self.user.max() >= MAX_USERS) or self.n_accounts > MAX_USERS:
+            raise ValueError(f"a block of sessions keys at most {MAX_USERS:,} users and accounts; split it "
+                             f"(got users up to index {int(self.user.max())} and {self.n_accounts} accounts)")
         self.by_start = order_by(self.account, self.start, self.origin)
         self.start_sorted = self.start[self.by_start]
         self.user_sorted = self.user[self.by_start]

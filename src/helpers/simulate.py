@@ -542,19 +542,25 @@ def _plant_far_due_dates(params: Params, b: Block, acct: np.ndarray, created, du
     return new
 
 
+def chunk_ranges(users_per_account: np.ndarray, limit: int) -> list[tuple[int, int]]:
+    """Split accounts 0..n-1 into consecutive (lo, hi) ranges of at most `limit` users each (an
+    account with more users than that is a range of its own)."""
+    ranges, lo, total = [], 0, 0
+    for i, n in enumerate(np.asarray(users_per_account).tolist()):
+        if i > lo and total + n > limit:
+            ranges.append((lo, i))
+            lo, total = i, 0
+        total += n
+    ranges.append((lo, len(users_per_account)))
+    return ranges
+
+
 def simulate_block(params: Params, plan: AccountPlan, accounts: range) -> AccountSim:
     """Simulate consecutive accounts (indices, account_id = index + 1), vectorised over them; each
     account draws from its own streams, so the rows do not depend on which accounts share a block.
-    Blocks larger than sessions.MAX_USERS users are simulated in pieces."""
-    pieces = []
-    start = accounts.start
-    cum = np.cumsum(plan.n_users[accounts.start:accounts.stop])
-    while start < accounts.stop:
-        done_users = cum[start - accounts.start - 1] if start > accounts.start else 0
-        stop = start + max(1, int(np.searchsorted(cum, done_users + CHUNK_USERS, side="right")) - (start - accounts.start))
-        stop = min(stop, accounts.stop)
-        pieces.append(_simulate_chunk(params, plan, range(start, stop)))
-        start = stop
+    Blocks of more than CHUNK_USERS users are simulated in pieces."""
+    pieces = [_simulate_chunk(params, plan, range(accounts.start + lo, accounts.start + hi))
+              for lo, hi in chunk_ranges(plan.n_users[accounts.start:accounts.stop], CHUNK_USERS)]
     if len(pieces) == 1:
         return pieces[0]
     return AccountSim(*(_concat([getattr(p, f) for p in pieces]) for f in
