@@ -245,3 +245,17 @@ def test_sessions_refuse_more_users_than_their_keys_hold():
     one = np.array([MAX_USERS], dtype=np.int64)
     with pytest.raises(ValueError, match="at most 16,383 users"):
         Sessions(one, one * 0 + 10, one * 0 + 20, 0)
+
+
+def test_background_writer_reports_a_failed_write_and_never_hides_the_callers_error(tmp_path):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where a folder should be")
+    table = pa.table({"x": [1, 2, 3]})
+    with pytest.raises(OSError):  # the failed write surfaces (at the next write or at the end)
+        with io.BackgroundWriter() as writer:
+            writer.write(table, blocked / "t", 0)
+            writer.write(table, tmp_path / "ok", 0)
+    with pytest.raises(KeyError, match="the block's own error"):
+        with io.BackgroundWriter() as writer:
+            writer.write(table, blocked / "t", 1)
+            raise KeyError("the block's own error")

@@ -76,22 +76,26 @@ class BackgroundWriter:
         self._max_pending = max_pending
 
     def write(self, table: pa.Table, folder: Path, part: int) -> None:
-        while len(self._pending) >= self._max_pending:
-            self._pending.popleft().result()
+        while self._pending and (self._pending[0].done() or len(self._pending) >= self._max_pending):
+            self._pending.popleft().result()  # a failed write raises here, at the next write
         self._pending.append(self._pool.submit(write_part, table, folder, part))
 
-    def close(self) -> None:
+    def close(self, raise_errors: bool = True) -> None:
         try:
             while self._pending:
-                self._pending.popleft().result()
+                future = self._pending.popleft()
+                if raise_errors:
+                    future.result()
+                else:
+                    future.exception()  # waits; the caller's own error is the one that matters
         finally:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
     def __enter__(self) -> "BackgroundWriter":
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close(raise_errors=exc_type is None)
 
 
 DUCKDB_MEMORY_ENV = "SAAS_SYNTH_DUCKDB_MEMORY"
@@ -107,10 +111,13 @@ def duckdb_connect(database: str | Path = ":memory:", read_only: bool = False, s
     con.execute("SET memory_limit = ?", [os.environ.get(DUCKDB_MEMORY_ENV) or "1GB"])
     con.execute("SET preserve_insertion_order = false")  # lets large scans and COPY stream
     con.execute("SET enable_progress_bar = false")  # no progress text in logs and reports
-    if spill_dir is None:  # one folder per process: DuckDB removes its files, never another's
+    if spill_dir is None:  # a folder per connection (connections must not share one); removed at exit
+        import atexit
+        import shutil
         import tempfile
 
-        spill_dir = Path(tempfile.gettempdir()) / f"saas-synth-duckdb-{os.getpid()}"
+        spill_dir = Path(tempfile.mkdtemp(prefix="saas-synth-duckdb-"))
+        atexit.register(shutil.rmtree, spill_dir, True)
     con.execute("SET temp_directory = ?", [str(spill_dir)])
     return con
 

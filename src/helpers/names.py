@@ -8,6 +8,7 @@ E-mail local parts are ASCII folds of the names; domains are always reserved (ex
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 import zlib
 from dataclasses import dataclass
@@ -55,6 +56,10 @@ class PersonPool:
 PROVIDERS = ["faker.providers.person", "faker.providers.company"]
 
 
+# one Faker per locale is re-seeded for every pool: pools are built one at a time (Dask runs blocks on threads)
+_FAKER_LOCK = threading.RLock()
+
+
 @lru_cache(maxsize=None)
 def _locale_faker(locale: str) -> Faker:
     return Faker(locale, providers=PROVIDERS)  # built once per locale and process (seeded anew for every use)
@@ -77,9 +82,14 @@ def _sample(fake: Faker, method: str, elements: str, n: int) -> list[str]:
     return [getattr(fake, method)() for _ in range(n)]
 
 
-@lru_cache(maxsize=64)
 def person_pool(locale: str, seed: int) -> PersonPool:
     """First/last name pools of one locale; Japanese names are romanised so e-mails stay ASCII."""
+    with _FAKER_LOCK:
+        return _person_pool(locale, seed)
+
+
+@lru_cache(maxsize=64)
+def _person_pool(locale: str, seed: int) -> PersonPool:
     fake = _faker(locale, seed, 1)
     if hasattr(fake, "first_romanized_name"):
         first = [fake.first_romanized_name() for _ in range(FIRST_NAMES_PER_LOCALE)]
@@ -97,6 +107,12 @@ ROMANISED_COMPANY_SUFFIXES = ["Co., Ltd.", "Inc.", "Holdings", "Systems", "Tradi
 
 
 def company_names(locale: str, seed: int, n: int) -> list[str]:
+    """n distinct company names of one locale (see _company_names); one pool at a time."""
+    with _FAKER_LOCK:
+        return _company_names(locale, seed, n)
+
+
+def _company_names(locale: str, seed: int, n: int) -> list[str]:
     """n distinct company names of one locale (Faker, seeded); repeats get a numeric suffix.
     Locales with romanised names (ja_JP) get romanised company names, so domains stay readable."""
     fake = _faker(locale, seed, 2)

@@ -116,8 +116,14 @@ def _save_plan(plan, data_dir: Path) -> None:
     io.write_part(proj, data_dir / PLAN_DIR / "projects", 0)
 
 
+def _stamp(path: Path) -> tuple:
+    """What identifies a version of a file for the caches below (a rewrite changes one of them)."""
+    st = path.stat()
+    return st.st_mtime_ns, st.st_size, st.st_ino
+
+
 @lru_cache(maxsize=2)
-def _cached_plan(folder: str, stamp: int):
+def _cached_plan(folder: str, stamp: tuple):
     acc = io.read_parts_file(io.part_path(Path(folder) / "accounts", 0))
     proj = io.read_parts_file(io.part_path(Path(folder) / "projects", 0))
     return plan_from_tables(acc, proj)
@@ -127,17 +133,17 @@ def load_plan(data_dir: Path):
     """The accounts plan saved by generate_entities (read once per process and data folder)."""
     folder = Path(data_dir) / PLAN_DIR
     f = io.part_path(folder / "accounts", 0)
-    return _cached_plan(str(folder), f.stat().st_mtime_ns)
+    return _cached_plan(str(folder), _stamp(f))
 
 
 @lru_cache(maxsize=2)
-def _cached_params(path: str, stamp: int) -> Params:
+def _cached_params(path: str, stamp: tuple) -> Params:
     return from_json_dict(json.loads(Path(path).read_text()))
 
 
 def _params(data_dir: Path) -> Params:
     path = Path(data_dir) / PARAMS_FILE
-    return _cached_params(str(path), path.stat().st_mtime_ns)
+    return _cached_params(str(path), _stamp(path))
 
 
 def entities_block(data_dir: str, k: int, write=io.write_part) -> dict:

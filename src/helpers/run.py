@@ -355,9 +355,16 @@ def _locked_run(args, params, params_path, data_dir, reports_dir, data_runs, run
     steps = len(NOTEBOOKS) + 2
     log.info("saas-synth run %s: params %s (seed %d), %d accounts, window %s..%s",
              run_id, params_path.name, params.seed, params.accounts.count, params.window.start, params.window.end)
-    log.info("blocks of %d accounts on %s", params.output.accounts_per_part,
-             f"the Dask cluster at {args.scheduler}" if args.scheduler else
-             f"{workers} local worker process{'es' if workers > 1 else ''}")
+    from .parallel import WORKERS_ENV
+    from .pipeline import POOL_MIN_ACCOUNTS
+
+    if args.scheduler:
+        where = f"the Dask cluster at {args.scheduler}"
+    elif not os.environ.get(WORKERS_ENV, "").strip() and params.accounts.count < POOL_MIN_ACCOUNTS:
+        where = f"this process (under {POOL_MIN_ACCOUNTS:,} accounts; --workers N to use more)"
+    else:
+        where = f"{workers} local worker process{'es' if workers > 1 else ''}"
+    log.info("blocks of %d accounts on %s", params.output.accounts_per_part, where)
     timings: dict[str, float] = {}
     started = time.perf_counter()
     step = "?"
