@@ -34,7 +34,7 @@ test-unit: $(STAMP)
 test-notebooks: $(STAMP)
 	$(PY) -m pytest -p no:xdist --nbval-lax notebooks
 
-# speed and memory, measured (not a test): default, 10x and large presets; ~15 min on 2 cores
+# speed and memory, measured (not a test): default, 10x and large presets; ~17 min on 2 cores
 bench: $(STAMP)
 	$(PY) -m helpers.bench
 
