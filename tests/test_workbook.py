@@ -375,3 +375,28 @@ def test_read_only_disk_is_a_clear_error(tmp_path, monkeypatch, capsys):
     assert code == 1
     assert "Read-only file system" in capsys.readouterr().err
     assert not (tmp_path / "d" / "x").exists()
+
+
+def test_documentation_describes_exactly_the_published_columns(tiny_run):
+    """schema.sql, data_dictionary.md, sources.yml and datapackage.json come from the one schema:
+    every published column, with its type, and nothing else."""
+    import pyarrow.parquet as pq
+    import yaml as _yaml
+
+    _, data_dir, _ = tiny_run
+    package = json.loads((data_dir / "datapackage.json").read_text())
+    sources = _yaml.safe_load((data_dir / "sources.yml").read_text())["sources"][0]["tables"]
+    dictionary = (data_dir / "data_dictionary.md").read_text()
+    con = duckdb.connect()
+    con.execute((data_dir / "schema.sql").read_text())
+    for name in TABLES:
+        parts = sorted((data_dir / "raw" / name).glob("part-*.parquet"))
+        published = pq.read_schema(parts[0]).names
+        resource = next(r for r in package["resources"] if r["name"] == name)
+        assert [f["name"] for f in resource["schema"]["fields"]] == published
+        assert sorted(resource["path"]) == sorted(str(p.relative_to(data_dir)) for p in parts)
+        assert [c["name"] for c in next(t for t in sources if t["name"] == name)["columns"]] == published
+        ddl_columns = [r[0] for r in con.execute(f"DESCRIBE raw.{name}").fetchall()]
+        assert ddl_columns == published
+        section = dictionary.split(f"## {name}\n", 1)[1].split("\n## ", 1)[0]
+        assert [line.split("`")[1] for line in section.splitlines() if line.startswith("| `")] == published

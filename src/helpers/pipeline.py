@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 from . import PROJECT_ROOT, io
 from .entities import plan_accounts, plan_from_tables, plan_tables
 from .events import block_events, to_arrow
+from .package import write_package
 from .params import (SCHEMA_VERSION, Params, from_json_dict, load, params_sha256, to_json_dict)
 from .checks import REDELIVERED_SQL
 from .schema import ENTITY_TABLES, EVENTS, TABLES, ddl
@@ -396,5 +397,6 @@ def write_manifest(data_dir: str | os.PathLike, timings: dict | None = None, nam
                   if params.imperfections.duplicates.share > 0 else []),
         "timings_seconds": {k: round(v, 3) for k, v in (timings or {}).items()},
     }
+    write_package(data_dir, name or data_dir.name)  # schema.sql, data_dictionary.md, sources.yml, datapackage.json
     io.write_json(manifest, data_dir / "manifest.json")
     return manifest
