@@ -48,6 +48,18 @@ def tiny_run(tmp_path_factory):
     return code, data_dir, reports_dir
 
 
+@pytest.fixture(scope="module")
+def dask_cluster():
+    """A Dask LocalCluster of 2 worker processes (one thread each); dask is installed by make."""
+    import distributed
+
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as client:
+            client.wait_for_workers(2, timeout=60)
+        yield cluster
+
+
 def write_params(tmp_path: Path, text: str, name: str = "p.yaml") -> Path:
     path = tmp_path / name
     path.write_text(text)

@@ -133,16 +133,6 @@ def test_scheduler_without_dask_installed_says_what_to_install(monkeypatch):
     assert "pip install -r requirements-dask.txt" in str(info.value) and "\n" not in str(info.value)
 
 
-@pytest.fixture(scope="module")
-def dask_cluster():
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster:
-        with distributed.Client(cluster) as client:
-            client.wait_for_workers(2, timeout=60)
-        yield cluster
-
-
 @pytest.mark.xdist_group("dask")
 def test_dask_cluster_gives_the_same_results_spread_over_its_workers(dask_cluster):
     n = 8

@@ -91,17 +91,6 @@ def test_content_is_the_same_for_1_2_and_7_workers(tmp_path, tiny_data):
     assert _fingerprint(one) == reference
 
 
-@pytest.fixture(scope="module")
-def dask_cluster():
-    import distributed
-
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster:
-        with distributed.Client(cluster) as client:
-            client.wait_for_workers(2, timeout=60)
-        yield cluster
-
-
 @pytest.mark.xdist_group("dask")
 def test_a_dask_cluster_writes_the_same_data(dask_cluster, tmp_path, tiny_data):
     import distributed

@@ -15,14 +15,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-import faker.factory
 from faker import Faker
 from faker.providers.person import Provider as PersonProvider
-from faker.utils.loading import list_module
-
-# Faker(locale) re-lists its provider packages from disk (pkgutil) for every instance: ~20 ms a
-# locale. The listing cannot change inside a process, so it is memoised (output is unchanged).
-faker.factory.list_module = lru_cache(maxsize=None)(list_module)
 
 FIRST_NAMES_PER_LOCALE = 160
 LAST_NAMES_PER_LOCALE = 160

@@ -114,20 +114,25 @@ def _check_importable(fn) -> None:
                          "pass a top-level function of an importable module (e.g. in src/helpers/)")
 
 
+def _collect(completed, task_index, results: list, tasks, desc, bar) -> None:
+    """Store each finished future's result at its task's index; a failure re-raises, naming the task."""
+    for future in completed:
+        i = task_index(future)
+        try:
+            results[i] = future.result()
+        except Exception as exc:
+            _note(exc, i, tasks, desc)
+            raise
+        bar.update()
+
+
 def _run_pool(fn, tasks, workers, desc, bar) -> list:
     _check_importable(fn)
     results = [None] * len(tasks)
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context())
     try:
         index = {pool.submit(fn, *task): i for i, task in enumerate(tasks)}
-        for future in as_completed(index):
-            i = index[future]
-            try:
-                results[i] = future.result()
-            except Exception as exc:
-                _note(exc, i, tasks, desc)
-                raise
-            bar.update()
+        _collect(as_completed(index), lambda f: index[f], results, tasks, desc, bar)
     finally:  # on error: cancel what has not started, wait for the running blocks, stop the workers
         pool.shutdown(wait=True, cancel_futures=True)
     return results
@@ -146,14 +151,7 @@ def _run_dask(fn, tasks, scheduler, desc, bar) -> list:
             futures = [client.submit(fn, *task, pure=False) for task in tasks]
         index = {future.key: i for i, future in enumerate(futures)}
         try:
-            for future in dask_as_completed(futures):
-                i = index[future.key]
-                try:
-                    results[i] = future.result()
-                except Exception as exc:
-                    _note(exc, i, tasks, desc)
-                    raise
-                bar.update()
+            _collect(dask_as_completed(futures), lambda f: index[f.key], results, tasks, desc, bar)
         finally:
             client.cancel([future for future in futures if not future.done()])
     return results

@@ -100,6 +100,3 @@ class AccountDraws:
         if np.ndim(lam) == 0:
             return self._each(counts, lambda g, c: g.poisson(lam, c))
         return self._each(counts, lambda g, c, rows_lam: g.poisson(rows_lam), np.asarray(lam))
-
-    def choice_index(self, weights, counts) -> np.ndarray:
-        return self._each(counts, lambda g, c: choice_index(g, weights, c))
