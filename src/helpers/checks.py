@@ -3,10 +3,10 @@
 The SQL lives in helpers/sql/: rules/*.sql hold blocks headed `-- rule: name | description`, each a
 query returning the number of violating rows; qa/*.sql hold `-- metric: name | description`
 blocks returning one number. Stage 3 can reuse the files as they are: they only assume tables
-raw.accounts ... raw.events, the ledger imperfections.ledger, the view qa.events (events
-deduplicated by event_id: define_qa_views), the table qa.redelivered (event_ids delivered more than
-once: prepare_redelivered) and the variables window_start, window_end,
-late_threshold_seconds.
+raw.accounts ... raw.events, the ledger imperfections.ledger, truth.not_yet_arrived (deliveries an
+as_of extract left out), the views qa.all_events (raw.events and those) and qa.events (deduplicated
+by event_id: define_qa_views), the table qa.redelivered (event_ids delivered more than once:
+prepare_redelivered) and the variables window_start, window_end, late_threshold_seconds, as_of.
 """
 
 from __future__ import annotations
@@ -81,26 +81,50 @@ def connect(data_dir: str | Path, params: Params) -> duckdb.DuckDBPyConnection:
         con.execute("CREATE VIEW imperfections.ledger AS SELECT * FROM (VALUES (NULL::VARCHAR, NULL::BIGINT, "
                     "NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR)) t(table_name, row_key, kind, "
                     "column_name, original_value, new_value) WHERE false")
+    define_truth_views(con, data_dir)
     if io.parts(io.table_dir(data_dir, "events")):
         define_qa_views(con)
     set_window(con, params)
     return con
 
 
+TRUTH_TABLES = ("active_users_7d", "user_retention", "account_retention", "scenarios", "not_yet_arrived")
+
+
+def define_truth_views(con: duckdb.DuckDBPyConnection, data_dir: str | Path, as_tables: bool = False) -> None:
+    """Schema truth: a view (or, for the warehouse, a table) per answer key in truth/*.parquet that
+    exists; truth.not_yet_arrived always exists (no rows when snapshot.as_of cut nothing)."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS truth")
+    kind = "TABLE" if as_tables else "VIEW"
+    for name in TRUTH_TABLES:
+        path = Path(data_dir) / "truth" / f"{name}.parquet"
+        if path.exists():
+            con.execute(f"CREATE OR REPLACE {kind} truth.{name} AS SELECT * FROM read_parquet('{path}')")
+        elif name == "not_yet_arrived":
+            con.execute(f"CREATE OR REPLACE {kind} truth.not_yet_arrived AS SELECT * FROM ({_EMPTY_EVENTS}) e")
+
+
+_EMPTY_EVENTS = "SELECT " + ", ".join(f"NULL::{c.sql_type} AS {c.name}" for c in TABLES["events"].columns) + " WHERE false"
+
+
 def define_qa_views(con: duckdb.DuckDBPyConnection) -> None:
-    """qa.events: one row per event_id (its first delivery). Rules and metrics read it, so re-sent
-    duplicates (an imperfection, listed in the ledger) are counted once; only pk_events reads raw.events."""
+    """qa.all_events: every delivery, the published ones and those an as_of extract left out
+    (truth.not_yet_arrived), so checks excuse exactly those. qa.events: one row per event_id (its first
+    delivery). Rules and metrics read it, so re-sent duplicates (an imperfection, listed in the ledger)
+    are counted once; only pk_events reads raw.events."""
     con.execute("CREATE SCHEMA IF NOT EXISTS qa")
+    con.execute("CREATE OR REPLACE VIEW qa.all_events AS SELECT * FROM raw.events "
+                "UNION ALL SELECT * FROM truth.not_yet_arrived")
     dups = con.execute("SELECT count(*) FROM imperfections.ledger WHERE kind = 'duplicate'").fetchall()[0][0]
     if dups:
-        con.execute("""CREATE OR REPLACE TEMP TABLE qa_events AS SELECT * FROM raw.events
+        con.execute("""CREATE OR REPLACE TEMP TABLE qa_events AS SELECT * FROM qa.all_events
                        QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY ingested_at_utc) = 1""")
         con.execute("CREATE OR REPLACE VIEW qa.events AS SELECT * FROM qa_events")
     else:
-        con.execute("CREATE OR REPLACE VIEW qa.events AS SELECT * FROM raw.events")
+        con.execute("CREATE OR REPLACE VIEW qa.events AS SELECT * FROM qa.all_events")
 
 
-REDELIVERED_SQL = "SELECT event_id, count(*) AS deliveries FROM raw.events GROUP BY event_id HAVING count(*) > 1"
+REDELIVERED_SQL = "SELECT event_id, count(*) AS deliveries FROM qa.all_events GROUP BY event_id HAVING count(*) > 1"
 
 
 def prepare_redelivered(con: duckdb.DuckDBPyConnection) -> None:
@@ -122,6 +146,7 @@ def set_window(con: duckdb.DuckDBPyConnection, params: Params) -> None:
     con.execute("SET VARIABLE window_start = ?::TIMESTAMP", [start])
     con.execute("SET VARIABLE window_end = ?::TIMESTAMP", [end])
     con.execute("SET VARIABLE late_threshold_seconds = ?", [params.imperfections.late_arrival.threshold_seconds])
+    con.execute("SET VARIABLE as_of = ?::TIMESTAMP", [params.snapshot.as_of])
     # Activity patterns need a population to have a pattern: tasks, 4 weeks, and 20 activated users.
     try:
         population_ok = con.execute(f"""

@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import io
+from . import io, scenarios
 from .entities import DAY, US, to_us
 from .params import Params
 from .schema import TABLES
@@ -193,10 +193,18 @@ def _apply_part(params: Params, name: str, part: pa.Table, plans: list[MissingPl
 
     if name == "events":
         names = pc.cast(part.column("event_name"), pa.string()).to_numpy(zero_copy_only=False)
+        event_at = pc.cast(part.column("event_at_utc"), pa.int64()).to_numpy()
+        new_ingested = event_at + draws["delay"]
         late = (draws["late_u"] < late_probability) & ~np.isin(names, LATE_EXCLUDED)
+        incident = scenarios.incident_us(params)
+        if incident:  # held back by the pipeline: delivered together after the stretch, each with its latency
+            start, end, delivered = incident
+            held = (event_at >= start) & (event_at < end)
+            latency = pc.cast(part.column("ingested_at_utc"), pa.int64()).to_numpy() - event_at
+            new_ingested = np.where(held, delivered + latency, new_ingested)
+            late |= held
         if late.any():
-            event_at = pc.cast(part.column("event_at_utc"), pa.int64()).to_numpy()
-            replace("ingested_at_utc", late, pa.array(event_at + draws["delay"], pa.timestamp("us")), "late_arrival")
+            replace("ingested_at_utc", late, pa.array(new_ingested, pa.timestamp("us")), "late_arrival")
         dup = draws["dup_u"] < params.imperfections.duplicates.share
         if dup.any():  # a re-sent delivery: the same row, same event_id, received again a little later
             idx = pa.array(np.flatnonzero(dup))
@@ -213,6 +221,16 @@ def _apply_part(params: Params, name: str, part: pa.Table, plans: list[MissingPl
     return out, ledgers
 
 
+def cut_at_as_of(params: Params, events: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """(published, not yet arrived): with snapshot.as_of set, deliveries ingested after it are not
+    in the extract (listed in truth/not_yet_arrived.parquet instead)."""
+    as_of = params.snapshot.as_of
+    if as_of is None or events.num_rows == 0:
+        return events, events.slice(0, 0)
+    later = pc.cast(events.column("ingested_at_utc"), pa.int64()).to_numpy() > scenarios.moment_us(as_of)
+    return events.filter(pa.array(~later)), events.filter(pa.array(later))
+
+
 def plan(params: Params, data_dir: str | Path) -> dict:
     """Keep the untouched tables in state/clean/ (once) and decide the blanking probabilities and the
     late-arrival probability from them (DuckDB over the parts)."""
@@ -225,10 +243,22 @@ def plan(params: Params, data_dir: str | Path) -> dict:
     n_events, n_eligible = con.execute(
         f"SELECT count(*), count(*) FILTER (WHERE event_name NOT IN ({excluded})) FROM read_parquet('{glob}')"
     ).fetchall()[0]
+    # the target is a share of all events; only eligible ones can be late, and the incident's events
+    # are late already
+    n_held = n_held_eligible = 0
+    incident = scenarios.incident_us(params)
+    if incident:
+        lo, hi = (f"make_timestamp({t}::BIGINT)" for t in incident[:2])
+        n_held, n_held_eligible = con.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE event_name NOT IN ({excluded})) FROM read_parquet('{glob}') "
+            f"WHERE event_at_utc >= {lo} AND event_at_utc < {hi}").fetchall()[0]
+    want = params.imperfections.late_arrival.share * n_events - n_held
+    pool = n_eligible - n_held_eligible
+    late_probability = min(max(want / pool, 0.0), 1.0) if pool else 0.0
     con.close()
-    # the target is a share of all events; only eligible ones can be late
-    late_probability = min(params.imperfections.late_arrival.share * n_events / n_eligible, 1.0) if n_eligible else 0.0
     shutil.rmtree(ledger_parts_dir(data_dir), ignore_errors=True)
+    shutil.rmtree(not_yet_arrived_parts_dir(data_dir), ignore_errors=True)
+    not_yet_arrived_path(data_dir).unlink(missing_ok=True)
     work = [(name, _part_number(path)) for name in TOUCHED_TABLES for path in io.parts(clean_dir(data_dir, name))]
     return {"missing": plans, "late_probability": late_probability, "work": work}
 
@@ -240,6 +270,10 @@ def apply_part(params: Params, data_dir: Path, name: str, part: int, plans: list
     data_dir = Path(data_dir)
     out, ledgers = _apply_part(params, name, io.read_parts_file(io.part_path(clean_dir(data_dir, name), part)),
                                plans, late_probability)
+    if name == "events":
+        out, later = cut_at_as_of(params, out)
+        if later.num_rows:
+            write(later.cast(TABLES[name].arrow_schema), not_yet_arrived_parts_dir(data_dir), part)
     write(out.cast(TABLES[name].arrow_schema), io.table_dir(data_dir, name), part)
     ledger = pa.concat_tables(ledgers) if ledgers else LEDGER_SCHEMA.empty_table()
     if ledger.num_rows:
@@ -265,7 +299,34 @@ def finish(data_dir: str | Path) -> int:
         con.close()
     os.replace(tmp, path)
     shutil.rmtree(ledger_parts_dir(data_dir), ignore_errors=True)
+    _finish_not_yet_arrived(data_dir)
     return rows
+
+
+def not_yet_arrived_path(data_dir: Path) -> Path:
+    return Path(data_dir) / "truth" / "not_yet_arrived.parquet"
+
+
+def not_yet_arrived_parts_dir(data_dir: Path) -> Path:
+    return Path(data_dir) / "truth" / ".not_yet_arrived_parts"
+
+
+def _finish_not_yet_arrived(data_dir: Path) -> None:
+    """truth/not_yet_arrived.parquet (events schema, by event_id and delivery) when snapshot.as_of cut
+    any delivery; no file otherwise."""
+    folder, path = not_yet_arrived_parts_dir(data_dir), not_yet_arrived_path(data_dir)
+    if not io.parts(folder):
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    con = io.duckdb_connect()
+    try:
+        con.execute(f"""COPY (SELECT * FROM read_parquet('{folder}/part-*.parquet') ORDER BY event_id, ingested_at_utc)
+                        TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)""")
+    finally:
+        con.close()
+    os.replace(tmp, path)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def ledger_parts_dir(data_dir: Path) -> Path:
@@ -365,17 +426,21 @@ def measurements(params: Params) -> list[dict]:
     late_s = im.late_arrival.threshold_seconds
     t = im.late_arrival.share
     excluded = ", ".join(f"'{e}'" for e in LATE_EXCLUDED)
+    incident = scenarios.incident_us(params)
+    held = (f"(event_at_utc >= make_timestamp({incident[0]}::BIGINT) AND event_at_utc < make_timestamp({incident[1]}::BIGINT))"
+            if incident else "false")
     out.append(dict(
         kind="late_arrival", table="events", column="ingested_at_utc", target_rate=t,
         definition=f"share of events (first deliveries) with ingested_at_utc - event_at_utc > {late_s} seconds",
         threshold_seconds=late_s,
         sql=f"SELECT count(*) FILTER (WHERE ingested_at_utc - event_at_utc > INTERVAL ({late_s}) SECOND), count(*), "
-            f"least({t}, count(*) FILTER (WHERE event_name NOT IN ({excluded})) / nullif(count(*), 0)) FROM qa.events"))
+            f"greatest(least({t}, count(*) FILTER (WHERE event_name NOT IN ({excluded}) OR {held}) / nullif(count(*), 0)), "
+            f"count(*) FILTER (WHERE {held}) / nullif(count(*), 0)) FROM qa.events"))
     t = im.duplicates.share
     out.append(dict(
         kind="duplicate", table="events", column="event_id", target_rate=t,
         definition="re-sent deliveries (rows repeating an event_id) per distinct event",
-        sql="SELECT extra, (SELECT count(*) FROM raw.events) - extra, "
+        sql="SELECT extra, (SELECT count(*) FROM qa.all_events) - extra, "
             f"{t} FROM (SELECT coalesce(sum(deliveries - 1), 0) AS extra FROM qa.redelivered)"))
     t = im.internal.account_share
     out.append(dict(

@@ -16,10 +16,10 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 SCHEMA_VERSION = "1"
 
@@ -239,6 +239,67 @@ class Ingestion(_Strict):
 
 class Output(_Strict):
     accounts_per_part: Annotated[int, Field(ge=1)]
+    csv: bool  # also write csv/<table>.csv copies of the published tables
+
+
+def _naive_utc(value: dt.datetime | None) -> dt.datetime | None:
+    """A moment as naive UTC (an offset, if given, is converted; no offset means UTC)."""
+    if value is not None and value.tzinfo is not None:
+        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return value
+
+
+UtcMoment = Annotated[dt.datetime, AfterValidator(_naive_utc)]
+PlanTier = Literal["free", "team", "business", "enterprise"]
+
+
+class FeatureLaunch(_Strict):
+    """From `date` on, tasks created in accounts of the segment are handed off more often."""
+
+    enabled: bool
+    name: Annotated[str, Field(min_length=1, max_length=80)]
+    date: dt.date
+    plan_tiers: Annotated[list[PlanTier], Field(min_length=1)]  # the segment
+    handoff_multiplier: Annotated[float, Field(ge=1.0, le=10.0, allow_inf_nan=False)]
+
+
+class IngestionIncident(_Strict):
+    """Every event of a stretch of hours is held back by the pipeline and arrives late, together."""
+
+    enabled: bool
+    start: UtcMoment
+    hours: Annotated[float, Field(gt=0.0, le=168.0, allow_inf_nan=False)]
+    backfill_delay_hours: Annotated[float, Field(gt=0.0, le=720.0, allow_inf_nan=False)]  # after the stretch ends
+
+
+class Holidays(_Strict):
+    """Listed days (each user's local calendar) when few people work."""
+
+    enabled: bool
+    days: list[dt.date]
+    activity_factor: Rate  # chance of a session on a holiday, relative to the same weekday
+
+
+class OnboardingRevamp(_Strict):
+    """Users activated from `date` on churn early less often: later cohorts retain better."""
+
+    enabled: bool
+    date: dt.date
+    early_churn_share: Rate  # replaces users.churn.early_share for those users
+
+
+class Scenarios(_Strict):
+    feature_launch: FeatureLaunch
+    ingestion_incident: IngestionIncident
+    holidays: Holidays
+    onboarding_revamp: OnboardingRevamp
+
+
+class Snapshot(_Strict):
+    """An extraction at `as_of`: events ingested later are left out (listed in truth/not_yet_arrived)."""
+
+    as_of: UtcMoment | None
+    increments: bool  # also write events_increments/ingested_date=YYYY-MM-DD/ (daily extracts)
 
 
 class MissingShares(_Strict):
@@ -296,6 +357,8 @@ class Params(_Strict):
     tasks: Tasks
     ingestion: Ingestion
     imperfections: Imperfections
+    scenarios: Scenarios
+    snapshot: Snapshot
     output: Output
 
     @model_validator(mode="after")
@@ -318,7 +381,42 @@ class Params(_Strict):
                 f"least {int(1.05 * out.long_cycle_threshold_days) + 2} days; lengthen the window or set it to 0")
         if self.window.days > 3660:
             raise ValueError(f"window spans {self.window.days} days; at most 3660 are allowed")
+        self._check_scenarios(late)
         return self
+
+    def _check_scenarios(self, late_threshold: int) -> None:
+        w0, w1 = self.window.start, self.window.end
+        window = f"the window {w0}..{w1}"
+        sc = self.scenarios
+        if sc.feature_launch.enabled and not w0 < sc.feature_launch.date <= w1:
+            raise ValueError(f"scenarios.feature_launch.date = {sc.feature_launch.date} must lie after the first day "
+                             f"of {window} (a launch needs a before and an after)")
+        inc = sc.ingestion_incident
+        if inc.enabled:
+            start, end = dt.datetime.combine(w0, dt.time()), dt.datetime.combine(w1 + dt.timedelta(days=1), dt.time())
+            if not start <= inc.start < end:
+                raise ValueError(f"scenarios.ingestion_incident.start = {inc.start.isoformat()} must lie inside {window}")
+            if inc.backfill_delay_hours * 3600 <= late_threshold:
+                raise ValueError(f"scenarios.ingestion_incident.backfill_delay_hours = {inc.backfill_delay_hours:g} "
+                                 f"must exceed imperfections.late_arrival.threshold_seconds ({late_threshold} s): "
+                                 "the incident's events all count as late")
+        hol = sc.holidays
+        if hol.enabled:
+            outside = [d for d in hol.days if not w0 <= d <= w1]
+            if outside:
+                raise ValueError(f"scenarios.holidays.days holds {outside[0]}, outside {window}")
+            if len(set(hol.days)) != len(hol.days):
+                raise ValueError("scenarios.holidays.days lists a day twice")
+        if sc.onboarding_revamp.enabled and not w0 < sc.onboarding_revamp.date <= w1:
+            raise ValueError(f"scenarios.onboarding_revamp.date = {sc.onboarding_revamp.date} must lie after the "
+                             f"first day of {window}")
+        as_of = self.snapshot.as_of
+        if as_of is not None:
+            lo = dt.datetime.combine(w0 + dt.timedelta(days=1), dt.time())
+            hi = dt.datetime.combine(w1 + dt.timedelta(days=61), dt.time())
+            if not lo <= as_of <= hi:
+                raise ValueError(f"snapshot.as_of = {as_of.isoformat()} must lie between {lo.isoformat()} (a day into "
+                                 f"the window) and {hi.isoformat()} (60 days after it ends)")
 
 
 def _format_loc(loc: tuple) -> str:

@@ -32,7 +32,7 @@ from .entities import plan_accounts, plan_from_tables, plan_tables
 from .events import block_events, to_arrow
 from .package import write_package
 from .params import (SCHEMA_VERSION, Params, from_json_dict, load, params_sha256, to_json_dict)
-from .checks import REDELIVERED_SQL
+from .checks import REDELIVERED_SQL, define_truth_views
 from .schema import ENTITY_TABLES, EVENTS, TABLES, ddl
 from .simulate import simulate_block
 
@@ -345,11 +345,14 @@ def build_warehouse(data_dir: str | os.PathLike) -> Path:
         else:  # before (or without) 03_imperfections: the same columns, no rows
             con.execute("CREATE TABLE imperfections.ledger (table_name VARCHAR, row_key BIGINT, kind VARCHAR, "
                         "column_name VARCHAR, original_value VARCHAR, new_value VARCHAR)")
-        # qa.events: one row per event_id (first delivery); a plain view when nothing was delivered twice
+        # answer keys (schema truth); qa.all_events: published deliveries and those an as_of extract left
+        # out; qa.events: one row per event_id (first delivery)
+        define_truth_views(con, data_dir, as_tables=True)
         con.execute("CREATE SCHEMA qa")
+        con.execute("CREATE VIEW qa.all_events AS SELECT * FROM raw.events UNION ALL SELECT * FROM truth.not_yet_arrived")
         dups = con.execute("SELECT count(*) FROM imperfections.ledger WHERE kind = 'duplicate'").fetchall()[0][0]
         dedup = " QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY ingested_at_utc) = 1" if dups else ""
-        con.execute(f"CREATE VIEW qa.events AS SELECT * FROM raw.events{dedup}")
+        con.execute(f"CREATE VIEW qa.events AS SELECT * FROM qa.all_events{dedup}")
         con.execute(f"CREATE TABLE qa.redelivered AS {REDELIVERED_SQL}")
         con.execute("CHECKPOINT")
     finally:

@@ -27,6 +27,7 @@ RULE_GUARDRAILS = {
     "30_timestamps.sql": "No impossible timestamp",
     "40_events_vs_tables.sql": "Events and tables agree",
     "50_ledger.sql": "The ledger agrees with the tables",
+    "60_snapshot.sql": "An as_of extract leaves out exactly the later deliveries",
 }
 METRIC_GUARDRAILS = {
     "key_event_types_present": "Key events present and not drowned by noise",

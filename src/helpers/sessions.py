@@ -203,6 +203,8 @@ def build_sessions(
     weekend_hours_factor: float,
     account: np.ndarray | None = None,
     n_accounts: int = 1,
+    holiday: np.ndarray | None = None,
+    holiday_factor=1.0,
 ) -> Sessions:
     """Sessions of a block's activated users (grouped by account; `account` is each user's
     block-local account, None for a single account drawing from the Generator `rng`; else `rng` is
@@ -210,7 +212,7 @@ def build_sessions(
 
     A user's activation opens a first session at activated_at. On each later local day before churn,
     the user is in the product with probability active_prob (times weekend_factor on Saturday and
-    Sunday), from their habitual start hour (+-30 min) for about workday_hours. Sessions are clipped
+    Sunday, times holiday_factor on the local days where `holiday` is true), from their habitual start hour (+-30 min) for about workday_hours. Sessions are clipped
     to [activated_at, min(churn_at, window end)) and never overlap.
     """
     n = len(tz)
@@ -229,6 +231,9 @@ def build_sessions(
     act_day_col = (act_local - w0) // DAY + 1  # column of the activation's local day
     day_col = np.arange(cols)
     prob = active_prob[:, None] * np.where(weekend[None, :], weekend_factor[:, None], 1.0)
+    if holiday is not None and holiday.any():
+        holiday_factor = np.broadcast_to(np.asarray(holiday_factor, dtype=float), (n,))
+        prob = prob * np.where(holiday[None, :], holiday_factor[:, None], 1.0)
     active = (draw_active < prob) & (day_col[None, :] > act_day_col[:, None])
     u_idx, d_idx = np.nonzero(active)  # row-major: users (so accounts), then days
     # ...and, for those days only, when the session starts and how long it lasts

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from . import names, vocab
+from . import names, scenarios, vocab
 from .entities import (DAY, HOUR, MAX_DAYS, MINUTE, MONTH_DAYS, NEVER, US, AccountPlan, to_us,
                        truncated_exponential_from_u)
 from .params import Params, window_bounds_us
@@ -178,7 +178,7 @@ def _users(params: Params, plan: AccountPlan, b: Block, w1: int):
     active_prob = np.where(internal, INTERNAL_ACTIVE_PROB, active_prob)
     bot = internal & ~first & (u("bot") < 0.5)
 
-    early = u("early_churner") < p.churn.early_share
+    early = u("early_churner") < scenarios.early_churn_share(params, activated)
     early_days = -np.log1p(-u("early_days")) * p.churn.early_mean_days
     late_mean = MONTH_DAYS / p.churn.late_monthly_rate if p.churn.late_monthly_rate > 0 else np.inf
     with np.errstate(invalid="ignore"):  # inf x 0 when late churn is off and the draw is 0
@@ -349,7 +349,7 @@ def _task_lifecycle(params: Params, plan: AccountPlan, b: Block, ses: Sessions, 
     self_assigned = u("self_assigned") < p.self_assigned_share
     never_started = u("never_started") < p.never_started_share
     blockers = np.where(u("blocked") < p.blocker_prob, np.where(u("blocked_twice") < p.second_blocker_prob, 2, 1), 0)
-    handoff = u("handoff") < p.handoff_prob
+    handoff = u("handoff") < scenarios.handoff_probability(params, plan.tier[b.accounts][acct], created)
     cancelled = u("cancelled") < p.cancelled_share
     backlog_cancel = u("backlog_cancel") < p.backlog_cancelled_share
     cycle = lognormal("cycle", p.cycle_time_days.median * DAY, p.cycle_time_days.sigma)
@@ -590,6 +590,8 @@ def _simulate_chunk(params: Params, plan: AccountPlan, accounts: range) -> Accou
         tz=users["tz"][act_idx], activated_at=users["activated"][act_idx], churn_at=users["churn"][act_idx],
         active_prob=users["active_prob"][act_idx], start_hour=users["start_hour"][act_idx],
         weekend_factor=np.where(users["internal"][act_idx], 1.0, params.activity.weekend_factor),
+        holiday=scenarios.holiday_days(params, params.window.start, params.window.days),
+        holiday_factor=np.where(users["internal"][act_idx], 1.0, params.scenarios.holidays.activity_factor),
         workday_hours=params.activity.workday_hours,
         weekend_hours_factor=params.activity.weekend_hours_factor,
         account=ua[act_idx], n_accounts=len(b),

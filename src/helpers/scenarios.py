@@ -1,0 +1,142 @@
+"""Scenarios: effects planted on purpose that a good dashboard should reveal (params `scenarios`).
+
+Each is off unless `enabled`, and each changes one rule of the simulation:
+- feature_launch: from `date` on, tasks created in accounts of the segment (plan tiers) are handed
+  off with probability min(1, tasks.handoff_prob x handoff_multiplier);
+- ingestion_incident: every event that happens in [start, start + hours) is held back by the pipeline
+  and ingested at the end of the stretch + backfill_delay_hours (+ its normal latency): all late;
+- holidays: on the listed days (each user's local calendar) a user is in the product with
+  probability x activity_factor;
+- onboarding_revamp: users activated from `date` on are early churners ("tourists") with
+  probability early_churn_share instead of users.churn.early_share.
+The simulation's draws do not change with a scenario (the same uniforms are compared against other
+probabilities), so turning one on changes only what it must, and what follows from it.
+truth/scenarios.parquet describes each, with the dates, segment and effect.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pyarrow as pa
+
+from . import vocab
+from .entities import DAY, HOUR, US
+from .params import Params
+
+_EPOCH = dt.datetime(1970, 1, 1)
+
+
+def moment_us(value: dt.datetime | dt.date) -> int:
+    """A naive UTC moment (or a date: its midnight) in microseconds since the epoch."""
+    if not isinstance(value, dt.datetime):
+        value = dt.datetime.combine(value, dt.time())
+    return (value - _EPOCH) // dt.timedelta(microseconds=1)
+
+
+def holiday_days(params: Params, start: dt.date, days: int) -> np.ndarray:
+    """holiday[d + 1] for window days d in -1..days (the columns of sessions.build_sessions)."""
+    out = np.zeros(days + 2, dtype=bool)
+    h = params.scenarios.holidays
+    if h.enabled:
+        for day in h.days:
+            col = (day - start).days + 1
+            if 0 <= col < days + 2:
+                out[col] = True
+    return out
+
+
+def handoff_probability(params: Params, tier: np.ndarray, created: np.ndarray) -> np.ndarray:
+    """Per task: the chance of a hand-off, raised for the launch segment's tasks created from the launch on."""
+    p = params.tasks.handoff_prob
+    f = params.scenarios.feature_launch
+    if not f.enabled:
+        return np.full(len(created), p)
+    segment = np.isin(tier, [vocab.PLAN_TIERS.index(t) for t in f.plan_tiers])
+    launched = segment & (created >= moment_us(f.date))
+    return np.where(launched, min(1.0, p * f.handoff_multiplier), p)
+
+
+def early_churn_share(params: Params, activated: np.ndarray) -> np.ndarray:
+    """Per user: the chance of being an early churner, lower for users activated from the revamp on."""
+    share = params.users.churn.early_share
+    o = params.scenarios.onboarding_revamp
+    if not o.enabled:
+        return np.full(len(activated), share)
+    return np.where(activated >= moment_us(o.date), o.early_churn_share, share)
+
+
+def incident_us(params: Params) -> tuple[int, int, int] | None:
+    """(start, end, delivered_at) of the ingestion incident in microseconds, or None when off."""
+    inc = params.scenarios.ingestion_incident
+    if not inc.enabled:
+        return None
+    start = moment_us(inc.start)
+    end = start + int(round(inc.hours * HOUR))
+    return start, end, end + int(round(inc.backfill_delay_hours * HOUR))
+
+
+SCENARIOS_SCHEMA = pa.schema([
+    pa.field("scenario", pa.string(), nullable=False),
+    pa.field("enabled", pa.bool_(), nullable=False),
+    pa.field("starts_at", pa.timestamp("us")),
+    pa.field("ends_at", pa.timestamp("us")),
+    pa.field("segment", pa.string()),
+    pa.field("rule", pa.string(), nullable=False),
+    pa.field("where_to_look", pa.string(), nullable=False),
+])
+
+
+def scenarios_table(params: Params) -> pa.Table:
+    """truth/scenarios.parquet: one row per scenario (enabled or not), with when, for whom and what changes.
+    Timestamps are naive UTC; holidays have one row per day."""
+    sc = params.scenarios
+    rows = []
+    f = sc.feature_launch
+    rows.append(dict(
+        scenario="feature_launch", enabled=f.enabled, starts_at=moment_us(f.date), ends_at=None,
+        segment="plan_tier in (" + ", ".join(f.plan_tiers) + ")",
+        rule=f"'{f.name}' launches: hand-off probability of tasks created from then on x{f.handoff_multiplier:g} "
+             f"({params.tasks.handoff_prob:g} -> {min(1.0, params.tasks.handoff_prob * f.handoff_multiplier):g})",
+        where_to_look="handoff_completed per task created, by week and segment (04_qa_profile)"))
+    inc = sc.ingestion_incident
+    start, end, delivered = incident_us(params) or (moment_us(inc.start),
+                                                    moment_us(inc.start) + int(inc.hours * HOUR), 0)
+    rows.append(dict(
+        scenario="ingestion_incident", enabled=inc.enabled, starts_at=start, ends_at=end, segment="all accounts",
+        rule=f"every event of these {inc.hours:g} hours is ingested {inc.backfill_delay_hours:g} h after they end "
+             "(+ normal latency): all count as late_arrival in the ledger",
+        where_to_look="events by ingestion hour and late share by hour (04_qa_profile)"))
+    h = sc.holidays
+    for day in (h.days or []):
+        rows.append(dict(
+            scenario="holidays", enabled=h.enabled, starts_at=moment_us(day), ends_at=moment_us(day) + DAY,
+            segment="all external accounts (local calendar)",
+            rule=f"chance of a session x{h.activity_factor:g} on {day.isoformat()}",
+            where_to_look="daily key events and daily active users (04_qa_profile, 05_metrics_preview)"))
+    o = sc.onboarding_revamp
+    rows.append(dict(
+        scenario="onboarding_revamp", enabled=o.enabled, starts_at=moment_us(o.date), ends_at=None,
+        segment="users activated from the date on",
+        rule=f"early-churner ('tourist') share {params.users.churn.early_share:g} -> {o.early_churn_share:g}",
+        where_to_look="user retention by activation cohort: week 1-4 retention steps up (04_qa_profile)"))
+    cols = {f.name: [r[f.name] for r in rows] for f in SCENARIOS_SCHEMA}
+    return pa.table({k: pa.array(v, SCENARIOS_SCHEMA.field(k).type) for k, v in cols.items()}, schema=SCENARIOS_SCHEMA)
+
+
+def notes(params: Params) -> list[str]:
+    """One line per enabled scenario, for the generation notes and the manifest."""
+    t = scenarios_table(params).to_pylist()
+    out, seen = [], set()
+    for r in t:
+        if not r["enabled"] or r["scenario"] in seen:
+            continue
+        seen.add(r["scenario"])
+        if r["scenario"] == "holidays":
+            days = ", ".join(d.isoformat() for d in params.scenarios.holidays.days)
+            out.append(f"holidays: {days}: chance of a session x{params.scenarios.holidays.activity_factor:g}")
+            continue
+        when = r["starts_at"].isoformat(sep=" ") + (f" .. {r['ends_at'].isoformat(sep=' ')}" if r["ends_at"] else "")
+        out.append(f"{r['scenario']} ({when} UTC, {r['segment']}): {r['rule']}")
+    return out
