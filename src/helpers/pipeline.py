@@ -72,7 +72,7 @@ def setup(params_path: str | os.PathLike, data_dir: str | os.PathLike) -> Params
     if (data_dir / "manifest.json").exists():
         raise FileExistsError(f"{data_dir} holds a published dataset (manifest.json): a notebook never "
                               "overwrites one; choose a scratch folder, or publish with python -m helpers.run")
-    for sub in ("raw", "state"):
+    for sub in ("raw", "state", "truth", "csv", "events_increments"):
         shutil.rmtree(data_dir / sub, ignore_errors=True)
     for f in ("warehouse.duckdb", "manifest.json"):
         (data_dir / f).unlink(missing_ok=True)
@@ -82,6 +82,16 @@ def setup(params_path: str | os.PathLike, data_dir: str | os.PathLike) -> Params
         io.state_dir(data_dir, name).mkdir(parents=True, exist_ok=True)
     io.write_json(to_json_dict(params), data_dir / PARAMS_FILE)
     return params
+
+
+def write_scenarios(data_dir: str | os.PathLike) -> "pa.Table":
+    """truth/scenarios.parquet: every scenario, enabled or not, with when, for whom and what changes."""
+    from . import scenarios, truth
+
+    table = scenarios.scenarios_table(load_saved_params(Path(data_dir)))
+    truth.truth_dir(data_dir).mkdir(parents=True, exist_ok=True)
+    truth.write_table(table, truth.truth_dir(data_dir) / "scenarios.parquet")
+    return table
 
 
 def part_ranges(params: Params) -> list[range]:
@@ -258,6 +268,7 @@ def generate_entities(data_dir: str | os.PathLike, progress: bool | None = None,
     data_dir = Path(data_dir)
     params = load_saved_params(data_dir)
     _forget_imperfections(data_dir, ("accounts", "users", "tasks", "events"))
+    _forget_answer_keys(data_dir)
     for folder in [io.table_dir(data_dir, t) for t in ENTITY_TABLES] + [io.state_dir(data_dir, t) for t in STATE_TABLES]:
         for old in io.parts(folder):
             old.unlink()  # no stale part survives a run with fewer parts
@@ -279,11 +290,19 @@ def generate_events(data_dir: str | os.PathLike, progress: bool | None = None, w
     data_dir = Path(data_dir)
     params = load_saved_params(data_dir)
     _forget_imperfections(data_dir, ("events",))
+    _forget_answer_keys(data_dir)
     for old in io.parts(io.table_dir(data_dir, "events")):
         old.unlink()  # no stale part survives a run with fewer parts
     counts = run_parts(events_block, data_dir, len(part_ranges(params)), "events (account blocks)",
                        show_progress() if progress is None else progress, workers, scheduler)
     return {"events": int(sum(counts))}
+
+
+def write_answer_keys(data_dir: str | os.PathLike) -> dict[str, int]:
+    """truth/: the answer keys from the simulation's state (helpers.truth), rows per file."""
+    from . import truth
+
+    return truth.write_answer_keys(data_dir, load_saved_params(Path(data_dir)))
 
 
 def apply_imperfections(data_dir: str | os.PathLike, progress: bool | None = None, workers: int | None = None,
@@ -299,8 +318,37 @@ def apply_imperfections(data_dir: str | os.PathLike, progress: bool | None = Non
     run_tasks(imperfections_block, data_dir, tasks, "imperfections (parts)",
               show_progress() if progress is None else progress, workers, scheduler)
     rows = imperfections.finish(data_dir)
+    shutil.rmtree(data_dir / "events_increments", ignore_errors=True)
+    if params.snapshot.increments:
+        write_increments(data_dir)
     fault_point("imperfections")
     return {"missing": plan["missing"], "late_probability": plan["late_probability"], "ledger_rows": rows}
+
+
+INCREMENTS_DIR = "events_increments"
+
+
+def write_increments(data_dir: str | os.PathLike) -> int:
+    """events_increments/ingested_date=YYYY-MM-DD/part-0.parquet: the published events split by the UTC
+    day they were ingested (the daily extracts a warehouse loads incrementally), each file ordered by
+    ingestion time and event_id. Written beside the final folder, then renamed; returns the days."""
+    data_dir = Path(data_dir)
+    final = data_dir / INCREMENTS_DIR
+    tmp = data_dir / f".{INCREMENTS_DIR}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    con = io.duckdb_connect()
+    try:
+        con.execute("SET threads = 1")  # one file per day, rows in the ORDER BY order
+        con.execute(f"""COPY (SELECT *, ingested_at_utc::DATE AS ingested_date
+                              FROM read_parquet('{io.table_dir(data_dir, "events")}/part-*.parquet')
+                              ORDER BY ingested_at_utc, event_id)
+                        TO '{tmp}' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (ingested_date),
+                                    FILENAME_PATTERN 'part-{{i}}')""")
+    finally:
+        con.close()
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    return len(list(final.glob("ingested_date=*")))
 
 
 def imperfections_block(data_dir: str, name: str, part: int, plans, late_probability: float,
@@ -309,6 +357,13 @@ def imperfections_block(data_dir: str, name: str, part: int, plans, late_probabi
     from . import imperfections
 
     return imperfections.apply_part(_params(Path(data_dir)), Path(data_dir), name, part, plans, late_probability, write)
+
+
+def _forget_answer_keys(data_dir: Path) -> None:
+    from . import truth
+
+    for name in truth.ANSWER_KEYS:
+        (truth.truth_dir(data_dir) / f"{name}.parquet").unlink(missing_ok=True)
 
 
 def _forget_imperfections(data_dir: Path, tables: tuple[str, ...]) -> None:

@@ -1,0 +1,146 @@
+"""Metrics preview (05_metrics_preview): the Stage 3 metrics computed by plain SQL from the raw tables
+(helpers/sql/metrics/*.sql), compared row by row with the answer keys in truth/.
+
+Two runs of the same SQL:
+- "published": over the tables as published (warehouse.duckdb), what an analyst would get;
+- "complete": raw.events plus the deliveries an as_of extract left out (truth/not_yet_arrived).
+The SQL is right when "complete" equals the answer keys exactly; "published" may fall short only by
+what as_of left out (never above the key, never in cohort sizes), and this module says how much.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from . import checks, io
+from .params import Params
+from .truth import ANSWER_KEYS, truth_dir
+
+KEYS = {"active_users_7d": ["scope", "day"], "user_retention": ["scope", "cohort_week", "week_number"],
+        "account_retention": ["scope", "cohort_week", "week_number"]}
+VALUES = {"active_users_7d": ["active_users"], "user_retention": ["cohort_size", "retained"],
+          "account_retention": ["cohort_size", "retained"]}
+
+
+def sql(name: str) -> str:
+    """The text of helpers/sql/metrics/<name>.sql."""
+    return (resources.files("helpers") / "sql" / "metrics" / f"{name}.sql").read_text()
+
+
+def compute(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
+    """Every metric SQL file run on a connection that has raw.* and the window variables."""
+    return {name: _normalise(con.sql(sql(name)).df()) for name in ANSWER_KEYS}
+
+
+def answer_keys(data_dir: str | Path) -> dict[str, pd.DataFrame]:
+    import pyarrow.parquet as pq
+
+    return {name: _normalise(pq.read_table(truth_dir(data_dir) / f"{name}.parquet").to_pandas())
+            for name in ANSWER_KEYS}
+
+
+def _normalise(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.copy()
+    for c in ("day", "cohort_week"):
+        if c in df:
+            df[c] = pd.to_datetime(df[c]).dt.date
+    for c in ("week_number", "active_users", "cohort_size", "retained"):
+        if c in df:
+            df[c] = df[c].astype("int64")
+    df["scope"] = df["scope"].astype(str)
+    return df
+
+
+def connect_complete(data_dir: str | Path, params: Params) -> duckdb.DuckDBPyConnection:
+    """In-memory DuckDB: raw.accounts/raw.users over the parts, raw.events = the published events
+    plus truth/not_yet_arrived (every delivery, as if the extract had waited)."""
+    data_dir = Path(data_dir)
+    con = io.duckdb_connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("CREATE SCHEMA raw")
+    for name in ("accounts", "users"):
+        con.execute(f"CREATE VIEW raw.{name} AS SELECT * FROM read_parquet('{io.table_dir(data_dir, name)}/part-*.parquet')")
+    later = truth_dir(data_dir) / "not_yet_arrived.parquet"
+    union = f" UNION ALL SELECT * FROM read_parquet('{later}')" if later.exists() else ""
+    con.execute(f"CREATE VIEW raw.events AS SELECT * FROM read_parquet('{io.table_dir(data_dir, 'events')}/part-*.parquet')"
+                f"{union}")
+    checks.set_window(con, params)
+    return con
+
+
+def compare(name: str, computed: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    """Row by row: the keys, each value from SQL and from the answer key, and their difference
+    (a row missing on one side counts as 0 there)."""
+    keys, values = KEYS[name], VALUES[name]
+    m = truth.merge(computed, on=keys, how="outer", suffixes=("_truth", "_sql"), indicator=True)
+    for v in values:
+        m[f"{v}_truth"] = m[f"{v}_truth"].fillna(0).astype("int64")
+        m[f"{v}_sql"] = m[f"{v}_sql"].fillna(0).astype("int64")
+        m[f"{v}_diff"] = m[f"{v}_sql"] - m[f"{v}_truth"]
+    m["row"] = m.pop("_merge").map({"both": "both", "left_only": "key only", "right_only": "sql only"})
+    return m.sort_values(keys).reset_index(drop=True)
+
+
+@dataclass
+class Reconciliation:
+    """How one metric's SQL result compares with its answer key."""
+
+    metric: str
+    rows: int
+    rows_off_published: int  # rows where the published data's SQL differs from the key
+    shortfall_published: int  # sum of (key - SQL) over those rows
+    first_off: dt.date | None  # earliest day / cohort week affected
+    rows_off_complete: int  # rows where SQL over every delivery differs from the key (must be 0)
+    above_key: int  # rows where the published SQL exceeds the key (must be 0)
+    cohort_size_off: int  # retention rows whose cohort size differs (must be 0)
+
+    @property
+    def agrees(self) -> bool:
+        return self.rows_off_complete == 0 and self.above_key == 0 and self.cohort_size_off == 0
+
+
+def reconcile(published: dict[str, pd.DataFrame], complete: dict[str, pd.DataFrame],
+              keys: dict[str, pd.DataFrame], as_of: dt.datetime | None) -> list[Reconciliation]:
+    """Each metric's published and complete SQL results against its answer key. Without as_of the
+    published result must equal the key exactly (its shortfall is counted against it)."""
+    out = []
+    for name in ANSWER_KEYS:
+        value = VALUES[name][-1]
+        p = compare(name, published[name], keys[name])
+        c = compare(name, complete[name], keys[name])
+        off = p[(p[[f"{v}_diff" for v in VALUES[name]]] != 0).any(axis=1) | (p["row"] != "both")]
+        off_complete = c[(c[[f"{v}_diff" for v in VALUES[name]]] != 0).any(axis=1) | (c["row"] != "both")]
+        when = "day" if "day" in p else "cohort_week"
+        out.append(Reconciliation(
+            metric=name, rows=len(keys[name]), rows_off_published=len(off),
+            shortfall_published=int(-off[f"{value}_diff"].sum()),
+            first_off=min(off[when]) if len(off) else None,
+            rows_off_complete=len(off_complete) + (0 if as_of is not None else len(off)),
+            above_key=int((p[f"{value}_diff"] > 0).sum()),
+            cohort_size_off=int((p["cohort_size_diff"] != 0).sum()) if "cohort_size_diff" in p else 0))
+    return out
+
+
+def reconciliation_table(rec: list[Reconciliation]) -> pd.DataFrame:
+    return pd.DataFrame([{
+        "metric": r.metric, "rows": r.rows, "rows off (published)": r.rows_off_published,
+        "shortfall (published)": r.shortfall_published, "first affected": r.first_off,
+        "rows off (every delivery)": r.rows_off_complete, "above the key": r.above_key,
+        "cohort sizes off": r.cohort_size_off, "agrees": r.agrees} for r in rec])
+
+
+def assert_agree(rec: list[Reconciliation], as_of: dt.datetime | None) -> None:
+    """Raise AssertionError (one line) when any metric disagrees with its key beyond what as_of explains."""
+    bad = [r for r in rec if not r.agrees]
+    if bad:
+        why = "; ".join(f"{r.metric}: {r.rows_off_complete} rows differ from the answer key"
+                        + (f" even with the deliveries after as_of added" if as_of else "")
+                        + (f", {r.above_key} rows above it" if r.above_key else "")
+                        + (f", {r.cohort_size_off} cohort sizes differ" if r.cohort_size_off else "") for r in bad)
+        raise AssertionError(f"{len(bad)} metric(s) disagree with the answer keys: {why}")

@@ -1,0 +1,162 @@
+"""Answer keys (data/NAME/truth/): the metrics Stage 3 must reproduce, computed from the simulation's
+own state, never from the published events, so they are an independent second path.
+
+Definitions (fixed; also in the data dictionary and the assumptions log):
+- key event: task_created, task_completed, handoff_completed or blocker_resolved. In the state, these
+  are the timeline's moments: a task's creation (by its creator), completion (by its finisher),
+  hand-off (by the user handing it off), and each blocker's resolution (by the user holding the task).
+- active on day d: at least one key event in UTC days d-6..d. active_users_7d has one row per day of
+  the window and scope.
+- user retention: cohort = ISO week (Monday, UTC) of activated_at; retained in week k (k = 0, 1, ...)
+  with a key event in the k-th ISO week after the cohort week; churned users stay in the denominator.
+  Weeks run up to the one holding the window's last day (it may be partial).
+- account retention: cohort = ISO week of the account's created_at; retained in week k if any of its
+  users has a key event in that week.
+- scope "all", and "external": accounts with is_internal = false (and their users).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pyarrow as pa
+
+from . import io
+from .params import Params
+
+KEY_EVENTS = ("task_created", "task_completed", "handoff_completed", "blocker_resolved")
+ANSWER_KEYS = ("active_users_7d", "user_retention", "account_retention")
+
+# who did each key action, and when, in state/timeline (times: int64 microseconds, -1 = never)
+KEY_MOMENTS_SQL = """
+    SELECT account_id, creator_id AS user_id, created_at AS t FROM timeline
+    UNION ALL SELECT account_id, done_by_id, done_at FROM timeline WHERE done_at >= 0
+    UNION ALL SELECT account_id, handoff_from_id, handoff_at FROM timeline WHERE handoff_at >= 0
+    UNION ALL SELECT account_id, assignee_id, blocker1_resolved_at FROM timeline WHERE blocker1_resolved_at >= 0
+    UNION ALL SELECT account_id, CASE WHEN handoff_to_id >= 0 THEN handoff_to_id ELSE assignee_id END,
+                     blocker2_resolved_at FROM timeline WHERE blocker2_resolved_at >= 0
+"""
+
+SCOPES_SQL = "(SELECT 'all' AS scope UNION ALL SELECT 'external')"
+
+
+def _in_scope(alias: str) -> str:
+    return f"(s.scope = 'all' OR NOT {alias}.is_internal)"
+
+
+ACTIVE_USERS_7D_SQL = f"""
+    WITH days AS (
+        SELECT d::DATE AS day FROM range(getvariable('window_start'), getvariable('window_end'), INTERVAL 1 DAY) r(d)
+    ), key_days AS (
+        SELECT DISTINCT k.user_id, k.account_id, make_timestamp(k.t)::DATE AS day FROM key_moments k
+    ), covered AS (  -- a key event on day x makes its user active on days x .. x+6
+        SELECT DISTINCT s.scope, k.user_id, (k.day + r.i::INTEGER)::DATE AS day
+        FROM key_days k JOIN accounts a USING (account_id), {SCOPES_SQL} s, range(7) r(i)
+        WHERE {_in_scope('a')}
+    )
+    SELECT d.day, s.scope, count(c.user_id)::BIGINT AS active_users
+    FROM days d CROSS JOIN {SCOPES_SQL} s LEFT JOIN covered c ON c.day = d.day AND c.scope = s.scope
+    GROUP BY ALL ORDER BY s.scope, d.day
+"""
+
+# the weeks k = 0, 1, ... of a cohort, up to the week holding the window's last day
+_WEEKS = """
+    weeks AS (
+        SELECT c.cohort_week, r.k::INTEGER AS week_number, (c.cohort_week + 7 * r.k::INTEGER)::DATE AS week
+        FROM (SELECT DISTINCT cohort_week FROM cohort) c,
+             range(0, 1 + date_diff('day', c.cohort_week, (getvariable('window_end') - INTERVAL 1 DAY)::DATE) // 7) r(k)
+    )"""
+
+USER_RETENTION_SQL = f"""
+    WITH cohort AS (
+        SELECT s.scope, u.user_id, date_trunc('week', make_timestamp(u.activated_at))::DATE AS cohort_week
+        FROM users u JOIN accounts a USING (account_id), {SCOPES_SQL} s
+        WHERE u.activated_at >= 0 AND {_in_scope('a')}
+    ), key_weeks AS (
+        SELECT DISTINCT user_id, date_trunc('week', make_timestamp(t))::DATE AS week FROM key_moments
+    ), {_WEEKS.strip()}
+    SELECT w.cohort_week, w.week_number, count(*)::BIGINT AS cohort_size, count(k.user_id)::BIGINT AS retained, c.scope
+    FROM cohort c JOIN weeks w USING (cohort_week)
+    LEFT JOIN key_weeks k ON k.user_id = c.user_id AND k.week = w.week
+    GROUP BY ALL ORDER BY c.scope, w.cohort_week, w.week_number
+"""
+
+ACCOUNT_RETENTION_SQL = f"""
+    WITH cohort AS (
+        SELECT s.scope, a.account_id, date_trunc('week', make_timestamp(a.created_at))::DATE AS cohort_week
+        FROM accounts a, {SCOPES_SQL} s WHERE {_in_scope('a')}
+    ), key_weeks AS (
+        SELECT DISTINCT account_id, date_trunc('week', make_timestamp(t))::DATE AS week FROM key_moments
+    ), {_WEEKS.strip()}
+    SELECT w.cohort_week, w.week_number, count(*)::BIGINT AS cohort_size, count(k.account_id)::BIGINT AS retained,
+           c.scope
+    FROM cohort c JOIN weeks w USING (cohort_week)
+    LEFT JOIN key_weeks k ON k.account_id = c.account_id AND k.week = w.week
+    GROUP BY ALL ORDER BY c.scope, w.cohort_week, w.week_number
+"""
+
+SQL = {"active_users_7d": ACTIVE_USERS_7D_SQL, "user_retention": USER_RETENTION_SQL,
+       "account_retention": ACCOUNT_RETENTION_SQL}
+
+
+def truth_dir(data_dir: str | Path) -> Path:
+    return Path(data_dir) / "truth"
+
+
+def connect_state(data_dir: str | Path, params: Params):
+    """DuckDB over the simulation's state: key_moments (from state/timeline), users and accounts
+    (user ids, accounts, activation, internal flags; as the simulation made them) and the window."""
+    import datetime as dt
+
+    data_dir = Path(data_dir)
+    con = io.duckdb_connect()
+    con.execute("SET TimeZone = 'UTC'")
+
+    def parts(folder: Path) -> str:
+        return f"read_parquet('{folder}/part-*.parquet')"
+
+    con.execute(f"CREATE VIEW timeline AS SELECT * FROM {parts(io.state_dir(data_dir, 'timeline'))}")
+    con.execute(f"CREATE TEMP TABLE key_moments AS {KEY_MOMENTS_SQL}")
+    con.execute(f"""CREATE VIEW accounts AS SELECT account_id, epoch_us(created_at) AS created_at, is_internal
+                    FROM {parts(_entity_dir(data_dir, 'accounts'))}""")
+    con.execute(f"""CREATE VIEW users AS SELECT user_id, account_id, coalesce(epoch_us(activated_at), -1) AS activated_at
+                    FROM {parts(_entity_dir(data_dir, 'users'))}""")
+    start = dt.datetime.combine(params.window.start, dt.time())
+    end = dt.datetime.combine(params.window.end + dt.timedelta(days=1), dt.time())
+    con.execute("SET VARIABLE window_start = ?::TIMESTAMP", [start])
+    con.execute("SET VARIABLE window_end = ?::TIMESTAMP", [end])
+    return con
+
+
+def _entity_dir(data_dir: Path, name: str) -> Path:
+    """The simulation's own copy of a table: state/clean/ once 03 has run (raw/ before)."""
+    clean = Path(data_dir) / "state" / "clean" / name
+    return clean if io.parts(clean) else io.table_dir(data_dir, name)
+
+
+def answer_keys(data_dir: str | Path, params: Params) -> dict[str, pa.Table]:
+    """The three answer keys as Arrow tables (see the module docstring for the definitions)."""
+    con = connect_state(data_dir, params)
+    try:
+        return {name: con.sql(sql).to_arrow_table() for name, sql in SQL.items()}
+    finally:
+        con.close()
+
+
+def write_answer_keys(data_dir: str | Path, params: Params) -> dict[str, int]:
+    """truth/<answer key>.parquet for the three metrics; rows per file."""
+    folder = truth_dir(data_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    tables = answer_keys(data_dir, params)
+    for name, table in tables.items():
+        write_table(table, folder / f"{name}.parquet")
+    return {name: t.num_rows for name, t in tables.items()}
+
+
+def write_table(table: pa.Table, path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, path)
