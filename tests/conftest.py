@@ -20,10 +20,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def generate(params_path: str | Path, data_dir: Path) -> Path:
-    """The data steps of the workbook, in-process (no papermill): params -> entities -> events -> imperfections."""
+    """The data steps of the workbook, in-process (no papermill): params -> entities -> events (and answer keys)
+    -> imperfections."""
     pipeline.setup(params_path, data_dir)
     pipeline.generate_entities(data_dir, progress=False)
     pipeline.generate_events(data_dir, progress=False)
+    pipeline.write_answer_keys(data_dir)
     pipeline.apply_imperfections(data_dir, progress=False)
     return data_dir
 

@@ -478,3 +478,36 @@ def measure(con: duckdb.DuckDBPyConnection, params: Params) -> list[dict]:
         row.setdefault("threshold_seconds", None)
         rows.append(row)
     return rows
+
+
+def snapshot_summary(con: duckdb.DuckDBPyConnection, params: Params, data_dir: str | Path) -> str:
+    """Markdown lines: the incident's held-back events, what an as_of extract left out, the increments."""
+    lines = []
+    incident = scenarios.incident_us(params)
+    if incident:
+        start, end, delivered = (f"make_timestamp({t}::BIGINT)" for t in incident)
+        held, total = con.execute(f"""SELECT count(*) FILTER (WHERE event_at_utc >= {start} AND event_at_utc < {end}),
+                                             count(*) FROM qa.events""").fetchall()[0]
+        inc = params.scenarios.ingestion_incident
+        lines.append(f"- **Ingestion incident**: {held:,} events ({100 * held / max(total, 1):.2f}% of all) happened "
+                     f"from {inc.start:%Y-%m-%d %H:%M} UTC for {inc.hours:g} h and were delivered together "
+                     f"{inc.backfill_delay_hours:g} h after it ended; all are late.")
+    else:
+        lines.append("- Ingestion incident: off.")
+    as_of = params.snapshot.as_of
+    if as_of is not None:
+        later, first_day = con.execute("SELECT count(*), min(event_at_utc)::DATE FROM truth.not_yet_arrived").fetchall()[0]
+        published = con.execute("SELECT count(*) FROM raw.events").fetchall()[0][0]
+        lines.append(f"- **as_of {as_of:%Y-%m-%d %H:%M} UTC**: {published:,} deliveries published; {later:,} "
+                     f"ingested later are left out and listed in `truth/not_yet_arrived.parquet`"
+                     + (f" (the earliest happened on {first_day})." if later else "."))
+    else:
+        lines.append("- as_of: off (every delivery is published).")
+    folder = Path(data_dir) / "events_increments"
+    if params.snapshot.increments and folder.exists():
+        days = sorted(p.name.split("=", 1)[1] for p in folder.glob("ingested_date=*"))
+        lines.append(f"- **Daily increments**: {len(days)} folders `events_increments/ingested_date=YYYY-MM-DD/`, "
+                     f"{days[0]} .. {days[-1]}." if days else "- Daily increments: no events.")
+    else:
+        lines.append("- Daily increments: off.")
+    return "\n".join(lines)

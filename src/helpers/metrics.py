@@ -144,3 +144,16 @@ def assert_agree(rec: list[Reconciliation], as_of: dt.datetime | None) -> None:
                         + (f", {r.above_key} rows above it" if r.above_key else "")
                         + (f", {r.cohort_size_off} cohort sizes differ" if r.cohort_size_off else "") for r in bad)
         raise AssertionError(f"{len(bad)} metric(s) disagree with the answer keys: {why}")
+
+
+def as_of_note(rec: list[Reconciliation], as_of: dt.datetime | None) -> str:
+    """One Markdown paragraph: how far the published metrics fall short of the keys, and why."""
+    if as_of is None:
+        off = sum(r.rows_off_published for r in rec)
+        return ("No `as_of` extract: every delivery is published, so the SQL over the published tables must equal "
+                f"the keys exactly ({off} rows differ).")
+    parts = [f"`{r.metric}`: {r.rows_off_published} of {r.rows:,} rows short by {r.shortfall_published:,} in total"
+             + (f", from {r.first_off}" if r.first_off else "") for r in rec]
+    return (f"The extract is **as of {as_of.isoformat(sep=' ')} UTC**: deliveries ingested later are missing from "
+            "the published events, so the last days and weeks fall short of the keys. " + "; ".join(parts) + ". "
+            "Adding them back (`truth/not_yet_arrived`) must give the keys exactly.")

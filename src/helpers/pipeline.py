@@ -81,17 +81,16 @@ def setup(params_path: str | os.PathLike, data_dir: str | os.PathLike) -> Params
     for name in STATE_TABLES:
         io.state_dir(data_dir, name).mkdir(parents=True, exist_ok=True)
     io.write_json(to_json_dict(params), data_dir / PARAMS_FILE)
+    _write_scenarios(params, data_dir)
     return params
 
 
-def write_scenarios(data_dir: str | os.PathLike) -> "pa.Table":
+def _write_scenarios(params: Params, data_dir: Path) -> None:
     """truth/scenarios.parquet: every scenario, enabled or not, with when, for whom and what changes."""
     from . import scenarios, truth
 
-    table = scenarios.scenarios_table(load_saved_params(Path(data_dir)))
     truth.truth_dir(data_dir).mkdir(parents=True, exist_ok=True)
-    truth.write_table(table, truth.truth_dir(data_dir) / "scenarios.parquet")
-    return table
+    truth.write_table(scenarios.scenarios_table(params), truth.truth_dir(data_dir) / "scenarios.parquet")
 
 
 def part_ranges(params: Params) -> list[range]:
@@ -428,6 +427,8 @@ def _imperfections_manifest(data_dir: Path, params: Params) -> list[dict]:
 
 def write_manifest(data_dir: str | os.PathLike, timings: dict | None = None, name: str | None = None) -> dict:
     """manifest.json: what the dataset is, how it was made, and how to check it (no paths, no hosts)."""
+    from . import scenarios, truth
+
     data_dir = Path(data_dir)
     params = load_saved_params(data_dir)
     versions = {"python": platform.python_version()}
@@ -452,9 +453,18 @@ def write_manifest(data_dir: str | os.PathLike, timings: dict | None = None, nam
         "notes": ([f"events: duplicate deliveries are on (imperfections.duplicates.share = "
                    f"{params.imperfections.duplicates.share:g}): a re-sent event repeats its event_id; "
                    "deduplicate by event_id (the warehouse view qa.events does)"]
-                  if params.imperfections.duplicates.share > 0 else []),
+                  if params.imperfections.duplicates.share > 0 else [])
+                 + [f"scenario {line}" for line in scenarios.notes(params)]
+                 + ([f"events: an extract as of {params.snapshot.as_of.isoformat()} UTC: deliveries ingested later "
+                     "are not in raw/events but in truth/not_yet_arrived.parquet"] if params.snapshot.as_of else []),
+        "scenarios": scenarios.scenarios_table(params).to_pandas().assign(
+            starts_at=lambda d: d.starts_at.astype(str), ends_at=lambda d: d.ends_at.astype(str)).to_dict("records"),
+        "truth": truth.truth_files(data_dir),
+        "snapshot": {"as_of": params.snapshot.as_of.isoformat() if params.snapshot.as_of else None,
+                     "increments_days": len(list((data_dir / INCREMENTS_DIR).glob("ingested_date=*")))},
         "timings_seconds": {k: round(v, 3) for k, v in (timings or {}).items()},
     }
-    write_package(data_dir, name or data_dir.name)  # schema.sql, data_dictionary.md, sources.yml, datapackage.json
+    # schema.sql, data_dictionary.md, sources.yml, datapackage.json (and csv/ copies on request)
+    write_package(data_dir, name or data_dir.name, csv=params.output.csv)
     io.write_json(manifest, data_dir / "manifest.json")
     return manifest

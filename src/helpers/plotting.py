@@ -373,3 +373,184 @@ def cycle_time_outliers(con, threshold_days: float) -> plt.Figure:
     ax.set(title="Cycle time of done tasks, started -> done (days, log scale)", xlabel="days", ylabel="tasks")
     fig.tight_layout()
     return fig
+
+
+# --------------------------------------------------------------------------- scenarios (04_qa_profile)
+def _mark(ax, when, label: str, color: str = "#c0392b") -> None:
+    ax.axvline(pd.Timestamp(when), color=color, ls="--", lw=1.2, label=label)
+
+
+def _off(ax, scenario: str) -> None:
+    ax.text(0.5, 0.5, f"scenario {scenario} is off in these parameters", ha="center", va="center",
+            transform=ax.transAxes, color="#777777")
+
+
+def scenario_feature_launch(con, params) -> plt.Figure:
+    """Share of tasks handed off, by week of creation: the launch segment vs other external accounts."""
+    f = params.scenarios.feature_launch
+    tiers = ", ".join(f"'{t}'" for t in f.plan_tiers)
+    df = _df(con, f"""
+        SELECT date_trunc('week', t.created_at)::DATE AS week, a.plan_tier IN ({tiers}) AS segment,
+               100.0 * avg((h.task_id IS NOT NULL)::INTEGER) AS pct, count(*) AS tasks
+        FROM raw.tasks t JOIN raw.accounts a USING (account_id)
+        LEFT JOIN (SELECT DISTINCT task_id FROM qa.events WHERE event_name = 'handoff_completed') h USING (task_id)
+        WHERE NOT a.is_internal GROUP BY ALL HAVING count(*) >= 20 ORDER BY week""")
+    fig, ax = plt.subplots()
+    for seg, color, label in ((True, "#3b6ea8", f"segment: {', '.join(f.plan_tiers)}"), (False, "#b9c4cf", "other accounts")):
+        d = df[df.segment == seg]
+        if len(d):
+            ax.plot(pd.to_datetime(d.week), d.pct, color=color, lw=1.6, label=label)
+    if f.enabled:
+        _mark(ax, f.date, f"launch of '{f.name}' ({f.date})")
+    else:
+        _off(ax, "feature_launch")
+    ax.set(title="Feature launch: % of tasks handed off, by week of creation (external accounts)",
+           xlabel="", ylabel="% of tasks created")
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def scenario_ingestion_incident(con, params) -> plt.Figure:
+    """Left: late share per UTC day. Right: around the incident, events per hour by when they happened
+    and by when they were ingested."""
+    from .scenarios import incident_us
+
+    inc = params.scenarios.ingestion_incident
+    daily = _df(con, """
+        SELECT event_at_utc::DATE AS day,
+               100.0 * avg((ingested_at_utc - event_at_utc > to_seconds(getvariable('late_threshold_seconds')))::INTEGER) AS pct
+        FROM qa.events GROUP BY ALL ORDER BY day""")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 3.6), gridspec_kw={"width_ratios": [3, 2]})
+    if len(daily):
+        left.plot(pd.to_datetime(daily.day), daily.pct, color="#3b6ea8", lw=1.0)
+    left.set(title="% of events arriving late, per UTC day", xlabel="", ylabel="% late")
+    bounds = incident_us(params)
+    if bounds:
+        start, end, delivered = (pd.Timestamp(t, unit="us") for t in bounds)
+        lo, hi = start - pd.Timedelta(hours=12), delivered + pd.Timedelta(hours=12)
+        hourly = _df(con, f"""
+            SELECT date_trunc('hour', t) AS hour, what, count(*) AS events FROM (
+                SELECT event_at_utc AS t, 'happened (event_at_utc)' AS what FROM qa.events
+                UNION ALL SELECT ingested_at_utc, 'ingested (ingested_at_utc)' FROM qa.events
+            ) WHERE t >= '{lo}' AND t < '{hi}' GROUP BY ALL ORDER BY hour""")
+        for what, color in (("happened (event_at_utc)", "#3b6ea8"), ("ingested (ingested_at_utc)", "#e0893e")):
+            d = hourly[hourly.what == what]
+            right.step(pd.to_datetime(d.hour), d.events, where="post", color=color, label=what)
+        right.axvspan(start, end, color="#c0392b", alpha=0.12, label=f"incident ({inc.hours:g} h)")
+        _mark(left, start.normalize(), f"incident {start:%Y-%m-%d %H:%M} UTC")
+        left.legend(loc="upper left")
+        right.legend(loc="upper left", fontsize=8)
+        right.tick_params(axis="x", labelrotation=30)
+    else:
+        _off(right, "ingestion_incident")
+    right.set(title="Around the incident: events per hour", xlabel="", ylabel="events")
+    fig.tight_layout()
+    return fig
+
+
+def scenario_holidays(con, params) -> plt.Figure:
+    """Top: key events per UTC day (external accounts), the listed holidays marked. Bottom: each day
+    against the median of the same weekday in the 3 weeks before and after (1 = a normal day)."""
+    h = params.scenarios.holidays
+    df = _df(con, f"""
+        SELECT e.event_at_utc::DATE AS day, count(*) AS events
+        FROM qa.events e JOIN raw.accounts a USING (account_id)
+        WHERE e.event_name IN {KEY_EVENTS_SQL} AND NOT a.is_internal GROUP BY ALL ORDER BY day""")
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 5.2), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+    if len(df):
+        df["day"] = pd.to_datetime(df["day"])
+        df = df.set_index("day").reindex(pd.date_range(df.day.min(), df.day.max()), fill_value=0)
+        df.index.name = "day"
+        df = df.reset_index()
+        df["dow"] = df.day.dt.dayofweek
+        typical = df.groupby("dow")["events"].transform(
+            lambda x: pd.concat([x.shift(k) for k in (-3, -2, -1, 1, 2, 3)], axis=1).median(axis=1))
+        df["ratio"] = df.events / typical.where(typical > 0)
+        top.plot(df.day, df.events, color="#3b6ea8", lw=1.0, label="key events")
+        bottom.plot(df.day, df.ratio, color="#b9c4cf", lw=0.8, label="day / typical same weekday")
+        if h.enabled:
+            marked = df[df.day.isin(pd.to_datetime(list(h.days)))]
+            label = f"holidays ({len(h.days)} listed days, x{h.activity_factor:g} sessions)"
+            top.scatter(marked.day, marked.events, color="#c0392b", zorder=3, s=28, label=label)
+            bottom.scatter(marked.day, marked.ratio, color="#c0392b", zorder=3, s=28, label=label)
+        bottom.axhline(1.0, color="#777777", lw=0.8)
+        bottom.set_ylim(0, 2)
+    if not h.enabled:
+        _off(top, "holidays")
+    top.set(title="Holidays: key events per UTC day (external accounts)", ylabel="key events")
+    bottom.set(xlabel="", ylabel="vs typical")
+    top.legend(loc="upper left")
+    bottom.legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def scenario_onboarding_revamp(con, params, weeks: tuple[int, int] = (1, 4)) -> plt.Figure:
+    """Per weekly activation cohort (external users): % with a key event in weeks 1..4 after activation
+    (averaged over those weeks), the revamp date marked."""
+    o = params.scenarios.onboarding_revamp
+    lo, hi = weeks
+    df = _df(con, f"""
+        WITH cohort AS (
+            SELECT u.user_id, date_trunc('week', u.activated_at)::DATE AS cohort_week
+            FROM raw.users u JOIN raw.accounts a USING (account_id)
+            WHERE u.activated_at IS NOT NULL AND NOT a.is_internal
+        ), active AS (
+            SELECT DISTINCT user_id, date_trunc('week', event_at_utc)::DATE AS week FROM qa.events
+            WHERE event_name IN {KEY_EVENTS_SQL}
+        ), observable AS (  -- cohorts whose week {hi} ends inside the window
+            SELECT * FROM cohort WHERE cohort_week + 7 * ({hi} + 1) <= getvariable('window_end')::DATE
+        )
+        SELECT o.cohort_week, 100.0 * count(a.user_id) / ({hi - lo + 1} * count(DISTINCT o.user_id)) AS pct
+        FROM observable o LEFT JOIN active a ON a.user_id = o.user_id
+             AND date_diff('day', o.cohort_week, a.week) // 7 BETWEEN {lo} AND {hi}
+        GROUP BY ALL HAVING count(DISTINCT o.user_id) >= 10 ORDER BY o.cohort_week""")
+    fig, ax = plt.subplots()
+    if len(df):
+        df["cohort_week"] = pd.to_datetime(df.cohort_week)
+        ax.plot(df.cohort_week, df.pct, marker="o", ms=3, color="#3b6ea8",
+                label=f"% retained, weeks {lo}-{hi} after activation")
+    if o.enabled:
+        _mark(ax, o.date, f"onboarding revamp ({o.date})")
+        for after in (False, True):  # the average of the cohorts on each side of the date
+            d = df[(df.cohort_week >= pd.Timestamp(o.date)) == after]
+            if len(d):
+                ax.hlines(d.pct.mean(), d.cohort_week.min(), d.cohort_week.max(), color="#e0893e", lw=2,
+                          label="average before / after" if after else None)
+    else:
+        _off(ax, "onboarding_revamp")
+    ax.set(title=f"Onboarding revamp: retention in weeks {lo}-{hi} by activation cohort (external users)",
+           xlabel="activation week (Monday)", ylabel="% retained", ylim=(0, 100))
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- metrics vs answer keys (05)
+def active_users_vs_key(published: pd.DataFrame, key: pd.DataFrame) -> plt.Figure:
+    """7-day active users from the SQL (published data) and from the answer key, both scopes."""
+    fig, ax = plt.subplots()
+    for scope, color in (("all", "#e0893e"), ("external", "#3b6ea8")):
+        k = key[key.scope == scope]
+        p = published[published.scope == scope]
+        ax.plot(pd.to_datetime(k.day), k.active_users, color=color, lw=3.5, alpha=0.35, label=f"answer key, {scope}")
+        ax.plot(pd.to_datetime(p.day), p.active_users, color=color, lw=1.1, label=f"SQL, {scope}")
+    ax.set(title="7-day active users: SQL over the raw tables vs the answer key", xlabel="", ylabel="users")
+    ax.legend(loc="upper left", ncols=2, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def retention_vs_key(published: pd.DataFrame, key: pd.DataFrame, what: str, max_weeks: int = 16) -> plt.Figure:
+    """Retention curves (retained / cohort size over every cohort observed at week k), SQL vs answer key."""
+    fig, ax = plt.subplots(figsize=(10, 3.2))
+    for df, style, label in ((key, dict(lw=3.5, alpha=0.35), "answer key"), (published, dict(lw=1.1, marker="o", ms=3), "SQL")):
+        for scope, color in (("all", "#e0893e"), ("external", "#3b6ea8")):
+            d = df[(df.scope == scope) & (df.week_number <= max_weeks)].groupby("week_number")[["retained", "cohort_size"]].sum()
+            ax.plot(d.index, 100 * d.retained / d.cohort_size, color=color, label=f"{label}, {scope}", **style)
+    ax.set(title=f"{what} retention: SQL vs the answer key (all cohorts observed at week k)",
+           xlabel="weeks since cohort week (k)", ylabel="% retained", ylim=(0, 100))
+    ax.legend(loc="upper right", ncols=2, fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -35,7 +35,7 @@ from .params import ParamsError, load, to_json_dict
 from .pipeline import fault_point, resolve, write_manifest
 from .report import write_run_reports
 
-NOTEBOOKS = ("00_setup", "01_entities", "02_events", "03_imperfections", "04_qa_profile")
+NOTEBOOKS = ("00_setup", "01_entities", "02_events", "03_imperfections", "04_qa_profile", "05_metrics_preview")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 BATCH_ENV = "SAAS_SYNTH_BATCH"
 log = logging.getLogger("saas-synth")

@@ -160,3 +160,19 @@ def write_table(table: pa.Table, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     pq.write_table(table, tmp, compression="zstd")
     os.replace(tmp, path)
+
+
+def truth_files(data_dir: str | Path) -> dict[str, dict]:
+    """Every truth/*.parquet: rows and a sha256 of its content (rows in file order), for the manifest."""
+    import hashlib
+
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    out = {}
+    for path in sorted(truth_dir(data_dir).glob("*.parquet")):
+        df = pq.read_table(path).to_pandas()
+        digest = hashlib.sha256(",".join(df.columns).encode())
+        digest.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+        out[path.stem] = {"rows": len(df), "sha256": digest.hexdigest()}
+    return out
