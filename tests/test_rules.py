@@ -150,6 +150,10 @@ MUTATIONS = [
 ]
 
 
+# rules whose violation needs another dataset than tiny's: where their mutation test lives
+MUTATED_ELSEWHERE = {"snapshot_cut_at_as_of": "test_truth.py::test_as_of_rule_catches_a_bad_cut (needs an as_of extract)"}
+
+
 @pytest.mark.parametrize("rule,table,sql", MUTATIONS, ids=[m[0] for m in MUTATIONS])
 def test_rule_catches_its_violation(tiny_data, tmp_path, rule, table, sql):
     broken = _mutate(tiny_data, tmp_path / "broken", table, sql)
@@ -164,7 +168,7 @@ def _passed(metrics, name):
 
 def test_every_rule_has_a_mutation():
     """A new rule must come with a mutation proving it can fail."""
-    tested = {m[0] for m in MUTATIONS}
+    tested = {m[0] for m in MUTATIONS} | set(MUTATED_ELSEWHERE)
     missing = [q.name for q in checks.load_queries("rules") if q.name not in tested]
     assert not missing, f"rules without a mutation test: {missing}"
 
