@@ -250,20 +250,37 @@ def content_hash(folder: Path, table: Table) -> str:
     decoded); the multiset of row hashes is summarised by two 64-bit sums, then sha256 with the
     column names and the row count.
     """
+    def batches():
+        for f in parts(folder):
+            yield from pq.ParquetFile(f).iter_batches(batch_size=1_000_000, columns=table.column_names)
+
+    return _hash_batches(batches(), table)
+
+
+def content_hash_arrow(data: pa.Table, table: Table) -> str:
+    """content_hash of rows already in memory (e.g. a CSV copy read back): the same value as content_hash
+    gives for Parquet parts holding the same rows. Columns are taken by name and cast to the schema's
+    Arrow types first (so string_view or large_string compare equal to string)."""
+    columns = []
+    for c in table.columns:
+        col = data.column(c.name)
+        columns.append(col if col.type == c.type else pc.cast(col, c.type))
+    canonical = pa.Table.from_arrays(columns, names=table.column_names)
+    return _hash_batches(canonical.to_batches(max_chunksize=1_000_000), table)
+
+
+def _hash_batches(batches, table: Table) -> str:
     total_a = np.uint64(0)
     total_b = np.uint64(0)
     rows = 0
-    files = parts(folder)
     with np.errstate(over="ignore"):
-        for f in files:
-            pf = pq.ParquetFile(f)
-            for batch in pf.iter_batches(batch_size=1_000_000, columns=table.column_names):
-                t = pa.Table.from_batches([batch])
-                h = row_hashes(t, table.column_names)
-                mixed = pd.util.hash_array(h)
-                total_a = total_a + h.sum(dtype=np.uint64)
-                total_b = total_b + mixed.sum(dtype=np.uint64)
-                rows += t.num_rows
+        for batch in batches:
+            t = pa.Table.from_batches([batch])
+            h = row_hashes(t, table.column_names)
+            mixed = pd.util.hash_array(h)
+            total_a = total_a + h.sum(dtype=np.uint64)
+            total_b = total_b + mixed.sum(dtype=np.uint64)
+            rows += t.num_rows
     digest = hashlib.sha256()
     digest.update(json.dumps(table.column_names).encode())
     digest.update(f"{rows}:{int(total_a):016x}:{int(total_b):016x}".encode())

@@ -1,9 +1,21 @@
 """Documentation written beside the data, derived from the one schema (helpers.schema), so it cannot
 drift from the tables: schema.sql (CREATE TABLE DDL), data_dictionary.md, sources.yml (dbt sources)
-and datapackage.json (a Frictionless Data Package descriptor listing every part file)."""
+and datapackage.json (a Frictionless Data Package descriptor listing every part file).
+
+On request (`write_package(..., csv=True)`) also CSV copies of the tables, `csv/<table>.csv`, with
+their own descriptor `csv/datapackage.json`.
+
+Why two descriptors: frictionless-py (5.21) reads only the first file of a multi-file Parquet
+resource (its Parquet parser opens `resource.normpath`; the other paths are ignored), so
+`frictionless validate datapackage.json` checks the types, constraints and keys of the first part of
+each table only. The CSV copies are one file per table, so `frictionless validate csv/datapackage.json`
+checks every row (types, required, allowed values, primary and foreign keys); the tests show the CSV
+copies hold exactly the Parquet content (same content hash).
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import yaml
@@ -14,6 +26,14 @@ from .schema import TABLES, Table, ddl
 # Frictionless field types for the DuckDB types the schema uses
 _FRICTIONLESS = {"BIGINT": "integer", "INTEGER": "integer", "VARCHAR": "string", "BOOLEAN": "boolean",
                  "TIMESTAMP": "datetime"}
+# How frictionless sees a Parquet NULL: it reads Parquet through pandas, where a null integer becomes
+# the float NaN (cell text "nan") and a null timestamp NaT; null strings stay None. Declared per
+# nullable field only, so an empty string is never taken for a NULL.
+_PARQUET_NULLS = {"integer": ["nan"], "datetime": ["NaT"], "string": [], "boolean": []}
+
+CSV_DIR = "csv"
+# Timestamps in the CSV copies: naive, UTC, always six fractional digits, e.g. 2025-03-01 09:30:00.000000
+CSV_TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 
 
 def schema_sql() -> str:
@@ -65,23 +85,77 @@ def sources_yml(name: str) -> str:
     return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=110)
 
 
-def datapackage(data_dir: Path, name: str) -> dict:
-    """A Frictionless Data Package descriptor: every table as a resource over its part files."""
+def datapackage(data_dir: Path, name: str, keys_unique: dict[str, bool] | None = None) -> dict:
+    """A Frictionless Data Package descriptor: every table as a resource over its Parquet part files
+    (`path` lists them in part order), with field types, descriptions, primary and foreign keys.
+    `keys_unique` (table -> bool, from primary_keys_unique) saves checking the data again."""
+    data_dir = Path(data_dir)
+    keys_unique = keys_unique or primary_keys_unique(data_dir)
     resources = []
     for t in TABLES.values():
-        files = [str(p.relative_to(data_dir)) for p in io.parts(io.table_dir(data_dir, t.name))]
+        files = [p.relative_to(data_dir).as_posix() for p in io.parts(io.table_dir(data_dir, t.name))]
         resources.append({
-            "name": t.name, "path": files, "format": "parquet", "description": t.description,
-            "schema": _table_schema(t),
+            "name": t.name, "type": "table", "path": files, "format": "parquet",
+            "mediatype": "application/vnd.apache.parquet", "description": f"{t.description} Grain: {t.grain}.",
+            "schema": _table_schema(t, "parquet", primary_key=keys_unique[t.name]),
         })
-    return {"name": name.lower().replace("_", "-"), "title": f"saas-synth dataset {name}",
+    return {"name": _package_name(name), "title": f"saas-synth dataset {name}",
+            "description": "Synthetic B2B SaaS product data (saas-synth). Timestamps are naive and hold UTC. "
+                           "Each table is one resource over its Parquet part files, read in part order.",
             "profile": "data-package", "resources": resources}
 
 
-def _table_schema(t: Table) -> dict:
+def csv_datapackage(data_dir: Path, name: str, keys_unique: dict[str, bool] | None = None) -> dict:
+    """The descriptor of the CSV copies (`csv/datapackage.json`; paths relative to csv/): one file per
+    table, so frictionless validates every row, and the same schema as datapackage.json."""
+    data_dir = Path(data_dir)
+    keys_unique = keys_unique or primary_keys_unique(data_dir)
+    resources = []
+    for t in TABLES.values():
+        resources.append({
+            "name": t.name, "type": "table", "path": f"{t.name}.csv", "format": "csv", "mediatype": "text/csv",
+            "encoding": "utf-8", "description": f"{t.description} Grain: {t.grain}. CSV copy of raw/{t.name}/.",
+            "dialect": {"delimiter": ",", "quoteChar": '"', "doubleQuote": True, "header": True},
+            "schema": _table_schema(t, "csv", primary_key=keys_unique[t.name]),
+        })
+    return {"name": _package_name(name) + "-csv", "title": f"saas-synth dataset {name} (CSV copies)",
+            "description": "CSV copies of the Parquet tables, rows in part order. Timestamps are naive UTC, "
+                           f"written {CSV_TIMESTAMP_FORMAT}. An empty unquoted field is NULL and a quoted \"\" "
+                           "is the empty string (frictionless reads both as missing; read_csv_copy keeps them apart).",
+            "profile": "data-package", "resources": resources}
+
+
+def _package_name(name: str) -> str:
+    return name.lower().replace("_", "-")
+
+
+def primary_keys_unique(data_dir: Path) -> dict[str, bool]:
+    """Per table, whether its key is unique in the data, so that a descriptor declares a primaryKey only
+    when it holds. Entity keys are unique by construction (and by the warehouse's PRIMARY KEYs); only
+    events can repeat theirs, on purpose, when duplicate deliveries are on
+    (imperfections.duplicates.share > 0), so only events are counted."""
+    unique = {name: True for name in TABLES}
+    files = [str(p) for p in io.parts(io.table_dir(data_dir, "events"))]
+    if files:
+        con = io.duckdb_connect()
+        try:
+            rows, keys = con.execute(f"SELECT count(*), count(DISTINCT {TABLES['events'].primary_key}) "
+                                     "FROM read_parquet(?)", [files]).fetchall()[0]
+        finally:
+            con.close()
+        unique["events"] = rows == keys
+    return unique
+
+
+def _table_schema(t: Table, fmt: str = "parquet", primary_key: bool = True) -> dict:
     fields = []
     for c in t.columns:
-        field = {"name": c.name, "type": _FRICTIONLESS[c.sql_type], "description": c.description}
+        kind = _FRICTIONLESS[c.sql_type]
+        field = {"name": c.name, "type": kind, "description": c.description}
+        if kind == "datetime" and fmt == "csv":
+            field["format"] = CSV_TIMESTAMP_FORMAT
+        if fmt == "parquet":  # no text form: only what pandas turns a NULL into is missing
+            field["missingValues"] = _PARQUET_NULLS[kind] if c.nullable else []
         constraints = {}
         if not c.nullable:
             constraints["required"] = True
@@ -90,7 +164,11 @@ def _table_schema(t: Table) -> dict:
         if constraints:
             field["constraints"] = constraints
         fields.append(field)
-    schema = {"fields": fields, "primaryKey": [t.primary_key]}
+    schema = {"fields": fields}
+    if fmt == "csv":
+        schema["missingValues"] = [""]  # an empty field; see csv_datapackage
+    if primary_key:
+        schema["primaryKey"] = [t.primary_key]
     fks = [{"fields": [c.name], "reference": {"resource": c.references.split(".")[0], "fields": [c.references.split(".")[1]]}}
            for c in t.columns if c.references]
     if fks:
@@ -98,8 +176,78 @@ def _table_schema(t: Table) -> dict:
     return schema
 
 
-def write_package(data_dir: str | Path, name: str) -> list[Path]:
-    """schema.sql, data_dictionary.md, sources.yml and datapackage.json in the dataset folder."""
+# --------------------------------------------------------------------------- CSV copies
+def csv_path(data_dir: str | Path, table: str) -> Path:
+    return Path(data_dir) / CSV_DIR / f"{table}.csv"
+
+
+def write_csv_copies(data_dir: str | Path) -> list[Path]:
+    """`csv/<table>.csv` for every table of helpers.schema.TABLES, one file per table, each written under a
+    temporary name and renamed into place.
+
+    Format: UTF-8, comma-separated, a header line with the schema's column names, `"` quotes (doubled
+    inside). Rows in the order of the Parquet parts (part order, then row order within a part).
+    Timestamps naive UTC as `YYYY-MM-DD HH:MM:SS.ffffff` (CSV_TIMESTAMP_FORMAT, always 6 digits);
+    booleans `true`/`false`; ids plain integers. NULL is an empty unquoted field and the empty string
+    is `""`, so the two stay distinct (read them back with read_csv_copy).
+    """
+    data_dir = Path(data_dir)
+    out_dir = data_dir / CSV_DIR
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    con = io.duckdb_connect()
+    try:
+        con.execute("SET preserve_insertion_order = true")  # rows leave in part order, then row order
+        for t in TABLES.values():
+            files = [str(p) for p in io.parts(io.table_dir(data_dir, t.name))]
+            if not files:
+                raise FileNotFoundError(f"no part files for table {t.name} in {io.table_dir(data_dir, t.name)}")
+            final = csv_path(data_dir, t.name)
+            tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
+            columns = ", ".join(t.column_names)
+            fmt = CSV_TIMESTAMP_FORMAT.replace("'", "''")
+            try:
+                con.execute(f"COPY (SELECT {columns} FROM read_parquet(?)) TO '{_sql_str(tmp)}' "
+                            f"(FORMAT csv, HEADER true, DELIMITER ',', QUOTE '\"', ESCAPE '\"', NULLSTR '', "
+                            f"TIMESTAMPFORMAT '{fmt}')", [files])
+                os.replace(tmp, final)
+            finally:
+                tmp.unlink(missing_ok=True)
+            written.append(final)
+    finally:
+        con.close()
+    return written
+
+
+def _sql_str(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def csv_copy_sql(path: str | Path, table: str) -> str:
+    """A DuckDB `read_csv(...)` expression over one CSV copy with the schema's column types: usable in
+    any query (`SELECT ... FROM <this>`). allow_quoted_nulls=false keeps `""` the empty string."""
+    t = TABLES[table]
+    columns = ", ".join(f"'{c.name}': '{c.sql_type}'" for c in t.columns)
+    fmt = CSV_TIMESTAMP_FORMAT.replace("'", "''")
+    return (f"read_csv('{_sql_str(Path(path))}', header = true, delim = ',', quote = '\"', escape = '\"', "
+            f"columns = {{{columns}}}, nullstr = '', allow_quoted_nulls = false, timestampformat = '{fmt}', "
+            "auto_detect = false)")
+
+
+def read_csv_copy(path: str | Path, table: str):
+    """One CSV copy as an Arrow table with the schema's column types (DuckDB read_csv with explicit columns),
+    in file order. For comparing with the Parquet (io.content_hash_arrow); tables that fit in memory."""
+    con = io.duckdb_connect()
+    try:
+        con.execute("SET preserve_insertion_order = true")
+        return con.sql(f"SELECT * FROM {csv_copy_sql(path, table)}").to_arrow_table()
+    finally:
+        con.close()
+
+
+def write_package(data_dir: str | Path, name: str, csv: bool = False) -> list[Path]:
+    """schema.sql, data_dictionary.md, sources.yml and datapackage.json in the dataset folder; with
+    csv=True also the CSV copies (write_csv_copies) and their descriptor csv/datapackage.json."""
     data_dir = Path(data_dir)
     files = {"schema.sql": schema_sql(), "data_dictionary.md": data_dictionary(), "sources.yml": sources_yml(name)}
     written = []
@@ -109,5 +257,11 @@ def write_package(data_dir: str | Path, name: str) -> list[Path]:
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)
         written.append(path)
-    io.write_json(datapackage(data_dir, name), data_dir / "datapackage.json")
-    return written + [data_dir / "datapackage.json"]
+    keys_unique = primary_keys_unique(data_dir)
+    io.write_json(datapackage(data_dir, name, keys_unique), data_dir / "datapackage.json")
+    written.append(data_dir / "datapackage.json")
+    if csv:
+        written += write_csv_copies(data_dir)
+        io.write_json(csv_datapackage(data_dir, name, keys_unique), data_dir / CSV_DIR / "datapackage.json")
+        written.append(data_dir / CSV_DIR / "datapackage.json")
+    return written
