@@ -54,6 +54,24 @@ BAD = [
      "users_per_account.max"),
     ("window too short for long cycles", ("end: 2025-12-31", "end: 2025-01-31"), "too short"),
     ("missing key", ("seed: 22                          # spec: reproducibility\n", ""), "missing key 'seed'"),
+    ("launch before the window", ("enabled: false\n    name: Hand-off assistant\n    date: 2025-06-02",
+                                  "enabled: true\n    name: Hand-off assistant\n    date: 2024-06-02"),
+     "scenarios.feature_launch.date"),
+    ("unknown plan tier in the segment", ("plan_tiers: [business, enterprise]", "plan_tiers: [business, gold]"),
+     "scenarios.feature_launch.plan_tiers"),
+    ("incident backfill not late", ("enabled: false\n    start: 2025-09-16T13:00:00    # UTC\n    hours: 5\n"
+                                    "    backfill_delay_hours: 3 ",
+                                    "enabled: true\n    start: 2025-09-16T13:00:00\n    hours: 5\n"
+                                    "    backfill_delay_hours: 0.5 "),
+     "scenarios.ingestion_incident.backfill_delay_hours"),
+    ("incident outside the window", ("enabled: false\n    start: 2025-09-16T13:00:00",
+                                     "enabled: true\n    start: 2026-09-16T13:00:00"),
+     "scenarios.ingestion_incident.start"),
+    ("holiday outside the window", ("enabled: false\n    days: [2025-01-01,", "enabled: true\n    days: [2024-12-25, 2025-01-01,"),
+     "scenarios.holidays.days"),
+    ("as_of before the window", ("as_of: null", "as_of: 2024-12-31T00:00:00"), "snapshot.as_of"),
+    ("as_of not a time", ("as_of: null", "as_of: tomorrow"), "snapshot.as_of"),
+    ("csv not a boolean", ("csv: true", "csv: yes"), "output.csv"),
 ]
 
 
@@ -116,3 +134,10 @@ def test_resolved_params_round_trip_and_hash_is_stable():
     assert P.params_sha256(p) == P.params_sha256(P.load(ROOT / "params/tiny.yaml"))
     q = P.validate({**yaml.safe_load(tiny_yaml()), "seed": 23})
     assert P.params_sha256(q) != P.params_sha256(p)
+
+
+def test_as_of_with_an_offset_becomes_naive_utc(tmp_path):
+    text = tiny_yaml().replace("as_of: null", "as_of: 2025-12-31T20:00:00+02:00")
+    p = P.load(write_params(tmp_path, text))
+    assert p.snapshot.as_of.isoformat() == "2025-12-31T18:00:00"
+    assert P.from_json_dict(P.to_json_dict(p)) == p

@@ -26,11 +26,18 @@ def test_run_publishes_dataset_and_reports(tiny_run):
     for name in TABLES:
         assert io.parts(io.table_dir(data_dir, name)), name
     assert (data_dir / "warehouse.duckdb").exists() and (data_dir / "manifest.json").exists()
-    assert run.NOTEBOOKS == ("00_setup", "01_entities", "02_events", "03_imperfections", "04_qa_profile")
+    assert run.NOTEBOOKS == ("00_setup", "01_entities", "02_events", "03_imperfections", "04_qa_profile",
+                             "05_metrics_preview")
     for nb in run.NOTEBOOKS:
         assert (reports_dir / f"{nb}.ipynb").exists() and (reports_dir / f"{nb}.html").exists()
     log = (reports_dir / "run.log").read_text()
-    assert "04_qa_profile done" in log and "published" in log
+    assert "05_metrics_preview done" in log and "published" in log
+    # the answer keys and the scenarios are published with the data, and the manifest lists them
+    m = json.loads((data_dir / "manifest.json").read_text())
+    assert set(m["truth"]) == {"active_users_7d", "user_retention", "account_retention", "scenarios"}
+    for name, entry in m["truth"].items():
+        assert entry["rows"] == duckdb.connect().execute(
+            f"SELECT count(*) FROM read_parquet('{data_dir / 'truth' / (name + '.parquet')}')").fetchall()[0][0] > 0
     # published by a symlink into the runs folder, marked PUBLISHED
     assert data_dir.is_symlink() and reports_dir.is_symlink()
     assert data_dir.resolve().parent == (data_dir.parent / ".runs" / data_dir.name).resolve()

@@ -1,0 +1,121 @@
+"""Scenarios (issue 6): each planted effect shows in the data by the rule it states, and a scenario
+with neutral values changes nothing (the draws do not depend on which scenarios are on)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from helpers import checks, imperfections, io, pipeline, scenarios
+from helpers import params as P
+
+from .conftest import ROOT, generate, tiny_yaml, write_params
+
+pytestmark = pytest.mark.xdist_group("default")
+
+
+def _read(data_dir, name, columns=None) -> pd.DataFrame:
+    return pq.read_table(io.table_dir(data_dir, name), columns=columns).to_pandas()
+
+
+def test_feature_launch_raises_handoffs_for_the_segment_only(default_data):
+    params = pipeline.load_saved_params(default_data)
+    f = params.scenarios.feature_launch
+    assert f.enabled
+    tasks = _read(default_data, "tasks", ["task_id", "account_id", "created_at"])
+    accounts = _read(default_data, "accounts", ["account_id", "plan_tier", "is_internal"])
+    handed = set(_read(default_data, "events", ["task_id", "event_name"]).query("event_name == 'handoff_completed'").task_id)
+    t = tasks.merge(accounts, on="account_id").query("not is_internal")
+    t = t[t.created_at < pd.Timestamp("2025-11-15")]  # recent tasks have not had time to be handed off
+    t["handed"] = t.task_id.isin(handed)
+    t["after"] = t.created_at >= pd.Timestamp(f.date)
+    t["segment"] = t.plan_tier.isin(f.plan_tiers)
+    share = t.groupby(["segment", "after"]).handed.mean()
+    # the segment's rate roughly doubles (x2.0 on the hand-off probability, some hand-offs never happen)
+    assert share[True, True] / share[True, False] > 1.6, share
+    assert 0.85 < share[False, True] / share[False, False] < 1.15, share
+
+
+def _typical_ratio(daily: pd.Series, day: pd.Timestamp) -> float:
+    same_weekday = [daily.get(day + pd.Timedelta(weeks=k)) for k in (-3, -2, -1, 1, 2, 3)]
+    return daily[day] / pd.Series([v for v in same_weekday if v is not None]).median()
+
+
+def test_holidays_dip_activity(default_data):
+    params = pipeline.load_saved_params(default_data)
+    h = params.scenarios.holidays
+    assert h.enabled
+    ev = _read(default_data, "events", ["event_name", "event_at_utc"])
+    key = ev[ev.event_name.astype(str).isin(["task_created", "task_completed", "handoff_completed", "blocker_resolved"])]
+    daily = key.groupby(key.event_at_utc.dt.normalize()).size()
+    inner = [pd.Timestamp(d) for d in h.days if dt.date(2025, 1, 1) < d < dt.date(2025, 12, 29)]
+    assert inner
+    for day in inner:  # x0.15 sessions: far below a normal day (time zones blur the UTC day a little)
+        assert _typical_ratio(daily, day) < 0.5, day
+    normal = [d for d in pd.date_range("2025-03-03", "2025-11-28", freq="7D")]  # Mondays, no holiday
+    ratios = [_typical_ratio(daily, d) for d in normal]
+    assert 0.85 < pd.Series(ratios).median() < 1.15
+
+
+def test_ingestion_incident_delivers_its_stretch_late_and_together(default_data):
+    params = pipeline.load_saved_params(default_data)
+    start, end, delivered = (pd.Timestamp(t, unit="us") for t in scenarios.incident_us(params))
+    ev = _read(default_data, "events", ["event_id", "event_at_utc", "ingested_at_utc"])
+    held = ev[(ev.event_at_utc >= start) & (ev.event_at_utc < end)]
+    assert len(held) > 1000
+    assert (held.ingested_at_utc >= delivered).all()
+    assert (held.ingested_at_utc < delivered + pd.Timedelta(seconds=params.ingestion.max_latency_seconds + 1)).all()
+    ledger = pq.read_table(default_data / "imperfections" / "ledger.parquet").to_pandas()
+    late = set(ledger.query("kind == 'late_arrival'").row_key)
+    assert held.event_id.isin(late).all()
+    # the random late arrivals make room: the total late share still meets its target
+    rows = imperfections.measure(checks.connect(default_data, params), params)
+    late_row = next(r for r in rows if r["kind"] == "late_arrival")
+    assert late_row["within_tolerance"], late_row
+    assert len(held) / late_row["count"] > 0.05  # the incident is a visible part of all late events
+
+
+def test_onboarding_revamp_lowers_early_churn_from_its_date(default_data):
+    params = pipeline.load_saved_params(default_data)
+    o = params.scenarios.onboarding_revamp
+    latent = pq.read_table(io.state_dir(default_data, "user_latent"), columns=["user_id", "early_churner"]).to_pandas()
+    users = pq.read_table(default_data / "state" / "clean" / "users", columns=["user_id", "activated_at"]).to_pandas()
+    u = latent.merge(users, on="user_id").dropna(subset=["activated_at"])
+    after = u.activated_at >= pd.Timestamp(o.date)
+    for share, expected in ((u[after].early_churner.mean(), o.early_churn_share),
+                            (u[~after].early_churner.mean(), params.users.churn.early_share)):
+        n = int(after.sum()) if expected == o.early_churn_share else int((~after).sum())
+        assert abs(share - expected) < 4 * math.sqrt(expected * (1 - expected) / n), (share, expected, n)
+
+
+def test_neutral_scenarios_change_nothing(tiny_data, tmp_path):
+    """Holidays x1, a launch x1 and a revamp at the base share: the same tables, byte for byte in content."""
+    text = tiny_yaml()
+    for old, new in (("enabled: false\n    name: Hand-off assistant", "enabled: true\n    name: Hand-off assistant"),
+                     ("handoff_multiplier: 2.0", "handoff_multiplier: 1.0"),
+                     ("enabled: false\n    days:", "enabled: true\n    days:"),
+                     ("activity_factor: 0.15", "activity_factor: 1.0"),
+                     ("enabled: false\n    date: 2025-08-04", "enabled: true\n    date: 2025-08-04"),
+                     ("early_churn_share: 0.2 ", "early_churn_share: 0.38 ")):
+        assert old in text, old
+        text = text.replace(old, new)
+    neutral = generate(write_params(tmp_path, text), tmp_path / "data")
+    p = pipeline.load_saved_params(neutral)
+    assert p.scenarios.holidays.enabled and p.scenarios.feature_launch.enabled and p.scenarios.onboarding_revamp.enabled
+    assert io.content_hashes(neutral) == io.content_hashes(tiny_data)
+
+
+def test_scenarios_table_and_notes_name_every_scenario():
+    params = P.load(ROOT / "params/default.yaml")
+    t = scenarios.scenarios_table(params).to_pandas()
+    assert set(t.scenario) == {"feature_launch", "ingestion_incident", "holidays", "onboarding_revamp"}
+    assert t.enabled.all()
+    assert (t.scenario == "holidays").sum() == len(params.scenarios.holidays.days)
+    notes = scenarios.notes(params)
+    assert len(notes) == 4 and any("Hand-off assistant" in n for n in notes)
+    tiny = P.load(ROOT / "params/tiny.yaml")
+    assert not scenarios.scenarios_table(tiny).to_pandas().enabled.any() and scenarios.notes(tiny) == []
