@@ -189,7 +189,14 @@ def test_events_declare_no_primary_key_when_deliveries_repeat(packaged, tmp_path
     data_dir = _copy_raw(packaged, tmp_path / "d")
     part = io.parts(io.table_dir(data_dir, "events"))[0]
     t = pq.read_table(part)
-    pq.write_table(pa.concat_tables([t, t.slice(0, 1)]), part)  # one event delivered twice
+    pq.write_table(pa.concat_tables([t, t.slice(0, 1)]), part)  # one event delivered twice, as the ledger
+    # records it (the ledger lists every re-sent delivery: rule ledger_duplicates_are_resent)
+    from helpers import imperfections
+
+    first = t.slice(0, 1)
+    imperfections.write_ledger(imperfections._ledger("events", first.column("event_id"), "duplicate", "event_id",
+                                                     first.column("ingested_at_utc"), first.column("ingested_at_utc")),
+                               data_dir)
     descriptor = package.datapackage(data_dir, "tiny")
     schemas = {r["name"]: r["schema"] for r in descriptor["resources"]}
     assert "primaryKey" not in schemas["events"] and schemas["tasks"]["primaryKey"] == ["task_id"]

@@ -407,3 +407,19 @@ def test_documentation_describes_exactly_the_published_columns(tiny_run):
         assert ddl_columns == published
         section = dictionary.split(f"## {name}\n", 1)[1].split("\n## ", 1)[0]
         assert [line.split("`")[1] for line in section.splitlines() if line.startswith("| `")] == published
+    # the answer keys too: every truth file's columns and types, in the dictionary and the package
+    from helpers.schema import DEFINITIONS, TRUTH_TABLES
+
+    written = sorted(p.stem for p in (data_dir / "truth").glob("*.parquet"))
+    assert written == ["account_retention", "active_users_7d", "scenarios", "user_retention"]
+    for name in written:
+        schema = pq.read_schema(data_dir / "truth" / f"{name}.parquet")
+        assert schema.names == TRUTH_TABLES[name].column_names
+        assert [f.type for f in schema] == [c.type for c in TRUTH_TABLES[name].columns]
+        resource = next(r for r in package["resources"] if r["name"] == f"truth_{name}")
+        assert [f["name"] for f in resource["schema"]["fields"]] == schema.names
+        section = dictionary.split(f"## truth/{name}\n", 1)[1].split("\n## ", 1)[0]
+        assert [line.split("`")[1] for line in section.splitlines() if line.startswith("| `")] == schema.names
+    # the locked definitions are written into the dictionary
+    for definition in DEFINITIONS:
+        assert definition in dictionary

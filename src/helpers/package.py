@@ -21,15 +21,15 @@ from pathlib import Path
 import yaml
 
 from . import io
-from .schema import TABLES, Table, ddl
+from .schema import DEFINITIONS, TABLES, TRUTH_TABLES, Table, ddl
 
 # Frictionless field types for the DuckDB types the schema uses
 _FRICTIONLESS = {"BIGINT": "integer", "INTEGER": "integer", "VARCHAR": "string", "BOOLEAN": "boolean",
-                 "TIMESTAMP": "datetime"}
+                 "TIMESTAMP": "datetime", "DATE": "date"}
 # How frictionless sees a Parquet NULL: it reads Parquet through pandas, where a null integer becomes
 # the float NaN (cell text "nan") and a null timestamp NaT; null strings stay None. Declared per
 # nullable field only, so an empty string is never taken for a NULL.
-_PARQUET_NULLS = {"integer": ["nan"], "datetime": ["NaT"], "string": [], "boolean": []}
+_PARQUET_NULLS = {"integer": ["nan"], "datetime": ["NaT"], "date": ["NaT"], "string": [], "boolean": []}
 
 CSV_DIR = "csv"
 # Timestamps in the CSV copies: naive, UTC, always six fractional digits, e.g. 2025-03-01 09:30:00.000000
@@ -45,12 +45,28 @@ def schema_sql() -> str:
 
 
 def data_dictionary() -> str:
-    """Markdown: one section per table (grain, key, notes) with a row per column."""
+    """Markdown: the metric definitions, then one section per table (grain, key, notes) with a row per
+    column: the raw tables, then the answer keys in truth/."""
     out = ["# Data dictionary", "",
-           "Every table of `raw/` (Parquet parts `raw/<table>/part-NNNNN.parquet`). Timestamps are naive and hold UTC.",
-           ""]
-    for t in TABLES.values():
-        out += [f"## {t.name}", "", t.description, "", f"- Grain: {t.grain}.", f"- Primary key: `{t.primary_key}`."]
+           "Every table of `raw/` (Parquet parts `raw/<table>/part-NNNNN.parquet`), then the answer keys of "
+           "`truth/`. Timestamps are naive and hold UTC.", "",
+           "## Definitions (locked for Stage 3)", ""]
+    out += [f"- {d}" for d in DEFINITIONS] + [""]
+    out += _table_sections(TABLES.values(), "")
+    out += ["# Answer keys (`truth/`)", "",
+            "Computed from the simulation's own state (every task's timeline, users' activation, accounts' "
+            "internal flags), never from the published events: an independent second path that SQL over "
+            "`raw/` must reproduce (05_metrics_preview does). The imperfection ledger "
+            "(`imperfections/ledger.parquet`) lists which rows are late, blanked, outliers, internal or "
+            "duplicated.", ""]
+    out += _table_sections(TRUTH_TABLES.values(), "truth/")
+    return "\n".join(out)
+
+
+def _table_sections(tables, prefix: str) -> list[str]:
+    out = []
+    for t in tables:
+        out += [f"## {prefix}{t.name}", "", t.description, "", f"- Grain: {t.grain}.", f"- Primary key: `{t.primary_key}`."]
         out += [f"- {note}" for note in t.notes]
         out += ["", "| column | type | null | references | allowed values | meaning |", "|---|---|---|---|---|---|"]
         for c in t.columns:
@@ -59,7 +75,7 @@ def data_dictionary() -> str:
             out.append(f"| `{c.name}` | {c.sql_type} | {'yes' if c.nullable else 'no'} | {ref} | {allowed} | "
                        f"{c.description.replace('|', '/')} |")
         out.append("")
-    return "\n".join(out)
+    return out
 
 
 def sources_yml(name: str) -> str:
@@ -99,9 +115,20 @@ def datapackage(data_dir: Path, name: str, keys_unique: dict[str, bool] | None =
             "mediatype": "application/vnd.apache.parquet", "description": f"{t.description} Grain: {t.grain}.",
             "schema": _table_schema(t, "parquet", primary_key=keys_unique[t.name]),
         })
+    for t in TRUTH_TABLES.values():  # the answer keys: one file each, when present
+        path = data_dir / "truth" / f"{t.name}.parquet"
+        if path.exists():
+            schema = _table_schema(t, "parquet", primary_key=False)
+            schema["primaryKey"] = t.primary_key.split(", ")
+            resources.append({
+                "name": f"truth_{t.name}", "type": "table", "path": f"truth/{t.name}.parquet", "format": "parquet",
+                "mediatype": "application/vnd.apache.parquet", "description": f"{t.description} Grain: {t.grain}.",
+                "schema": schema,
+            })
     return {"name": _package_name(name), "title": f"saas-synth dataset {name}",
             "description": "Synthetic B2B SaaS product data (saas-synth). Timestamps are naive and hold UTC. "
-                           "Each table is one resource over its Parquet part files, read in part order.",
+                           "Each table is one resource over its Parquet part files, read in part order; "
+                           "resources truth_* are the answer keys (truth/).",
             "profile": "data-package", "resources": resources}
 
 
@@ -132,18 +159,18 @@ def _package_name(name: str) -> str:
 def primary_keys_unique(data_dir: Path) -> dict[str, bool]:
     """Per table, whether its key is unique in the data, so that a descriptor declares a primaryKey only
     when it holds. Entity keys are unique by construction (and by the warehouse's PRIMARY KEYs); only
-    events can repeat theirs, on purpose, when duplicate deliveries are on
-    (imperfections.duplicates.share > 0), so only events are counted."""
+    events repeat theirs, on purpose, when duplicate deliveries are on, and the ledger lists every
+    re-sent delivery (rule ledger_duplicates_are_resent): no count over the events is needed."""
     unique = {name: True for name in TABLES}
-    files = [str(p) for p in io.parts(io.table_dir(data_dir, "events"))]
-    if files:
+    ledger = Path(data_dir) / "imperfections" / "ledger.parquet"
+    if ledger.exists():
         con = io.duckdb_connect()
         try:
-            rows, keys = con.execute(f"SELECT count(*), count(DISTINCT {TABLES['events'].primary_key}) "
-                                     "FROM read_parquet(?)", [files]).fetchall()[0]
+            resent = con.execute("SELECT count(*) FROM read_parquet(?) WHERE kind = 'duplicate'",
+                                 [str(ledger)]).fetchall()[0][0]
         finally:
             con.close()
-        unique["events"] = rows == keys
+        unique["events"] = resent == 0
     return unique
 
 

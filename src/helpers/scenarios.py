@@ -22,8 +22,9 @@ import numpy as np
 import pyarrow as pa
 
 from . import vocab
-from .entities import DAY, HOUR, US
+from .entities import DAY, HOUR
 from .params import Params
+from .schema import TRUTH_TABLES
 
 _EPOCH = dt.datetime(1970, 1, 1)
 
@@ -77,17 +78,6 @@ def incident_us(params: Params) -> tuple[int, int, int] | None:
     return start, end, end + int(round(inc.backfill_delay_hours * HOUR))
 
 
-SCENARIOS_SCHEMA = pa.schema([
-    pa.field("scenario", pa.string(), nullable=False),
-    pa.field("enabled", pa.bool_(), nullable=False),
-    pa.field("starts_at", pa.timestamp("us")),
-    pa.field("ends_at", pa.timestamp("us")),
-    pa.field("segment", pa.string()),
-    pa.field("rule", pa.string(), nullable=False),
-    pa.field("where_to_look", pa.string(), nullable=False),
-])
-
-
 def scenarios_table(params: Params) -> pa.Table:
     """truth/scenarios.parquet: one row per scenario (enabled or not), with when, for whom and what changes.
     Timestamps are naive UTC; holidays have one row per day."""
@@ -121,8 +111,8 @@ def scenarios_table(params: Params) -> pa.Table:
         segment="users activated from the date on",
         rule=f"early-churner ('tourist') share {params.users.churn.early_share:g} -> {o.early_churn_share:g}",
         where_to_look="user retention by activation cohort: week 1-4 retention steps up (04_qa_profile)"))
-    cols = {f.name: [r[f.name] for r in rows] for f in SCENARIOS_SCHEMA}
-    return pa.table({k: pa.array(v, SCENARIOS_SCHEMA.field(k).type) for k, v in cols.items()}, schema=SCENARIOS_SCHEMA)
+    schema = TRUTH_TABLES["scenarios"].arrow_schema
+    return pa.table({f.name: pa.array([r[f.name] for r in rows], f.type) for f in schema}, schema=schema)
 
 
 def notes(params: Params) -> list[str]:

@@ -15,6 +15,8 @@ ID = pa.int64()
 STR = pa.string()
 BOOL = pa.bool_()
 DICT_STR = pa.dictionary(pa.int8(), pa.string())  # few distinct values: stored as a dictionary
+DATE = pa.date32()
+INT = pa.int32()
 
 _DUCKDB_TYPES = {
     str(TS): "TIMESTAMP",
@@ -22,7 +24,8 @@ _DUCKDB_TYPES = {
     str(STR): "VARCHAR",
     str(BOOL): "BOOLEAN",
     str(DICT_STR): "VARCHAR",
-    str(pa.int32()): "INTEGER",
+    str(INT): "INTEGER",
+    str(DATE): "DATE",
 }
 
 
@@ -201,3 +204,56 @@ def ddl(table: Table, schema: str = "raw", constraints: bool | None = None) -> s
             line += f" REFERENCES {schema}.{ref_table}({ref_col})"
         lines.append(line)
     return f"CREATE TABLE {schema}.{table.name} (\n" + ",\n".join(lines) + "\n);"
+
+
+# --------------------------------------------------------------------------- answer keys (truth/)
+SCOPES = ("all", "external")
+_SCOPE = Column("scope", STR, "'all': every account; 'external': accounts with is_internal = false (and their users).",
+                allowed=SCOPES)
+_RETENTION_COLUMNS = (
+    Column("week_number", INT, "k = 0, 1, ...: the k-th ISO week after the cohort week (0: the cohort week itself); "
+                               "up to the week holding the window's last day, which may be partial."),
+    Column("cohort_size", ID, "Members of the cohort (churned ones included: they stay in the denominator)."),
+    Column("retained", ID, "Members with a key event in week k."),
+    _SCOPE,
+)
+DEFINITIONS = (
+    "Key event: `task_created`, `task_completed`, `handoff_completed` or `blocker_resolved`.",
+    "Active on day d: at least one key event with `event_at_utc` in UTC days d-6 .. d.",
+    "User retention (primary): cohort = the ISO week (Monday, UTC) of the user's `activated_at`; the user is "
+    "retained in week k (k = 0, 1, 2, ...) with a key event in the k-th ISO week after the cohort week; churned "
+    "users stay in the denominator.",
+    "Account retention (secondary): cohort = the ISO week of the account's `created_at`; retained in week k if any "
+    "of its users has a key event in that week.",
+    "Scope `external`: rows whose account has `is_internal = false`; scope `all`: every row.",
+    "Duplicate deliveries (same `event_id`) count once.",
+)
+TRUTH_TABLES: dict[str, Table] = {t.name: t for t in (
+    Table("active_users_7d", "one row per UTC day of the window and scope", "day, scope", (
+        Column("day", DATE, "A UTC day of the window."),
+        _SCOPE,
+        Column("active_users", ID, "Users with at least one key event in UTC days day-6 .. day."),
+    ), "Answer key: 7-day active users, computed from the simulation's state (not from the events)."),
+    Table("user_retention", "one row per activation cohort week, week k and scope", "cohort_week, week_number, scope", (
+        Column("cohort_week", DATE, "Monday (UTC) of the ISO week of the users' activated_at."),
+        *_RETENTION_COLUMNS,
+    ), "Answer key: weekly user retention by activation cohort, from the simulation's state."),
+    Table("account_retention", "one row per signup cohort week, week k and scope", "cohort_week, week_number, scope", (
+        Column("cohort_week", DATE, "Monday (UTC) of the ISO week of the accounts' created_at."),
+        *_RETENTION_COLUMNS,
+    ), "Answer key: weekly account retention by signup cohort (any user's key event), from the simulation's state."),
+    Table("scenarios", "one row per scenario (per day for holidays)", "scenario, starts_at", (
+        Column("scenario", STR, "Scenario name (params scenarios.*).",
+               allowed=("feature_launch", "ingestion_incident", "holidays", "onboarding_revamp")),
+        Column("enabled", BOOL, "Whether it was planted in this dataset."),
+        Column("starts_at", TS, "When it starts (UTC)."),
+        Column("ends_at", TS, "When it ends (UTC); null if it lasts to the end of the window.", nullable=True),
+        Column("segment", STR, "Whom it affects."),
+        Column("rule", STR, "What changes, with the parameters' values."),
+        Column("where_to_look", STR, "The chart or metric that should reveal it."),
+    ), "The effects planted on purpose that a dashboard should reveal."),
+    Table("not_yet_arrived", "one row per delivery left out of an as_of extract", "event_id, ingested_at_utc",
+          EVENTS.columns,
+          "Deliveries ingested after snapshot.as_of: not in raw/events, listed here (same columns). Only written "
+          "when an as_of extract left something out."),
+)}

@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from . import io
 from .params import Params
+from .schema import TRUTH_TABLES
 
 KEY_EVENTS = ("task_created", "task_completed", "handoff_completed", "blocker_resolved")
 ANSWER_KEYS = ("active_users_7d", "user_retention", "account_retention")
@@ -139,7 +140,7 @@ def answer_keys(data_dir: str | Path, params: Params) -> dict[str, pa.Table]:
     """The three answer keys as Arrow tables (see the module docstring for the definitions)."""
     con = connect_state(data_dir, params)
     try:
-        return {name: con.sql(sql).to_arrow_table() for name, sql in SQL.items()}
+        return {name: con.sql(sql).to_arrow_table().cast(TRUTH_TABLES[name].arrow_schema) for name, sql in SQL.items()}
     finally:
         con.close()
 
