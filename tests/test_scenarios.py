@@ -119,3 +119,21 @@ def test_scenarios_table_and_notes_name_every_scenario():
     assert len(notes) == 4 and any("Hand-off assistant" in n for n in notes)
     tiny = P.load(ROOT / "params/tiny.yaml")
     assert not scenarios.scenarios_table(tiny).to_pandas().enabled.any() and scenarios.notes(tiny) == []
+
+
+def test_generation_notes_name_every_enabled_scenario():
+    from helpers import report
+    from helpers.params import params_sha256, to_json_dict
+
+    params = P.load(ROOT / "params/default.yaml")
+    table = scenarios.scenarios_table(params).to_pandas()
+    manifest = {"name": "default", "seed": params.seed, "params": to_json_dict(params),
+                "params_sha256": params_sha256(params), "row_counts": {"events": 1}, "imperfections": [],
+                "scenarios": table.astype({"starts_at": str, "ends_at": str}).to_dict("records"),
+                "truth": {"user_retention": {"rows": 3}}, "snapshot": {"as_of": "2025-12-31T18:00:00"}}
+    notes = report.generation_notes(manifest, None)
+    section = notes.split("## Scenarios", 1)[1].split("## Answer keys", 1)[0]
+    for name in ("feature_launch", "ingestion_incident", "holidays", "onboarding_revamp"):
+        assert section.count(f"| {name} |") == 1, name
+    assert "2025-12-25" in section and "Hand-off assistant" in section
+    assert "as of 2025-12-31T18:00:00 UTC" in notes and "`user_retention` (3 rows)" in notes

@@ -90,6 +90,40 @@ def generation_notes(manifest: dict, ledger_path: Path | None) -> str:
         "Internal workspaces are flagged `is_internal` on the account and its users, use the reserved "
         "`saas-synth.test` domain, and behave like scripts: any hour, any day, bursts of tasks closed within minutes.",
         "",
+        "## Scenarios: planted effects a dashboard should reveal",
+        "",
+    ]
+    enabled = [s for s in manifest.get("scenarios", []) if s["enabled"]]
+    if enabled:
+        lines += ["Described row by row in `truth/scenarios.parquet`; each is charted in 04_qa_profile.", "",
+                  "| scenario | from | to | segment | rule | where to look |", "|---|---|---|---|---|---|"]
+        seen = set()
+        for s in enabled:
+            if s["scenario"] in seen:
+                continue
+            seen.add(s["scenario"])
+            if s["scenario"] == "holidays":  # one row per day in the table: one line here
+                days = [h["starts_at"][:10] for h in enabled if h["scenario"] == "holidays"]
+                start, end, rule = ", ".join(days), "", s["rule"].rsplit(" on ", 1)[0] + " on each"
+            else:
+                start, end, rule = s["starts_at"], "" if s["ends_at"] in (None, "NaT", "None") else s["ends_at"], s["rule"]
+            lines.append(f"| {s['scenario']} | {start} | {end} | {s['segment']} | {rule} | {s['where_to_look']} |")
+    else:
+        lines.append("All scenarios are off in these parameters (params `scenarios`).")
+    snap = manifest.get("snapshot", {})
+    lines += [
+        "",
+        "## Answer keys and the extract",
+        "",
+        "`truth/` holds the answer keys (7-day active users, user and account retention, per scope `all` and "
+        "`external`), computed from the simulation's state, not from the events; 05_metrics_preview checks "
+        "that plain SQL over `raw/` reproduces them. Files: "
+        + ", ".join(f"`{k}` ({v['rows']:,} rows)" for k, v in manifest.get("truth", {}).items()) + ".",
+        "",
+        (f"The events are an extract **as of {snap['as_of']} UTC**: deliveries ingested later are left out of "
+         "`raw/events` and listed in `truth/not_yet_arrived.parquet`." if snap.get("as_of")
+         else "No `as_of` extract: every delivery is published."),
+        "",
     ]
     return "\n".join(lines)
 
@@ -124,6 +158,8 @@ def index_html(manifest: dict, reports: list[str], guardrails: list[dict], data_
         f"<td class=n>{_pct(i['measured_rate'])}</td><td class=n>{tol(i)}</td>{verdict(i)}</tr>"
         for i in manifest.get("imperfections", []))
     links = "".join(f"<li><a href=\"{esc(r)}\">{esc(r)}</a></li>" for r in reports)
+    scen = "".join(f"<li>{esc(n)}</li>" for n in manifest.get("notes", []) if n.startswith("scenario ")) \
+        or "<li>all scenarios are off</li>"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>saas-synth: {esc(manifest['name'])}</title>
 <style>
@@ -138,6 +174,7 @@ Data: <a href="{esc(data_link)}">{esc(data_link)}</a> (manifest.json, profile.js
 <h2>Reports</h2><ul>{links}</ul>
 <h2>Tables</h2><table><tr><th>table</th><th>rows</th></tr>{rows_counts}</table>
 <h2>Guardrails</h2><table><tr><th>guardrail</th><th>pass</th><th>fail</th><th>not applicable</th><th>status</th></tr>{rows_guard}</table>
+<h2>Scenarios</h2><ul>{scen}</ul>
 <h2>Imperfections</h2><table><tr><th>kind</th><th>where</th><th>target</th><th>reachable</th><th>measured</th><th>tolerance</th><th>verdict</th></tr>{rows_imp}</table>
 </body></html>
 """

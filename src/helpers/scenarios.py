@@ -104,7 +104,7 @@ def scenarios_table(params: Params) -> pa.Table:
             scenario="holidays", enabled=h.enabled, starts_at=moment_us(day), ends_at=moment_us(day) + DAY,
             segment="all external accounts (local calendar)",
             rule=f"chance of a session x{h.activity_factor:g} on {day.isoformat()}",
-            where_to_look="daily key events and daily active users (04_qa_profile, 05_metrics_preview)"))
+            where_to_look="key events per day against the typical same weekday (04_qa_profile)"))
     o = sc.onboarding_revamp
     rows.append(dict(
         scenario="onboarding_revamp", enabled=o.enabled, starts_at=moment_us(o.date), ends_at=None,
