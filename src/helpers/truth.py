@@ -46,19 +46,31 @@ def _in_scope(alias: str) -> str:
     return f"(s.scope = 'all' OR NOT {alias}.is_internal)"
 
 
+# A key event on day x makes its user active on days x .. x+6. Per user, those coverings merge into
+# intervals (a day's covering ends where the next key day's begins), so each (user, day) is counted
+# by a running sum of +1 at an interval's start and -1 after its end: no expansion into 7 rows.
 ACTIVE_USERS_7D_SQL = f"""
-    WITH days AS (
-        SELECT d::DATE AS day FROM range(getvariable('window_start'), getvariable('window_end'), INTERVAL 1 DAY) r(d)
-    ), key_days AS (
-        SELECT DISTINCT k.user_id, k.account_id, make_timestamp(k.t)::DATE AS day FROM key_moments k
-    ), covered AS (  -- a key event on day x makes its user active on days x .. x+6
-        SELECT DISTINCT s.scope, k.user_id, (k.day + r.i::INTEGER)::DATE AS day
-        FROM key_days k JOIN accounts a USING (account_id), {SCOPES_SQL} s, range(7) r(i)
+    WITH key_days AS (
+        SELECT DISTINCT user_id, account_id, make_timestamp(t)::DATE AS day FROM key_moments
+    ), intervals AS (
+        SELECT account_id, day AS first_day,
+               least(day + 6, coalesce(lead(day) OVER (PARTITION BY user_id ORDER BY day) - 1, day + 6)) AS last_day
+        FROM key_days
+    ), deltas AS (
+        SELECT s.scope, d.day, sum(d.delta) AS delta
+        FROM (SELECT account_id, first_day AS day, 1 AS delta FROM intervals
+              UNION ALL SELECT account_id, last_day + 1, -1 FROM intervals) d
+        JOIN accounts a USING (account_id), {SCOPES_SQL} s
         WHERE {_in_scope('a')}
+        GROUP BY ALL
+    ), days AS (
+        SELECT d::DATE AS day FROM range(getvariable('window_start'), getvariable('window_end'), INTERVAL 1 DAY) r(d)
     )
-    SELECT d.day, s.scope, count(c.user_id)::BIGINT AS active_users
-    FROM days d CROSS JOIN {SCOPES_SQL} s LEFT JOIN covered c ON c.day = d.day AND c.scope = s.scope
-    GROUP BY ALL ORDER BY s.scope, d.day
+    SELECT d.day, s.scope,
+           (sum(coalesce(x.delta, 0)) OVER (PARTITION BY s.scope ORDER BY d.day ROWS UNBOUNDED PRECEDING))::BIGINT
+               AS active_users
+    FROM days d CROSS JOIN {SCOPES_SQL} s LEFT JOIN deltas x ON x.day = d.day AND x.scope = s.scope
+    ORDER BY s.scope, d.day
 """
 
 # the weeks k = 0, 1, ... of a cohort, up to the week holding the window's last day
