@@ -56,3 +56,21 @@ def test_missing_rows_are_counted(published, capsys):
 def test_unpublished_folder(tmp_path, capsys):
     assert verify.main([str(tmp_path)]) == 1
     assert "manifest.json: missing" in capsys.readouterr().err
+
+
+def test_edited_answer_key_is_detected(published, capsys):
+    path = published / "truth" / "user_retention.parquet"
+    table = pq.read_table(path)
+    retained = table.column("retained").to_pylist()
+    retained[3] += 1
+    pq.write_table(table.set_column(table.column_names.index("retained"), table.schema.field("retained"),
+                                    pa.array(retained, pa.int64())), path)
+    assert verify.main([str(published)]) == 1
+    err = capsys.readouterr().err
+    assert "truth/user_retention.parquet: content differs" in err
+
+
+def test_missing_answer_key_is_named(published, capsys):
+    (published / "truth" / "active_users_7d.parquet").unlink()
+    assert verify.main([str(published)]) == 1
+    assert "active_users_7d.parquet: missing" in capsys.readouterr().err

@@ -1,7 +1,8 @@
 """Re-check a published dataset against its manifest: `python -m helpers.verify data/NAME`.
 
 Every table's row count (from the Parquet metadata) and content hash (from the rows) must match
-manifest.json; every part must be readable to the end. Prints one line per problem, naming the
+manifest.json; every part must be readable to the end; every answer key in truth/ must match the
+manifest's rows and sha256. Prints one line per problem, naming the
 file, and exits 0 when the dataset is intact, 1 when it is not, 2 on usage errors.
 """
 
@@ -54,6 +55,27 @@ def problems(data_dir: str | Path) -> list[str]:
                 out.append(f"{folder}: content differs from the manifest (a part was edited or replaced)")
         except Exception as exc:  # noqa: BLE001 - a part that reads but does not hash is damaged too
             out.append(f"{folder}: cannot be checked: {type(exc).__name__}: {str(exc)[:120]}")
+    out += _truth_problems(data_dir, manifest.get("truth", {}))
+    return out
+
+
+def _truth_problems(data_dir: Path, listed: dict) -> list[str]:
+    """The answer keys (truth/*.parquet) against the manifest's rows and sha256."""
+    from .truth import truth_dir, truth_files
+
+    out = []
+    for name in listed:
+        if not (truth_dir(data_dir) / f"{name}.parquet").exists():
+            out.append(f"{truth_dir(data_dir) / name}.parquet: missing")
+    try:
+        found = truth_files(data_dir)
+    except Exception as exc:  # noqa: BLE001 - an unreadable answer key is a finding
+        return out + [f"{truth_dir(data_dir)}: unreadable answer key: {type(exc).__name__}: {str(exc)[:120]}"]
+    for name, entry in found.items():
+        if name not in listed:
+            out.append(f"{truth_dir(data_dir) / name}.parquet: not in the manifest")
+        elif entry != listed[name]:
+            out.append(f"{truth_dir(data_dir) / name}.parquet: content differs from the manifest")
     return out
 
 
@@ -67,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     if found:
         print(f"{args.data_dir}: {len(found)} problem(s)", file=sys.stderr)
         return 1
-    print(f"{args.data_dir}: intact (row counts and content hashes match manifest.json)")
+    print(f"{args.data_dir}: intact (row counts, content hashes and answer keys match manifest.json)")
     return 0
 
 
