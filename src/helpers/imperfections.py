@@ -245,13 +245,9 @@ def plan(params: Params, data_dir: str | Path) -> dict:
     ).fetchall()[0]
     # the target is a share of all events; only eligible ones can be late, and the incident's events
     # are late already
-    n_held = n_held_eligible = 0
-    incident = scenarios.incident_us(params)
-    if incident:
-        lo, hi = (f"make_timestamp({t}::BIGINT)" for t in incident[:2])
-        n_held, n_held_eligible = con.execute(
-            f"SELECT count(*), count(*) FILTER (WHERE event_name NOT IN ({excluded})) FROM read_parquet('{glob}') "
-            f"WHERE event_at_utc >= {lo} AND event_at_utc < {hi}").fetchall()[0]
+    n_held, n_held_eligible = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE event_name NOT IN ({excluded})) FROM read_parquet('{glob}') "
+        f"WHERE {scenarios.incident_sql(params)}").fetchall()[0]
     want = params.imperfections.late_arrival.share * n_events - n_held
     pool = n_eligible - n_held_eligible
     late_probability = min(max(want / pool, 0.0), 1.0) if pool else 0.0
@@ -426,9 +422,7 @@ def measurements(params: Params) -> list[dict]:
     late_s = im.late_arrival.threshold_seconds
     t = im.late_arrival.share
     excluded = ", ".join(f"'{e}'" for e in LATE_EXCLUDED)
-    incident = scenarios.incident_us(params)
-    held = (f"(event_at_utc >= make_timestamp({incident[0]}::BIGINT) AND event_at_utc < make_timestamp({incident[1]}::BIGINT))"
-            if incident else "false")
+    held = scenarios.incident_sql(params)
     out.append(dict(
         kind="late_arrival", table="events", column="ingested_at_utc", target_rate=t,
         definition=f"share of events (first deliveries) with ingested_at_utc - event_at_utc > {late_s} seconds",
@@ -483,11 +477,9 @@ def measure(con: duckdb.DuckDBPyConnection, params: Params) -> list[dict]:
 def snapshot_summary(con: duckdb.DuckDBPyConnection, params: Params, data_dir: str | Path) -> str:
     """Markdown lines: the incident's held-back events, what an as_of extract left out, the increments."""
     lines = []
-    incident = scenarios.incident_us(params)
-    if incident:
-        start, end, delivered = (f"make_timestamp({t}::BIGINT)" for t in incident)
-        held, total = con.execute(f"""SELECT count(*) FILTER (WHERE event_at_utc >= {start} AND event_at_utc < {end}),
-                                             count(*) FROM qa.events""").fetchall()[0]
+    if scenarios.incident_us(params):
+        held, total = con.execute(f"SELECT count(*) FILTER (WHERE {scenarios.incident_sql(params)}), count(*) "
+                                  "FROM qa.events").fetchall()[0]
         inc = params.scenarios.ingestion_incident
         lines.append(f"- **Ingestion incident**: {held:,} events ({100 * held / max(total, 1):.2f}% of all) happened "
                      f"from {inc.start:%Y-%m-%d %H:%M} UTC for {inc.hours:g} h and were delivered together "

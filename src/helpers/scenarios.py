@@ -78,6 +78,15 @@ def incident_us(params: Params) -> tuple[int, int, int] | None:
     return start, end, end + int(round(inc.backfill_delay_hours * HOUR))
 
 
+def incident_sql(params: Params) -> str:
+    """SQL predicate over event_at_utc: the event happened during the ingestion incident ("false" when off)."""
+    bounds = incident_us(params)
+    if not bounds:
+        return "false"
+    return (f"(event_at_utc >= make_timestamp({bounds[0]}::BIGINT) "
+            f"AND event_at_utc < make_timestamp({bounds[1]}::BIGINT))")
+
+
 def scenarios_table(params: Params) -> pa.Table:
     """truth/scenarios.parquet: one row per scenario (enabled or not), with when, for whom and what changes.
     Timestamps are naive UTC; holidays have one row per day."""
