@@ -423,3 +423,12 @@ def test_documentation_describes_exactly_the_published_columns(tiny_run):
     # the locked definitions are written into the dictionary
     for definition in DEFINITIONS:
         assert definition in dictionary
+    # and the ledger, linked from the dictionary and the package
+    from helpers.schema import LEDGER
+
+    ledger = pq.read_schema(data_dir / "imperfections" / "ledger.parquet")
+    assert ledger.names == LEDGER.column_names
+    resource = next(r for r in package["resources"] if r["name"] == "imperfections_ledger")
+    assert [f["name"] for f in resource["schema"]["fields"]] == ledger.names
+    section = dictionary.split("## imperfections/ledger\n", 1)[1]
+    assert [line.split("`")[1] for line in section.splitlines() if line.startswith("| `")] == ledger.names

@@ -28,18 +28,11 @@ import pyarrow.compute as pc
 from . import io, scenarios
 from .entities import DAY, US, to_us
 from .params import Params
-from .schema import TABLES
+from .schema import LEDGER, TABLES
 from .streams import AccountDraws
 
-LEDGER_SCHEMA = pa.schema([
-    pa.field("table_name", pa.string(), nullable=False),
-    pa.field("row_key", pa.int64(), nullable=False),
-    pa.field("kind", pa.string(), nullable=False),
-    pa.field("column_name", pa.string()),
-    pa.field("original_value", pa.string()),
-    pa.field("new_value", pa.string()),
-])
-KINDS = ("missing", "outlier", "late_arrival", "internal", "duplicate")
+LEDGER_SCHEMA = LEDGER.arrow_schema
+KINDS = LEDGER.column("kind").allowed
 # Blankable columns: nullable by contract and needed by no rule. (table, column, params field)
 MISSING_COLUMNS = (
     ("tasks", "assignee_user_id", "tasks_assignee_user_id"),

@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 
 from . import io
-from .schema import DEFINITIONS, TABLES, TRUTH_TABLES, Table, ddl
+from .schema import DEFINITIONS, LEDGER, TABLES, TRUTH_TABLES, Table, ddl
 
 # Frictionless field types for the DuckDB types the schema uses
 _FRICTIONLESS = {"BIGINT": "integer", "INTEGER": "integer", "VARCHAR": "string", "BOOLEAN": "boolean",
@@ -60,6 +60,7 @@ def data_dictionary() -> str:
             "(`imperfections/ledger.parquet`) lists which rows are late, blanked, outliers, internal or "
             "duplicated.", ""]
     out += _table_sections(TRUTH_TABLES.values(), "truth/")
+    out += ["# The imperfection ledger", ""] + _table_sections([LEDGER], "imperfections/")
     return "\n".join(out)
 
 
@@ -125,10 +126,17 @@ def datapackage(data_dir: Path, name: str, keys_unique: dict[str, bool] | None =
                 "mediatype": "application/vnd.apache.parquet", "description": f"{t.description} Grain: {t.grain}.",
                 "schema": schema,
             })
+    if (data_dir / "imperfections" / "ledger.parquet").exists():
+        resources.append({
+            "name": "imperfections_ledger", "type": "table", "path": "imperfections/ledger.parquet",
+            "format": "parquet", "mediatype": "application/vnd.apache.parquet",
+            "description": f"{LEDGER.description} Grain: {LEDGER.grain}.",
+            "schema": _table_schema(LEDGER, "parquet", primary_key=False),
+        })
     return {"name": _package_name(name), "title": f"saas-synth dataset {name}",
             "description": "Synthetic B2B SaaS product data (saas-synth). Timestamps are naive and hold UTC. "
                            "Each table is one resource over its Parquet part files, read in part order; "
-                           "resources truth_* are the answer keys (truth/).",
+                           "resources truth_* are the answer keys (truth/), imperfections_ledger the ledger.",
             "profile": "data-package", "resources": resources}
 
 

@@ -257,3 +257,18 @@ TRUTH_TABLES: dict[str, Table] = {t.name: t for t in (
           "Deliveries ingested after snapshot.as_of: not in raw/events, listed here (same columns). Only written "
           "when an as_of extract left something out."),
 )}
+
+LEDGER = Table(
+    "ledger", "one row per row touched or planted (a re-sent event: one row per extra delivery)", "(none)", (
+        Column("table_name", STR, "The table the row belongs to.", allowed=("accounts", "users", "tasks", "events")),
+        Column("row_key", ID, "The row's primary key in that table (account_id, user_id, task_id or event_id)."),
+        Column("kind", STR, "What was done to it.", allowed=("missing", "outlier", "late_arrival", "internal", "duplicate")),
+        Column("column_name", STR, "The column touched (event_id for a re-sent event).", nullable=True),
+        Column("original_value", STR, "The value before, as text (timestamps ISO 8601, UTC); for a re-sent event, "
+                                      "the first delivery's ingested_at_utc.", nullable=True),
+        Column("new_value", STR, "The value after (null when blanked); for a re-sent event, the re-sent "
+                                 "delivery's ingested_at_utc.", nullable=True),
+    ),
+    "imperfections/ledger.parquet: every row an imperfection touched or the simulation planted. Join it to a "
+    "raw table on row_key = its primary key where table_name names it.",
+)
