@@ -69,6 +69,13 @@ BAD = [
      "scenarios.ingestion_incident.start"),
     ("holiday outside the window", ("enabled: false\n    days: [2025-01-01,", "enabled: true\n    days: [2024-12-25, 2025-01-01,"),
      "scenarios.holidays.days"),
+    ("holiday listed twice, even when off", ("days: [2025-01-01,", "days: [2025-01-01, 2025-01-01,"),
+     "scenarios.holidays.days lists 2025-01-01 twice"),
+    ("holidays on without days", ("enabled: false\n    days: [2025-01-01, 2025-04-18, 2025-04-21, 2025-05-01, "
+                                  "2025-12-24, 2025-12-25, 2025-12-26, 2025-12-31]",
+                                  "enabled: true\n    days: []"), "lists no days"),
+    ("launch segment tier twice", ("plan_tiers: [business, enterprise]", "plan_tiers: [business, business]"),
+     "lists a tier twice"),
     ("as_of before the window", ("as_of: null", "as_of: 2024-12-31T00:00:00"), "snapshot.as_of"),
     ("as_of not a time", ("as_of: null", "as_of: tomorrow"), "snapshot.as_of"),
     ("csv not a boolean", ("csv: true", "csv: yes"), "output.csv"),

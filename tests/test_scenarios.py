@@ -137,3 +137,15 @@ def test_generation_notes_name_every_enabled_scenario():
         assert section.count(f"| {name} |") == 1, name
     assert "2025-12-25" in section and "Hand-off assistant" in section
     assert "as of 2025-12-31T18:00:00 UTC" in notes and "`user_retention` (3 rows)" in notes
+
+
+def test_metric_sql_reproduces_the_answer_keys_on_default(default_data):
+    """The issue's bar on params/default.yaml (every scenario on): the metric SQL equals every key, row for row."""
+    from helpers import metrics
+
+    params = pipeline.load_saved_params(default_data)
+    sql = metrics.compute(checks.connect(default_data, params))
+    rec = metrics.reconcile(sql, sql, metrics.answer_keys(default_data), None)
+    assert [(r.metric, r.rows_off_published) for r in rec] == [
+        ("active_users_7d", 0), ("user_retention", 0), ("account_retention", 0)]
+    assert all(r.agrees and r.rows > 700 for r in rec)

@@ -6,7 +6,8 @@ blocks returning one number. Stage 3 can reuse the files as they are: they only 
 raw.accounts ... raw.events, the ledger imperfections.ledger, truth.not_yet_arrived (deliveries an
 as_of extract left out), the views qa.all_events (raw.events and those) and qa.events (deduplicated
 by event_id: define_qa_views), the table qa.redelivered (event_ids delivered more than once:
-prepare_redelivered) and the variables window_start, window_end, late_threshold_seconds, as_of.
+prepare_redelivered) and the variables window_start, window_end, late_threshold_seconds, as_of,
+holidays (the listed days when the holidays scenario is on, else empty).
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ THRESHOLDS = {
 
 MIN_ACTIVE_USERS = 20  # below this, activity "patterns" are a handful of people: not applicable
 MIN_ACTIVITY_DAYS = 28
-LEDGER_RULES_PREFIX = "50_ledger"  # rules about the ledger: not applicable before it exists
+# rules about what 03_imperfections makes (the ledger, the as_of cut): not applicable before it has run
+AFTER_IMPERFECTIONS = ("50_ledger", "60_snapshot")
 _BLOCK = re.compile(r"^-- (rule|metric): *([a-z0-9_]+) *\| *(.+)$", re.MULTILINE)
 
 
@@ -147,6 +149,8 @@ def set_window(con: duckdb.DuckDBPyConnection, params: Params) -> None:
     con.execute("SET VARIABLE window_end = ?::TIMESTAMP", [end])
     con.execute("SET VARIABLE late_threshold_seconds = ?", [params.imperfections.late_arrival.threshold_seconds])
     con.execute("SET VARIABLE as_of = ?::TIMESTAMP", [params.snapshot.as_of])
+    holidays = params.scenarios.holidays
+    con.execute("SET VARIABLE holidays = ?::DATE[]", [list(holidays.days) if holidays.enabled else []])
     # Activity patterns need a population to have a pattern: tasks, 4 weeks, and 20 activated users.
     try:
         population_ok = con.execute(f"""
@@ -181,7 +185,7 @@ def run_rules(con: duckdb.DuckDBPyConnection, tables_only: bool = False,
         reads_events = "events" in q.sql or "imperfections.ledger" in q.sql
         if tables_only and reads_events:
             continue
-        if (q.source.startswith(LEDGER_RULES_PREFIX) and not has_ledger) or (defer and reads_events):
+        if (q.source.startswith(AFTER_IMPERFECTIONS) and not has_ledger) or (defer and reads_events):
             rows.append({"rule": q.name, "description": q.description, "violations": None,
                          "passed": None, "file": q.source, "deferred": defer and reads_events})
             continue

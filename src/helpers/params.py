@@ -401,12 +401,19 @@ class Params(_Strict):
                                  f"must exceed imperfections.late_arrival.threshold_seconds ({late_threshold} s): "
                                  "the incident's events all count as late")
         hol = sc.holidays
+        if len(set(hol.days)) != len(hol.days):  # on or off: truth/scenarios.parquet lists every day once
+            twice = next(d for d in hol.days if hol.days.count(d) > 1)
+            raise ValueError(f"scenarios.holidays.days lists {twice} twice; list each day once")
         if hol.enabled:
+            if not hol.days:
+                raise ValueError("scenarios.holidays is enabled but lists no days; list at least one or set "
+                                 "enabled: false")
             outside = [d for d in hol.days if not w0 <= d <= w1]
             if outside:
                 raise ValueError(f"scenarios.holidays.days holds {outside[0]}, outside {window}")
-            if len(set(hol.days)) != len(hol.days):
-                raise ValueError("scenarios.holidays.days lists a day twice")
+        tiers = sc.feature_launch.plan_tiers
+        if len(set(tiers)) != len(tiers):
+            raise ValueError(f"scenarios.feature_launch.plan_tiers = {tiers} lists a tier twice")
         if sc.onboarding_revamp.enabled and not w0 < sc.onboarding_revamp.date <= w1:
             raise ValueError(f"scenarios.onboarding_revamp.date = {sc.onboarding_revamp.date} must lie after the "
                              f"first day of {window}")

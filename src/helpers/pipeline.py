@@ -359,10 +359,15 @@ def imperfections_block(data_dir: str, name: str, part: int, plans, late_probabi
 
 
 def _forget_answer_keys(data_dir: Path) -> None:
-    from . import truth
+    """New events void the answer keys and everything 03 derived from the old events: the deliveries
+    an as_of extract left out and the daily increments (03 redoes them)."""
+    from . import imperfections, truth
 
     for name in truth.ANSWER_KEYS:
         (truth.truth_dir(data_dir) / f"{name}.parquet").unlink(missing_ok=True)
+    imperfections.not_yet_arrived_path(data_dir).unlink(missing_ok=True)
+    shutil.rmtree(imperfections.not_yet_arrived_parts_dir(data_dir), ignore_errors=True)
+    shutil.rmtree(data_dir / INCREMENTS_DIR, ignore_errors=True)
 
 
 def _forget_imperfections(data_dir: Path, tables: tuple[str, ...]) -> None:

@@ -52,10 +52,13 @@ def _in_scope(alias: str) -> str:
 ACTIVE_USERS_7D_SQL = f"""
     WITH key_days AS (
         SELECT DISTINCT user_id, account_id, make_timestamp(t)::DATE AS day FROM key_moments
-    ), intervals AS (
+    ), coverage AS (
         SELECT account_id, day AS first_day,
                least(day + 6, coalesce(lead(day) OVER (PARTITION BY user_id ORDER BY day) - 1, day + 6)) AS last_day
         FROM key_days
+    ), intervals AS (  -- the part of each interval inside the window
+        SELECT account_id, greatest(first_day, getvariable('window_start')::DATE) AS first_day, last_day
+        FROM coverage WHERE last_day >= getvariable('window_start')::DATE
     ), deltas AS (
         SELECT s.scope, d.day, sum(d.delta) AS delta
         FROM (SELECT account_id, first_day AS day, 1 AS delta FROM intervals
@@ -176,7 +179,8 @@ def write_table(table: pa.Table, path: Path) -> None:
 
 
 def truth_files(data_dir: str | Path) -> dict[str, dict]:
-    """Every truth/*.parquet: rows and a sha256 of its content (rows in file order), for the manifest."""
+    """Every truth/*.parquet: rows and a sha256 of its content (rows in file order, read in batches, so
+    a large not_yet_arrived never sits in memory whole), for the manifest."""
     import hashlib
 
     import pandas as pd
@@ -184,8 +188,11 @@ def truth_files(data_dir: str | Path) -> dict[str, dict]:
 
     out = {}
     for path in sorted(truth_dir(data_dir).glob("*.parquet")):
-        df = pq.read_table(path).to_pandas()
-        digest = hashlib.sha256(",".join(df.columns).encode())
-        digest.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
-        out[path.stem] = {"rows": len(df), "sha256": digest.hexdigest()}
+        f = pq.ParquetFile(path)
+        digest = hashlib.sha256(",".join(f.schema_arrow.names).encode())
+        rows = 0
+        for batch in f.iter_batches(batch_size=1_000_000):
+            digest.update(pd.util.hash_pandas_object(batch.to_pandas(), index=False).to_numpy().tobytes())
+            rows += batch.num_rows
+        out[path.stem] = {"rows": rows, "sha256": digest.hexdigest()}
     return out

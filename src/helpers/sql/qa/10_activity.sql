@@ -51,11 +51,11 @@ SELECT CASE WHEN max(n) = 0 OR NOT getvariable('activity_applicable') THEN NULL
             ELSE max(n) / min(n)::DOUBLE END
 FROM counts;
 
--- metric: empty_weekdays_after_first_month | Mon-Fri UTC days after the first 28 days of the window with no event at all
+-- metric: empty_weekdays_after_first_month | Mon-Fri UTC days after the first 28 days of the window with no event at all (listed holidays excepted)
 WITH days AS (
     SELECT d::DATE AS day
     FROM range(getvariable('window_start') + INTERVAL 28 DAY, getvariable('window_end'), INTERVAL 1 DAY) r(d)
-    WHERE isodow(d) <= 5
+    WHERE isodow(d) <= 5 AND NOT list_contains(getvariable('holidays'), d::DATE)
 ), active AS (SELECT DISTINCT event_at_utc::DATE AS day FROM qa.events)
 SELECT CASE WHEN count(*) = 0 OR NOT getvariable('activity_applicable') THEN NULL
             ELSE count(*) FILTER (WHERE active.day IS NULL) END
