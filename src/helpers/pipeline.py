@@ -72,7 +72,7 @@ def setup(params_path: str | os.PathLike, data_dir: str | os.PathLike) -> Params
     if (data_dir / "manifest.json").exists():
         raise FileExistsError(f"{data_dir} holds a published dataset (manifest.json): a notebook never "
                               "overwrites one; choose a scratch folder, or publish with python -m helpers.run")
-    for sub in ("raw", "state", "truth", "csv", "events_increments"):
+    for sub in ("raw", "state", "truth", "csv", INCREMENTS_DIR):
         shutil.rmtree(data_dir / sub, ignore_errors=True)
     for f in ("warehouse.duckdb", "manifest.json"):
         (data_dir / f).unlink(missing_ok=True)
@@ -317,7 +317,7 @@ def apply_imperfections(data_dir: str | os.PathLike, progress: bool | None = Non
     run_tasks(imperfections_block, data_dir, tasks, "imperfections (parts)",
               show_progress() if progress is None else progress, workers, scheduler)
     rows = imperfections.finish(data_dir)
-    shutil.rmtree(data_dir / "events_increments", ignore_errors=True)
+    shutil.rmtree(data_dir / INCREMENTS_DIR, ignore_errors=True)
     if params.snapshot.increments:
         write_increments(data_dir)
     fault_point("imperfections")
