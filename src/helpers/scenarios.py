@@ -68,14 +68,16 @@ def early_churn_share(params: Params, activated: np.ndarray) -> np.ndarray:
     return np.where(activated >= moment_us(o.date), o.early_churn_share, share)
 
 
-def incident_us(params: Params) -> tuple[int, int, int] | None:
-    """(start, end, delivered_at) of the ingestion incident in microseconds, or None when off."""
-    inc = params.scenarios.ingestion_incident
-    if not inc.enabled:
-        return None
+def _incident_bounds(inc) -> tuple[int, int, int]:
     start = moment_us(inc.start)
     end = start + int(round(inc.hours * HOUR))
     return start, end, end + int(round(inc.backfill_delay_hours * HOUR))
+
+
+def incident_us(params: Params) -> tuple[int, int, int] | None:
+    """(start, end, delivered_at) of the ingestion incident in microseconds, or None when off."""
+    inc = params.scenarios.ingestion_incident
+    return _incident_bounds(inc) if inc.enabled else None
 
 
 def incident_sql(params: Params) -> str:
@@ -100,8 +102,7 @@ def scenarios_table(params: Params) -> pa.Table:
              f"({params.tasks.handoff_prob:g} -> {min(1.0, params.tasks.handoff_prob * f.handoff_multiplier):g})",
         where_to_look="handoff_completed per task created, by week and segment (04_qa_profile)"))
     inc = sc.ingestion_incident
-    start, end, delivered = incident_us(params) or (moment_us(inc.start),
-                                                    moment_us(inc.start) + int(inc.hours * HOUR), 0)
+    start, end, _ = _incident_bounds(inc)  # described even when off
     rows.append(dict(
         scenario="ingestion_incident", enabled=inc.enabled, starts_at=start, ends_at=end, segment="all accounts",
         rule=f"every event of these {inc.hours:g} hours is ingested {inc.backfill_delay_hours:g} h after they end "

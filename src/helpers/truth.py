@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from . import io
+from . import checks, io
 from .params import Params
 from .schema import TRUTH_TABLES
 
@@ -123,8 +123,6 @@ def truth_dir(data_dir: str | Path) -> Path:
 def connect_state(data_dir: str | Path, params: Params):
     """DuckDB over the simulation's state: key_moments (from state/timeline), users and accounts
     (user ids, accounts, activation, internal flags; as the simulation made them) and the window."""
-    import datetime as dt
-
     data_dir = Path(data_dir)
     con = io.duckdb_connect()
     con.execute("SET TimeZone = 'UTC'")
@@ -138,10 +136,7 @@ def connect_state(data_dir: str | Path, params: Params):
                     FROM {parts(_entity_dir(data_dir, 'accounts'))}""")
     con.execute(f"""CREATE VIEW users AS SELECT user_id, account_id, coalesce(epoch_us(activated_at), -1) AS activated_at
                     FROM {parts(_entity_dir(data_dir, 'users'))}""")
-    start = dt.datetime.combine(params.window.start, dt.time())
-    end = dt.datetime.combine(params.window.end + dt.timedelta(days=1), dt.time())
-    con.execute("SET VARIABLE window_start = ?::TIMESTAMP", [start])
-    con.execute("SET VARIABLE window_end = ?::TIMESTAMP", [end])
+    checks.set_window(con, params)
     return con
 
 
