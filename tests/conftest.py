@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import os
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
@@ -45,8 +44,18 @@ def tiny_run(tmp_path_factory):
     """One full papermill run of params/tiny.yaml (all notebooks, warehouse, HTML, manifest)."""
     base = tmp_path_factory.mktemp("tiny_run")
     data_dir, reports_dir = base / "data" / "tiny", base / "reports" / "tiny"
-    code = run.main(["--params", str(ROOT / "params/tiny.yaml"), "--data-dir", str(data_dir),
-                     "--reports-dir", str(reports_dir), "--timeout", "600"])
+    code = run.main(
+        [
+            "--params",
+            str(ROOT / "params/tiny.yaml"),
+            "--data-dir",
+            str(data_dir),
+            "--reports-dir",
+            str(reports_dir),
+            "--timeout",
+            "600",
+        ]
+    )
     return code, data_dir, reports_dir
 
 
@@ -55,8 +64,7 @@ def dask_cluster():
     """A Dask LocalCluster of 2 worker processes (one thread each); dask is installed by make."""
     import distributed
 
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster:
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         with distributed.Client(cluster) as client:
             client.wait_for_workers(2, timeout=60)
         yield cluster

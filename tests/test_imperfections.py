@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import duckdb
 import numpy as np
 import pytest
 import yaml
@@ -18,7 +17,7 @@ def _measured(data_dir):
     return {(r["kind"], r["column"]): r for r in imperfections.measure(checks.connect(data_dir, params), params)}
 
 
-def _with(tmp_path, name: str, **changes) -> "Path":
+def _with(tmp_path, name: str, **changes) -> Path:
     """tiny.yaml with imperfections.<section>.<key> values replaced, generated into tmp_path/name."""
     data = yaml.safe_load(tiny_yaml())
     for dotted, value in changes.items():
@@ -43,9 +42,16 @@ def test_default_rates_are_close_to_target(default_data):
 
 
 def test_rates_at_zero(tmp_path):
-    d = _with(tmp_path, "zero", late_arrival__share=0.0, internal__account_share=0.0,
-              outliers__long_cycle_share=0.0, outliers__far_due_share=0.0,
-              missing__users_timezone=0.0, missing__accounts_industry=0.0)
+    d = _with(
+        tmp_path,
+        "zero",
+        late_arrival__share=0.0,
+        internal__account_share=0.0,
+        outliers__long_cycle_share=0.0,
+        outliers__far_due_share=0.0,
+        missing__users_timezone=0.0,
+        missing__accounts_industry=0.0,
+    )
     m = _measured(d)
     assert all(r["within_tolerance"] is not False for r in m.values()), m
     assert m[("late_arrival", "ingested_at_utc")]["count"] == 0
@@ -59,8 +65,15 @@ def test_rates_at_zero(tmp_path):
 
 
 def test_rates_at_one(tmp_path):
-    d = _with(tmp_path, "one", late_arrival__share=1.0, internal__account_share=1.0,
-              missing__users_timezone=1.0, missing__accounts_industry=1.0, missing__tasks_assignee_user_id=1.0)
+    d = _with(
+        tmp_path,
+        "one",
+        late_arrival__share=1.0,
+        internal__account_share=1.0,
+        missing__users_timezone=1.0,
+        missing__accounts_industry=1.0,
+        missing__tasks_assignee_user_id=1.0,
+    )
     m = _measured(d)
     assert all(r["within_tolerance"] is not False for r in m.values()), m  # judged against what is reachable
     assert m[("late_arrival", "ingested_at_utc")]["achievable_rate"] < 1.0  # logins are never late
@@ -79,18 +92,26 @@ def test_rates_at_one(tmp_path):
 def test_ledger_agrees_with_the_tables(tiny_data):
     con = checks.connect(tiny_data, pipeline.load_saved_params(tiny_data))
     m = _measured(tiny_data)
-    ledger = dict(con.execute("SELECT kind || ':' || coalesce(column_name, ''), count(*) FROM imperfections.ledger "
-                              "GROUP BY 1").fetchall())
+    ledger = dict(
+        con.execute(
+            "SELECT kind || ':' || coalesce(column_name, ''), count(*) FROM imperfections.ledger GROUP BY 1"
+        ).fetchall()
+    )
     assert ledger["late_arrival:ingested_at_utc"] == m[("late_arrival", "ingested_at_utc")]["count"]
     internal_accounts = ledger.get("internal:is_internal", 0)
-    assert internal_accounts == con.execute(
-        "SELECT (SELECT count(*) FROM raw.accounts WHERE is_internal) + (SELECT count(*) FROM raw.users WHERE is_internal)"
-    ).fetchall()[0][0]
+    assert (
+        internal_accounts
+        == con.execute(
+            "SELECT (SELECT count(*) FROM raw.accounts WHERE is_internal) + (SELECT count(*) FROM raw.users WHERE is_internal)"
+        ).fetchall()[0][0]
+    )
     # blanked values: the clean copy had a value, the table now has none; the ledger keeps the original
     clean = f"{imperfections.clean_dir(tiny_data, 'tasks')}/*.parquet"
     wrong = con.execute(f"""
         SELECT count(*) FROM imperfections.ledger l JOIN read_parquet('{clean}') c ON c.task_id = l.row_key
-        WHERE l.kind = 'missing' AND l.column_name = 'due_at' AND c.due_at <> l.original_value::TIMESTAMP""").fetchall()[0][0]
+        WHERE l.kind = 'missing' AND l.column_name = 'due_at' AND c.due_at <> l.original_value::TIMESTAMP""").fetchall()[
+        0
+    ][0]
     assert wrong == 0
     malformed = con.execute("""SELECT count(*) FROM imperfections.ledger
         WHERE column_name IN ('due_at', 'completed_at', 'ingested_at_utc')
@@ -101,8 +122,13 @@ def test_ledger_agrees_with_the_tables(tiny_data):
 
 def test_late_delays_follow_the_profile(default_data):
     con = checks.connect(default_data, pipeline.load_saved_params(default_data))
-    hours = np.array([r[0] for r in con.execute("""SELECT date_diff('second', event_at_utc, ingested_at_utc) / 3600
-        FROM raw.events WHERE ingested_at_utc - event_at_utc > INTERVAL 1 HOUR""").fetchall()])
+    hours = np.array(
+        [
+            r[0]
+            for r in con.execute("""SELECT date_diff('second', event_at_utc, ingested_at_utc) / 3600
+        FROM raw.events WHERE ingested_at_utc - event_at_utc > INTERVAL 1 HOUR""").fetchall()
+        ]
+    )
     assert hours.min() > 1.0
     assert 0.55 <= np.mean(hours < 24) <= 0.9  # most are stragglers (hours); the rest days (offline sync)
     assert np.quantile(hours, 0.99) > 48
@@ -152,8 +178,9 @@ def test_duplicates_option_repeats_event_ids_and_breaks_no_rule(tmp_path):
     m = _measured(d)[("duplicate", "event_id")]
     assert m["count"] > 0 and m["within_tolerance"], m
     con = checks.connect(d, pipeline.load_saved_params(d))
-    repeated = con.execute("SELECT count(*) FROM (SELECT event_id FROM raw.events GROUP BY 1 HAVING count(*) > 1)"
-                           ).fetchall()[0][0]
+    repeated = con.execute(
+        "SELECT count(*) FROM (SELECT event_id FROM raw.events GROUP BY 1 HAVING count(*) > 1)"
+    ).fetchall()[0][0]
     assert repeated == m["count"]
     # the re-sent copy is the same event, received again a little later
     same = con.execute("""SELECT count(DISTINCT (event_id, user_id, event_name, event_at_utc, properties)) = count(DISTINCT event_id)
@@ -167,13 +194,21 @@ def test_duplicates_are_off_by_default(tiny_data):
     assert m["count"] == 0 and m["target_rate"] == 0
 
 
-@pytest.mark.parametrize("label,edit", [
-    ("one-day window", {"window": {"start": "2025-03-03", "end": "2025-03-03"},
-                        "imperfections": {"outliers": {"long_cycle_share": 0.0}}}),
-    ("no tasks", {"tasks_per_project": {"min": 0, "max": 0}, "tasks": {"created_per_session": 0.0}}),
-    ("no projects", {"projects_per_account": {"min": 0, "max": 0}}),
-    ("one account, one user", {"accounts": {"count": 1}, "users_per_account": {"min": 1, "max": 1}}),
-])
+@pytest.mark.parametrize(
+    "label,edit",
+    [
+        (
+            "one-day window",
+            {
+                "window": {"start": "2025-03-03", "end": "2025-03-03"},
+                "imperfections": {"outliers": {"long_cycle_share": 0.0}},
+            },
+        ),
+        ("no tasks", {"tasks_per_project": {"min": 0, "max": 0}, "tasks": {"created_per_session": 0.0}}),
+        ("no projects", {"projects_per_account": {"min": 0, "max": 0}}),
+        ("one account, one user", {"accounts": {"count": 1}, "users_per_account": {"min": 1, "max": 1}}),
+    ],
+)
 def test_guardrails_say_not_applicable_instead_of_failing(tmp_path, label, edit):
     import datetime as dt
 

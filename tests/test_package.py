@@ -39,15 +39,21 @@ def packaged(tiny_data, tmp_path_factory) -> Path:
 
 def _validate(descriptor: Path) -> tuple[int, dict]:
     """`frictionless validate --json` as a user runs it, from the descriptor's folder."""
-    proc = subprocess.run([str(FRICTIONLESS), "validate", descriptor.name, "--json"], cwd=descriptor.parent,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [str(FRICTIONLESS), "validate", descriptor.name, "--json"],
+        cwd=descriptor.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.stdout.strip(), proc.stderr
     return proc.returncode, json.loads(proc.stdout)
 
 
 def _problems(report: dict) -> list:
-    return report["errors"] + [(t["name"], e["type"], e.get("note"), e.get("fieldName"))
-                               for t in report["tasks"] for e in t["errors"]]
+    return report["errors"] + [
+        (t["name"], e["type"], e.get("note"), e.get("fieldName")) for t in report["tasks"] for e in t["errors"]
+    ]
 
 
 def test_frictionless_validates_the_parquet_package(packaged):
@@ -152,8 +158,9 @@ def test_null_and_empty_string_stay_distinct_in_the_csv_copies(packaged, tmp_pat
     assert lines[1].split(",")[col] == '""' and lines[2].split(",")[col] == ""  # empty string quoted, NULL empty
     back = package.read_csv_copy(package.csv_path(data_dir, "accounts"), "accounts")
     assert back.column("industry").to_pylist()[:3] == ["", None, 'Retail, "quoted"']
-    assert io.content_hash_arrow(back, TABLES["accounts"]) == io.content_hash(io.table_dir(data_dir, "accounts"),
-                                                                               TABLES["accounts"])
+    assert io.content_hash_arrow(back, TABLES["accounts"]) == io.content_hash(
+        io.table_dir(data_dir, "accounts"), TABLES["accounts"]
+    )
     # and the hash tells them apart: the same rows with a NULL for the empty string hash differently
     industry[0] = None
     nulled = t.set_column(t.schema.get_field_index("industry"), "industry", pa.array(industry, pa.string()))
@@ -161,8 +168,13 @@ def test_null_and_empty_string_stay_distinct_in_the_csv_copies(packaged, tmp_pat
 
 
 def test_datapackage_lists_exactly_the_published_columns_and_parts(packaged):
-    kinds = {"int64": "integer", "timestamp[us]": "datetime", "string": "string", "bool": "boolean",
-             "dictionary<values=string, indices=int8, ordered=0>": "string"}
+    kinds = {
+        "int64": "integer",
+        "timestamp[us]": "datetime",
+        "string": "string",
+        "bool": "boolean",
+        "dictionary<values=string, indices=int8, ordered=0>": "string",
+    }
     parquet = json.loads((packaged / "datapackage.json").read_text())
     csv = json.loads((packaged / "csv" / "datapackage.json").read_text())
     assert [r["name"] for r in parquet["resources"]] == list(TABLES) == [r["name"] for r in csv["resources"]]
@@ -178,10 +190,14 @@ def test_datapackage_lists_exactly_the_published_columns_and_parts(packaged):
             assert [f["name"] for f in fields] == published.names
             assert [f["type"] for f in fields] == [kinds[str(published.field(n).type)] for n in published.names]
             assert all(f["description"] for f in fields)
-            assert [f.get("constraints", {}).get("required", False) for f in fields] == [not c_.nullable for c_ in t.columns]
+            assert [f.get("constraints", {}).get("required", False) for f in fields] == [
+                not c_.nullable for c_ in t.columns
+            ]
             assert resource["schema"]["primaryKey"] == [t.primary_key]
-            fks = {(fk["fields"][0], fk["reference"]["resource"], fk["reference"]["fields"][0])
-                   for fk in resource["schema"].get("foreignKeys", [])}
+            fks = {
+                (fk["fields"][0], fk["reference"]["resource"], fk["reference"]["fields"][0])
+                for fk in resource["schema"].get("foreignKeys", [])
+            }
             assert fks == {(col.name, *col.references.split(".")) for col in t.foreign_keys}
 
 
@@ -194,9 +210,17 @@ def test_events_declare_no_primary_key_when_deliveries_repeat(packaged, tmp_path
     from helpers import imperfections
 
     first = t.slice(0, 1)
-    imperfections.write_ledger(imperfections._ledger("events", first.column("event_id"), "duplicate", "event_id",
-                                                     first.column("ingested_at_utc"), first.column("ingested_at_utc")),
-                               data_dir)
+    imperfections.write_ledger(
+        imperfections._ledger(
+            "events",
+            first.column("event_id"),
+            "duplicate",
+            "event_id",
+            first.column("ingested_at_utc"),
+            first.column("ingested_at_utc"),
+        ),
+        data_dir,
+    )
     descriptor = package.datapackage(data_dir, "tiny")
     schemas = {r["name"]: r["schema"] for r in descriptor["resources"]}
     assert "primaryKey" not in schemas["events"] and schemas["tasks"]["primaryKey"] == ["task_id"]
@@ -208,5 +232,7 @@ def test_write_package_writes_csv_copies_only_on_request(packaged, tmp_path):
     assert not (data_dir / "csv").exists()
     assert {p.name for p in written} == {"schema.sql", "data_dictionary.md", "sources.yml", "datapackage.json"}
     written = package.write_package(data_dir, "tiny", csv=True)
-    assert set(written) >= {package.csv_path(data_dir, name) for name in TABLES} | {data_dir / "csv" / "datapackage.json"}
+    assert set(written) >= {package.csv_path(data_dir, name) for name in TABLES} | {
+        data_dir / "csv" / "datapackage.json"
+    }
     assert all(p.exists() for p in written)

@@ -162,6 +162,7 @@ def test_pool_refuses_functions_workers_cannot_import(monkeypatch):
 
     def cell_function(i):  # as if defined in a Jupyter cell: module __main__, which has no file
         return i
+
     cell_function.__qualname__ = "cell_function"
     cell_function.__module__ = "__main__"
     monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))

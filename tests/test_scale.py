@@ -19,7 +19,7 @@ from helpers.imperfections import ledger_path
 from helpers.sessions import order_by
 from helpers.streams import AccountDraws, stream
 
-from .conftest import ROOT, tiny_yaml
+from .conftest import ROOT
 
 
 def _fingerprint(data_dir) -> dict:
@@ -51,7 +51,7 @@ def test_account_draws_are_each_accounts_own_draws():
     gens = [stream(22, "tasks", k) for k in keys]
     want = [g.random(c) for g, c in zip(gens, counts)]
     want += [g.normal(1.0, 2.0, c) for g, c in zip(gens, counts)]
-    want += [g.poisson(rows[end - c:end]) for g, c, end in zip(gens, counts, ends)]
+    want += [g.poisson(rows[end - c : end]) for g, c, end in zip(gens, counts, ends)]
     assert np.array_equal(got, np.concatenate(want))
 
 
@@ -66,7 +66,7 @@ def test_a_block_simulates_each_account_as_if_alone(monkeypatch):
         for k in got:
             parts = [getattr(s, field)[k] for s in alone]
             want = pa.concat_arrays(parts) if isinstance(parts[0], pa.Array) else np.concatenate(parts)
-            assert (got[k].equals(want) if isinstance(want, pa.Array) else np.array_equal(got[k], want)), (field, k)
+            assert got[k].equals(want) if isinstance(want, pa.Array) else np.array_equal(got[k], want), (field, k)
 
 
 @settings(max_examples=60, deadline=None)
@@ -123,8 +123,13 @@ def test_peak_memory_does_not_grow_with_the_dataset(tmp_path):
     for scale, accounts in (("1x", 100), ("6x", 600)):
         path = tmp_path / f"{scale}.yaml"
         path.write_text(base.replace("  count: 300 ", f"  count: {accounts} "))
-        out = subprocess.run([sys.executable, "-c", PEAK_RSS, str(path), str(tmp_path / scale)],
-                             capture_output=True, text=True, check=True, cwd=ROOT)
+        out = subprocess.run(
+            [sys.executable, "-c", PEAK_RSS, str(path), str(tmp_path / scale)],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        )
         peaks[scale] = json.loads(out.stdout.strip().splitlines()[-1])
     small, large = peaks["1x"], peaks["6x"]
     assert large["events"] > 5 * small["events"]
@@ -148,18 +153,25 @@ def test_profile_quantiles_equal_duckdbs_exact_ones(values):
     con.execute("CREATE TABLE t AS SELECT unnest(?::DOUBLE[]) AS v", [values])
     got = qa.distribution(con, "SELECT v FROM t")
     n, lo, qs, hi, mean = con.execute(
-        "SELECT count(*), min(v), quantile_cont(v, [0.1, 0.5, 0.9, 0.99]), max(v), avg(v) FROM t").fetchall()[0]
+        "SELECT count(*), min(v), quantile_cont(v, [0.1, 0.5, 0.9, 0.99]), max(v), avg(v) FROM t"
+    ).fetchall()[0]
     assert (got["n"], got["min"], got["max"]) == (n, lo, hi)
     assert got["mean"] == pytest.approx(mean, rel=1e-9, abs=1e-6)
     for key, want in zip(("p10", "median", "p90", "p99"), qs):
         assert got[key] == pytest.approx(want, rel=1e-9, abs=1e-6), key
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["--workers", "0"], "argument --workers: '0' is not allowed; use a whole number >= 1"),
-    (["--workers", "two"], "argument --workers: 'two' is not allowed; use a whole number >= 1"),
-    (["--scheduler", "localhost"], "argument --scheduler: 'localhost' is not a scheduler address; use e.g. tcp://HOST:8786"),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--workers", "0"], "argument --workers: '0' is not allowed; use a whole number >= 1"),
+        (["--workers", "two"], "argument --workers: 'two' is not allowed; use a whole number >= 1"),
+        (
+            ["--scheduler", "localhost"],
+            "argument --scheduler: 'localhost' is not a scheduler address; use e.g. tcp://HOST:8786",
+        ),
+    ],
+)
 def test_bad_worker_options_are_one_line_and_exit_2(tmp_path, capsys, args, expected):
     from helpers import run
 
@@ -174,8 +186,16 @@ def test_bad_worker_options_are_one_line_and_exit_2(tmp_path, capsys, args, expe
 def test_unreachable_scheduler_is_one_line_and_writes_nothing(tmp_path, capsys):
     from helpers import run
 
-    code = run.main(["--params", str(ROOT / "params/tiny.yaml"), "--data-dir", str(tmp_path / "d"),
-                     "--scheduler", "tcp://127.0.0.1:9"])
+    code = run.main(
+        [
+            "--params",
+            str(ROOT / "params/tiny.yaml"),
+            "--data-dir",
+            str(tmp_path / "d"),
+            "--scheduler",
+            "tcp://127.0.0.1:9",
+        ]
+    )
     assert code == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("cannot reach the Dask scheduler at tcp://127.0.0.1:9") and len(err.splitlines()) == 1
@@ -188,20 +208,29 @@ def test_unreachable_scheduler_is_one_line_and_writes_nothing(tmp_path, capsys):
 
 def _part_inputs(data_dir, k=0):
     read = {
-        "users": io.to_numpy_columns(io.read_parts_file(io.part_path(io.table_dir(data_dir, "users"), k),
-                                                        ["user_id", "account_id"])),
+        "users": io.to_numpy_columns(
+            io.read_parts_file(io.part_path(io.table_dir(data_dir, "users"), k), ["user_id", "account_id"])
+        ),
         "sessions": io.to_numpy_columns(io.read_parts_file(io.part_path(io.state_dir(data_dir, "sessions"), k))),
-        "projects": io.to_numpy_columns(io.read_parts_file(io.part_path(io.table_dir(data_dir, "projects"), k),
-                                                           ["project_id", "account_id", "owner_user_id", "created_at"])),
-        "timeline": io.to_numpy_columns(io.read_parts_file(io.part_path(io.state_dir(data_dir, "timeline"), k),
-                                                           pipeline.TIMELINE_FOR_EVENTS)),
+        "projects": io.to_numpy_columns(
+            io.read_parts_file(
+                io.part_path(io.table_dir(data_dir, "projects"), k),
+                ["project_id", "account_id", "owner_user_id", "created_at"],
+            )
+        ),
+        "timeline": io.to_numpy_columns(
+            io.read_parts_file(io.part_path(io.state_dir(data_dir, "timeline"), k), pipeline.TIMELINE_FOR_EVENTS)
+        ),
     }
     return pipeline._params(data_dir), pipeline.part_ranges(pipeline._params(data_dir))[k], read
 
 
-USER_COLUMNS = {"users": ["user_id"], "sessions": ["user_id"], "projects": ["owner_user_id"],
-                "timeline": ["creator_id", "assignee_id", "handoff_from_id", "handoff_to_id", "done_by_id",
-                             "cancelled_by_id"]}
+USER_COLUMNS = {
+    "users": ["user_id"],
+    "sessions": ["user_id"],
+    "projects": ["owner_user_id"],
+    "timeline": ["creator_id", "assignee_id", "handoff_from_id", "handoff_to_id", "done_by_id", "cancelled_by_id"],
+}
 
 
 def test_events_do_not_depend_on_where_the_blocks_user_ids_start(tiny_data):
@@ -209,8 +238,10 @@ def test_events_do_not_depend_on_where_the_blocks_user_ids_start(tiny_data):
     if they were not block-local) gives the same events, with its user ids."""
     params, accounts, read = _part_inputs(tiny_data)
     shift = 40_000
-    moved = {name: {k: (np.where(v >= 0, v + shift, v) if k in USER_COLUMNS[name] else v) for k, v in cols.items()}
-             for name, cols in read.items()}
+    moved = {
+        name: {k: (np.where(v >= 0, v + shift, v) if k in USER_COLUMNS[name] else v) for k, v in cols.items()}
+        for name, cols in read.items()
+    }
     base = events.block_events(params, accounts, *read.values())
     far = events.block_events(params, accounts, *moved.values())
     assert np.array_equal(far["user_id"] - shift, base["user_id"])
@@ -244,7 +275,6 @@ def test_background_writer_reports_a_failed_write_and_never_hides_the_callers_er
         with io.BackgroundWriter() as writer:
             writer.write(table, blocked / "t", 0)
             writer.write(table, tmp_path / "ok", 0)
-    with pytest.raises(KeyError, match="the block's own error"):
-        with io.BackgroundWriter() as writer:
-            writer.write(table, blocked / "t", 1)
-            raise KeyError("the block's own error")
+    with pytest.raises(KeyError, match="the block's own error"), io.BackgroundWriter() as writer:
+        writer.write(table, blocked / "t", 1)
+        raise KeyError("the block's own error")

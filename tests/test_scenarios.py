@@ -28,7 +28,9 @@ def test_feature_launch_raises_handoffs_for_the_segment_only(default_data):
     assert f.enabled
     tasks = _read(default_data, "tasks", ["task_id", "account_id", "created_at"])
     accounts = _read(default_data, "accounts", ["account_id", "plan_tier", "is_internal"])
-    handed = set(_read(default_data, "events", ["task_id", "event_name"]).query("event_name == 'handoff_completed'").task_id)
+    handed = set(
+        _read(default_data, "events", ["task_id", "event_name"]).query("event_name == 'handoff_completed'").task_id
+    )
     t = tasks.merge(accounts, on="account_id").query("not is_internal")
     t = t[t.created_at < pd.Timestamp("2025-11-15")]  # recent tasks have not had time to be handed off
     t["handed"] = t.task_id.isin(handed)
@@ -50,7 +52,9 @@ def test_holidays_dip_activity(default_data):
     h = params.scenarios.holidays
     assert h.enabled
     ev = _read(default_data, "events", ["event_name", "event_at_utc"])
-    key = ev[ev.event_name.astype(str).isin(["task_created", "task_completed", "handoff_completed", "blocker_resolved"])]
+    key = ev[
+        ev.event_name.astype(str).isin(["task_created", "task_completed", "handoff_completed", "blocker_resolved"])
+    ]
     daily = key.groupby(key.event_at_utc.dt.normalize()).size()
     inner = [pd.Timestamp(d) for d in h.days if dt.date(2025, 1, 1) < d < dt.date(2025, 12, 29)]
     assert inner
@@ -86,8 +90,10 @@ def test_onboarding_revamp_lowers_early_churn_from_its_date(default_data):
     users = pq.read_table(default_data / "state" / "clean" / "users", columns=["user_id", "activated_at"]).to_pandas()
     u = latent.merge(users, on="user_id").dropna(subset=["activated_at"])
     after = u.activated_at >= pd.Timestamp(o.date)
-    for share, expected in ((u[after].early_churner.mean(), o.early_churn_share),
-                            (u[~after].early_churner.mean(), params.users.churn.early_share)):
+    for share, expected in (
+        (u[after].early_churner.mean(), o.early_churn_share),
+        (u[~after].early_churner.mean(), params.users.churn.early_share),
+    ):
         n = int(after.sum()) if expected == o.early_churn_share else int((~after).sum())
         assert abs(share - expected) < 4 * math.sqrt(expected * (1 - expected) / n), (share, expected, n)
 
@@ -95,12 +101,14 @@ def test_onboarding_revamp_lowers_early_churn_from_its_date(default_data):
 def test_neutral_scenarios_change_nothing(tiny_data, tmp_path):
     """Holidays x1, a launch x1 and a revamp at the base share: the same tables, byte for byte in content."""
     text = tiny_yaml()
-    for old, new in (("enabled: false\n    name: Hand-off assistant", "enabled: true\n    name: Hand-off assistant"),
-                     ("handoff_multiplier: 2.0", "handoff_multiplier: 1.0"),
-                     ("enabled: false\n    days:", "enabled: true\n    days:"),
-                     ("activity_factor: 0.15", "activity_factor: 1.0"),
-                     ("enabled: false\n    date: 2025-08-04", "enabled: true\n    date: 2025-08-04"),
-                     ("early_churn_share: 0.2 ", "early_churn_share: 0.38 ")):
+    for old, new in (
+        ("enabled: false\n    name: Hand-off assistant", "enabled: true\n    name: Hand-off assistant"),
+        ("handoff_multiplier: 2.0", "handoff_multiplier: 1.0"),
+        ("enabled: false\n    days:", "enabled: true\n    days:"),
+        ("activity_factor: 0.15", "activity_factor: 1.0"),
+        ("enabled: false\n    date: 2025-08-04", "enabled: true\n    date: 2025-08-04"),
+        ("early_churn_share: 0.2 ", "early_churn_share: 0.38 "),
+    ):
         assert old in text, old
         text = text.replace(old, new)
     neutral = generate(write_params(tmp_path, text), tmp_path / "data")
@@ -127,10 +135,17 @@ def test_generation_notes_name_every_enabled_scenario():
 
     params = P.load(ROOT / "params/default.yaml")
     table = scenarios.scenarios_table(params).to_pandas()
-    manifest = {"name": "default", "seed": params.seed, "params": to_json_dict(params),
-                "params_sha256": params_sha256(params), "row_counts": {"events": 1}, "imperfections": [],
-                "scenarios": table.astype({"starts_at": str, "ends_at": str}).to_dict("records"),
-                "truth": {"user_retention": {"rows": 3}}, "snapshot": {"as_of": "2025-12-31T18:00:00"}}
+    manifest = {
+        "name": "default",
+        "seed": params.seed,
+        "params": to_json_dict(params),
+        "params_sha256": params_sha256(params),
+        "row_counts": {"events": 1},
+        "imperfections": [],
+        "scenarios": table.astype({"starts_at": str, "ends_at": str}).to_dict("records"),
+        "truth": {"user_retention": {"rows": 3}},
+        "snapshot": {"as_of": "2025-12-31T18:00:00"},
+    }
     notes = report.generation_notes(manifest, None)
     section = notes.split("## Scenarios", 1)[1].split("## Answer keys", 1)[0]
     for name in ("feature_launch", "ingestion_incident", "holidays", "onboarding_revamp"):
@@ -147,5 +162,8 @@ def test_metric_sql_reproduces_the_answer_keys_on_default(default_data):
     sql = metrics.compute(checks.connect(default_data, params))
     rec = metrics.reconcile(sql, sql, metrics.answer_keys(default_data), None)
     assert [(r.metric, r.rows_off_published) for r in rec] == [
-        ("active_users_7d", 0), ("user_retention", 0), ("account_retention", 0)]
+        ("active_users_7d", 0),
+        ("user_retention", 0),
+        ("account_retention", 0),
+    ]
     assert all(r.agrees and r.rows > 700 for r in rec)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
-import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -59,13 +58,24 @@ def _sessions(seed: int, n_users: int = 6, days: int = 60) -> tuple[Sessions, di
     w0 = int((np.datetime64(start) - np.datetime64("1970-01-01")).astype("timedelta64[us]").astype(np.int64))
     w1 = w0 + days * DAY
     activated = w0 + rng.integers(0, days * DAY // 2, n_users)
-    churn = np.where(rng.random(n_users) < 0.5, activated + rng.integers(HOUR, 40 * DAY, n_users),
-                     np.iinfo(np.int64).max)
+    churn = np.where(
+        rng.random(n_users) < 0.5, activated + rng.integers(HOUR, 40 * DAY, n_users), np.iinfo(np.int64).max
+    )
     tz = rng.integers(0, len(utc_offsets(start, days)), n_users)
     ses = build_sessions(
-        rng=rng, start_date=start, days=days, w0=w0, w1=w1, tz=tz, activated_at=activated, churn_at=churn,
-        active_prob=rng.uniform(0.1, 0.9, n_users), start_hour=rng.uniform(6, 11, n_users),
-        weekend_factor=0.2, workday_hours=8.0, weekend_hours_factor=0.5,
+        rng=rng,
+        start_date=start,
+        days=days,
+        w0=w0,
+        w1=w1,
+        tz=tz,
+        activated_at=activated,
+        churn_at=churn,
+        active_prob=rng.uniform(0.1, 0.9, n_users),
+        start_hour=rng.uniform(6, 11, n_users),
+        weekend_factor=0.2,
+        workday_hours=8.0,
+        weekend_hours_factor=0.5,
     )
     return ses, dict(w0=w0, w1=w1, activated=activated, churn=churn)
 
@@ -85,7 +95,9 @@ def test_sessions_respect_activation_churn_window_and_never_overlap(seed):
     assert np.array_equal(ses.start[first], ctx["activated"][u[first]])
 
 
-@given(seed=st.integers(0, 2**32), probe=st.lists(st.tuples(st.integers(0, 5), st.floats(0, 1)), min_size=1, max_size=30))
+@given(
+    seed=st.integers(0, 2**32), probe=st.lists(st.tuples(st.integers(0, 5), st.floats(0, 1)), min_size=1, max_size=30)
+)
 @settings(max_examples=60, deadline=None)
 def test_snap_returns_the_actors_first_session_moment_at_or_after_t(seed, probe):
     ses, ctx = _sessions(seed)
@@ -156,8 +168,9 @@ def test_different_seed_gives_different_data(tmp_path, tiny_data):
 
 
 def test_event_only_parameter_leaves_entity_tables_unchanged(tmp_path, tiny_data):
-    (tmp_path / "ev.yaml").write_text(tiny_yaml().replace("dashboard_views_per_session: 0.9",
-                                                          "dashboard_views_per_session: 2.5"))
+    (tmp_path / "ev.yaml").write_text(
+        tiny_yaml().replace("dashboard_views_per_session: 0.9", "dashboard_views_per_session: 2.5")
+    )
     other = generate(tmp_path / "ev.yaml", tmp_path / "data")
     a, b = io.content_hashes(other), io.content_hashes(tiny_data)
     assert all(a[t] == b[t] for t in ("accounts", "users", "projects", "tasks"))
@@ -238,10 +251,19 @@ def small_params(draw):
     base["activity"]["weekend_factor"] = draw(st.floats(0, 1))
     for tier in ("free", "team", "business", "enterprise"):
         base["accounts"]["monthly_churn"][tier] = draw(st.sampled_from([0.0, 0.05, 1.0]))
-    base["ingestion"] = {"latency_seconds": {"median": draw(st.floats(0.001, 1e6)), "sigma": draw(st.floats(0, 3))},
-                         "max_latency_seconds": draw(st.floats(0.001, 3599.0))}
-    for key in ("assigned_share", "never_started_share", "cancelled_share", "blocker_prob",
-                "second_blocker_prob", "handoff_prob", "due_date_share"):
+    base["ingestion"] = {
+        "latency_seconds": {"median": draw(st.floats(0.001, 1e6)), "sigma": draw(st.floats(0, 3))},
+        "max_latency_seconds": draw(st.floats(0.001, 3599.0)),
+    }
+    for key in (
+        "assigned_share",
+        "never_started_share",
+        "cancelled_share",
+        "blocker_prob",
+        "second_blocker_prob",
+        "handoff_prob",
+        "due_date_share",
+    ):
         base["tasks"][key] = draw(st.floats(0, 1))
     base["users"]["churn"]["early_share"] = draw(st.floats(0, 1))
     base["output"]["accounts_per_part"] = draw(st.integers(1, 4))

@@ -15,7 +15,7 @@ import pytest
 from helpers import checks, io, metrics, pipeline, qa, truth
 from helpers.schema import TABLES
 
-from .conftest import ROOT, generate, tiny_yaml, write_params
+from .conftest import generate, tiny_yaml, write_params
 
 KEY = ["task_created", "task_completed", "handoff_completed", "blocker_resolved"]
 
@@ -61,21 +61,35 @@ def independent_keys(data_dir, params) -> dict[str, pd.DataFrame]:
         out["active_users_7d"] += [dict(day=d, scope=scope, active_users=len(active_on[d])) for d in days]
 
         for what, cohort, weeks_of in (
-                ("user_retention", users[users.activated_at.notna() & keep(users.account_id)]
-                 .assign(cohort_week=lambda u: _monday(u.activated_at))[["user_id", "cohort_week"]]
-                 .rename(columns={"user_id": "who"}),
-                 user_weeks.rename(columns={"user_id": "who"})),
-                ("account_retention", accounts[keep(accounts.account_id)]
-                 .assign(cohort_week=lambda a: _monday(a.created_at))[["account_id", "cohort_week"]]
-                 .rename(columns={"account_id": "who"}),
-                 user_weeks.rename(columns={"account_id": "who"}))):
+            (
+                "user_retention",
+                users[users.activated_at.notna() & keep(users.account_id)]
+                .assign(cohort_week=lambda u: _monday(u.activated_at))[["user_id", "cohort_week"]]
+                .rename(columns={"user_id": "who"}),
+                user_weeks.rename(columns={"user_id": "who"}),
+            ),
+            (
+                "account_retention",
+                accounts[keep(accounts.account_id)]
+                .assign(cohort_week=lambda a: _monday(a.created_at))[["account_id", "cohort_week"]]
+                .rename(columns={"account_id": "who"}),
+                user_weeks.rename(columns={"account_id": "who"}),
+            ),
+        ):
             active = set(zip(weeks_of.who, weeks_of.week))
             for cw, members in cohort.groupby("cohort_week").who:
                 k = 0
                 while cw + dt.timedelta(days=7 * k) <= last_day:
                     week = cw + dt.timedelta(days=7 * k)
-                    out[what].append(dict(cohort_week=cw, week_number=k, cohort_size=len(members),
-                                          retained=sum((m, week) in active for m in members), scope=scope))
+                    out[what].append(
+                        dict(
+                            cohort_week=cw,
+                            week_number=k,
+                            cohort_size=len(members),
+                            retained=sum((m, week) in active for m in members),
+                            scope=scope,
+                        )
+                    )
                     k += 1
     return {name: metrics._normalise(pd.DataFrame(rows)) for name, rows in out.items()}
 
@@ -91,9 +105,12 @@ def _assert_same(name, ours: pd.DataFrame, key: pd.DataFrame) -> None:
 def tiny_as_of(tmp_path_factory):
     """Tiny with an as_of extract on the last afternoon, daily increments and duplicate deliveries."""
     base = tmp_path_factory.mktemp("as_of")
-    text = (tiny_yaml().replace("as_of: null", "as_of: 2025-12-31T15:00:00")
-            .replace("increments: false", "increments: true")
-            .replace("share: 0.0                    # off", "share: 0.01                   # on"))
+    text = (
+        tiny_yaml()
+        .replace("as_of: null", "as_of: 2025-12-31T15:00:00")
+        .replace("increments: false", "increments: true")
+        .replace("share: 0.0                    # off", "share: 0.01                   # on")
+    )
     assert "as_of: 2025-12-31T15:00:00" in text and "share: 0.01" in text
     return generate(write_params(base, text), base / "data")
 
@@ -129,8 +146,9 @@ def test_as_of_removes_exactly_the_deliveries_ingested_after_it(tiny_data, tiny_
     # the same preset generated without as_of (duplicates differ, so compare first deliveries only)
     every = pd.concat([published, later]).sort_values("ingested_at_utc", kind="stable").drop_duplicates("event_id")
     full = _read(tiny_data, "events")
-    assert io.content_hash_arrow(pa_table(every), TABLES["events"]) == \
-        io.content_hash_arrow(pa_table(full), TABLES["events"])
+    assert io.content_hash_arrow(pa_table(every), TABLES["events"]) == io.content_hash_arrow(
+        pa_table(full), TABLES["events"]
+    )
     # every rule and guardrail passes: they excuse exactly the listed deliveries
     params = pipeline.load_saved_params(tiny_as_of)
     rules = checks.run_rules(checks.connect(tiny_as_of, params))
@@ -148,6 +166,7 @@ def test_as_of_rule_catches_a_bad_cut(tiny_as_of, tmp_path):
     t = pq.read_table(later)
     early = pq.read_table(io.part_path(io.table_dir(copy, "events"), 0)).slice(0, 3)
     import pyarrow as pa
+
     pq.write_table(pa.concat_tables([t, early.cast(t.schema)]), later)  # 3 published deliveries also listed
     rules = checks.run_rules(checks.connect(copy, params)).set_index("rule")
     assert rules.loc["snapshot_cut_at_as_of", "violations"] == 3
@@ -165,7 +184,9 @@ def test_increments_hold_the_published_events_by_ingestion_day(tiny_as_of):
         assert t.ingested_at_utc.is_monotonic_increasing
         seen.append(t)
     inc = pa_table(pd.concat(seen, ignore_index=True))
-    assert io.content_hash_arrow(inc, TABLES["events"]) == io.content_hash(io.table_dir(tiny_as_of, "events"), TABLES["events"])
+    assert io.content_hash_arrow(inc, TABLES["events"]) == io.content_hash(
+        io.table_dir(tiny_as_of, "events"), TABLES["events"]
+    )
 
 
 def pa_table(df: pd.DataFrame):
@@ -230,8 +251,13 @@ def test_frictionless_validates_a_published_as_of_dataset(tiny_as_of, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(tiny_as_of, copy)
     pipeline.write_manifest(copy)
-    proc = subprocess.run([str(Path(sys.executable).with_name("frictionless")), "validate", "datapackage.json",
-                           "--json"], cwd=copy, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [str(Path(sys.executable).with_name("frictionless")), "validate", "datapackage.json", "--json"],
+        cwd=copy,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     report = json.loads(proc.stdout)
     names = {t["name"] for t in report["tasks"]}
     assert {"truth_not_yet_arrived", "truth_active_users_7d", "imperfections_ledger", "events"} <= names
@@ -247,14 +273,27 @@ def test_workbook_runs_with_every_option_on(tmp_path):
     from helpers import run
 
     text = tiny_yaml()
-    for old, new in (("as_of: null", "as_of: 2025-12-31T12:00:00"), ("increments: false", "increments: true"),
-                     ("share: 0.0                    # off", "share: 0.01                   # on"),
-                     ("enabled: false", "enabled: true")):
+    for old, new in (
+        ("as_of: null", "as_of: 2025-12-31T12:00:00"),
+        ("increments: false", "increments: true"),
+        ("share: 0.0                    # off", "share: 0.01                   # on"),
+        ("enabled: false", "enabled: true"),
+    ):
         assert old in text, old
         text = text.replace(old, new)
     data_dir, reports_dir = tmp_path / "data" / "every", tmp_path / "reports" / "every"
-    code = run.main(["--params", str(write_params(tmp_path, text)), "--data-dir", str(data_dir),
-                     "--reports-dir", str(reports_dir), "--timeout", "600"])
+    code = run.main(
+        [
+            "--params",
+            str(write_params(tmp_path, text)),
+            "--data-dir",
+            str(data_dir),
+            "--reports-dir",
+            str(reports_dir),
+            "--timeout",
+            "600",
+        ]
+    )
     assert code == 0
     m = json.loads((data_dir / "manifest.json").read_text())
     assert m["snapshot"]["as_of"] == "2025-12-31T12:00:00" and m["snapshot"]["increments_days"] > 300

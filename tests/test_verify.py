@@ -37,8 +37,9 @@ def test_edited_value_is_detected(published, capsys):
     table = pq.read_table(part)
     titles = table.column("title").to_pylist()
     titles[0] = "edited by hand"
-    edited = table.set_column(table.column_names.index("title"), table.schema.field("title"),
-                              pa.array(titles, pa.string()))
+    edited = table.set_column(
+        table.column_names.index("title"), table.schema.field("title"), pa.array(titles, pa.string())
+    )
     pq.write_table(edited, part)
     assert verify.main([str(published)]) == 1
     err = capsys.readouterr().err
@@ -63,8 +64,12 @@ def test_edited_answer_key_is_detected(published, capsys):
     table = pq.read_table(path)
     retained = table.column("retained").to_pylist()
     retained[3] += 1
-    pq.write_table(table.set_column(table.column_names.index("retained"), table.schema.field("retained"),
-                                    pa.array(retained, pa.int64())), path)
+    pq.write_table(
+        table.set_column(
+            table.column_names.index("retained"), table.schema.field("retained"), pa.array(retained, pa.int64())
+        ),
+        path,
+    )
     assert verify.main([str(published)]) == 1
     err = capsys.readouterr().err
     assert "truth/user_retention.parquet: content differs" in err

@@ -26,8 +26,14 @@ def test_run_publishes_dataset_and_reports(tiny_run):
     for name in TABLES:
         assert io.parts(io.table_dir(data_dir, name)), name
     assert (data_dir / "warehouse.duckdb").exists() and (data_dir / "manifest.json").exists()
-    assert run.NOTEBOOKS == ("00_setup", "01_entities", "02_events", "03_imperfections", "04_qa_profile",
-                             "05_metrics_preview")
+    assert run.NOTEBOOKS == (
+        "00_setup",
+        "01_entities",
+        "02_events",
+        "03_imperfections",
+        "04_qa_profile",
+        "05_metrics_preview",
+    )
     for nb in run.NOTEBOOKS:
         assert (reports_dir / f"{nb}.ipynb").exists() and (reports_dir / f"{nb}.html").exists()
     log = (reports_dir / "run.log").read_text()
@@ -36,8 +42,13 @@ def test_run_publishes_dataset_and_reports(tiny_run):
     m = json.loads((data_dir / "manifest.json").read_text())
     assert set(m["truth"]) == {"active_users_7d", "user_retention", "account_retention", "scenarios"}
     for name, entry in m["truth"].items():
-        assert entry["rows"] == duckdb.connect().execute(
-            f"SELECT count(*) FROM read_parquet('{data_dir / 'truth' / (name + '.parquet')}')").fetchall()[0][0] > 0
+        assert (
+            entry["rows"]
+            == duckdb.connect()
+            .execute(f"SELECT count(*) FROM read_parquet('{data_dir / 'truth' / (name + '.parquet')}')")
+            .fetchall()[0][0]
+            > 0
+        )
     # published by a symlink into the runs folder, marked PUBLISHED
     assert data_dir.is_symlink() and reports_dir.is_symlink()
     assert data_dir.resolve().parent == (data_dir.parent / ".runs" / data_dir.name).resolve()
@@ -49,19 +60,35 @@ def test_run_publishes_dataset_and_reports(tiny_run):
 def test_manifest_describes_the_data(tiny_run):
     _, data_dir, _ = tiny_run
     m = json.loads((data_dir / "manifest.json").read_text())
-    for key in ("schema_version", "seed", "params", "params_sha256", "package_versions", "row_counts",
-                "content_hashes", "timings_seconds"):
+    for key in (
+        "schema_version",
+        "seed",
+        "params",
+        "params_sha256",
+        "package_versions",
+        "row_counts",
+        "content_hashes",
+        "timings_seconds",
+    ):
         assert key in m, key
     assert m["seed"] == 22
     con = duckdb.connect()
-    counted = {name: con.execute(f"SELECT count(*) FROM read_parquet('{io.table_dir(data_dir, name)}/*.parquet')")
-               .fetchall()[0][0] for name in TABLES}
+    counted = {
+        name: con.execute(f"SELECT count(*) FROM read_parquet('{io.table_dir(data_dir, name)}/*.parquet')").fetchall()[
+            0
+        ][0]
+        for name in TABLES
+    }
     assert m["row_counts"] == counted and all(n > 0 for n in counted.values())
     assert m["params"]["seed"] == 22 and m["name"] == "tiny"
     assert set(m["content_hashes"]) == set(TABLES) and len(set(m["content_hashes"].values())) == len(TABLES)
     kinds = {(i["kind"], i["column"]) for i in m["imperfections"]}
-    assert {("missing", "due_at"), ("outlier", "completed_at"), ("late_arrival", "ingested_at_utc"),
-            ("internal", "is_internal")} <= kinds
+    assert {
+        ("missing", "due_at"),
+        ("outlier", "completed_at"),
+        ("late_arrival", "ingested_at_utc"),
+        ("internal", "is_internal"),
+    } <= kinds
     for i in m["imperfections"]:
         assert i["within_tolerance"] and i["definition"] and i["denominator"] > 0, i
         assert abs(i["measured_rate"] - i["count"] / i["denominator"]) < 1e-6
@@ -87,8 +114,10 @@ def test_warehouse_has_the_tables_with_keys_on_the_small_ones(tiny_run):
         assert (t, "FOREIGN KEY") in declared
     assert not any(t in ("tasks", "events") for t, _ in declared)  # fact tables: keys checked by SQL
     assert con.execute("SELECT count(*) FROM imperfections.ledger").fetchall()[0][0] > 0
-    types = dict(con.execute("""SELECT column_name, data_type FROM information_schema.columns
-                               WHERE table_schema = 'raw' AND table_name = 'events'""").fetchall())
+    types = dict(
+        con.execute("""SELECT column_name, data_type FROM information_schema.columns
+                               WHERE table_schema = 'raw' AND table_name = 'events'""").fetchall()
+    )
     assert types["event_at_utc"] == "TIMESTAMP" and types["event_id"] == "BIGINT" and types["event_name"] == "VARCHAR"
     con.close()
 
@@ -101,8 +130,10 @@ def test_warehouse_constraints_reject_bad_rows(tiny_run, tmp_path):
     with pytest.raises(duckdb.ConstraintException):
         con.execute("INSERT INTO raw.accounts SELECT * FROM raw.accounts LIMIT 1")
     with pytest.raises(duckdb.ConstraintException):
-        con.execute("INSERT INTO raw.users SELECT * REPLACE (user_id + 10000000 AS user_id, 424242 AS account_id) "
-                    "FROM raw.users LIMIT 1")
+        con.execute(
+            "INSERT INTO raw.users SELECT * REPLACE (user_id + 10000000 AS user_id, 424242 AS account_id) "
+            "FROM raw.users LIMIT 1"
+        )
     con.close()
 
 
@@ -142,9 +173,24 @@ def test_second_process_gives_identical_tables(tiny_run, tmp_path):
     _, data_dir, _ = tiny_run
     other_data, other_reports = tmp_path / "d" / "tiny", tmp_path / "r" / "tiny"
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
-    proc = subprocess.run([sys.executable, "-m", "helpers.run", "--params", str(ROOT / "params/tiny.yaml"),
-                           "--data-dir", str(other_data), "--reports-dir", str(other_reports)],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "helpers.run",
+            "--params",
+            str(ROOT / "params/tiny.yaml"),
+            "--data-dir",
+            str(other_data),
+            "--reports-dir",
+            str(other_reports),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     a = json.loads((data_dir / "manifest.json").read_text())
     b = json.loads((other_data / "manifest.json").read_text())
@@ -157,8 +203,9 @@ def test_failed_run_publishes_nothing_and_keeps_previous_dataset(tiny_run, tmp_p
     before = (data_dir / "manifest.json").read_text()
     report_before = (reports_dir / "02_events.html").stat().st_mtime_ns
     monkeypatch.setenv(pipeline.FAULT_ENV, "warehouse")
-    code = run.main(["--params", str(ROOT / "params/tiny.yaml"), "--data-dir", str(data_dir),
-                     "--reports-dir", str(reports_dir)])
+    code = run.main(
+        ["--params", str(ROOT / "params/tiny.yaml"), "--data-dir", str(data_dir), "--reports-dir", str(reports_dir)]
+    )
     assert code == 1
     assert "FAILED at 04_qa_profile: RuntimeError: fault injected at warehouse" in capsys.readouterr().err
     assert (data_dir / "manifest.json").read_text() == before
@@ -169,8 +216,16 @@ def test_failed_run_publishes_nothing_and_keeps_previous_dataset(tiny_run, tmp_p
 
 def test_failing_notebook_names_the_notebook(tiny_run, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv(pipeline.FAULT_ENV, "events")
-    code = run.main(["--params", str(ROOT / "params/tiny.yaml"), "--data-dir", str(tmp_path / "d" / "x"),
-                     "--reports-dir", str(tmp_path / "r" / "x")])
+    code = run.main(
+        [
+            "--params",
+            str(ROOT / "params/tiny.yaml"),
+            "--data-dir",
+            str(tmp_path / "d" / "x"),
+            "--reports-dir",
+            str(tmp_path / "r" / "x"),
+        ]
+    )
     assert code == 1
     err = capsys.readouterr().err
     assert "FAILED at 02_events: RuntimeError: fault injected at events" in err
@@ -187,34 +242,54 @@ def test_run_writes_the_deliverables(tiny_run):
         assert f'href="{nb}.html"' in index
     assert "all guardrails pass" in index
     prof = json.loads((data_dir / "profile.json").read_text())
-    assert prof["tables"]["events"]["rows"] == json.loads((data_dir / "manifest.json").read_text())["row_counts"]["events"]
+    assert (
+        prof["tables"]["events"]["rows"] == json.loads((data_dir / "manifest.json").read_text())["row_counts"]["events"]
+    )
     assert prof["guardrails"] and all(g["status"] in ("pass", "not applicable") for g in prof["guardrails"])
     assert {g["guardrail"] for g in prof["guardrails"]} >= {
-        "No FK or key violation in any table", "No impossible timestamp", "Key events present and not drowned by noise",
-        "Daily and weekly activity plausible", "Imperfection rates match their targets"}
+        "No FK or key violation in any table",
+        "No impossible timestamp",
+        "Key events present and not drowned by noise",
+        "Daily and weekly activity plausible",
+        "Imperfection rates match their targets",
+    }
 
 
 def test_qa_fails_a_broken_dataset_naming_the_rules(tiny_data, tmp_path):
     """An orphan event, an event before its user's activation and a task_completed on an open task:
     04_qa_profile writes its report, then fails, naming each rule."""
-    import papermill
     import shutil
+
+    import papermill
 
     from .test_rules import _mutate
 
-    broken = _mutate(tiny_data, tmp_path / "b1", "events",
-                     "SELECT * REPLACE (CASE WHEN event_id = (SELECT min(event_id) FROM t) THEN 999999999 "
-                     "ELSE user_id END AS user_id) FROM t")
-    broken = _mutate(broken, tmp_path / "b2", "users",
-                     "SELECT * REPLACE (CASE WHEN user_id = 1 THEN activated_at + INTERVAL 20 DAY "
-                     "ELSE activated_at END AS activated_at) FROM t")
-    broken = _mutate(broken, tmp_path / "b3", "tasks",
-                     "SELECT * REPLACE (CASE WHEN task_id = (SELECT min(task_id) FROM t WHERE status = 'done') "
-                     "THEN 'in_progress' ELSE status END AS status, CASE WHEN task_id = (SELECT min(task_id) FROM t "
-                     "WHERE status = 'done') THEN NULL ELSE completed_at END AS completed_at) FROM t")
+    broken = _mutate(
+        tiny_data,
+        tmp_path / "b1",
+        "events",
+        "SELECT * REPLACE (CASE WHEN event_id = (SELECT min(event_id) FROM t) THEN 999999999 "
+        "ELSE user_id END AS user_id) FROM t",
+    )
+    broken = _mutate(
+        broken,
+        tmp_path / "b2",
+        "users",
+        "SELECT * REPLACE (CASE WHEN user_id = 1 THEN activated_at + INTERVAL 20 DAY "
+        "ELSE activated_at END AS activated_at) FROM t",
+    )
+    broken = _mutate(
+        broken,
+        tmp_path / "b3",
+        "tasks",
+        "SELECT * REPLACE (CASE WHEN task_id = (SELECT min(task_id) FROM t WHERE status = 'done') "
+        "THEN 'in_progress' ELSE status END AS status, CASE WHEN task_id = (SELECT min(task_id) FROM t "
+        "WHERE status = 'done') THEN NULL ELSE completed_at END AS completed_at) FROM t",
+    )
     with pytest.raises(papermill.PapermillExecutionError) as exc:
-        run.execute_notebook("04_qa_profile", tmp_path, {"params_path": str(ROOT / "params/tiny.yaml"),
-                                                         "data_dir": str(broken)}, 600)
+        run.execute_notebook(
+            "04_qa_profile", tmp_path, {"params_path": str(ROOT / "params/tiny.yaml"), "data_dir": str(broken)}, 600
+        )
     message = exc.value.evalue
     for rule in ("fk_events_user", "events_after_activation", "task_completed_only_when_done"):
         assert rule in message, message
@@ -229,8 +304,9 @@ def test_a_full_disk_fails_cleanly_and_keeps_the_previous_dataset(tiny_run, monk
     _, data_dir, reports_dir = tiny_run
     before = (data_dir / "manifest.json").read_text()
     monkeypatch.setenv(pipeline.FAULT_ENV, "enospc:events")
-    code = run.main(["--params", str(ROOT / "params/tiny.yaml"), "--data-dir", str(data_dir),
-                     "--reports-dir", str(reports_dir)])
+    code = run.main(
+        ["--params", str(ROOT / "params/tiny.yaml"), "--data-dir", str(data_dir), "--reports-dir", str(reports_dir)]
+    )
     assert code == 1
     assert "No space left on device" in capsys.readouterr().err
     assert (data_dir / "manifest.json").read_text() == before
@@ -240,8 +316,9 @@ def test_second_run_of_the_same_dataset_is_locked_out(tiny_run, capsys):
     _, data_dir, reports_dir = tiny_run
     held = run.acquire_lock(data_dir.parent / ".runs" / data_dir.name, wait=False)
     try:
-        code = run.main(["--params", str(ROOT / "params/tiny.yaml"), "--data-dir", str(data_dir),
-                         "--reports-dir", str(reports_dir)])
+        code = run.main(
+            ["--params", str(ROOT / "params/tiny.yaml"), "--data-dir", str(data_dir), "--reports-dir", str(reports_dir)]
+        )
     finally:
         held.close()
     assert code == run.EXIT_LOCKED == 3
@@ -249,8 +326,17 @@ def test_second_run_of_the_same_dataset_is_locked_out(tiny_run, capsys):
 
 
 def test_dry_run_writes_nothing(tmp_path, capsys):
-    code = run.main(["--params", str(ROOT / "params/tiny.yaml"), "--data-dir", str(tmp_path / "d" / "x"),
-                     "--reports-dir", str(tmp_path / "r" / "x"), "--dry-run"])
+    code = run.main(
+        [
+            "--params",
+            str(ROOT / "params/tiny.yaml"),
+            "--data-dir",
+            str(tmp_path / "d" / "x"),
+            "--reports-dir",
+            str(tmp_path / "r" / "x"),
+            "--dry-run",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0 and "events (approx.)" in out and "nothing was written" in out
     assert list(tmp_path.iterdir()) == []
@@ -262,8 +348,16 @@ def test_not_enough_disk_space_is_refused_up_front(tmp_path, monkeypatch, capsys
 
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(sh, "disk_usage", lambda p: usage(10**6, 10**6 - 1000, 1000))
-    code = run.main(["--params", str(ROOT / "params/tiny.yaml"), "--data-dir", str(tmp_path / "d" / "x"),
-                     "--reports-dir", str(tmp_path / "r" / "x")])
+    code = run.main(
+        [
+            "--params",
+            str(ROOT / "params/tiny.yaml"),
+            "--data-dir",
+            str(tmp_path / "d" / "x"),
+            "--reports-dir",
+            str(tmp_path / "r" / "x"),
+        ]
+    )
     assert code == 1 and "not enough disk space" in capsys.readouterr().err
     assert not (tmp_path / "d" / "x").exists() and not (tmp_path / "r").exists()
 
@@ -295,9 +389,24 @@ def _run_process(data_dir, reports_dir, fault=None, cwd=None):
     env.pop(pipeline.FAULT_ENV, None)
     if fault:
         env[pipeline.FAULT_ENV] = fault
-    return subprocess.run([sys.executable, "-m", "helpers.run", "--params", str(ROOT / "params/tiny.yaml"),
-                           "--data-dir", str(data_dir), "--reports-dir", str(reports_dir)],
-                          cwd=cwd or ROOT, env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "helpers.run",
+            "--params",
+            str(ROOT / "params/tiny.yaml"),
+            "--data-dir",
+            str(data_dir),
+            "--reports-dir",
+            str(reports_dir),
+        ],
+        cwd=cwd or ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_killed_runs_leave_the_previous_dataset_intact_and_the_next_run_clean(tiny_run, tmp_path):
@@ -317,7 +426,9 @@ def test_killed_runs_leave_the_previous_dataset_intact_and_the_next_run_clean(ti
     assert killed_in_html.returncode == 137
     assert (data_dir / "manifest.json").read_text() == before and verify.problems(data_dir) == []
     runs = data_dir.parent / ".runs" / data_dir.name
-    leftovers = [p for p in runs.iterdir() if p.is_dir() and not (p / "PUBLISHED").exists() and not (p / "FAILED").exists()]
+    leftovers = [
+        p for p in runs.iterdir() if p.is_dir() and not (p / "PUBLISHED").exists() and not (p / "FAILED").exists()
+    ]
     assert leftovers  # the runner killed before publishing left its staging folder unmarked
     ok = _run_process(data_dir, reports_dir)
     assert ok.returncode == 0, ok.stderr
@@ -367,7 +478,6 @@ def test_fewer_parts_leave_no_stale_part(tmp_path):
 
 def test_read_only_disk_is_a_clear_error(tmp_path, monkeypatch, capsys):
     import errno
-    from pathlib import Path
 
     real_mkdir = Path.mkdir
 
@@ -377,8 +487,16 @@ def test_read_only_disk_is_a_clear_error(tmp_path, monkeypatch, capsys):
         return real_mkdir(self, *a, **k)
 
     monkeypatch.setattr(Path, "mkdir", read_only)
-    code = run.main(["--params", str(ROOT / "params/tiny.yaml"), "--data-dir", str(tmp_path / "d" / "x"),
-                     "--reports-dir", str(tmp_path / "r" / "x")])
+    code = run.main(
+        [
+            "--params",
+            str(ROOT / "params/tiny.yaml"),
+            "--data-dir",
+            str(tmp_path / "d" / "x"),
+            "--reports-dir",
+            str(tmp_path / "r" / "x"),
+        ]
+    )
     assert code == 1
     assert "Read-only file system" in capsys.readouterr().err
     assert not (tmp_path / "d" / "x").exists()

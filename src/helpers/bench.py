@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import shutil
 import subprocess
@@ -33,6 +32,7 @@ PRESETS = {"default": ("params/default.yaml", 1), "10x": ("params/default.yaml",
 
 
 # ------------------------------------------------------------------ what runs in the child processes
+
 
 def _ceiling(n_events: int, out: str) -> dict:
     """Random events with the events schema, written in 1M-row chunks by a background ParquetWriter."""
@@ -55,18 +55,21 @@ def _ceiling(n_events: int, out: str) -> dict:
         t = np.sort(t0 + rng.integers(0, 365 * 86_400_000_000, n))
         has_task = rng.random(n) < 0.8
         props = np.where(rng.random(n) < 0.35, '{"blocker_id": 12345678901}', None)
-        table = pa.table({
-            "event_id": pa.array(lo + np.arange(n, dtype=np.int64)),
-            "account_id": pa.array(rng.integers(1, 15_000, n)),
-            "user_id": pa.array(rng.integers(1, 330_000, n)),
-            "event_name": pa.DictionaryArray.from_arrays(pa.array(rng.integers(0, len(EVENT_NAMES), n).astype(np.int8)),
-                                                         pa.array(EVENT_NAMES)),
-            "event_at_utc": pa.array(t, pa.timestamp("us")),
-            "ingested_at_utc": pa.array(t + rng.integers(1_000_000, 60_000_000, n), pa.timestamp("us")),
-            "project_id": pa.array(rng.integers(1, 50_000, n), mask=~has_task),
-            "task_id": pa.array(rng.integers(10_000_000, 10**11, n), mask=~has_task),
-            "properties": pa.array(props, pa.string()),
-        }).cast(EVENTS.arrow_schema)
+        table = pa.table(
+            {
+                "event_id": pa.array(lo + np.arange(n, dtype=np.int64)),
+                "account_id": pa.array(rng.integers(1, 15_000, n)),
+                "user_id": pa.array(rng.integers(1, 330_000, n)),
+                "event_name": pa.DictionaryArray.from_arrays(
+                    pa.array(rng.integers(0, len(EVENT_NAMES), n).astype(np.int8)), pa.array(EVENT_NAMES)
+                ),
+                "event_at_utc": pa.array(t, pa.timestamp("us")),
+                "ingested_at_utc": pa.array(t + rng.integers(1_000_000, 60_000_000, n), pa.timestamp("us")),
+                "project_id": pa.array(rng.integers(1, 50_000, n), mask=~has_task),
+                "task_id": pa.array(rng.integers(10_000_000, 10**11, n), mask=~has_task),
+                "properties": pa.array(props, pa.string()),
+            }
+        ).cast(EVENTS.arrow_schema)
         if pending is not None:
             pending.result()
         pending = pool.submit(writer.write_table, table, row_group_size=chunk)
@@ -87,8 +90,14 @@ def _generate_only(params_path: str, workers: int) -> dict:
         started = time.perf_counter()
         params = pipeline.load_saved_params(Path(folder))
         pipeline.save_plan_only(folder)
-        counts = pipeline.run_parts(pipeline.simulate_only_block, Path(folder), len(pipeline.part_ranges(params)),
-                                    "blocks", False, workers=workers)
+        counts = pipeline.run_parts(
+            pipeline.simulate_only_block,
+            Path(folder),
+            len(pipeline.part_ranges(params)),
+            "blocks",
+            False,
+            workers=workers,
+        )
         return {"events": int(sum(counts)), "seconds": time.perf_counter() - started}
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -103,14 +112,19 @@ def _generate_and_write(params_path: str, workers: int, folder: str) -> dict:
     middle = time.perf_counter()
     events = pipeline.generate_events(folder, progress=False, workers=workers)["events"]
     done = time.perf_counter()
-    return {"events": events, "seconds": done - started, "entities_seconds": middle - started,
-            "events_seconds": done - middle}
+    return {
+        "events": events,
+        "seconds": done - started,
+        "entities_seconds": middle - started,
+        "events_seconds": done - middle,
+    }
 
 
 CHILD = {"ceiling": _ceiling, "generate": _generate_only, "generate_write": _generate_and_write}
 
 
 # ------------------------------------------------------------------ the parent: processes and memory
+
 
 class PeakRSS:
     """Samples the peak RSS (VmHWM) of a process and all its descendants from /proc, 4 times a second."""
@@ -178,8 +192,19 @@ def _child(kind: str, *args) -> dict:
 
 
 def _whole_run(params_path: str, scratch: Path) -> dict:
-    cmd = [sys.executable, "-m", "helpers.run", "--params", params_path, "--data-dir", str(scratch / "data"),
-           "--reports-dir", str(scratch / "reports"), "--keep", "1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "helpers.run",
+        "--params",
+        params_path,
+        "--data-dir",
+        str(scratch / "data"),
+        "--reports-dir",
+        str(scratch / "reports"),
+        "--keep",
+        "1",
+    ]
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rss = PeakRSS(proc.pid)
@@ -207,9 +232,17 @@ def bench(presets: list[str], whole_run: bool = True) -> dict:
     from .parallel import default_workers
 
     cores = default_workers()
-    results = {"machine": {"python": platform.python_version(), "cpus_usable": cores,
-                           "cpu": _cpu_name(), "memory_gb": _memory_gb(), "system": platform.platform()},
-               "date": time.strftime("%Y-%m-%d"), "presets": {}}
+    results = {
+        "machine": {
+            "python": platform.python_version(),
+            "cpus_usable": cores,
+            "cpu": _cpu_name(),
+            "memory_gb": _memory_gb(),
+            "system": platform.platform(),
+        },
+        "date": time.strftime("%Y-%m-%d"),
+        "presets": {},
+    }
     for name in presets:
         path, factor = PRESETS[name]
         scratch = Path(tempfile.mkdtemp(prefix=f"bench-{name}-", dir=PROJECT_ROOT / "data"))
@@ -229,7 +262,9 @@ def bench(presets: list[str], whole_run: bool = True) -> dict:
             if cores > 1:
                 print(f"[{name}] generation alone and with Parquet write, {cores} workers ...", file=sys.stderr)
                 r[f"generate_{cores}"] = _median_of(runs, "generate", params_path, cores)
-                r[f"generate_write_{cores}"] = _median_of(runs, "generate_write", params_path, cores, str(scratch / "gn"))
+                r[f"generate_write_{cores}"] = _median_of(
+                    runs, "generate_write", params_path, cores, str(scratch / "gn")
+                )
                 shutil.rmtree(scratch / "gn", ignore_errors=True)
             if whole_run and name != "10x":
                 print(f"[{name}] whole papermill run (python -m helpers.run) ...", file=sys.stderr)
@@ -241,8 +276,9 @@ def bench(presets: list[str], whole_run: bool = True) -> dict:
             shutil.rmtree(scratch, ignore_errors=True)
     default, tenx = results["presets"].get("default"), results["presets"].get("10x")
     if default and tenx:
-        results["scaling_10x_vs_default"] = (tenx["generate_write_1"]["events_per_second"]
-                                             / default["generate_write_1"]["events_per_second"])
+        results["scaling_10x_vs_default"] = (
+            tenx["generate_write_1"]["events_per_second"] / default["generate_write_1"]["events_per_second"]
+        )
     return results
 
 
@@ -270,13 +306,23 @@ def table(results: dict) -> str:
     """The results as a Markdown table (the README shows it)."""
     lines = ["| preset | events | measurement | events/s | seconds | peak RSS (MB) |", "|---|---:|---|---:|---:|---:|"]
     for name, r in results["presets"].items():
-        for key, label in [("ceiling", "ceiling: pyarrow write of random events"),
-                           ("generate_1", "generation alone, 1 worker"),
-                           ("generate_write_1", "generation + Parquet write, 1 worker")] + [
-                (k, f"{'generation alone' if k.startswith('generate_') and 'write' not in k else 'generation + Parquet write'}"
-                    f", {k.rsplit('_', 1)[1]} workers")
-                for k in r if k.rsplit("_", 1)[-1].isdigit() and k.rsplit("_", 1)[1] != "1"] + [
-                ("whole_run", "whole papermill run (all notebooks, HTML)")]:
+        for key, label in (
+            [
+                ("ceiling", "ceiling: pyarrow write of random events"),
+                ("generate_1", "generation alone, 1 worker"),
+                ("generate_write_1", "generation + Parquet write, 1 worker"),
+            ]
+            + [
+                (
+                    k,
+                    f"{'generation alone' if k.startswith('generate_') and 'write' not in k else 'generation + Parquet write'}"
+                    f", {k.rsplit('_', 1)[1]} workers",
+                )
+                for k in r
+                if k.rsplit("_", 1)[-1].isdigit() and k.rsplit("_", 1)[1] != "1"
+            ]
+            + [("whole_run", "whole papermill run (all notebooks, HTML)")]
+        ):
             if key not in r:
                 continue
             m = r[key]
@@ -287,8 +333,10 @@ def table(results: dict) -> str:
     if "scaling_10x_vs_default" in results:
         lines.append(f"10x vs default events/s (1 worker, with write): {results['scaling_10x_vs_default']:.2f}")
     m = results["machine"]
-    lines.append(f"\nMachine: {m['cpu']}, {m['cpus_usable']} usable cores, {m['memory_gb']} GB, Python {m['python']} "
-                 f"({results['date']}).")
+    lines.append(
+        f"\nMachine: {m['cpu']}, {m['cpus_usable']} usable cores, {m['memory_gb']} GB, Python {m['python']} "
+        f"({results['date']})."
+    )
     return "\n".join(lines)
 
 
@@ -313,8 +361,9 @@ def main(argv: list[str] | None = None) -> int:
         results["presets"] = {k: merged[k] for k in PRESETS if k in merged}
         default, tenx = results["presets"].get("default"), results["presets"].get("10x")
         if default and tenx:
-            results["scaling_10x_vs_default"] = (tenx["generate_write_1"]["events_per_second"]
-                                                 / default["generate_write_1"]["events_per_second"])
+            results["scaling_10x_vs_default"] = (
+                tenx["generate_write_1"]["events_per_second"] / default["generate_write_1"]["events_per_second"]
+            )
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(table(results))
     print(f"\nsaved {out.relative_to(PROJECT_ROOT)}", file=sys.stderr)

@@ -59,7 +59,7 @@ def load_queries(folder: str) -> list[Query]:
         heads = list(_BLOCK.finditer(text))
         for i, m in enumerate(heads):
             end = heads[i + 1].start() if i + 1 < len(heads) else len(text)
-            body = text[m.end():end].strip()
+            body = text[m.end() : end].strip()
             # drop trailing comment lines that introduce the next block
             body = "\n".join(line for line in body.splitlines() if not line.startswith("--")).strip()
             out.append(Query(m.group(1), m.group(2), m.group(3).strip(), body.rstrip(";"), f.name))
@@ -80,9 +80,11 @@ def connect(data_dir: str | Path, params: Params) -> duckdb.DuckDBPyConnection:
     if ledger.exists():
         con.execute(f"CREATE VIEW imperfections.ledger AS SELECT * FROM read_parquet('{ledger}')")
     else:  # before 03_imperfections: an empty ledger
-        con.execute("CREATE VIEW imperfections.ledger AS SELECT * FROM (VALUES (NULL::VARCHAR, NULL::BIGINT, "
-                    "NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR)) t(table_name, row_key, kind, "
-                    "column_name, original_value, new_value) WHERE false")
+        con.execute(
+            "CREATE VIEW imperfections.ledger AS SELECT * FROM (VALUES (NULL::VARCHAR, NULL::BIGINT, "
+            "NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR)) t(table_name, row_key, kind, "
+            "column_name, original_value, new_value) WHERE false"
+        )
     define_truth_views(con, data_dir)
     if io.parts(io.table_dir(data_dir, "events")):
         define_qa_views(con)
@@ -106,7 +108,9 @@ def define_truth_views(con: duckdb.DuckDBPyConnection, data_dir: str | Path, as_
             con.execute(f"CREATE OR REPLACE {kind} truth.not_yet_arrived AS SELECT * FROM ({_EMPTY_EVENTS}) e")
 
 
-_EMPTY_EVENTS = "SELECT " + ", ".join(f"NULL::{c.sql_type} AS {c.name}" for c in TABLES["events"].columns) + " WHERE false"
+_EMPTY_EVENTS = (
+    "SELECT " + ", ".join(f"NULL::{c.sql_type} AS {c.name}" for c in TABLES["events"].columns) + " WHERE false"
+)
 
 
 def define_qa_views(con: duckdb.DuckDBPyConnection) -> None:
@@ -115,8 +119,9 @@ def define_qa_views(con: duckdb.DuckDBPyConnection) -> None:
     delivery). Rules and metrics read it, so re-sent duplicates (an imperfection, listed in the ledger)
     are counted once; only pk_events reads raw.events."""
     con.execute("CREATE SCHEMA IF NOT EXISTS qa")
-    con.execute("CREATE OR REPLACE VIEW qa.all_events AS SELECT * FROM raw.events "
-                "UNION ALL SELECT * FROM truth.not_yet_arrived")
+    con.execute(
+        "CREATE OR REPLACE VIEW qa.all_events AS SELECT * FROM raw.events UNION ALL SELECT * FROM truth.not_yet_arrived"
+    )
     dups = con.execute("SELECT count(*) FROM imperfections.ledger WHERE kind = 'duplicate'").fetchall()[0][0]
     if dups:
         con.execute("""CREATE OR REPLACE TEMP TABLE qa_events AS SELECT * FROM qa.all_events
@@ -133,8 +138,9 @@ def prepare_redelivered(con: duckdb.DuckDBPyConnection) -> None:
     """qa.redelivered: every event_id delivered more than once, with its number of deliveries. One
     GROUP BY over all events (DuckDB spills it to disk when large), shared by every check that needs it.
     The warehouse stores it; an in-memory connection makes it on first use."""
-    exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'qa' "
-                         "AND table_name = 'redelivered'").fetchall()[0][0]
+    exists = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'qa' AND table_name = 'redelivered'"
+    ).fetchall()[0][0]
     if not exists:
         con.execute("CREATE SCHEMA IF NOT EXISTS qa")
         con.execute(f"CREATE TABLE qa.redelivered AS {REDELIVERED_SQL}")
@@ -158,8 +164,9 @@ def set_window(con: duckdb.DuckDBPyConnection, params: Params) -> None:
         """).fetchall()[0][0]
     except duckdb.Error:  # before the tables exist
         population_ok = False
-    con.execute("SET VARIABLE activity_applicable = ?",
-                [bool(population_ok) and (end - start).days >= MIN_ACTIVITY_DAYS])
+    con.execute(
+        "SET VARIABLE activity_applicable = ?", [bool(population_ok) and (end - start).days >= MIN_ACTIVITY_DAYS]
+    )
 
 
 # Above this many events, 02 and 03 leave the rules that read events to 04_qa_profile (the gate runs
@@ -167,8 +174,9 @@ def set_window(con: duckdb.DuckDBPyConnection, params: Params) -> None:
 STEP_RULES_MAX_EVENTS = 5_000_000
 
 
-def run_rules(con: duckdb.DuckDBPyConnection, tables_only: bool = False,
-              defer_events_above: int | None = None) -> pd.DataFrame:
+def run_rules(
+    con: duckdb.DuckDBPyConnection, tables_only: bool = False, defer_events_above: int | None = None
+) -> pd.DataFrame:
     """Every rule with its violation count; passed = (violations == 0).
 
     tables_only: skip the rules that read events or the ledger (before those exist).
@@ -186,20 +194,42 @@ def run_rules(con: duckdb.DuckDBPyConnection, tables_only: bool = False,
         if tables_only and reads_events:
             continue
         if (q.source.startswith(AFTER_IMPERFECTIONS) and not has_ledger) or (defer and reads_events):
-            rows.append({"rule": q.name, "description": q.description, "violations": None,
-                         "passed": None, "file": q.source, "deferred": defer and reads_events})
+            rows.append(
+                {
+                    "rule": q.name,
+                    "description": q.description,
+                    "violations": None,
+                    "passed": None,
+                    "file": q.source,
+                    "deferred": defer and reads_events,
+                }
+            )
             continue
         violations = int(con.execute(q.sql).fetchall()[0][0] or 0)
-        rows.append({"rule": q.name, "description": q.description, "violations": violations,
-                     "passed": violations == 0, "file": q.source, "deferred": False})
+        rows.append(
+            {
+                "rule": q.name,
+                "description": q.description,
+                "violations": violations,
+                "passed": violations == 0,
+                "file": q.source,
+                "deferred": False,
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def deferred_note(rules: pd.DataFrame) -> str:
     """A sentence for the notebook when rules were deferred to 04_qa_profile (else empty)."""
     n = int(rules["deferred"].sum()) if "deferred" in rules else 0
-    return (f"**{n} rules that read the events are deferred to 04_qa_profile**, the gate, which runs every "
-            f"rule once: this dataset has more than {STEP_RULES_MAX_EVENTS:,} events.") if n else ""
+    return (
+        (
+            f"**{n} rules that read the events are deferred to 04_qa_profile**, the gate, which runs every "
+            f"rule once: this dataset has more than {STEP_RULES_MAX_EVENTS:,} events."
+        )
+        if n
+        else ""
+    )
 
 
 def run_metrics(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -209,19 +239,31 @@ def run_metrics(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         value = con.execute(q.sql).fetchall()[0][0]
         lo, hi = THRESHOLDS.get(q.name, (None, None))
         ok = None if lo is None or value is None else (lo <= value <= hi)
-        rows.append({"metric": q.name, "description": q.description,
-                     "value": None if value is None else float(value),
-                     "allowed": None if lo is None else f"{lo:g} .. {hi:g}", "passed": ok})
+        rows.append(
+            {
+                "metric": q.name,
+                "description": q.description,
+                "value": None if value is None else float(value),
+                "allowed": None if lo is None else f"{lo:g} .. {hi:g}",
+                "passed": ok,
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def failures(rules: pd.DataFrame, metrics: pd.DataFrame | None = None) -> list[str]:
     """One short line per failed rule or metric (empty when everything holds)."""
-    out = [f"{r.rule} ({int(r.violations):,} violations)" for r in rules.itertuples()
-           if r.passed is not None and not pd.isna(r.passed) and not r.passed]
+    out = [
+        f"{r.rule} ({int(r.violations):,} violations)"
+        for r in rules.itertuples()
+        if r.passed is not None and not pd.isna(r.passed) and not r.passed
+    ]
     if metrics is not None:
-        out += [f"{m.metric} = {m.value:.3g} (allowed {m.allowed})" for m in metrics.itertuples()
-                if m.passed is not None and not pd.isna(m.passed) and not m.passed]
+        out += [
+            f"{m.metric} = {m.value:.3g} (allowed {m.allowed})"
+            for m in metrics.itertuples()
+            if m.passed is not None and not pd.isna(m.passed) and not m.passed
+        ]
     return out
 
 

@@ -163,8 +163,9 @@ def plan_accounts(params: Params) -> AccountPlan:
     account_id = np.arange(1, n + 1, dtype=np.int64)
     slugs = np.where(repeated, slugs + "-" + account_id.astype(str).astype(object), slugs)
     industry_names = np.array([i for i, _ in vocab.INDUSTRIES], dtype=object)[industry]
-    tld = np.where(industry_names == "Non-profit", "example.org",
-                   np.where(rng.random(n) < 0.12, "example.net", "example.com"))
+    tld = np.where(
+        industry_names == "Non-profit", "example.org", np.where(rng.random(n) < 0.12, "example.net", "example.com")
+    )
     domain = slugs + "." + tld.astype(object)
     # internal workspaces give themselves away: a telling name and the vendor's reserved .test domain
     internal_idx = np.nonzero(internal)[0]
@@ -187,16 +188,34 @@ def plan_accounts(params: Params) -> AccountPlan:
         schema=ACCOUNTS.arrow_schema,
     )
     return AccountPlan(
-        accounts=accounts, created_at=created, churn_at=churn_at, tier=tier, country=country,
-        domain=domain, n_users=n_users, user_offset=user_offset, n_projects=n_projects,
-        project_offset=project_offset, project_account=project_account, project_nominal_at=nominal,
+        accounts=accounts,
+        created_at=created,
+        churn_at=churn_at,
+        tier=tier,
+        country=country,
+        domain=domain,
+        n_users=n_users,
+        user_offset=user_offset,
+        n_projects=n_projects,
+        project_offset=project_offset,
+        project_account=project_account,
+        project_nominal_at=nominal,
         internal=internal,
-
     )
 
 
-PLAN_ACCOUNT_COLUMNS = ("created_at", "churn_at", "tier", "country", "domain", "n_users", "user_offset",
-                        "n_projects", "project_offset", "internal")
+PLAN_ACCOUNT_COLUMNS = (
+    "created_at",
+    "churn_at",
+    "tier",
+    "country",
+    "domain",
+    "n_users",
+    "user_offset",
+    "n_projects",
+    "project_offset",
+    "internal",
+)
 PLAN_PROJECT_COLUMNS = ("project_account", "project_nominal_at")
 
 

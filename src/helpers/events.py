@@ -26,6 +26,7 @@ from .sessions import Sessions, intraday_from_u, moment
 from .simulate import CHUNK_USERS, chunk_ranges, group_rank
 from .streams import AccountDraws
 
+
 def stable_order(t: np.ndarray, acct: np.ndarray, n_acc: int, origin: int) -> np.ndarray:
     """The stable order by (t, acct) (ties: by position).
 
@@ -48,7 +49,9 @@ def stable_order(t: np.ndarray, acct: np.ndarray, n_acc: int, origin: int) -> np
 def poisson_from_u(lam: float, u: np.ndarray) -> np.ndarray:
     """Poisson(lam) counts from uniforms, by inversion of the CDF (lam is one rate for all rows)."""
     k = np.arange(int(lam + 12 * np.sqrt(lam) + 30))
-    log_pmf = k * np.log(lam) - lam - np.cumsum(np.r_[0.0, np.log(k[1:])]) if lam > 0 else np.where(k == 0, 0.0, -np.inf)
+    log_pmf = (
+        k * np.log(lam) - lam - np.cumsum(np.r_[0.0, np.log(k[1:])]) if lam > 0 else np.where(k == 0, 0.0, -np.inf)
+    )
     cdf = np.cumsum(np.exp(log_pmf))
     cdf[-1] = 1.0
     return np.searchsorted(cdf, u, side="right").astype(np.int64)
@@ -71,15 +74,19 @@ class _Builder:
         if n == 0:
             return
         none = np.full(n, NONE, dtype=np.int64)
-        self.parts.append((
-            np.asarray(acct, np.int64),
-            np.full(n, CODE[name], dtype=np.int8), np.asarray(user, np.int64), np.asarray(t, np.int64),
-            none if project is None else np.asarray(project, np.int64),
-            none if task is None else np.asarray(task, np.int64),
-            np.full(n, prop_kind, dtype=np.int8),
-            none if prop_a is None else np.asarray(prop_a, np.int64),
-            none if prop_b is None else np.asarray(prop_b, np.int64),
-        ))
+        self.parts.append(
+            (
+                np.asarray(acct, np.int64),
+                np.full(n, CODE[name], dtype=np.int8),
+                np.asarray(user, np.int64),
+                np.asarray(t, np.int64),
+                none if project is None else np.asarray(project, np.int64),
+                none if task is None else np.asarray(task, np.int64),
+                np.full(n, prop_kind, dtype=np.int8),
+                none if prop_a is None else np.asarray(prop_a, np.int64),
+                none if prop_b is None else np.asarray(prop_b, np.int64),
+            )
+        )
 
     def columns(self):
         if not self.parts:
@@ -93,8 +100,7 @@ P_NONE, P_STATUS, P_HANDOFF, P_ASSIGNEE, P_BLOCKER = range(5)
 STATUS_NAMES = np.array(STATUSES, dtype=object)
 
 
-def block_events(params: Params, accounts: range, users: dict, sessions: dict,
-                 projects: dict, timeline: dict) -> dict:
+def block_events(params: Params, accounts: range, users: dict, sessions: dict, projects: dict, timeline: dict) -> dict:
     """Events of consecutive accounts (indices; account_id = index + 1) as numpy columns, ordered by
     time (ties: by account), with ids and ingestion times (properties as integer codes, see to_arrow).
 
@@ -125,8 +131,9 @@ def _rows_of(cols: dict, account_ids: range) -> dict:
     return {k: v[lo:hi] for k, v in cols.items()}
 
 
-def _chunk_events(params: Params, accounts: range, first_user_id: int, sessions: dict,
-                  projects: dict, timeline: dict) -> dict:
+def _chunk_events(
+    params: Params, accounts: range, first_user_id: int, sessions: dict, projects: dict, timeline: dict
+) -> dict:
     """block_events for accounts with at most CHUNK_USERS users, first_user_id, first_user_id + 1, ..."""
     a0 = accounts.start
     n_acc = len(accounts)
@@ -134,8 +141,9 @@ def _chunk_events(params: Params, accounts: range, first_user_id: int, sessions:
     w0, w1 = window_bounds_us(params)
     act = params.activity
     s_acct = sessions["account_id"] - 1 - a0
-    ses = Sessions(sessions["user_id"] - first_user_id, sessions["session_start"], sessions["session_end"], w0,
-                   s_acct, n_acc)
+    ses = Sessions(
+        sessions["user_id"] - first_user_id, sessions["session_start"], sessions["session_end"], w0, s_acct, n_acc
+    )
     s_counts = np.bincount(s_acct, minlength=n_acc)
     b = _Builder()
 
@@ -155,8 +163,13 @@ def _chunk_events(params: Params, accounts: range, first_user_id: int, sessions:
     b.add("dashboard_viewed", v_acct, ses.user[vs] + first_user_id, view_t)
 
     # --- projects
-    b.add("project_created", projects["account_id"] - 1 - a0, projects["owner_user_id"], projects["created_at"],
-          project=projects["project_id"])
+    b.add(
+        "project_created",
+        projects["account_id"] - 1 - a0,
+        projects["owner_user_id"],
+        projects["created_at"],
+        project=projects["project_id"],
+    )
 
     # --- task lifecycle events, straight from the timeline
     tl = timeline
@@ -171,31 +184,81 @@ def _chunk_events(params: Params, accounts: range, first_user_id: int, sessions:
 
     holder_after = np.where(tl["handoff_to_id"] >= 0, tl["handoff_to_id"], tl["assignee_id"])
     at(np.ones(len(task), bool), "task_created", tl["creator_id"], tl["created_at"])
-    at(tl["assigned_at"] >= 0, "task_assigned", tl["creator_id"], tl["assigned_at"],
-       prop_kind=P_ASSIGNEE, prop_a=tl["assignee_id"])
-    at(tl["started_at"] >= 0, "task_status_changed", tl["assignee_id"], tl["started_at"],
-       prop_kind=P_STATUS, prop_a=np.zeros(len(task), np.int64), prop_b=np.ones(len(task), np.int64))
+    at(
+        tl["assigned_at"] >= 0,
+        "task_assigned",
+        tl["creator_id"],
+        tl["assigned_at"],
+        prop_kind=P_ASSIGNEE,
+        prop_a=tl["assignee_id"],
+    )
+    at(
+        tl["started_at"] >= 0,
+        "task_status_changed",
+        tl["assignee_id"],
+        tl["started_at"],
+        prop_kind=P_STATUS,
+        prop_a=np.zeros(len(task), np.int64),
+        prop_b=np.ones(len(task), np.int64),
+    )
     blocker1, blocker2 = task * 10 + 1, task * 10 + 2
-    at(tl["blocker1_added_at"] >= 0, "blocker_added", tl["assignee_id"], tl["blocker1_added_at"],
-       prop_kind=P_BLOCKER, prop_a=blocker1)
-    at(tl["blocker1_resolved_at"] >= 0, "blocker_resolved", tl["assignee_id"], tl["blocker1_resolved_at"],
-       prop_kind=P_BLOCKER, prop_a=blocker1)
-    at(tl["handoff_at"] >= 0, "handoff_completed", tl["handoff_from_id"], tl["handoff_at"],
-       prop_kind=P_HANDOFF, prop_a=tl["handoff_from_id"], prop_b=tl["handoff_to_id"])
-    at(tl["blocker2_added_at"] >= 0, "blocker_added", holder_after, tl["blocker2_added_at"],
-       prop_kind=P_BLOCKER, prop_a=blocker2)
-    at(tl["blocker2_resolved_at"] >= 0, "blocker_resolved", holder_after, tl["blocker2_resolved_at"],
-       prop_kind=P_BLOCKER, prop_a=blocker2)
+    at(
+        tl["blocker1_added_at"] >= 0,
+        "blocker_added",
+        tl["assignee_id"],
+        tl["blocker1_added_at"],
+        prop_kind=P_BLOCKER,
+        prop_a=blocker1,
+    )
+    at(
+        tl["blocker1_resolved_at"] >= 0,
+        "blocker_resolved",
+        tl["assignee_id"],
+        tl["blocker1_resolved_at"],
+        prop_kind=P_BLOCKER,
+        prop_a=blocker1,
+    )
+    at(
+        tl["handoff_at"] >= 0,
+        "handoff_completed",
+        tl["handoff_from_id"],
+        tl["handoff_at"],
+        prop_kind=P_HANDOFF,
+        prop_a=tl["handoff_from_id"],
+        prop_b=tl["handoff_to_id"],
+    )
+    at(
+        tl["blocker2_added_at"] >= 0,
+        "blocker_added",
+        holder_after,
+        tl["blocker2_added_at"],
+        prop_kind=P_BLOCKER,
+        prop_a=blocker2,
+    )
+    at(
+        tl["blocker2_resolved_at"] >= 0,
+        "blocker_resolved",
+        holder_after,
+        tl["blocker2_resolved_at"],
+        prop_kind=P_BLOCKER,
+        prop_a=blocker2,
+    )
     at(tl["done_at"] >= 0, "task_completed", tl["done_by_id"], tl["done_at"])
-    at(tl["cancelled_at"] >= 0, "task_status_changed", tl["cancelled_by_id"], tl["cancelled_at"],
-       prop_kind=P_STATUS, prop_a=tl["cancelled_from"], prop_b=np.full(len(task), 4, np.int64))
+    at(
+        tl["cancelled_at"] >= 0,
+        "task_status_changed",
+        tl["cancelled_by_id"],
+        tl["cancelled_at"],
+        prop_kind=P_STATUS,
+        prop_a=tl["cancelled_from"],
+        prop_b=np.full(len(task), 4, np.int64),
+    )
 
     # --- work notes while a task is in progress, by whoever holds it, in their sessions
     started = tl["started_at"] >= 0
     end = np.where(tl["done_at"] >= 0, tl["done_at"], np.where(tl["cancelled_at"] >= 0, tl["cancelled_at"], w1))
     span = np.where(started, end - tl["started_at"], 0)
-    n_notes = np.minimum(D.poisson(params.tasks.work_notes_per_day * span / DAY, t_counts),
-                         params.tasks.max_work_notes)
+    n_notes = np.minimum(D.poisson(params.tasks.work_notes_per_day * span / DAY, t_counts), params.tasks.max_work_notes)
     ni = np.repeat(np.arange(len(task)), n_notes)
     n_acct = t_acct[ni]
     N = D.random(np.bincount(n_acct, minlength=n_acc), cols=2)  # per note: when it is due, where in the session
@@ -214,7 +277,8 @@ def _chunk_events(params: Params, accounts: range, first_user_id: int, sessions:
     # account's events in that order, and each account draws its latencies in that order
     order = stable_order(t, acct, n_acc, w0)
     acct, code, user, t, proj_col, task_col, pkind, pa_, pb_ = (
-        x[order] for x in (acct, code, user, t, proj_col, task_col, pkind, pa_, pb_))
+        x[order] for x in (acct, code, user, t, proj_col, task_col, pkind, pa_, pb_)
+    )
     by_account = np.argsort(acct.astype(np.int16) if n_acc <= 1 << 15 else acct, kind="stable")
     counts = np.bincount(acct, minlength=n_acc)
     if counts.max(initial=0) >= EVENT_ID_STRIDE:
@@ -224,12 +288,23 @@ def _chunk_events(params: Params, accounts: range, first_user_id: int, sessions:
     event_id[by_account] = account_id[by_account] * EVENT_ID_STRIDE + 1 + group_rank(acct[by_account])
     lat = params.ingestion
     latency = np.empty(len(t))
-    latency[by_account] = np.minimum(D.lognormal(lat.latency_seconds.median, lat.latency_seconds.sigma, counts),
-                                     lat.max_latency_seconds)
+    latency[by_account] = np.minimum(
+        D.lognormal(lat.latency_seconds.median, lat.latency_seconds.sigma, counts), lat.max_latency_seconds
+    )
     ingested = t + np.floor(latency * US).astype(np.int64)
-    return dict(event_id=event_id, account_id=account_id, user_id=user,
-                code=code, event_at_utc=t, ingested_at_utc=ingested, project_id=proj_col, task_id=task_col,
-                prop_kind=pkind, prop_a=pa_, prop_b=pb_)
+    return dict(
+        event_id=event_id,
+        account_id=account_id,
+        user_id=user,
+        code=code,
+        event_at_utc=t,
+        ingested_at_utc=ingested,
+        project_id=proj_col,
+        task_id=task_col,
+        prop_kind=pkind,
+        prop_a=pa_,
+        prop_b=pb_,
+    )
 
 
 # JSON text of each property kind: prefix, first value, middle, second value, suffix
@@ -258,8 +333,11 @@ def _json_props(kind: np.ndarray, a: np.ndarray, b: np.ndarray) -> pa.Array:
     status = pa.array(kind[rows] == P_STATUS)
     second = pa.array(kind[rows] == P_HANDOFF)
     first_text = pc.if_else(status, _STATUS_TEXT.take(pa.array(np.clip(ka, 0, 4))), pc.cast(pa.array(ka), pa.string()))
-    second_text = pc.if_else(status, _STATUS_TEXT.take(pa.array(np.clip(kb, 0, 4))),
-                             pc.if_else(second, pc.cast(pa.array(kb), pa.string()), pa.scalar("", pa.string())))
+    second_text = pc.if_else(
+        status,
+        _STATUS_TEXT.take(pa.array(np.clip(kb, 0, 4))),
+        pc.if_else(second, pc.cast(pa.array(kb), pa.string()), pa.scalar("", pa.string())),
+    )
     text = pc.binary_join_element_wise(_PREFIX.take(k), first_text, _MIDDLE.take(k), second_text, _SUFFIX.take(k), "")
     text_offsets = np.frombuffer(text.buffers()[1], dtype=np.int32, count=len(text) + 1, offset=4 * text.offset)
     offsets = np.zeros(n + 1, dtype=np.int32)
@@ -267,8 +345,9 @@ def _json_props(kind: np.ndarray, a: np.ndarray, b: np.ndarray) -> pa.Array:
     np.cumsum(offsets, out=offsets)
     offsets += text_offsets[0]
     valid = np.packbits(kind != P_NONE, bitorder="little")
-    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), text.buffers()[2], pa.py_buffer(valid),
-                                       null_count=n - len(rows))
+    return pa.StringArray.from_buffers(
+        n, pa.py_buffer(offsets), text.buffers()[2], pa.py_buffer(valid), null_count=n - len(rows)
+    )
 
 
 def to_arrow(cols: dict) -> pa.Table:
@@ -279,15 +358,19 @@ def to_arrow(cols: dict) -> pa.Table:
     def nullable_id(x):
         return pa.array(x, pa.int64(), mask=(x < 0))
 
-    table = pa.table({
-        "event_id": pa.array(cols["event_id"], pa.int64()),
-        "account_id": pa.array(cols["account_id"], pa.int64()),
-        "user_id": pa.array(cols["user_id"], pa.int64()),
-        "event_name": names,
-        "event_at_utc": pa.array(cols["event_at_utc"], pa.timestamp("us")),
-        "ingested_at_utc": pa.array(cols["ingested_at_utc"], pa.timestamp("us")),
-        "project_id": nullable_id(cols["project_id"]),
-        "task_id": nullable_id(cols["task_id"]),
-        "properties": _json_props(cols["prop_kind"], cols["prop_a"], cols["prop_b"]) if n else pa.array([], pa.string()),
-    })
+    table = pa.table(
+        {
+            "event_id": pa.array(cols["event_id"], pa.int64()),
+            "account_id": pa.array(cols["account_id"], pa.int64()),
+            "user_id": pa.array(cols["user_id"], pa.int64()),
+            "event_name": names,
+            "event_at_utc": pa.array(cols["event_at_utc"], pa.timestamp("us")),
+            "ingested_at_utc": pa.array(cols["ingested_at_utc"], pa.timestamp("us")),
+            "project_id": nullable_id(cols["project_id"]),
+            "task_id": nullable_id(cols["task_id"]),
+            "properties": _json_props(cols["prop_kind"], cols["prop_a"], cols["prop_b"])
+            if n
+            else pa.array([], pa.string()),
+        }
+    )
     return table.cast(EVENTS.arrow_schema)

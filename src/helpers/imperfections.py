@@ -66,11 +66,17 @@ def _ledger(table: str, keys, kind: str, column: str | None, original, new) -> p
             x = x.combine_chunks()
         return _text(x) if isinstance(x, pa.Array) else pa.array(x, pa.string())
 
-    return pa.table({
-        "table_name": pa.array([table] * n, pa.string()), "row_key": pa.array(keys, pa.int64()),
-        "kind": pa.array([kind] * n, pa.string()), "column_name": pa.array([column] * n, pa.string()),
-        "original_value": col(original), "new_value": col(new),
-    }, schema=LEDGER_SCHEMA)
+    return pa.table(
+        {
+            "table_name": pa.array([table] * n, pa.string()),
+            "row_key": pa.array(keys, pa.int64()),
+            "kind": pa.array([kind] * n, pa.string()),
+            "column_name": pa.array([column] * n, pa.string()),
+            "original_value": col(original),
+            "new_value": col(new),
+        },
+        schema=LEDGER_SCHEMA,
+    )
 
 
 # --------------------------------------------------------------------------- preparing the clean copy
@@ -111,7 +117,8 @@ def plan_missing(params: Params, data_dir: Path, con: duckdb.DuckDBPyConnection)
         protect = f"due_at > created_at + INTERVAL ({far_due * 86400}) SECOND" if column == "due_at" else "false"
         rows, nulls, protected = con.execute(
             f"SELECT count(*), count(*) - count({column}), count(*) FILTER (WHERE {protect}) "
-            f"FROM read_parquet('{glob}')").fetchall()[0]
+            f"FROM read_parquet('{glob}')"
+        ).fetchall()[0]
         target = getattr(params.imperfections.missing, field)
         blankable = rows - nulls - protected
         want = target * rows - nulls
@@ -152,8 +159,9 @@ def _draws(params: Params, name: str, part: pa.Table, plans: list[MissingPlan]) 
     return out
 
 
-def _apply_part(params: Params, name: str, part: pa.Table, plans: list[MissingPlan],
-                late_probability: float) -> tuple[pa.Table, list[pa.Table]]:
+def _apply_part(
+    params: Params, name: str, part: pa.Table, plans: list[MissingPlan], late_probability: float
+) -> tuple[pa.Table, list[pa.Table]]:
     """One part of one table with its values blanked / events delayed, and the ledger rows."""
     n = part.num_rows
     if n == 0:
@@ -167,10 +175,12 @@ def _apply_part(params: Params, name: str, part: pa.Table, plans: list[MissingPl
         nonlocal out
         idx = pa.array(np.flatnonzero(changed))
         old = out.column(column)
-        ledgers.append(_ledger(name, key.take(idx), kind, column, old.take(idx),
-                               None if kind == "missing" else new_values.take(idx)))
-        out = out.set_column(table.column_names.index(column), column,
-                             pc.if_else(pa.array(changed), new_values, old))
+        ledgers.append(
+            _ledger(
+                name, key.take(idx), kind, column, old.take(idx), None if kind == "missing" else new_values.take(idx)
+            )
+        )
+        out = out.set_column(table.column_names.index(column), column, pc.if_else(pa.array(changed), new_values, old))
 
     for p in plans:
         if p.table != name:
@@ -203,8 +213,9 @@ def _apply_part(params: Params, name: str, part: pa.Table, plans: list[MissingPl
             idx = pa.array(np.flatnonzero(dup))
             copies = out.take(idx)
             first = copies.column("ingested_at_utc")
-            resent = pa.array(pc.cast(first, pa.int64()).to_numpy() + draws["resend"][np.flatnonzero(dup)],
-                              pa.timestamp("us"))
+            resent = pa.array(
+                pc.cast(first, pa.int64()).to_numpy() + draws["resend"][np.flatnonzero(dup)], pa.timestamp("us")
+            )
             copies = copies.set_column(table.column_names.index("ingested_at_utc"), "ingested_at_utc", resent)
             # ledger: column event_id (the repeated key); values: first and re-sent ingested_at_utc
             ledgers.append(_ledger(name, copies.column("event_id"), "duplicate", "event_id", first, resent))
@@ -240,7 +251,8 @@ def plan(params: Params, data_dir: str | Path) -> dict:
     # are late already
     n_held, n_held_eligible = con.execute(
         f"SELECT count(*), count(*) FILTER (WHERE event_name NOT IN ({excluded})) FROM read_parquet('{glob}') "
-        f"WHERE {scenarios.incident_sql(params)}").fetchall()[0]
+        f"WHERE {scenarios.incident_sql(params)}"
+    ).fetchall()[0]
     want = params.imperfections.late_arrival.share * n_events - n_held
     pool = n_eligible - n_held_eligible
     late_probability = min(max(want / pool, 0.0), 1.0) if pool else 0.0
@@ -252,13 +264,21 @@ def plan(params: Params, data_dir: str | Path) -> dict:
     return {"missing": plans, "late_probability": late_probability, "work": work}
 
 
-def apply_part(params: Params, data_dir: Path, name: str, part: int, plans: list[MissingPlan],
-               late_probability: float, write=io.write_part) -> int:
+def apply_part(
+    params: Params,
+    data_dir: Path,
+    name: str,
+    part: int,
+    plans: list[MissingPlan],
+    late_probability: float,
+    write=io.write_part,
+) -> int:
     """One part of one table, from its clean copy: values blanked, events delayed (or re-sent),
     written to raw/; its ledger rows written to imperfections/.parts/. Returns the ledger rows."""
     data_dir = Path(data_dir)
-    out, ledgers = _apply_part(params, name, io.read_parts_file(io.part_path(clean_dir(data_dir, name), part)),
-                               plans, late_probability)
+    out, ledgers = _apply_part(
+        params, name, io.read_parts_file(io.part_path(clean_dir(data_dir, name), part)), plans, late_probability
+    )
     if name == "events":
         out, later = cut_at_as_of(params, out)
         if later.num_rows:
@@ -352,19 +372,31 @@ def planted_ledger(data_dir: Path) -> pa.Table:
 
     ledgers = []
     for name, key in (("accounts", "account_id"), ("users", "user_id")):
-        ids = con.sql(f"SELECT {key} FROM {parts(clean_dir(data_dir, name))} WHERE is_internal "
-                          f"ORDER BY {key}").to_arrow_table().column(0)
+        ids = (
+            con.sql(f"SELECT {key} FROM {parts(clean_dir(data_dir, name))} WHERE is_internal ORDER BY {key}")
+            .to_arrow_table()
+            .column(0)
+        )
         ledgers.append(_ledger(name, ids, "internal", "is_internal", ["false"] * len(ids), ["true"] * len(ids)))
     timeline = parts(io.state_dir(data_dir, "timeline"))
     long_cycle = con.sql(f"""SELECT task_id, make_timestamp(original_done_at) AS was, make_timestamp(done_at) AS now
                                  FROM {timeline} WHERE planted_long_cycle ORDER BY task_id""").to_arrow_table()
-    ledgers.append(_ledger("tasks", long_cycle.column("task_id"), "outlier", "completed_at",
-                           long_cycle.column("was"), long_cycle.column("now")))
+    ledgers.append(
+        _ledger(
+            "tasks",
+            long_cycle.column("task_id"),
+            "outlier",
+            "completed_at",
+            long_cycle.column("was"),
+            long_cycle.column("now"),
+        )
+    )
     far_due = con.sql(f"""SELECT t.task_id, make_timestamp(s.original_due_at) AS was, t.due_at AS now
                               FROM {timeline} s JOIN {parts(clean_dir(data_dir, "tasks"))} t USING (task_id)
                               WHERE s.planted_far_due ORDER BY t.task_id""").to_arrow_table()
-    ledgers.append(_ledger("tasks", far_due.column("task_id"), "outlier", "due_at",
-                           far_due.column("was"), far_due.column("now")))
+    ledgers.append(
+        _ledger("tasks", far_due.column("task_id"), "outlier", "due_at", far_due.column("was"), far_due.column("now"))
+    )
     con.close()
     return pa.concat_tables(ledgers)
 
@@ -384,57 +416,101 @@ def measurements(params: Params) -> list[dict]:
     out = []
     for table, column, field in MISSING_COLUMNS:
         target = getattr(im.missing, field)
-        protected = ("count(*) FILTER (WHERE due_at > created_at + INTERVAL ("
-                     f"{int(im.outliers.far_due_threshold_days * 86400)}) SECOND)") if column == "due_at" else "0"
-        natural = (f"(count(*) - count({column}) - (SELECT count(*) FROM imperfections.ledger "
-                   f"WHERE kind = 'missing' AND table_name = '{table}' AND column_name = '{column}'))")
-        out.append(dict(
-            kind="missing", table=table, column=column, target_rate=target,
-            definition=f"share of {table} rows whose {column} is null (natural nulls included)",
-            sql=f"SELECT count(*) - count({column}), count(*), "
+        protected = (
+            (
+                "count(*) FILTER (WHERE due_at > created_at + INTERVAL ("
+                f"{int(im.outliers.far_due_threshold_days * 86400)}) SECOND)"
+            )
+            if column == "due_at"
+            else "0"
+        )
+        natural = (
+            f"(count(*) - count({column}) - (SELECT count(*) FROM imperfections.ledger "
+            f"WHERE kind = 'missing' AND table_name = '{table}' AND column_name = '{column}'))"
+        )
+        out.append(
+            dict(
+                kind="missing",
+                table=table,
+                column=column,
+                target_rate=target,
+                definition=f"share of {table} rows whose {column} is null (natural nulls included)",
+                sql=f"SELECT count(*) - count({column}), count(*), "
                 f"least(greatest({target}, {natural} / nullif(count(*), 0)), 1 - {protected} / nullif(count(*), 0)) "
-                f"FROM raw.{table}"))
+                f"FROM raw.{table}",
+            )
+        )
     long_s = int(im.outliers.long_cycle_threshold_days * 86400)
     t = im.outliers.long_cycle_share
-    out.append(dict(
-        kind="outlier", table="tasks", column="completed_at", target_rate=t,
-        definition=f"share of done tasks with completed_at - first_started_at > {im.outliers.long_cycle_threshold_days:g} days",
-        threshold_seconds=long_s,
-        sql=f"SELECT count(*) FILTER (WHERE completed_at - first_started_at > INTERVAL ({long_s}) SECOND), count(*), "
+    out.append(
+        dict(
+            kind="outlier",
+            table="tasks",
+            column="completed_at",
+            target_rate=t,
+            definition=f"share of done tasks with completed_at - first_started_at > {im.outliers.long_cycle_threshold_days:g} days",
+            threshold_seconds=long_s,
+            sql=f"SELECT count(*) FILTER (WHERE completed_at - first_started_at > INTERVAL ({long_s}) SECOND), count(*), "
             f"least({t}, count(*) FILTER (WHERE first_started_at < getvariable('window_end') - INTERVAL "
-            f"({int(long_s * 1.05)}) SECOND) / nullif(count(*), 0)) FROM raw.tasks WHERE status = 'done'"))
+            f"({int(long_s * 1.05)}) SECOND) / nullif(count(*), 0)) FROM raw.tasks WHERE status = 'done'",
+        )
+    )
     far_s = int(im.outliers.far_due_threshold_days * 86400)
     t = im.outliers.far_due_share
-    out.append(dict(
-        kind="outlier", table="tasks", column="due_at", target_rate=t,
-        definition=f"share of tasks with due_at > created_at + {im.outliers.far_due_threshold_days:g} days",
-        threshold_seconds=far_s,
-        sql=f"SELECT count(*) FILTER (WHERE due_at > created_at + INTERVAL ({far_s}) SECOND), count(*), "
+    out.append(
+        dict(
+            kind="outlier",
+            table="tasks",
+            column="due_at",
+            target_rate=t,
+            definition=f"share of tasks with due_at > created_at + {im.outliers.far_due_threshold_days:g} days",
+            threshold_seconds=far_s,
+            sql=f"SELECT count(*) FILTER (WHERE due_at > created_at + INTERVAL ({far_s}) SECOND), count(*), "
             f"least({t}, (count(due_at) + (SELECT count(*) FROM imperfections.ledger WHERE kind = 'missing' "
-            "AND column_name = 'due_at')) / nullif(count(*), 0)) FROM raw.tasks"))
+            "AND column_name = 'due_at')) / nullif(count(*), 0)) FROM raw.tasks",
+        )
+    )
     late_s = im.late_arrival.threshold_seconds
     t = im.late_arrival.share
     excluded = ", ".join(f"'{e}'" for e in LATE_EXCLUDED)
     held = scenarios.incident_sql(params)
-    out.append(dict(
-        kind="late_arrival", table="events", column="ingested_at_utc", target_rate=t,
-        definition=f"share of events (first deliveries) with ingested_at_utc - event_at_utc > {late_s} seconds",
-        threshold_seconds=late_s,
-        sql=f"SELECT count(*) FILTER (WHERE ingested_at_utc - event_at_utc > INTERVAL ({late_s}) SECOND), count(*), "
+    out.append(
+        dict(
+            kind="late_arrival",
+            table="events",
+            column="ingested_at_utc",
+            target_rate=t,
+            definition=f"share of events (first deliveries) with ingested_at_utc - event_at_utc > {late_s} seconds",
+            threshold_seconds=late_s,
+            sql=f"SELECT count(*) FILTER (WHERE ingested_at_utc - event_at_utc > INTERVAL ({late_s}) SECOND), count(*), "
             f"greatest(least({t}, count(*) FILTER (WHERE event_name NOT IN ({excluded}) OR {held}) / nullif(count(*), 0)), "
-            f"count(*) FILTER (WHERE {held}) / nullif(count(*), 0)) FROM qa.events"))
+            f"count(*) FILTER (WHERE {held}) / nullif(count(*), 0)) FROM qa.events",
+        )
+    )
     t = im.duplicates.share
-    out.append(dict(
-        kind="duplicate", table="events", column="event_id", target_rate=t,
-        definition="re-sent deliveries (rows repeating an event_id) per distinct event",
-        sql="SELECT extra, (SELECT count(*) FROM qa.all_events) - extra, "
-            f"{t} FROM (SELECT coalesce(sum(deliveries - 1), 0) AS extra FROM qa.redelivered)"))
+    out.append(
+        dict(
+            kind="duplicate",
+            table="events",
+            column="event_id",
+            target_rate=t,
+            definition="re-sent deliveries (rows repeating an event_id) per distinct event",
+            sql="SELECT extra, (SELECT count(*) FROM qa.all_events) - extra, "
+            f"{t} FROM (SELECT coalesce(sum(deliveries - 1), 0) AS extra FROM qa.redelivered)",
+        )
+    )
     t = im.internal.account_share
-    out.append(dict(
-        kind="internal", table="accounts", column="is_internal", target_rate=t,
-        definition="share of accounts flagged is_internal (their users are flagged too)",
-        sql=f"SELECT count(*) FILTER (WHERE is_internal), count(*), round({t} * count(*)) / nullif(count(*), 0) "
-            "FROM raw.accounts"))
+    out.append(
+        dict(
+            kind="internal",
+            table="accounts",
+            column="is_internal",
+            target_rate=t,
+            definition="share of accounts flagged is_internal (their users are flagged too)",
+            sql=f"SELECT count(*) FILTER (WHERE is_internal), count(*), round({t} * count(*)) / nullif(count(*), 0) "
+            "FROM raw.accounts",
+        )
+    )
     return out
 
 
@@ -458,10 +534,14 @@ def measure(con: duckdb.DuckDBPyConnection, params: Params) -> list[dict]:
         achievable = None if achievable is None else float(achievable)
         tol = tolerance(achievable if achievable is not None else m["target_rate"], denominator)
         row = {k: v for k, v in m.items() if k != "sql"}
-        row.update(count=int(count), denominator=int(denominator), measured_rate=measured,
-                   achievable_rate=achievable, tolerance=tol,
-                   within_tolerance=None if measured is None or achievable is None
-                   else abs(measured - achievable) <= tol)
+        row.update(
+            count=int(count),
+            denominator=int(denominator),
+            measured_rate=measured,
+            achievable_rate=achievable,
+            tolerance=tol,
+            within_tolerance=None if measured is None or achievable is None else abs(measured - achievable) <= tol,
+        )
         row.setdefault("threshold_seconds", None)
         rows.append(row)
     return rows
@@ -471,28 +551,39 @@ def snapshot_summary(con: duckdb.DuckDBPyConnection, params: Params, data_dir: s
     """Markdown lines: the incident's held-back events, what an as_of extract left out, the increments."""
     lines = []
     if scenarios.incident_us(params):
-        held, total = con.execute(f"SELECT count(*) FILTER (WHERE {scenarios.incident_sql(params)}), count(*) "
-                                  "FROM qa.events").fetchall()[0]
+        held, total = con.execute(
+            f"SELECT count(*) FILTER (WHERE {scenarios.incident_sql(params)}), count(*) FROM qa.events"
+        ).fetchall()[0]
         inc = params.scenarios.ingestion_incident
-        lines.append(f"- **Ingestion incident**: {held:,} events ({100 * held / max(total, 1):.2f}% of all) happened "
-                     f"from {inc.start:%Y-%m-%d %H:%M} UTC for {inc.hours:g} h and were delivered together "
-                     f"{inc.backfill_delay_hours:g} h after it ended; all are late.")
+        lines.append(
+            f"- **Ingestion incident**: {held:,} events ({100 * held / max(total, 1):.2f}% of all) happened "
+            f"from {inc.start:%Y-%m-%d %H:%M} UTC for {inc.hours:g} h and were delivered together "
+            f"{inc.backfill_delay_hours:g} h after it ended; all are late."
+        )
     else:
         lines.append("- Ingestion incident: off.")
     as_of = params.snapshot.as_of
     if as_of is not None:
-        later, first_day = con.execute("SELECT count(*), min(event_at_utc)::DATE FROM truth.not_yet_arrived").fetchall()[0]
+        later, first_day = con.execute(
+            "SELECT count(*), min(event_at_utc)::DATE FROM truth.not_yet_arrived"
+        ).fetchall()[0]
         published = con.execute("SELECT count(*) FROM raw.events").fetchall()[0][0]
-        lines.append(f"- **as_of {as_of:%Y-%m-%d %H:%M} UTC**: {published:,} deliveries published; {later:,} "
-                     f"ingested later are left out and listed in `truth/not_yet_arrived.parquet`"
-                     + (f" (the earliest happened on {first_day})." if later else "."))
+        lines.append(
+            f"- **as_of {as_of:%Y-%m-%d %H:%M} UTC**: {published:,} deliveries published; {later:,} "
+            f"ingested later are left out and listed in `truth/not_yet_arrived.parquet`"
+            + (f" (the earliest happened on {first_day})." if later else ".")
+        )
     else:
         lines.append("- as_of: off (every delivery is published).")
     folder = Path(data_dir) / "events_increments"
     if params.snapshot.increments and folder.exists():
         days = sorted(p.name.split("=", 1)[1] for p in folder.glob("ingested_date=*"))
-        lines.append(f"- **Daily increments**: {len(days)} folders `events_increments/ingested_date=YYYY-MM-DD/`, "
-                     f"{days[0]} .. {days[-1]}." if days else "- Daily increments: no events.")
+        lines.append(
+            f"- **Daily increments**: {len(days)} folders `events_increments/ingested_date=YYYY-MM-DD/`, "
+            f"{days[0]} .. {days[-1]}."
+            if days
+            else "- Daily increments: no events."
+        )
     else:
         lines.append("- Daily increments: off.")
     return "\n".join(lines)

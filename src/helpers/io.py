@@ -38,7 +38,7 @@ def parquet_options(schema: pa.Schema) -> dict:
     faster to write than dictionaries); dictionaries only for text."""
     ints = [f.name for f in schema if pa.types.is_integer(f.type) or pa.types.is_timestamp(f.type)]
     text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_dictionary(f.type)]
-    return dict(compression="zstd", use_dictionary=text, column_encoding={c: "DELTA_BINARY_PACKED" for c in ints})
+    return dict(compression="zstd", use_dictionary=text, column_encoding=dict.fromkeys(ints, "DELTA_BINARY_PACKED"))
 
 
 STATE_OPTIONS = dict(compression="lz4", use_dictionary=False)  # scratch state: fast to write and read
@@ -91,7 +91,7 @@ class BackgroundWriter:
         finally:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def __enter__(self) -> "BackgroundWriter":
+    def __enter__(self) -> BackgroundWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -250,6 +250,7 @@ def content_hash(folder: Path, table: Table) -> str:
     decoded); the multiset of row hashes is summarised by two 64-bit sums, then sha256 with the
     column names and the row count.
     """
+
     def batches():
         for f in parts(folder):
             yield from pq.ParquetFile(f).iter_batches(batch_size=1_000_000, columns=table.column_names)

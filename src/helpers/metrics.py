@@ -22,10 +22,16 @@ from . import checks, io
 from .params import Params
 from .truth import ANSWER_KEYS, truth_dir
 
-KEYS = {"active_users_7d": ["scope", "day"], "user_retention": ["scope", "cohort_week", "week_number"],
-        "account_retention": ["scope", "cohort_week", "week_number"]}
-VALUES = {"active_users_7d": ["active_users"], "user_retention": ["cohort_size", "retained"],
-          "account_retention": ["cohort_size", "retained"]}
+KEYS = {
+    "active_users_7d": ["scope", "day"],
+    "user_retention": ["scope", "cohort_week", "week_number"],
+    "account_retention": ["scope", "cohort_week", "week_number"],
+}
+VALUES = {
+    "active_users_7d": ["active_users"],
+    "user_retention": ["cohort_size", "retained"],
+    "account_retention": ["cohort_size", "retained"],
+}
 
 
 def sql(name: str) -> str:
@@ -41,8 +47,9 @@ def compute(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
 def answer_keys(data_dir: str | Path) -> dict[str, pd.DataFrame]:
     import pyarrow.parquet as pq
 
-    return {name: _normalise(pq.read_table(truth_dir(data_dir) / f"{name}.parquet").to_pandas())
-            for name in ANSWER_KEYS}
+    return {
+        name: _normalise(pq.read_table(truth_dir(data_dir) / f"{name}.parquet").to_pandas()) for name in ANSWER_KEYS
+    }
 
 
 def _normalise(df: pd.DataFrame) -> pd.DataFrame:
@@ -65,11 +72,15 @@ def connect_complete(data_dir: str | Path, params: Params) -> duckdb.DuckDBPyCon
     con.execute("SET TimeZone = 'UTC'")
     con.execute("CREATE SCHEMA raw")
     for name in ("accounts", "users"):
-        con.execute(f"CREATE VIEW raw.{name} AS SELECT * FROM read_parquet('{io.table_dir(data_dir, name)}/part-*.parquet')")
+        con.execute(
+            f"CREATE VIEW raw.{name} AS SELECT * FROM read_parquet('{io.table_dir(data_dir, name)}/part-*.parquet')"
+        )
     later = truth_dir(data_dir) / "not_yet_arrived.parquet"
     union = f" UNION ALL SELECT * FROM read_parquet('{later}')" if later.exists() else ""
-    con.execute(f"CREATE VIEW raw.events AS SELECT * FROM read_parquet('{io.table_dir(data_dir, 'events')}/part-*.parquet')"
-                f"{union}")
+    con.execute(
+        f"CREATE VIEW raw.events AS SELECT * FROM read_parquet('{io.table_dir(data_dir, 'events')}/part-*.parquet')"
+        f"{union}"
+    )
     checks.set_window(con, params)
     return con
 
@@ -105,8 +116,12 @@ class Reconciliation:
         return self.rows_off_complete == 0 and self.above_key == 0 and self.cohort_size_off == 0
 
 
-def reconcile(published: dict[str, pd.DataFrame], complete: dict[str, pd.DataFrame],
-              keys: dict[str, pd.DataFrame], as_of: dt.datetime | None) -> list[Reconciliation]:
+def reconcile(
+    published: dict[str, pd.DataFrame],
+    complete: dict[str, pd.DataFrame],
+    keys: dict[str, pd.DataFrame],
+    as_of: dt.datetime | None,
+) -> list[Reconciliation]:
     """Each metric's published and complete SQL results against its answer key. Without as_of every
     delivery is published, and the published result itself must equal the key exactly."""
     out = []
@@ -117,32 +132,51 @@ def reconcile(published: dict[str, pd.DataFrame], complete: dict[str, pd.DataFra
         off = p[(p[[f"{v}_diff" for v in VALUES[name]]] != 0).any(axis=1) | (p["row"] != "both")]
         off_complete = c[(c[[f"{v}_diff" for v in VALUES[name]]] != 0).any(axis=1) | (c["row"] != "both")]
         when = "day" if "day" in p else "cohort_week"
-        out.append(Reconciliation(
-            metric=name, rows=len(keys[name]), rows_off_published=len(off),
-            shortfall_published=int(-off[f"{value}_diff"].sum()),
-            first_off=min(off[when]) if len(off) else None,
-            rows_off_complete=len(off_complete) if as_of is not None else len(off),
-            above_key=int((p[f"{value}_diff"] > 0).sum()),
-            cohort_size_off=int((p["cohort_size_diff"] != 0).sum()) if "cohort_size_diff" in p else 0))
+        out.append(
+            Reconciliation(
+                metric=name,
+                rows=len(keys[name]),
+                rows_off_published=len(off),
+                shortfall_published=int(-off[f"{value}_diff"].sum()),
+                first_off=min(off[when]) if len(off) else None,
+                rows_off_complete=len(off_complete) if as_of is not None else len(off),
+                above_key=int((p[f"{value}_diff"] > 0).sum()),
+                cohort_size_off=int((p["cohort_size_diff"] != 0).sum()) if "cohort_size_diff" in p else 0,
+            )
+        )
     return out
 
 
 def reconciliation_table(rec: list[Reconciliation]) -> pd.DataFrame:
-    return pd.DataFrame([{
-        "metric": r.metric, "rows": r.rows, "rows off (published)": r.rows_off_published,
-        "shortfall (published)": r.shortfall_published, "first affected": r.first_off,
-        "rows off (every delivery)": r.rows_off_complete, "above the key": r.above_key,
-        "cohort sizes off": r.cohort_size_off, "agrees": r.agrees} for r in rec])
+    return pd.DataFrame(
+        [
+            {
+                "metric": r.metric,
+                "rows": r.rows,
+                "rows off (published)": r.rows_off_published,
+                "shortfall (published)": r.shortfall_published,
+                "first affected": r.first_off,
+                "rows off (every delivery)": r.rows_off_complete,
+                "above the key": r.above_key,
+                "cohort sizes off": r.cohort_size_off,
+                "agrees": r.agrees,
+            }
+            for r in rec
+        ]
+    )
 
 
 def assert_agree(rec: list[Reconciliation], as_of: dt.datetime | None) -> None:
     """Raise AssertionError (one line) when any metric disagrees with its key beyond what as_of explains."""
     bad = [r for r in rec if not r.agrees]
     if bad:
-        why = "; ".join(f"{r.metric}: {r.rows_off_complete} rows differ from the answer key"
-                        + (f" even with the deliveries after as_of added" if as_of else "")
-                        + (f", {r.above_key} rows above it" if r.above_key else "")
-                        + (f", {r.cohort_size_off} cohort sizes differ" if r.cohort_size_off else "") for r in bad)
+        why = "; ".join(
+            f"{r.metric}: {r.rows_off_complete} rows differ from the answer key"
+            + (" even with the deliveries after as_of added" if as_of else "")
+            + (f", {r.above_key} rows above it" if r.above_key else "")
+            + (f", {r.cohort_size_off} cohort sizes differ" if r.cohort_size_off else "")
+            for r in bad
+        )
         raise AssertionError(f"{len(bad)} metric(s) disagree with the answer keys: {why}")
 
 
@@ -150,10 +184,17 @@ def as_of_note(rec: list[Reconciliation], as_of: dt.datetime | None) -> str:
     """One Markdown paragraph: how far the published metrics fall short of the keys, and why."""
     if as_of is None:
         off = sum(r.rows_off_published for r in rec)
-        return ("No `as_of` extract: every delivery is published, so the SQL over the published tables must equal "
-                f"the keys exactly ({off} rows differ).")
-    parts = [f"`{r.metric}`: {r.rows_off_published} of {r.rows:,} rows short by {r.shortfall_published:,} in total"
-             + (f", from {r.first_off}" if r.first_off else "") for r in rec]
-    return (f"The extract is **as of {as_of.isoformat(sep=' ')} UTC**: deliveries ingested later are missing from "
-            "the published events, so the last days and weeks fall short of the keys. " + "; ".join(parts) + ". "
-            "Adding them back (`truth/not_yet_arrived`) must give the keys exactly.")
+        return (
+            "No `as_of` extract: every delivery is published, so the SQL over the published tables must equal "
+            f"the keys exactly ({off} rows differ)."
+        )
+    parts = [
+        f"`{r.metric}`: {r.rows_off_published} of {r.rows:,} rows short by {r.shortfall_published:,} in total"
+        + (f", from {r.first_off}" if r.first_off else "")
+        for r in rec
+    ]
+    return (
+        f"The extract is **as of {as_of.isoformat(sep=' ')} UTC**: deliveries ingested later are missing from "
+        "the published events, so the last days and weeks fall short of the keys. " + "; ".join(parts) + ". "
+        "Adding them back (`truth/not_yet_arrived`) must give the keys exactly."
+    )

@@ -12,7 +12,7 @@ import threading
 import unicodedata
 import zlib
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 from faker import Faker
@@ -33,7 +33,7 @@ def slug(text: str, max_len: int = 28) -> str:
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
     s = re.sub(r"[^a-z0-9]+", "-", folded).strip("-")
     if len(s) > max_len:
-        cut = s[:max_len + 1].rsplit("-", 1)[0]
+        cut = s[: max_len + 1].rsplit("-", 1)[0]
         s = cut if len(cut) >= 3 else s[:max_len]
     return s.strip("-") or "company"
 
@@ -54,7 +54,7 @@ PROVIDERS = ["faker.providers.person", "faker.providers.company"]
 _FAKER_LOCK = threading.RLock()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _locale_faker(locale: str) -> Faker:
     return Faker(locale, providers=PROVIDERS)  # built once per locale and process (seeded anew for every use)
 
@@ -93,8 +93,12 @@ def _person_pool(locale: str, seed: int) -> PersonPool:
         last = _sample(fake, "last_name", "last_names", LAST_NAMES_PER_LOCALE)
     first_ascii = [ascii_fold(x) or "user" for x in first]
     last_ascii = [ascii_fold(x) or "member" for x in last]
-    return PersonPool(np.array(first, dtype=object), np.array(last, dtype=object),
-                      np.array(first_ascii, dtype=object), np.array(last_ascii, dtype=object))
+    return PersonPool(
+        np.array(first, dtype=object),
+        np.array(last, dtype=object),
+        np.array(first_ascii, dtype=object),
+        np.array(last_ascii, dtype=object),
+    )
 
 
 ROMANISED_COMPANY_SUFFIXES = ["Co., Ltd.", "Inc.", "Holdings", "Systems", "Trading", "Works", "Partners"]

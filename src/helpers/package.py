@@ -24,8 +24,14 @@ from . import io
 from .schema import DEFINITIONS, LEDGER, TABLES, TRUTH_TABLES, Table, ddl
 
 # Frictionless field types for the DuckDB types the schema uses
-_FRICTIONLESS = {"BIGINT": "integer", "INTEGER": "integer", "VARCHAR": "string", "BOOLEAN": "boolean",
-                 "TIMESTAMP": "datetime", "DATE": "date"}
+_FRICTIONLESS = {
+    "BIGINT": "integer",
+    "INTEGER": "integer",
+    "VARCHAR": "string",
+    "BOOLEAN": "boolean",
+    "TIMESTAMP": "datetime",
+    "DATE": "date",
+}
 # How frictionless sees a Parquet NULL: it reads Parquet through pandas, where a null integer becomes
 # the float NaN (cell text "nan") and a null timestamp NaT; null strings stay None. Declared per
 # nullable field only, so an empty string is never taken for a NULL.
@@ -38,27 +44,38 @@ CSV_TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 
 def schema_sql() -> str:
     """The CREATE TABLE statements of the warehouse (schema raw), constraints as the warehouse declares them."""
-    head = ("-- saas-synth: the raw tables, as loaded into warehouse.duckdb (DuckDB SQL).\n"
-            "-- Timestamps are naive and hold UTC. Keys are declared on accounts, users and projects;\n"
-            "-- tasks' and events' keys are checked by the QA SQL (helpers/sql/rules).\n\nCREATE SCHEMA raw;\n")
+    head = (
+        "-- saas-synth: the raw tables, as loaded into warehouse.duckdb (DuckDB SQL).\n"
+        "-- Timestamps are naive and hold UTC. Keys are declared on accounts, users and projects;\n"
+        "-- tasks' and events' keys are checked by the QA SQL (helpers/sql/rules).\n\nCREATE SCHEMA raw;\n"
+    )
     return head + "\n" + "\n\n".join(ddl(t) for t in TABLES.values()) + "\n"
 
 
 def data_dictionary() -> str:
     """Markdown: the metric definitions, then one section per table (grain, key, notes) with a row per
     column: the raw tables, then the answer keys in truth/."""
-    out = ["# Data dictionary", "",
-           "Every table of `raw/` (Parquet parts `raw/<table>/part-NNNNN.parquet`), then the answer keys of "
-           "`truth/`. Timestamps are naive and hold UTC.", "",
-           "## Definitions (locked for Stage 3)", ""]
+    out = [
+        "# Data dictionary",
+        "",
+        "Every table of `raw/` (Parquet parts `raw/<table>/part-NNNNN.parquet`), then the answer keys of "
+        "`truth/`. Timestamps are naive and hold UTC.",
+        "",
+        "## Definitions (locked for Stage 3)",
+        "",
+    ]
     out += [f"- {d}" for d in DEFINITIONS] + [""]
     out += _table_sections(TABLES.values(), "")
-    out += ["# Answer keys (`truth/`)", "",
-            "Computed from the simulation's own state (every task's timeline, users' activation, accounts' "
-            "internal flags), never from the published events: an independent second path that SQL over "
-            "`raw/` must reproduce (05_metrics_preview does). The imperfection ledger "
-            "(`imperfections/ledger.parquet`) lists which rows are late, blanked, outliers, internal or "
-            "duplicated.", ""]
+    out += [
+        "# Answer keys (`truth/`)",
+        "",
+        "Computed from the simulation's own state (every task's timeline, users' activation, accounts' "
+        "internal flags), never from the published events: an independent second path that SQL over "
+        "`raw/` must reproduce (05_metrics_preview does). The imperfection ledger "
+        "(`imperfections/ledger.parquet`) lists which rows are late, blanked, outliers, internal or "
+        "duplicated.",
+        "",
+    ]
     out += _table_sections(TRUTH_TABLES.values(), "truth/")
     out += ["# The imperfection ledger", ""] + _table_sections([LEDGER], "imperfections/")
     return "\n".join(out)
@@ -67,14 +84,23 @@ def data_dictionary() -> str:
 def _table_sections(tables, prefix: str) -> list[str]:
     out = []
     for t in tables:
-        out += [f"## {prefix}{t.name}", "", t.description, "", f"- Grain: {t.grain}.", f"- Primary key: `{t.primary_key}`."]
+        out += [
+            f"## {prefix}{t.name}",
+            "",
+            t.description,
+            "",
+            f"- Grain: {t.grain}.",
+            f"- Primary key: `{t.primary_key}`.",
+        ]
         out += [f"- {note}" for note in t.notes]
         out += ["", "| column | type | null | references | allowed values | meaning |", "|---|---|---|---|---|---|"]
         for c in t.columns:
             allowed = ", ".join(f"`{v}`" for v in c.allowed) if c.allowed else ""
             ref = f"`{c.references}`" if c.references else ""
-            out.append(f"| `{c.name}` | {c.sql_type} | {'yes' if c.nullable else 'no'} | {ref} | {allowed} | "
-                       f"{c.description.replace('|', '/')} |")
+            out.append(
+                f"| `{c.name}` | {c.sql_type} | {'yes' if c.nullable else 'no'} | {ref} | {allowed} | "
+                f"{c.description.replace('|', '/')} |"
+            )
         out.append("")
     return out
 
@@ -93,12 +119,33 @@ def sources_yml(name: str) -> str:
                 tests.append({"relationships": {"to": f"source('{name}', '{ref_table}')", "field": ref_col}})
             if c.allowed:
                 tests.append({"accepted_values": {"values": list(c.allowed)}})
-            columns.append({"name": c.name, "description": c.description, "data_type": c.sql_type.lower(),
-                            **({"data_tests": tests} if tests else {})})
-        tables.append({"name": t.name, "description": f"{t.description} Grain: {t.grain}.",
-                       "meta": {"parquet": f"raw/{t.name}/part-*.parquet"}, "columns": columns})
-    doc = {"version": 2, "sources": [{"name": name, "schema": "raw", "description":
-                                      "saas-synth synthetic product data (timestamps: naive UTC)", "tables": tables}]}
+            columns.append(
+                {
+                    "name": c.name,
+                    "description": c.description,
+                    "data_type": c.sql_type.lower(),
+                    **({"data_tests": tests} if tests else {}),
+                }
+            )
+        tables.append(
+            {
+                "name": t.name,
+                "description": f"{t.description} Grain: {t.grain}.",
+                "meta": {"parquet": f"raw/{t.name}/part-*.parquet"},
+                "columns": columns,
+            }
+        )
+    doc = {
+        "version": 2,
+        "sources": [
+            {
+                "name": name,
+                "schema": "raw",
+                "description": "saas-synth synthetic product data (timestamps: naive UTC)",
+                "tables": tables,
+            }
+        ],
+    }
     return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=110)
 
 
@@ -111,11 +158,17 @@ def datapackage(data_dir: Path, name: str, keys_unique: dict[str, bool] | None =
     resources = []
     for t in TABLES.values():
         files = [p.relative_to(data_dir).as_posix() for p in io.parts(io.table_dir(data_dir, t.name))]
-        resources.append({
-            "name": t.name, "type": "table", "path": files, "format": "parquet",
-            "mediatype": "application/vnd.apache.parquet", "description": f"{t.description} Grain: {t.grain}.",
-            "schema": _table_schema(t, "parquet", primary_key=keys_unique[t.name]),
-        })
+        resources.append(
+            {
+                "name": t.name,
+                "type": "table",
+                "path": files,
+                "format": "parquet",
+                "mediatype": "application/vnd.apache.parquet",
+                "description": f"{t.description} Grain: {t.grain}.",
+                "schema": _table_schema(t, "parquet", primary_key=keys_unique[t.name]),
+            }
+        )
     for t in TRUTH_TABLES.values():  # the answer keys: one file each, when present
         path = data_dir / "truth" / f"{t.name}.parquet"
         if path.exists():
@@ -124,23 +177,38 @@ def datapackage(data_dir: Path, name: str, keys_unique: dict[str, bool] | None =
             # the deliveries of not_yet_arrived reference users, projects and tasks of every part, and
             # frictionless reads only the first part of a multi-file resource: no foreign keys declared
             schema.pop("foreignKeys", None)
-            resources.append({
-                "name": f"truth_{t.name}", "type": "table", "path": f"truth/{t.name}.parquet", "format": "parquet",
-                "mediatype": "application/vnd.apache.parquet", "description": f"{t.description} Grain: {t.grain}.",
-                "schema": schema,
-            })
+            resources.append(
+                {
+                    "name": f"truth_{t.name}",
+                    "type": "table",
+                    "path": f"truth/{t.name}.parquet",
+                    "format": "parquet",
+                    "mediatype": "application/vnd.apache.parquet",
+                    "description": f"{t.description} Grain: {t.grain}.",
+                    "schema": schema,
+                }
+            )
     if (data_dir / "imperfections" / "ledger.parquet").exists():
-        resources.append({
-            "name": "imperfections_ledger", "type": "table", "path": "imperfections/ledger.parquet",
-            "format": "parquet", "mediatype": "application/vnd.apache.parquet",
-            "description": f"{LEDGER.description} Grain: {LEDGER.grain}.",
-            "schema": _table_schema(LEDGER, "parquet", primary_key=False),
-        })
-    return {"name": _package_name(name), "title": f"saas-synth dataset {name}",
-            "description": "Synthetic B2B SaaS product data (saas-synth). Timestamps are naive and hold UTC. "
-                           "Each table is one resource over its Parquet part files, read in part order; "
-                           "resources truth_* are the answer keys (truth/), imperfections_ledger the ledger.",
-            "profile": "data-package", "resources": resources}
+        resources.append(
+            {
+                "name": "imperfections_ledger",
+                "type": "table",
+                "path": "imperfections/ledger.parquet",
+                "format": "parquet",
+                "mediatype": "application/vnd.apache.parquet",
+                "description": f"{LEDGER.description} Grain: {LEDGER.grain}.",
+                "schema": _table_schema(LEDGER, "parquet", primary_key=False),
+            }
+        )
+    return {
+        "name": _package_name(name),
+        "title": f"saas-synth dataset {name}",
+        "description": "Synthetic B2B SaaS product data (saas-synth). Timestamps are naive and hold UTC. "
+        "Each table is one resource over its Parquet part files, read in part order; "
+        "resources truth_* are the answer keys (truth/), imperfections_ledger the ledger.",
+        "profile": "data-package",
+        "resources": resources,
+    }
 
 
 def csv_datapackage(data_dir: Path, name: str, keys_unique: dict[str, bool] | None = None) -> dict:
@@ -150,17 +218,28 @@ def csv_datapackage(data_dir: Path, name: str, keys_unique: dict[str, bool] | No
     keys_unique = keys_unique or primary_keys_unique(data_dir)
     resources = []
     for t in TABLES.values():
-        resources.append({
-            "name": t.name, "type": "table", "path": f"{t.name}.csv", "format": "csv", "mediatype": "text/csv",
-            "encoding": "utf-8", "description": f"{t.description} Grain: {t.grain}. CSV copy of raw/{t.name}/.",
-            "dialect": {"delimiter": ",", "quoteChar": '"', "doubleQuote": True, "header": True},
-            "schema": _table_schema(t, "csv", primary_key=keys_unique[t.name]),
-        })
-    return {"name": _package_name(name) + "-csv", "title": f"saas-synth dataset {name} (CSV copies)",
-            "description": "CSV copies of the Parquet tables, rows in part order. Timestamps are naive UTC, "
-                           f"written {CSV_TIMESTAMP_FORMAT}. An empty unquoted field is NULL and a quoted \"\" "
-                           "is the empty string (frictionless reads both as missing; read_csv_copy keeps them apart).",
-            "profile": "data-package", "resources": resources}
+        resources.append(
+            {
+                "name": t.name,
+                "type": "table",
+                "path": f"{t.name}.csv",
+                "format": "csv",
+                "mediatype": "text/csv",
+                "encoding": "utf-8",
+                "description": f"{t.description} Grain: {t.grain}. CSV copy of raw/{t.name}/.",
+                "dialect": {"delimiter": ",", "quoteChar": '"', "doubleQuote": True, "header": True},
+                "schema": _table_schema(t, "csv", primary_key=keys_unique[t.name]),
+            }
+        )
+    return {
+        "name": _package_name(name) + "-csv",
+        "title": f"saas-synth dataset {name} (CSV copies)",
+        "description": "CSV copies of the Parquet tables, rows in part order. Timestamps are naive UTC, "
+        f'written {CSV_TIMESTAMP_FORMAT}. An empty unquoted field is NULL and a quoted "" '
+        "is the empty string (frictionless reads both as missing; read_csv_copy keeps them apart).",
+        "profile": "data-package",
+        "resources": resources,
+    }
 
 
 def _package_name(name: str) -> str:
@@ -172,13 +251,14 @@ def primary_keys_unique(data_dir: Path) -> dict[str, bool]:
     when it holds. Entity keys are unique by construction (and by the warehouse's PRIMARY KEYs); only
     events repeat theirs, on purpose, when duplicate deliveries are on, and the ledger lists every
     re-sent delivery (rule ledger_duplicates_are_resent): no count over the events is needed."""
-    unique = {name: True for name in TABLES}
+    unique = dict.fromkeys(TABLES, True)
     ledger = Path(data_dir) / "imperfections" / "ledger.parquet"
     if ledger.exists():
         con = io.duckdb_connect()
         try:
-            resent = con.execute("SELECT count(*) FROM read_parquet(?) WHERE kind = 'duplicate'",
-                                 [str(ledger)]).fetchall()[0][0]
+            resent = con.execute(
+                "SELECT count(*) FROM read_parquet(?) WHERE kind = 'duplicate'", [str(ledger)]
+            ).fetchall()[0][0]
         finally:
             con.close()
         unique["events"] = resent == 0
@@ -207,8 +287,14 @@ def _table_schema(t: Table, fmt: str = "parquet", primary_key: bool = True) -> d
         schema["missingValues"] = [""]  # an empty field; see csv_datapackage
     if primary_key:
         schema["primaryKey"] = [t.primary_key]
-    fks = [{"fields": [c.name], "reference": {"resource": c.references.split(".")[0], "fields": [c.references.split(".")[1]]}}
-           for c in t.columns if c.references]
+    fks = [
+        {
+            "fields": [c.name],
+            "reference": {"resource": c.references.split(".")[0], "fields": [c.references.split(".")[1]]},
+        }
+        for c in t.columns
+        if c.references
+    ]
     if fks:
         schema["foreignKeys"] = fks
     return schema
@@ -245,9 +331,12 @@ def write_csv_copies(data_dir: str | Path) -> list[Path]:
             columns = ", ".join(t.column_names)
             fmt = CSV_TIMESTAMP_FORMAT.replace("'", "''")
             try:
-                con.execute(f"COPY (SELECT {columns} FROM read_parquet(?)) TO '{_sql_str(tmp)}' "
-                            f"(FORMAT csv, HEADER true, DELIMITER ',', QUOTE '\"', ESCAPE '\"', NULLSTR '', "
-                            f"TIMESTAMPFORMAT '{fmt}')", [files])
+                con.execute(
+                    f"COPY (SELECT {columns} FROM read_parquet(?)) TO '{_sql_str(tmp)}' "
+                    f"(FORMAT csv, HEADER true, DELIMITER ',', QUOTE '\"', ESCAPE '\"', NULLSTR '', "
+                    f"TIMESTAMPFORMAT '{fmt}')",
+                    [files],
+                )
                 os.replace(tmp, final)
             finally:
                 tmp.unlink(missing_ok=True)
@@ -267,9 +356,11 @@ def csv_copy_sql(path: str | Path, table: str) -> str:
     t = TABLES[table]
     columns = ", ".join(f"'{c.name}': '{c.sql_type}'" for c in t.columns)
     fmt = CSV_TIMESTAMP_FORMAT.replace("'", "''")
-    return (f"read_csv('{_sql_str(Path(path))}', header = true, delim = ',', quote = '\"', escape = '\"', "
-            f"columns = {{{columns}}}, nullstr = '', allow_quoted_nulls = false, timestampformat = '{fmt}', "
-            "auto_detect = false)")
+    return (
+        f"read_csv('{_sql_str(Path(path))}', header = true, delim = ',', quote = '\"', escape = '\"', "
+        f"columns = {{{columns}}}, nullstr = '', allow_quoted_nulls = false, timestampformat = '{fmt}', "
+        "auto_detect = false)"
+    )
 
 
 def read_csv_copy(path: str | Path, table: str):

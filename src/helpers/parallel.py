@@ -60,8 +60,15 @@ def scheduler_from_env() -> str | None:
     return os.environ.get(SCHEDULER_ENV, "").strip() or None
 
 
-def run_blocks(fn, tasks: list[tuple], *, workers: int | None = None, scheduler: str | None = None,
-               desc: str = "blocks", progress: bool = False) -> list:
+def run_blocks(
+    fn,
+    tasks: list[tuple],
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    desc: str = "blocks",
+    progress: bool = False,
+) -> list:
     """fn(*task) for every task, results in task order whatever order the blocks finish in.
 
     A block that raises stops the run: its exception propagates with a note naming the task index, blocks
@@ -110,8 +117,10 @@ def _check_importable(fn) -> None:
     """Pool workers import fn by name: a lambda, a nested function or one defined in a notebook cell fails."""
     main_file = getattr(sys.modules.get("__main__"), "__file__", None)
     if "<" in getattr(fn, "__qualname__", "") or (getattr(fn, "__module__", None) == "__main__" and not main_file):
-        raise ValueError(f"run_blocks: worker processes cannot import {fn!r}; "
-                         "pass a top-level function of an importable module (e.g. in src/helpers/)")
+        raise ValueError(
+            f"run_blocks: worker processes cannot import {fn!r}; "
+            "pass a top-level function of an importable module (e.g. in src/helpers/)"
+        )
 
 
 def _collect(completed, task_index, results: list, tasks, desc, bar) -> None:
@@ -140,7 +149,8 @@ def _run_pool(fn, tasks, workers, desc, bar) -> list:
 
 def _run_dask(fn, tasks, scheduler, desc, bar) -> list:
     try:
-        from distributed import Client, as_completed as dask_as_completed
+        from distributed import Client
+        from distributed import as_completed as dask_as_completed
     except ImportError:
         raise ImportError("run_blocks(scheduler=...) needs Dask: pip install -r requirements-dask.txt") from None
     results = [None] * len(tasks)

@@ -47,8 +47,11 @@ def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
     text = loader.construct_scalar(node)
     if not _DECIMAL_INT.match(str(text)):
         raise yaml.constructor.ConstructorError(
-            None, None, f"integer {text!r} is ambiguous (leading zero, octal, hex or sexagesimal); "
-            "write a plain decimal integer", node.start_mark)
+            None,
+            None,
+            f"integer {text!r} is ambiguous (leading zero, octal, hex or sexagesimal); write a plain decimal integer",
+            node.start_mark,
+        )
     return int(str(text).replace("_", ""))
 
 
@@ -58,8 +61,7 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict:
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark)
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
         seen[key] = loader.construct_object(value_node, deep=True)
     return seen
 
@@ -71,7 +73,7 @@ _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _c
 def load_yaml(text: str, source: str = "<params>") -> Any:
     """Parse YAML text strictly; any YAML problem becomes a one-line ParamsError."""
     try:
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - _StrictLoader derives from SafeLoader
+        return yaml.load(text, Loader=_StrictLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{source}:{mark.line + 1}" if mark else source
@@ -97,7 +99,7 @@ class IntRange(_Strict):
     max: Count
 
     @model_validator(mode="after")
-    def _ordered(self) -> "IntRange":
+    def _ordered(self) -> IntRange:
         if self.min > self.max:
             raise ValueError(f"min ({self.min}) must not exceed max ({self.max})")
         return self
@@ -115,7 +117,7 @@ class Window(_Strict):
     end: Annotated[dt.date, Field(ge=dt.date(2000, 1, 1), le=dt.date(2099, 12, 31))]  # inclusive
 
     @model_validator(mode="after")
-    def _ordered(self) -> "Window":
+    def _ordered(self) -> Window:
         if self.end < self.start:
             raise ValueError(f"end ({self.end}) must not be before start ({self.start})")
         return self
@@ -245,7 +247,7 @@ class Output(_Strict):
 def _naive_utc(value: dt.datetime | None) -> dt.datetime | None:
     """A moment as naive UTC (an offset, if given, is converted; no offset means UTC)."""
     if value is not None and value.tzinfo is not None:
-        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
     return value
 
 
@@ -362,23 +364,29 @@ class Params(_Strict):
     output: Output
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Params":
+    def _consistent(self) -> Params:
         if self.users_per_account.min < 1:
             raise ValueError("users_per_account.min must be at least 1: an account is created by its first user")
-        for key, most in (("users_per_account", 10_000), ("projects_per_account", 10_000),
-                          ("tasks_per_project", 1_000_000)):
+        for key, most in (
+            ("users_per_account", 10_000),
+            ("projects_per_account", 10_000),
+            ("tasks_per_project", 1_000_000),
+        ):
             if getattr(self, key).max > most:
                 raise ValueError(f"{key}.max = {getattr(self, key).max} is above the supported {most:,}")
         late = self.imperfections.late_arrival.threshold_seconds
         if self.ingestion.max_latency_seconds >= late:
-            raise ValueError(f"ingestion.max_latency_seconds ({self.ingestion.max_latency_seconds:g}) must be below "
-                             f"imperfections.late_arrival.threshold_seconds ({late}): normal latency is never late")
+            raise ValueError(
+                f"ingestion.max_latency_seconds ({self.ingestion.max_latency_seconds:g}) must be below "
+                f"imperfections.late_arrival.threshold_seconds ({late}): normal latency is never late"
+            )
         out = self.imperfections.outliers
         if out.long_cycle_share > 0 and self.window.days < 1.05 * out.long_cycle_threshold_days + 1:
             raise ValueError(
                 f"the window ({self.window.days} days) is too short for imperfections.outliers.long_cycle_share = "
                 f"{out.long_cycle_share:g}: cycles over {out.long_cycle_threshold_days:g} days need a window of at "
-                f"least {int(1.05 * out.long_cycle_threshold_days) + 2} days; lengthen the window or set it to 0")
+                f"least {int(1.05 * out.long_cycle_threshold_days) + 2} days; lengthen the window or set it to 0"
+            )
         if self.window.days > 3660:
             raise ValueError(f"window spans {self.window.days} days; at most 3660 are allowed")
         self._check_scenarios(late)
@@ -389,25 +397,32 @@ class Params(_Strict):
         window = f"the window {w0}..{w1}"
         sc = self.scenarios
         if sc.feature_launch.enabled and not w0 < sc.feature_launch.date <= w1:
-            raise ValueError(f"scenarios.feature_launch.date = {sc.feature_launch.date} must lie after the first day "
-                             f"of {window} (a launch needs a before and an after)")
+            raise ValueError(
+                f"scenarios.feature_launch.date = {sc.feature_launch.date} must lie after the first day "
+                f"of {window} (a launch needs a before and an after)"
+            )
         inc = sc.ingestion_incident
         if inc.enabled:
             start, end = dt.datetime.combine(w0, dt.time()), dt.datetime.combine(w1 + dt.timedelta(days=1), dt.time())
             if not start <= inc.start < end:
-                raise ValueError(f"scenarios.ingestion_incident.start = {inc.start.isoformat()} must lie inside {window}")
+                raise ValueError(
+                    f"scenarios.ingestion_incident.start = {inc.start.isoformat()} must lie inside {window}"
+                )
             if inc.backfill_delay_hours * 3600 <= late_threshold:
-                raise ValueError(f"scenarios.ingestion_incident.backfill_delay_hours = {inc.backfill_delay_hours:g} "
-                                 f"must exceed imperfections.late_arrival.threshold_seconds ({late_threshold} s): "
-                                 "the incident's events all count as late")
+                raise ValueError(
+                    f"scenarios.ingestion_incident.backfill_delay_hours = {inc.backfill_delay_hours:g} "
+                    f"must exceed imperfections.late_arrival.threshold_seconds ({late_threshold} s): "
+                    "the incident's events all count as late"
+                )
         hol = sc.holidays
         if len(set(hol.days)) != len(hol.days):  # on or off: truth/scenarios.parquet lists every day once
             twice = next(d for d in hol.days if hol.days.count(d) > 1)
             raise ValueError(f"scenarios.holidays.days lists {twice} twice; list each day once")
         if hol.enabled:
             if not hol.days:
-                raise ValueError("scenarios.holidays is enabled but lists no days; list at least one or set "
-                                 "enabled: false")
+                raise ValueError(
+                    "scenarios.holidays is enabled but lists no days; list at least one or set enabled: false"
+                )
             outside = [d for d in hol.days if not w0 <= d <= w1]
             if outside:
                 raise ValueError(f"scenarios.holidays.days holds {outside[0]}, outside {window}")
@@ -415,15 +430,19 @@ class Params(_Strict):
         if len(set(tiers)) != len(tiers):
             raise ValueError(f"scenarios.feature_launch.plan_tiers = {tiers} lists a tier twice")
         if sc.onboarding_revamp.enabled and not w0 < sc.onboarding_revamp.date <= w1:
-            raise ValueError(f"scenarios.onboarding_revamp.date = {sc.onboarding_revamp.date} must lie after the "
-                             f"first day of {window}")
+            raise ValueError(
+                f"scenarios.onboarding_revamp.date = {sc.onboarding_revamp.date} must lie after the "
+                f"first day of {window}"
+            )
         as_of = self.snapshot.as_of
         if as_of is not None:
             lo = dt.datetime.combine(w0 + dt.timedelta(days=1), dt.time())
             hi = dt.datetime.combine(w1 + dt.timedelta(days=61), dt.time())
             if not lo <= as_of <= hi:
-                raise ValueError(f"snapshot.as_of = {as_of.isoformat()} must lie between {lo.isoformat()} (a day into "
-                                 f"the window) and {hi.isoformat()} (60 days after it ends)")
+                raise ValueError(
+                    f"snapshot.as_of = {as_of.isoformat()} must lie between {lo.isoformat()} (a day into "
+                    f"the window) and {hi.isoformat()} (60 days after it ends)"
+                )
 
 
 def _format_loc(loc: tuple) -> str:
@@ -512,4 +531,3 @@ def window_bounds_us(params: Params) -> tuple[int, int]:
     start = (params.window.start - epoch).days * 86_400_000_000
     end = ((params.window.end - epoch).days + 1) * 86_400_000_000
     return start, end
-

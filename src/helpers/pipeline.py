@@ -24,24 +24,34 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 from tqdm.auto import tqdm
 
 from . import PROJECT_ROOT, io
+from .checks import REDELIVERED_SQL, define_truth_views
 from .entities import plan_accounts, plan_from_tables, plan_tables
 from .events import block_events, to_arrow
 from .package import write_package
-from .params import (SCHEMA_VERSION, Params, from_json_dict, load, params_sha256, to_json_dict)
-from .checks import REDELIVERED_SQL, define_truth_views
-from .schema import ENTITY_TABLES, EVENTS, TABLES, ddl
+from .params import SCHEMA_VERSION, Params, from_json_dict, load, params_sha256, to_json_dict
+from .schema import ENTITY_TABLES, TABLES, ddl
 from .simulate import simulate_block
 
 PARAMS_FILE = "state/params.json"
 ENV_PARAMS = "SAAS_SYNTH_PARAMS"
 ENV_DATA_DIR = "SAAS_SYNTH_DATA_DIR"
 STATE_TABLES = ("user_latent", "sessions", "timeline")
-PACKAGES = ("numpy", "pandas", "pyarrow", "duckdb", "faker", "tzdata", "pydantic", "papermill", "nbconvert",
-            "matplotlib", "seaborn")
+PACKAGES = (
+    "numpy",
+    "pandas",
+    "pyarrow",
+    "duckdb",
+    "faker",
+    "tzdata",
+    "pydantic",
+    "papermill",
+    "nbconvert",
+    "matplotlib",
+    "seaborn",
+)
 
 
 def resolve(path: str | os.PathLike) -> Path:
@@ -70,8 +80,10 @@ def setup(params_path: str | os.PathLike, data_dir: str | os.PathLike) -> Params
     params = load(resolve(params_path))
     data_dir = Path(data_dir)
     if (data_dir / "manifest.json").exists():
-        raise FileExistsError(f"{data_dir} holds a published dataset (manifest.json): a notebook never "
-                              "overwrites one; choose a scratch folder, or publish with python -m helpers.run")
+        raise FileExistsError(
+            f"{data_dir} holds a published dataset (manifest.json): a notebook never "
+            "overwrites one; choose a scratch folder, or publish with python -m helpers.run"
+        )
     for sub in ("raw", "state", "truth", "csv", INCREMENTS_DIR):
         shutil.rmtree(data_dir / sub, ignore_errors=True)
     for f in ("warehouse.duckdb", "manifest.json"):
@@ -190,10 +202,27 @@ def simulate_only_block(data_dir: str, k: int, write=None) -> int:
 
 
 TIMELINE_FOR_EVENTS = [
-    "task_id", "account_id", "project_id", "created_at", "creator_id", "assigned_at", "assignee_id", "started_at",
-    "blocker1_added_at", "blocker1_resolved_at", "handoff_at", "handoff_from_id", "handoff_to_id",
-    "blocker2_added_at", "blocker2_resolved_at", "done_at", "done_by_id", "cancelled_at", "cancelled_from",
-    "cancelled_by_id"]
+    "task_id",
+    "account_id",
+    "project_id",
+    "created_at",
+    "creator_id",
+    "assigned_at",
+    "assignee_id",
+    "started_at",
+    "blocker1_added_at",
+    "blocker1_resolved_at",
+    "handoff_at",
+    "handoff_from_id",
+    "handoff_to_id",
+    "blocker2_added_at",
+    "blocker2_resolved_at",
+    "done_at",
+    "done_by_id",
+    "cancelled_at",
+    "cancelled_from",
+    "cancelled_by_id",
+]
 
 
 def events_block(data_dir: str, k: int, write=io.write_part) -> int:
@@ -203,11 +232,19 @@ def events_block(data_dir: str, k: int, write=io.write_part) -> int:
     params = _params(data_dir)
     accounts = part_ranges(params)[k]
     f = io.part_path
-    read = {name: io.to_numpy_columns(io.read_parts_file(f(folder, k), cols)) for name, folder, cols in (
-        ("users", io.table_dir(data_dir, "users"), ["user_id", "account_id"]),
-        ("sessions", io.state_dir(data_dir, "sessions"), None),
-        ("projects", io.table_dir(data_dir, "projects"), ["project_id", "account_id", "owner_user_id", "created_at"]),
-        ("timeline", io.state_dir(data_dir, "timeline"), TIMELINE_FOR_EVENTS))}
+    read = {
+        name: io.to_numpy_columns(io.read_parts_file(f(folder, k), cols))
+        for name, folder, cols in (
+            ("users", io.table_dir(data_dir, "users"), ["user_id", "account_id"]),
+            ("sessions", io.state_dir(data_dir, "sessions"), None),
+            (
+                "projects",
+                io.table_dir(data_dir, "projects"),
+                ["project_id", "account_id", "owner_user_id", "created_at"],
+            ),
+            ("timeline", io.state_dir(data_dir, "timeline"), TIMELINE_FOR_EVENTS),
+        )
+    }
     cols = block_events(params, accounts, read["users"], read["sessions"], read["projects"], read["timeline"])
     table = to_arrow(cols)  # ordered by event time
     write(table, io.table_dir(data_dir, "events"), k)
@@ -215,8 +252,15 @@ def events_block(data_dir: str, k: int, write=io.write_part) -> int:
     return table.num_rows
 
 
-def run_tasks(fn, data_dir: Path, tasks: list[tuple], desc: str, progress: bool,
-              workers: int | None = None, scheduler: str | None = None) -> list:
+def run_tasks(
+    fn,
+    data_dir: Path,
+    tasks: list[tuple],
+    desc: str,
+    progress: bool,
+    workers: int | None = None,
+    scheduler: str | None = None,
+) -> list:
     """fn(data_dir, *task) for every task (a block): here, with parts written on a background thread
     while the next block is computed; on `workers` local processes; or on a Dask cluster
     (`scheduler`). Workers only schedule blocks: the content is the same whichever runs them.
@@ -224,20 +268,25 @@ def run_tasks(fn, data_dir: Path, tasks: list[tuple], desc: str, progress: bool,
     from . import parallel
 
     scheduler = scheduler or parallel.scheduler_from_env()
-    if workers is None and not os.environ.get(parallel.WORKERS_ENV, "").strip() \
-            and _params(Path(data_dir)).accounts.count < POOL_MIN_ACCOUNTS:
+    if (
+        workers is None
+        and not os.environ.get(parallel.WORKERS_ENV, "").strip()
+        and _params(Path(data_dir)).accounts.count < POOL_MIN_ACCOUNTS
+    ):
         workers = 1  # a small dataset takes seconds: starting worker processes would cost more than it saves
     workers = parallel.default_workers() if workers is None else workers
     started = time.perf_counter()
     if scheduler or (workers > 1 and len(tasks) > 1):
         folder = str(Path(data_dir).resolve())
-        results = parallel.run_blocks(fn, [(folder, *task) for task in tasks], workers=workers, scheduler=scheduler,
-                                      desc=desc, progress=progress)
+        results = parallel.run_blocks(
+            fn, [(folder, *task) for task in tasks], workers=workers, scheduler=scheduler, desc=desc, progress=progress
+        )
         where = f"the Dask cluster at {scheduler}" if scheduler else f"{min(workers, len(tasks))} worker processes"
     else:
         with io.BackgroundWriter() as writer:
-            results = [fn(str(data_dir), *task, write=writer.write)
-                       for task in tqdm(tasks, desc=desc, disable=not progress)]
+            results = [
+                fn(str(data_dir), *task, write=writer.write) for task in tqdm(tasks, desc=desc, disable=not progress)
+            ]
         where = "this process (Parquet written on a background thread)"
     LAST_RUN.update(step=desc, blocks=len(tasks), where=where, seconds=time.perf_counter() - started)
     return results
@@ -255,36 +304,60 @@ def last_run_summary(rows: int | None = None, what: str = "rows") -> str:
     return f"{r['blocks']} blocks on {r['where']} in {r['seconds']:.1f} s{rate}."
 
 
-def run_parts(fn, data_dir: Path, n_parts: int, desc: str, progress: bool,
-              workers: int | None = None, scheduler: str | None = None) -> list:
+def run_parts(
+    fn,
+    data_dir: Path,
+    n_parts: int,
+    desc: str,
+    progress: bool,
+    workers: int | None = None,
+    scheduler: str | None = None,
+) -> list:
     """fn(data_dir, k) for every part k (see run_tasks)."""
     return run_tasks(fn, data_dir, [(k,) for k in range(n_parts)], desc, progress, workers, scheduler)
 
 
-def generate_entities(data_dir: str | os.PathLike, progress: bool | None = None, workers: int | None = None,
-                      scheduler: str | None = None) -> dict:
+def generate_entities(
+    data_dir: str | os.PathLike, progress: bool | None = None, workers: int | None = None, scheduler: str | None = None
+) -> dict:
     """Plan accounts, simulate every block of accounts, write the four entity tables and state."""
     data_dir = Path(data_dir)
     params = load_saved_params(data_dir)
     _forget_imperfections(data_dir, ("accounts", "users", "tasks", "events"))
     _forget_answer_keys(data_dir)
-    for folder in [io.table_dir(data_dir, t) for t in ENTITY_TABLES] + [io.state_dir(data_dir, t) for t in STATE_TABLES]:
+    for folder in [io.table_dir(data_dir, t) for t in ENTITY_TABLES] + [
+        io.state_dir(data_dir, t) for t in STATE_TABLES
+    ]:
         for old in io.parts(folder):
             old.unlink()  # no stale part survives a run with fewer parts
     plan = plan_accounts(params)
     io.write_part(plan.accounts, io.table_dir(data_dir, "accounts"), 0)
-    io.write_part(io.from_numpy_state({
-        "account_id": np.arange(1, plan.n_accounts + 1, dtype=np.int64),
-        "churn_at": np.where(plan.churn_at == np.iinfo(np.int64).max, -1, plan.churn_at),
-    }), io.state_dir(data_dir, "account_latent"), 0)
+    io.write_part(
+        io.from_numpy_state(
+            {
+                "account_id": np.arange(1, plan.n_accounts + 1, dtype=np.int64),
+                "churn_at": np.where(plan.churn_at == np.iinfo(np.int64).max, -1, plan.churn_at),
+            }
+        ),
+        io.state_dir(data_dir, "account_latent"),
+        0,
+    )
     _save_plan(plan, data_dir)
-    run_parts(entities_block, data_dir, len(part_ranges(params)), "entities (account blocks)",
-              show_progress() if progress is None else progress, workers, scheduler)
+    run_parts(
+        entities_block,
+        data_dir,
+        len(part_ranges(params)),
+        "entities (account blocks)",
+        show_progress() if progress is None else progress,
+        workers,
+        scheduler,
+    )
     return {name: io.row_count(io.table_dir(data_dir, name)) for name in ENTITY_TABLES}
 
 
-def generate_events(data_dir: str | os.PathLike, progress: bool | None = None, workers: int | None = None,
-                    scheduler: str | None = None) -> dict:
+def generate_events(
+    data_dir: str | os.PathLike, progress: bool | None = None, workers: int | None = None, scheduler: str | None = None
+) -> dict:
     """Derive every account's events from the saved state, one part per block of accounts."""
     data_dir = Path(data_dir)
     params = load_saved_params(data_dir)
@@ -292,8 +365,15 @@ def generate_events(data_dir: str | os.PathLike, progress: bool | None = None, w
     _forget_answer_keys(data_dir)
     for old in io.parts(io.table_dir(data_dir, "events")):
         old.unlink()  # no stale part survives a run with fewer parts
-    counts = run_parts(events_block, data_dir, len(part_ranges(params)), "events (account blocks)",
-                       show_progress() if progress is None else progress, workers, scheduler)
+    counts = run_parts(
+        events_block,
+        data_dir,
+        len(part_ranges(params)),
+        "events (account blocks)",
+        show_progress() if progress is None else progress,
+        workers,
+        scheduler,
+    )
     return {"events": int(sum(counts))}
 
 
@@ -304,8 +384,9 @@ def write_answer_keys(data_dir: str | os.PathLike) -> dict[str, int]:
     return truth.write_answer_keys(data_dir, load_saved_params(Path(data_dir)))
 
 
-def apply_imperfections(data_dir: str | os.PathLike, progress: bool | None = None, workers: int | None = None,
-                        scheduler: str | None = None) -> dict:
+def apply_imperfections(
+    data_dir: str | os.PathLike, progress: bool | None = None, workers: int | None = None, scheduler: str | None = None
+) -> dict:
     """03_imperfections: blank values, delay events, write the ledger (idempotent: starts from
     state/clean). Parts are processed as blocks, like generation."""
     from . import imperfections
@@ -314,8 +395,15 @@ def apply_imperfections(data_dir: str | os.PathLike, progress: bool | None = Non
     params = load_saved_params(data_dir)
     plan = imperfections.plan(params, data_dir)
     tasks = [(name, part, plan["missing"], plan["late_probability"]) for name, part in plan["work"]]
-    run_tasks(imperfections_block, data_dir, tasks, "imperfections (parts)",
-              show_progress() if progress is None else progress, workers, scheduler)
+    run_tasks(
+        imperfections_block,
+        data_dir,
+        tasks,
+        "imperfections (parts)",
+        show_progress() if progress is None else progress,
+        workers,
+        scheduler,
+    )
     rows = imperfections.finish(data_dir)
     shutil.rmtree(data_dir / INCREMENTS_DIR, ignore_errors=True)
     if params.snapshot.increments:
@@ -350,8 +438,9 @@ def write_increments(data_dir: str | os.PathLike) -> int:
     return len(list(final.glob("ingested_date=*")))
 
 
-def imperfections_block(data_dir: str, name: str, part: int, plans, late_probability: float,
-                        write=io.write_part) -> int:
+def imperfections_block(
+    data_dir: str, name: str, part: int, plans, late_probability: float, write=io.write_part
+) -> int:
     """One part of one table through 03_imperfections (see imperfections.apply_part)."""
     from . import imperfections
 
@@ -402,13 +491,17 @@ def build_warehouse(data_dir: str | os.PathLike) -> Path:
         if ledger.exists():
             con.execute(f"CREATE TABLE imperfections.ledger AS SELECT * FROM read_parquet('{ledger}')")
         else:  # before (or without) 03_imperfections: the same columns, no rows
-            con.execute("CREATE TABLE imperfections.ledger (table_name VARCHAR, row_key BIGINT, kind VARCHAR, "
-                        "column_name VARCHAR, original_value VARCHAR, new_value VARCHAR)")
+            con.execute(
+                "CREATE TABLE imperfections.ledger (table_name VARCHAR, row_key BIGINT, kind VARCHAR, "
+                "column_name VARCHAR, original_value VARCHAR, new_value VARCHAR)"
+            )
         # answer keys (schema truth); qa.all_events: published deliveries and those an as_of extract left
         # out; qa.events: one row per event_id (first delivery)
         define_truth_views(con, data_dir, as_tables=True)
         con.execute("CREATE SCHEMA qa")
-        con.execute("CREATE VIEW qa.all_events AS SELECT * FROM raw.events UNION ALL SELECT * FROM truth.not_yet_arrived")
+        con.execute(
+            "CREATE VIEW qa.all_events AS SELECT * FROM raw.events UNION ALL SELECT * FROM truth.not_yet_arrived"
+        )
         dups = con.execute("SELECT count(*) FROM imperfections.ledger WHERE kind = 'duplicate'").fetchall()[0][0]
         dedup = " QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY ingested_at_utc) = 1" if dups else ""
         con.execute(f"CREATE VIEW qa.events AS SELECT * FROM qa.all_events{dedup}")
@@ -425,8 +518,20 @@ def _imperfections_manifest(data_dir: Path, params: Params) -> list[dict]:
     from . import checks, imperfections
 
     rows = imperfections.measure(checks.connect(data_dir, params), params)
-    keys = ("kind", "table", "column", "target_rate", "achievable_rate", "measured_rate", "count", "denominator",
-            "tolerance", "within_tolerance", "definition", "threshold_seconds")
+    keys = (
+        "kind",
+        "table",
+        "column",
+        "target_rate",
+        "achievable_rate",
+        "measured_rate",
+        "count",
+        "denominator",
+        "tolerance",
+        "within_tolerance",
+        "definition",
+        "threshold_seconds",
+    )
     return [{k: (round(r[k], 6) if isinstance(r[k], float) else r[k]) for k in keys} for r in rows]
 
 
@@ -455,18 +560,33 @@ def write_manifest(data_dir: str | os.PathLike, timings: dict | None = None, nam
         "content_hashes": io.content_hashes(data_dir),
         "imperfections": _imperfections_manifest(data_dir, params),
         "grain": {name: t.grain for name, t in TABLES.items()},
-        "notes": ([f"events: duplicate deliveries are on (imperfections.duplicates.share = "
-                   f"{params.imperfections.duplicates.share:g}): a re-sent event repeats its event_id; "
-                   "deduplicate by event_id (the warehouse view qa.events does)"]
-                  if params.imperfections.duplicates.share > 0 else [])
-                 + [f"scenario {line}" for line in scenarios.notes(params)]
-                 + ([f"events: an extract as of {params.snapshot.as_of.isoformat()} UTC: deliveries ingested later "
-                     "are not in raw/events but in truth/not_yet_arrived.parquet"] if params.snapshot.as_of else []),
-        "scenarios": scenarios.scenarios_table(params).to_pandas().assign(
-            starts_at=lambda d: d.starts_at.astype(str), ends_at=lambda d: d.ends_at.astype(str)).to_dict("records"),
+        "notes": (
+            [
+                f"events: duplicate deliveries are on (imperfections.duplicates.share = "
+                f"{params.imperfections.duplicates.share:g}): a re-sent event repeats its event_id; "
+                "deduplicate by event_id (the warehouse view qa.events does)"
+            ]
+            if params.imperfections.duplicates.share > 0
+            else []
+        )
+        + [f"scenario {line}" for line in scenarios.notes(params)]
+        + (
+            [
+                f"events: an extract as of {params.snapshot.as_of.isoformat()} UTC: deliveries ingested later "
+                "are not in raw/events but in truth/not_yet_arrived.parquet"
+            ]
+            if params.snapshot.as_of
+            else []
+        ),
+        "scenarios": scenarios.scenarios_table(params)
+        .to_pandas()
+        .assign(starts_at=lambda d: d.starts_at.astype(str), ends_at=lambda d: d.ends_at.astype(str))
+        .to_dict("records"),
         "truth": truth.truth_files(data_dir),
-        "snapshot": {"as_of": params.snapshot.as_of.isoformat() if params.snapshot.as_of else None,
-                     "increments_days": len(list((data_dir / INCREMENTS_DIR).glob("ingested_date=*")))},
+        "snapshot": {
+            "as_of": params.snapshot.as_of.isoformat() if params.snapshot.as_of else None,
+            "increments_days": len(list((data_dir / INCREMENTS_DIR).glob("ingested_date=*"))),
+        },
         "timings_seconds": {k: round(v, 3) for k, v in (timings or {}).items()},
     }
     # schema.sql, data_dictionary.md, sources.yml, datapackage.json (and csv/ copies on request)

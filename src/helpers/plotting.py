@@ -4,8 +4,8 @@ parts, so a notebook never loads a whole table (events can be tens of millions o
 from __future__ import annotations
 
 import duckdb
-import numpy as np
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import seaborn as sns
 
@@ -46,17 +46,22 @@ def _log_histogram(ax, con, sql: str, bins: int) -> int:
         return 0
     hi = max(hi, lo * 1.0001)
     edges = np.geomspace(lo, hi, bins + 1)
-    counts = dict(con.execute(f"""SELECT least(floor(ln(v / {lo}) / ln({hi} / {lo}) * {bins}), {bins - 1})::INTEGER AS b,
-                                         count(*) FROM ({sql}) WHERE v > 0 GROUP BY b""").fetchall())
+    counts = dict(
+        con.execute(f"""SELECT least(floor(ln(v / {lo}) / ln({hi} / {lo}) * {bins}), {bins - 1})::INTEGER AS b,
+                                         count(*) FROM ({sql}) WHERE v > 0 GROUP BY b""").fetchall()
+    )
     ax.stairs([counts.get(i, 0) for i in range(bins)], edges, fill=True, color="#3b6ea8", alpha=0.85)
     ax.set_xscale("log")
     return int(n)
 
 
 def signups_by_week(con) -> plt.Figure:
-    df = _df(con, """
+    df = _df(
+        con,
+        """
         SELECT date_trunc('week', created_at) AS week, plan_tier, count(*) AS accounts
-        FROM raw.accounts GROUP BY ALL ORDER BY week""")
+        FROM raw.accounts GROUP BY ALL ORDER BY week""",
+    )
     wide = df.pivot_table(index="week", columns="plan_tier", values="accounts", fill_value=0)
     wide = wide.reindex(columns=[c for c in ("free", "team", "business", "enterprise") if c in wide.columns])
     fig, ax = plt.subplots()
@@ -68,9 +73,12 @@ def signups_by_week(con) -> plt.Figure:
 
 
 def users_per_account(con) -> plt.Figure:
-    df = _df(con, """
+    df = _df(
+        con,
+        """
         SELECT a.plan_tier, count(u.user_id) AS users
-        FROM raw.accounts a LEFT JOIN raw.users u USING (account_id) GROUP BY a.account_id, a.plan_tier""")
+        FROM raw.accounts a LEFT JOIN raw.users u USING (account_id) GROUP BY a.account_id, a.plan_tier""",
+    )
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
     top = max(int(df.users.max()) if len(df) else 1, 1)
     edges = np.unique(np.round(np.logspace(0, np.log10(top + 1), 24))) - 0.5  # integer-centred log bins
@@ -86,8 +94,13 @@ def users_per_account(con) -> plt.Figure:
 
 def activation_lag(con) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(10, 3.0))
-    _log_histogram(ax, con, """SELECT date_diff('minute', created_at, activated_at) / 60.0 AS v
-                               FROM raw.users WHERE activated_at IS NOT NULL AND activated_at > created_at""", 40)
+    _log_histogram(
+        ax,
+        con,
+        """SELECT date_diff('minute', created_at, activated_at) / 60.0 AS v
+                               FROM raw.users WHERE activated_at IS NOT NULL AND activated_at > created_at""",
+        40,
+    )
     ax.set(title="Invitation to first sign-in (hours, log scale)", xlabel="hours", ylabel="users")
     fig.tight_layout()
     return fig
@@ -106,11 +119,14 @@ def task_status_and_cycle(con) -> plt.Figure:
 
 
 def event_mix(con) -> pd.DataFrame:
-    return _df(con, f"""
+    return _df(
+        con,
+        f"""
         SELECT event_name,
                CASE WHEN event_name IN {KEY_EVENTS_SQL} THEN 'key' ELSE 'supporting' END AS kind,
                count(*) AS events, round(100.0 * count(*) / sum(count(*)) OVER (), 1) AS pct
-        FROM qa.events GROUP BY ALL ORDER BY events DESC""")
+        FROM qa.events GROUP BY ALL ORDER BY events DESC""",
+    )
 
 
 def event_mix_chart(mix: pd.DataFrame) -> plt.Figure:
@@ -124,8 +140,11 @@ def event_mix_chart(mix: pd.DataFrame) -> plt.Figure:
 
 
 def daily_events(con) -> plt.Figure:
-    df = _df(con, """
-        SELECT event_at_utc::DATE AS day, count(*) AS events FROM qa.events GROUP BY ALL ORDER BY day""")
+    df = _df(
+        con,
+        """
+        SELECT event_at_utc::DATE AS day, count(*) AS events FROM qa.events GROUP BY ALL ORDER BY day""",
+    )
     fig, ax = plt.subplots()
     if len(df):
         df["day"] = pd.to_datetime(df["day"])
@@ -139,24 +158,32 @@ def daily_events(con) -> plt.Figure:
 
 
 def weekday_hour_heatmap(con) -> plt.Figure:
-    df = _df(con, """
+    df = _df(
+        con,
+        """
         SELECT isodow(event_at_utc) AS dow, hour(event_at_utc) AS hour, count(*) AS events
-        FROM qa.events GROUP BY ALL""")
+        FROM qa.events GROUP BY ALL""",
+    )
     grid = df.pivot_table(index="dow", columns="hour", values="events", fill_value=0)
     grid = grid.reindex(index=range(1, 8), columns=range(24), fill_value=0)
     grid.index = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
     fig, ax = plt.subplots(figsize=(10, 3.2))
     sns.heatmap(grid, cmap="Blues", ax=ax, cbar_kws={"label": "events"})
     ax.tick_params(axis="y", rotation=0)
-    ax.set(title="Events by weekday and UTC hour (users span the Americas, Europe and Asia-Pacific)",
-           xlabel="hour (UTC)", ylabel="")
+    ax.set(
+        title="Events by weekday and UTC hour (users span the Americas, Europe and Asia-Pacific)",
+        xlabel="hour (UTC)",
+        ylabel="",
+    )
     fig.tight_layout()
     return fig
 
 
 def active_users(con) -> plt.Figure:
     """Daily users with a key event, and the trailing 7-day active users (the locked definition)."""
-    df = _df(con, f"""
+    df = _df(
+        con,
+        f"""
         WITH days AS (
             SELECT d::DATE AS day
             FROM range(getvariable('window_start'), getvariable('window_end'), INTERVAL 1 DAY) r(d)
@@ -169,7 +196,8 @@ def active_users(con) -> plt.Figure:
             FROM key_days k, range(7) r(i) GROUP BY 1
         )
         SELECT days.day, coalesce(dau.dau, 0) AS dau, coalesce(wau.wau7, 0) AS wau7
-        FROM days LEFT JOIN dau USING (day) LEFT JOIN wau USING (day) ORDER BY days.day""")
+        FROM days LEFT JOIN dau USING (day) LEFT JOIN wau USING (day) ORDER BY days.day""",
+    )
     fig, ax = plt.subplots()
     if len(df):
         df["day"] = pd.to_datetime(df["day"])
@@ -184,7 +212,9 @@ def active_users(con) -> plt.Figure:
 def user_retention(con, max_weeks: int = 16) -> tuple[plt.Figure, pd.DataFrame]:
     """Share of activated users with a key event k ISO weeks after their activation week (all cohorts
     old enough to be observed for max_weeks)."""
-    df = _df(con, f"""
+    df = _df(
+        con,
+        f"""
         WITH cohort AS (
             SELECT user_id, date_trunc('week', activated_at) AS cohort_week
             FROM raw.users WHERE activated_at IS NOT NULL
@@ -199,12 +229,17 @@ def user_retention(con, max_weeks: int = 16) -> tuple[plt.Figure, pd.DataFrame]:
                count(DISTINCT a.user_id) / (SELECT count(*) FROM observable)::DOUBLE AS retained
         FROM observable o JOIN active_weeks a USING (user_id)
         WHERE a.week >= o.cohort_week
-        GROUP BY ALL HAVING week_number <= {max_weeks} ORDER BY week_number""")
+        GROUP BY ALL HAVING week_number <= {max_weeks} ORDER BY week_number""",
+    )
     fig, ax = plt.subplots(figsize=(10, 3.2))
     if len(df):
         ax.plot(df.week_number, 100 * df.retained, marker="o", color="#3b6ea8")
-    ax.set(title="User retention: % of activated users with a key event in week k after activation",
-           xlabel="weeks since activation week", ylabel="% retained", ylim=(0, 100))
+    ax.set(
+        title="User retention: % of activated users with a key event in week k after activation",
+        xlabel="weeks since activation week",
+        ylabel="% retained",
+        ylim=(0, 100),
+    )
     fig.tight_layout()
     return fig, df
 
@@ -231,8 +266,11 @@ def folder_table(folder) -> pd.DataFrame:
     from pathlib import Path
 
     folder = Path(folder)
-    rows = [{"path": str(p.relative_to(folder)), "bytes": p.stat().st_size}
-            for p in sorted(folder.rglob("*")) if p.is_file() and not any(x.startswith(".") for x in p.parts)]
+    rows = [
+        {"path": str(p.relative_to(folder)), "bytes": p.stat().st_size}
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not any(x.startswith(".") for x in p.parts)
+    ]
     return pd.DataFrame(rows, columns=["path", "bytes"])
 
 
@@ -245,8 +283,16 @@ def imperfection_rates(rows: list[dict]) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(10, 0.45 * len(rows) + 1.2))
     y = np.arange(len(rows))
     ax.barh(y, measured, color="#3b6ea8", label="measured")
-    ax.errorbar(target, y, xerr=tol, fmt="|", color="#e0893e", markersize=16, capsize=4,
-                label="target (or the reachable rate) ± tolerance")
+    ax.errorbar(
+        target,
+        y,
+        xerr=tol,
+        fmt="|",
+        color="#e0893e",
+        markersize=16,
+        capsize=4,
+        label="target (or the reachable rate) ± tolerance",
+    )
     ax.set_yticks(y, labels)
     ax.invert_yaxis()
     ax.set(title="Imperfections: measured rate vs target", xlabel="% of the rows it applies to")
@@ -258,27 +304,42 @@ def imperfection_rates(rows: list[dict]) -> plt.Figure:
 def late_delays(con) -> plt.Figure:
     """How late the late events are (hours, log scale)."""
     fig, ax = plt.subplots(figsize=(10, 3.0))
-    _log_histogram(ax, con, """
+    _log_histogram(
+        ax,
+        con,
+        """
         SELECT date_diff('second', event_at_utc, ingested_at_utc) / 3600.0 AS v
-        FROM qa.events WHERE ingested_at_utc - event_at_utc > to_seconds(getvariable('late_threshold_seconds'))""", 50)
-    ax.set(title="Late arrivals: ingested_at_utc - event_at_utc (hours, log scale)", xlabel="hours late",
-           ylabel="events")
+        FROM qa.events WHERE ingested_at_utc - event_at_utc > to_seconds(getvariable('late_threshold_seconds'))""",
+        50,
+    )
+    ax.set(
+        title="Late arrivals: ingested_at_utc - event_at_utc (hours, log scale)", xlabel="hours late", ylabel="events"
+    )
     fig.tight_layout()
     return fig
 
 
 def daily_events_by_kind(con) -> plt.Figure:
     """Events per UTC day, key vs supporting, stacked."""
-    df = _df(con, f"""
+    df = _df(
+        con,
+        f"""
         SELECT event_at_utc::DATE AS day,
                count(*) FILTER (WHERE event_name IN {KEY_EVENTS_SQL}) AS key,
                count(*) FILTER (WHERE event_name NOT IN {KEY_EVENTS_SQL}) AS supporting
-        FROM qa.events GROUP BY ALL ORDER BY day""")
+        FROM qa.events GROUP BY ALL ORDER BY day""",
+    )
     fig, ax = plt.subplots()
     if len(df):
         df["day"] = pd.to_datetime(df["day"])
-        ax.stackplot(df.day, df.key, df.supporting, labels=["key events", "supporting events"],
-                     colors=["#3b6ea8", "#b9c4cf"], linewidth=0)
+        ax.stackplot(
+            df.day,
+            df.key,
+            df.supporting,
+            labels=["key events", "supporting events"],
+            colors=["#3b6ea8", "#b9c4cf"],
+            linewidth=0,
+        )
         ax.legend(loc="upper left")
     ax.set(title="Events per UTC day: key vs supporting", xlabel="", ylabel="events per day")
     fig.tight_layout()
@@ -287,7 +348,9 @@ def daily_events_by_kind(con) -> plt.Figure:
 
 def active_users_internal(con) -> plt.Figure:
     """7-day active users (key events, trailing 7 UTC days), with and without internal accounts."""
-    df = _df(con, f"""
+    df = _df(
+        con,
+        f"""
         WITH days AS (
             SELECT d::DATE AS day FROM range(getvariable('window_start'), getvariable('window_end'), INTERVAL 1 DAY) r(d)
         ), key_days AS (
@@ -299,7 +362,8 @@ def active_users_internal(con) -> plt.Figure:
             FROM key_days k, range(7) r(i) GROUP BY 1
         )
         SELECT days.day, coalesce(all_users, 0) AS all_users, coalesce(external_users, 0) AS external_users
-        FROM days LEFT JOIN wau USING (day) ORDER BY day""")
+        FROM days LEFT JOIN wau USING (day) ORDER BY day""",
+    )
     fig, ax = plt.subplots()
     if len(df):
         df["day"] = pd.to_datetime(df["day"])
@@ -313,7 +377,9 @@ def active_users_internal(con) -> plt.Figure:
 
 def retention_heatmap(con, max_weeks: int = 12) -> plt.Figure:
     """Weekly user retention by activation-week cohort (external users): % with a key event in week k."""
-    df = _df(con, f"""
+    df = _df(
+        con,
+        f"""
         WITH cohort AS (
             SELECT u.user_id, date_trunc('week', u.activated_at) AS cohort_week
             FROM raw.users u JOIN raw.accounts a USING (account_id)
@@ -325,21 +391,27 @@ def retention_heatmap(con, max_weeks: int = 12) -> plt.Figure:
         SELECT c.cohort_week, date_diff('day', c.cohort_week, a.week) // 7 AS k,
                100.0 * count(DISTINCT a.user_id) / any_value(s.size) AS pct
         FROM cohort c JOIN active a USING (user_id) JOIN sizes s USING (cohort_week)
-        WHERE a.week >= c.cohort_week GROUP BY ALL HAVING k <= {max_weeks}""")
+        WHERE a.week >= c.cohort_week GROUP BY ALL HAVING k <= {max_weeks}""",
+    )
     fig, ax = plt.subplots(figsize=(10, 6))
     if len(df):
         grid = df.pivot_table(index="cohort_week", columns="k", values="pct")
         grid.index = pd.to_datetime(grid.index).strftime("%Y-%m-%d")
         sns.heatmap(grid, cmap="Blues", vmin=0, vmax=100, ax=ax, cbar_kws={"label": "% of cohort retained"})
-    ax.set(title="User retention by activation week (external users): % with a key event in week k",
-           xlabel="weeks since activation week (k)", ylabel="activation week (Monday)")
+    ax.set(
+        title="User retention by activation week (external users): % with a key event in week k",
+        xlabel="weeks since activation week (k)",
+        ylabel="activation week (Monday)",
+    )
     fig.tight_layout()
     return fig
 
 
 def account_retention(con, max_weeks: int = 16) -> plt.Figure:
     """Account retention: % of external accounts (cohorts old enough) with any key event in week k."""
-    df = _df(con, f"""
+    df = _df(
+        con,
+        f"""
         WITH cohort AS (
             SELECT account_id, date_trunc('week', created_at) AS cohort_week FROM raw.accounts WHERE NOT is_internal
         ), observable AS (
@@ -352,12 +424,17 @@ def account_retention(con, max_weeks: int = 16) -> plt.Figure:
         SELECT date_diff('day', o.cohort_week, a.week) // 7 AS k,
                100.0 * count(DISTINCT a.account_id) / (SELECT count(*) FROM observable) AS pct
         FROM observable o JOIN active a USING (account_id) WHERE a.week >= o.cohort_week
-        GROUP BY ALL HAVING k <= {max_weeks} ORDER BY k""")
+        GROUP BY ALL HAVING k <= {max_weeks} ORDER BY k""",
+    )
     fig, ax = plt.subplots(figsize=(10, 3.2))
     if len(df):
         ax.plot(df.k, df.pct, marker="o", color="#3b6ea8")
-    ax.set(title="Account retention: % of accounts with any key event in week k after signup (external)",
-           xlabel="weeks since signup week", ylabel="% retained", ylim=(0, 100))
+    ax.set(
+        title="Account retention: % of accounts with any key event in week k after signup (external)",
+        xlabel="weeks since signup week",
+        ylabel="% retained",
+        ylim=(0, 100),
+    )
     fig.tight_layout()
     return fig
 
@@ -366,9 +443,15 @@ def cycle_time_outliers(con, threshold_days: float) -> plt.Figure:
     """Cycle time (started -> done), log scale, with the long-cycle outlier threshold marked."""
     fig, ax = plt.subplots(figsize=(10, 3.2))
     if _log_histogram(ax, con, CYCLE_DAYS_SQL, 60):
-        share = con.execute(f"SELECT 100.0 * avg((v > {threshold_days})::INTEGER) FROM ({CYCLE_DAYS_SQL})").fetchall()[0][0]
-        ax.axvline(threshold_days, color="#c0392b", ls="--", label=f"outlier threshold {threshold_days:g} days "
-                                                                   f"({share:.2f}% of done tasks above)")
+        share = con.execute(f"SELECT 100.0 * avg((v > {threshold_days})::INTEGER) FROM ({CYCLE_DAYS_SQL})").fetchall()[
+            0
+        ][0]
+        ax.axvline(
+            threshold_days,
+            color="#c0392b",
+            ls="--",
+            label=f"outlier threshold {threshold_days:g} days ({share:.2f}% of done tasks above)",
+        )
         ax.legend(loc="upper right")
     ax.set(title="Cycle time of done tasks, started -> done (days, log scale)", xlabel="days", ylabel="tasks")
     fig.tight_layout()
@@ -381,22 +464,35 @@ def _mark(ax, when, label: str, color: str = "#c0392b") -> None:
 
 
 def _off(ax, scenario: str) -> None:
-    ax.text(0.5, 0.5, f"scenario {scenario} is off in these parameters", ha="center", va="center",
-            transform=ax.transAxes, color="#777777")
+    ax.text(
+        0.5,
+        0.5,
+        f"scenario {scenario} is off in these parameters",
+        ha="center",
+        va="center",
+        transform=ax.transAxes,
+        color="#777777",
+    )
 
 
 def scenario_feature_launch(con, params) -> plt.Figure:
     """Share of tasks handed off, by week of creation: the launch segment vs other external accounts."""
     f = params.scenarios.feature_launch
     tiers = ", ".join(f"'{t}'" for t in f.plan_tiers)
-    df = _df(con, f"""
+    df = _df(
+        con,
+        f"""
         SELECT date_trunc('week', t.created_at)::DATE AS week, a.plan_tier IN ({tiers}) AS segment,
                100.0 * avg((h.task_id IS NOT NULL)::INTEGER) AS pct, count(*) AS tasks
         FROM raw.tasks t JOIN raw.accounts a USING (account_id)
         LEFT JOIN (SELECT DISTINCT task_id FROM qa.events WHERE event_name = 'handoff_completed') h USING (task_id)
-        WHERE NOT a.is_internal GROUP BY ALL HAVING count(*) >= 20 ORDER BY week""")
+        WHERE NOT a.is_internal GROUP BY ALL HAVING count(*) >= 20 ORDER BY week""",
+    )
     fig, ax = plt.subplots()
-    for seg, color, label in ((True, "#3b6ea8", f"segment: {', '.join(f.plan_tiers)}"), (False, "#b9c4cf", "other accounts")):
+    for seg, color, label in (
+        (True, "#3b6ea8", f"segment: {', '.join(f.plan_tiers)}"),
+        (False, "#b9c4cf", "other accounts"),
+    ):
         d = df[df.segment == seg]
         if len(d):
             ax.plot(pd.to_datetime(d.week), d.pct, color=color, lw=1.6, label=label)
@@ -404,8 +500,11 @@ def scenario_feature_launch(con, params) -> plt.Figure:
         _mark(ax, f.date, f"launch of '{f.name}' ({f.date})")
     else:
         _off(ax, "feature_launch")
-    ax.set(title="Feature launch: % of tasks handed off, by week of creation (external accounts)",
-           xlabel="", ylabel="% of tasks created")
+    ax.set(
+        title="Feature launch: % of tasks handed off, by week of creation (external accounts)",
+        xlabel="",
+        ylabel="% of tasks created",
+    )
     ax.legend(loc="upper left")
     fig.tight_layout()
     return fig
@@ -417,10 +516,13 @@ def scenario_ingestion_incident(con, params) -> plt.Figure:
     from .scenarios import incident_us
 
     inc = params.scenarios.ingestion_incident
-    daily = _df(con, """
+    daily = _df(
+        con,
+        """
         SELECT event_at_utc::DATE AS day,
                100.0 * avg((ingested_at_utc - event_at_utc > to_seconds(getvariable('late_threshold_seconds')))::INTEGER) AS pct
-        FROM qa.events GROUP BY ALL ORDER BY day""")
+        FROM qa.events GROUP BY ALL ORDER BY day""",
+    )
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 3.6), gridspec_kw={"width_ratios": [3, 2]})
     if len(daily):
         left.plot(pd.to_datetime(daily.day), daily.pct, color="#3b6ea8", lw=1.0)
@@ -429,11 +531,14 @@ def scenario_ingestion_incident(con, params) -> plt.Figure:
     if bounds:
         start, end, delivered = (pd.Timestamp(t, unit="us") for t in bounds)
         lo, hi = start - pd.Timedelta(hours=12), delivered + pd.Timedelta(hours=12)
-        hourly = _df(con, f"""
+        hourly = _df(
+            con,
+            f"""
             SELECT date_trunc('hour', t) AS hour, what, count(*) AS events FROM (
                 SELECT event_at_utc AS t, 'happened (event_at_utc)' AS what FROM qa.events
                 UNION ALL SELECT ingested_at_utc, 'ingested (ingested_at_utc)' FROM qa.events
-            ) WHERE t >= '{lo}' AND t < '{hi}' GROUP BY ALL ORDER BY hour""")
+            ) WHERE t >= '{lo}' AND t < '{hi}' GROUP BY ALL ORDER BY hour""",
+        )
         for what, color in (("happened (event_at_utc)", "#3b6ea8"), ("ingested (ingested_at_utc)", "#e0893e")):
             d = hourly[hourly.what == what]
             right.step(pd.to_datetime(d.hour), d.events, where="post", color=color, label=what)
@@ -453,10 +558,13 @@ def scenario_holidays(con, params) -> plt.Figure:
     """Top: key events per UTC day (external accounts), the listed holidays marked. Bottom: each day
     against the median of the same weekday in the 3 weeks before and after (1 = a normal day)."""
     h = params.scenarios.holidays
-    df = _df(con, f"""
+    df = _df(
+        con,
+        f"""
         SELECT e.event_at_utc::DATE AS day, count(*) AS events
         FROM qa.events e JOIN raw.accounts a USING (account_id)
-        WHERE e.event_name IN {KEY_EVENTS_SQL} AND NOT a.is_internal GROUP BY ALL ORDER BY day""")
+        WHERE e.event_name IN {KEY_EVENTS_SQL} AND NOT a.is_internal GROUP BY ALL ORDER BY day""",
+    )
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 5.2), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
     if len(df):
         df["day"] = pd.to_datetime(df["day"])
@@ -465,7 +573,8 @@ def scenario_holidays(con, params) -> plt.Figure:
         df = df.reset_index()
         df["dow"] = df.day.dt.dayofweek
         typical = df.groupby("dow")["events"].transform(
-            lambda x: pd.concat([x.shift(k) for k in (-3, -2, -1, 1, 2, 3)], axis=1).median(axis=1))
+            lambda x: pd.concat([x.shift(k) for k in (-3, -2, -1, 1, 2, 3)], axis=1).median(axis=1)
+        )
         df["ratio"] = df.events / typical.where(typical > 0)
         top.plot(df.day, df.events, color="#3b6ea8", lw=1.0, label="key events")
         bottom.plot(df.day, df.ratio, color="#b9c4cf", lw=0.8, label="day / typical same weekday")
@@ -491,7 +600,9 @@ def scenario_onboarding_revamp(con, params, weeks: tuple[int, int] = (1, 4)) -> 
     (averaged over those weeks), the revamp date marked."""
     o = params.scenarios.onboarding_revamp
     lo, hi = weeks
-    df = _df(con, f"""
+    df = _df(
+        con,
+        f"""
         WITH cohort AS (
             SELECT u.user_id, date_trunc('week', u.activated_at)::DATE AS cohort_week
             FROM raw.users u JOIN raw.accounts a USING (account_id)
@@ -505,23 +616,40 @@ def scenario_onboarding_revamp(con, params, weeks: tuple[int, int] = (1, 4)) -> 
         SELECT o.cohort_week, 100.0 * count(a.user_id) / ({hi - lo + 1} * count(DISTINCT o.user_id)) AS pct
         FROM observable o LEFT JOIN active a ON a.user_id = o.user_id
              AND date_diff('day', o.cohort_week, a.week) // 7 BETWEEN {lo} AND {hi}
-        GROUP BY ALL HAVING count(DISTINCT o.user_id) >= 10 ORDER BY o.cohort_week""")
+        GROUP BY ALL HAVING count(DISTINCT o.user_id) >= 10 ORDER BY o.cohort_week""",
+    )
     fig, ax = plt.subplots()
     if len(df):
         df["cohort_week"] = pd.to_datetime(df.cohort_week)
-        ax.plot(df.cohort_week, df.pct, marker="o", ms=3, color="#3b6ea8",
-                label=f"% retained, weeks {lo}-{hi} after activation")
+        ax.plot(
+            df.cohort_week,
+            df.pct,
+            marker="o",
+            ms=3,
+            color="#3b6ea8",
+            label=f"% retained, weeks {lo}-{hi} after activation",
+        )
     if o.enabled:
         _mark(ax, o.date, f"onboarding revamp ({o.date})")
         for after in (False, True):  # the average of the cohorts on each side of the date
             d = df[(df.cohort_week >= pd.Timestamp(o.date)) == after]
             if len(d):
-                ax.hlines(d.pct.mean(), d.cohort_week.min(), d.cohort_week.max(), color="#e0893e", lw=2,
-                          label="average before / after" if after else None)
+                ax.hlines(
+                    d.pct.mean(),
+                    d.cohort_week.min(),
+                    d.cohort_week.max(),
+                    color="#e0893e",
+                    lw=2,
+                    label="average before / after" if after else None,
+                )
     else:
         _off(ax, "onboarding_revamp")
-    ax.set(title=f"Onboarding revamp: retention in weeks {lo}-{hi} by activation cohort (external users)",
-           xlabel="activation week (Monday)", ylabel="% retained", ylim=(0, 100))
+    ax.set(
+        title=f"Onboarding revamp: retention in weeks {lo}-{hi} by activation cohort (external users)",
+        xlabel="activation week (Monday)",
+        ylabel="% retained",
+        ylim=(0, 100),
+    )
     ax.legend(loc="upper left")
     fig.tight_layout()
     return fig
@@ -545,12 +673,23 @@ def active_users_vs_key(published: pd.DataFrame, key: pd.DataFrame) -> plt.Figur
 def retention_vs_key(published: pd.DataFrame, key: pd.DataFrame, what: str, max_weeks: int = 16) -> plt.Figure:
     """Retention curves (retained / cohort size over every cohort observed at week k), SQL vs answer key."""
     fig, ax = plt.subplots(figsize=(10, 3.2))
-    for df, style, label in ((key, dict(lw=3.5, alpha=0.35), "answer key"), (published, dict(lw=1.1, marker="o", ms=3), "SQL")):
+    for df, style, label in (
+        (key, dict(lw=3.5, alpha=0.35), "answer key"),
+        (published, dict(lw=1.1, marker="o", ms=3), "SQL"),
+    ):
         for scope, color in (("all", "#e0893e"), ("external", "#3b6ea8")):
-            d = df[(df.scope == scope) & (df.week_number <= max_weeks)].groupby("week_number")[["retained", "cohort_size"]].sum()
+            d = (
+                df[(df.scope == scope) & (df.week_number <= max_weeks)]
+                .groupby("week_number")[["retained", "cohort_size"]]
+                .sum()
+            )
             ax.plot(d.index, 100 * d.retained / d.cohort_size, color=color, label=f"{label}, {scope}", **style)
-    ax.set(title=f"{what} retention: SQL vs the answer key (all cohorts observed at week k)",
-           xlabel="weeks since cohort week (k)", ylabel="% retained", ylim=(0, 100))
+    ax.set(
+        title=f"{what} retention: SQL vs the answer key (all cohorts observed at week k)",
+        xlabel="weeks since cohort week (k)",
+        ylabel="% retained",
+        ylim=(0, 100),
+    )
     ax.legend(loc="upper right", ncols=2, fontsize=8)
     fig.tight_layout()
     return fig

@@ -67,22 +67,45 @@ def guardrails(con: duckdb.DuckDBPyConnection, params: Params) -> pd.DataFrame:
     """Every check of every guardrail: guardrail, check, description, value, allowed, status."""
     rows = []
     for r in checks.run_rules(con).itertuples():
-        rows.append(dict(guardrail=RULE_GUARDRAILS.get(r.file, r.file), check=r.rule, description=r.description,
-                         value=r.violations, allowed="0 violations", status=_status(r.passed)))
+        rows.append(
+            dict(
+                guardrail=RULE_GUARDRAILS.get(r.file, r.file),
+                check=r.rule,
+                description=r.description,
+                value=r.violations,
+                allowed="0 violations",
+                status=_status(r.passed),
+            )
+        )
     for m in checks.run_metrics(con).itertuples():
-        rows.append(dict(guardrail=METRIC_GUARDRAILS.get(m.metric, "Activity"), check=m.metric,
-                         description=m.description, value=m.value, allowed=m.allowed, status=_status(m.passed)))
+        rows.append(
+            dict(
+                guardrail=METRIC_GUARDRAILS.get(m.metric, "Activity"),
+                check=m.metric,
+                description=m.description,
+                value=m.value,
+                allowed=m.allowed,
+                status=_status(m.passed),
+            )
+        )
     for m in imperfections.measure(con, params):
-        rows.append(dict(
-            guardrail="Imperfection rates match their targets", check=f"{m['kind']}: {m['table']}.{m['column']}",
-            description=m["definition"], value=m["measured_rate"],
-            allowed=_allowed_rate(m), status=_status(m["within_tolerance"])))
+        rows.append(
+            dict(
+                guardrail="Imperfection rates match their targets",
+                check=f"{m['kind']}: {m['table']}.{m['column']}",
+                description=m["definition"],
+                value=m["measured_rate"],
+                allowed=_allowed_rate(m),
+                status=_status(m["within_tolerance"]),
+            )
+        )
     return pd.DataFrame(rows)
 
 
 def readable(report: pd.DataFrame) -> pd.DataFrame:
     """The report for people: values as text (violation counts as integers, rates to 4 significant
     digits, 'n/a' where a check does not apply)."""
+
     def fmt(v, allowed):
         if v is None or (isinstance(v, float) and pd.isna(v)):
             return "n/a"
@@ -123,31 +146,34 @@ def profile(con: duckdb.DuckDBPyConnection) -> dict:
     for name, table in TABLES.items():
         # one scan per table: count, non-null count, approximate distinct count (HyperLogLog), min, max
         # (SUMMARIZE would add averages and quantiles nobody reads: ~50 s on 59M events)
-        stats = ", ".join(f"count({c}), approx_count_distinct({c}), min({c})::VARCHAR, max({c})::VARCHAR"
-                          for c in table.column_names)
+        stats = ", ".join(
+            f"count({c}), approx_count_distinct({c}), min({c})::VARCHAR, max({c})::VARCHAR" for c in table.column_names
+        )
         values = con.execute(f"SELECT count(*), {stats} FROM raw.{name}").fetchall()[0]
         rows, cols = int(values[0]), {}
         for i, c in enumerate(table.columns):
-            non_null, distinct, lo, hi = values[1 + 4 * i: 5 + 4 * i]
+            non_null, distinct, lo, hi = values[1 + 4 * i : 5 + 4 * i]
             cols[c.name] = {
-                "type": c.sql_type, "null_share": round(1.0 - non_null / rows, 6) if rows else 0.0,
+                "type": c.sql_type,
+                "null_share": round(1.0 - non_null / rows, 6) if rows else 0.0,
                 "distinct_approx": min(int(distinct), rows),  # HyperLogLog may overshoot
-                "min": lo, "max": hi,
+                "min": lo,
+                "max": hi,
             }
         out["tables"][name] = {"rows": rows, "columns": cols}
     measures = {
         "users_per_account": "SELECT count(*) AS v FROM raw.users GROUP BY account_id",
         "projects_per_account": "SELECT count(p.project_id) AS v FROM raw.accounts a LEFT JOIN raw.projects p "
-                                "USING (account_id) GROUP BY a.account_id",
+        "USING (account_id) GROUP BY a.account_id",
         "tasks_per_project": "SELECT count(t.task_id) AS v FROM raw.projects p LEFT JOIN raw.tasks t "
-                             "USING (project_id) GROUP BY p.project_id",
+        "USING (project_id) GROUP BY p.project_id",
         "cycle_time_days": "SELECT date_diff('second', first_started_at, completed_at) / 86400.0 AS v "
-                           "FROM raw.tasks WHERE completed_at IS NOT NULL",
+        "FROM raw.tasks WHERE completed_at IS NOT NULL",
         "activation_lag_hours": "SELECT date_diff('second', created_at, activated_at) / 3600.0 AS v "
-                                "FROM raw.users WHERE activated_at IS NOT NULL",
+        "FROM raw.users WHERE activated_at IS NOT NULL",
         "events_per_user": "SELECT count(*) AS v FROM qa.events GROUP BY user_id",
         "ingestion_latency_seconds": "SELECT date_diff('millisecond', event_at_utc, ingested_at_utc) / 1000.0 AS v "
-                                     "FROM qa.events",
+        "FROM qa.events",
     }
     for name, sql in measures.items():
         out["measures"][name] = distribution(con, sql)
@@ -175,17 +201,34 @@ def distribution(con: duckdb.DuckDBPyConnection, sql: str) -> dict:
         lo, hi = at_rank(int(np.floor(pos))), at_rank(int(np.ceil(pos)))
         return float(lo + (hi - lo) * (pos - np.floor(pos)))
 
-    return {"n": n, "min": float(v[0]), "p10": quantile(0.1), "median": quantile(0.5), "p90": quantile(0.9),
-            "p99": quantile(0.99), "max": float(v[-1]), "mean": float((v * c).sum() / n)}
+    return {
+        "n": n,
+        "min": float(v[0]),
+        "p10": quantile(0.1),
+        "median": quantile(0.5),
+        "p90": quantile(0.9),
+        "p99": quantile(0.99),
+        "max": float(v[-1]),
+        "mean": float((v * c).sum() / n),
+    }
 
 
 def profile_table(prof: dict) -> pd.DataFrame:
     rows = []
     for table, t in prof["tables"].items():
         for col, c in t["columns"].items():
-            rows.append({"table": table, "rows": t["rows"], "column": col, "type": c["type"],
-                         "null %": 100 * c["null_share"], "distinct (approx.)": c["distinct_approx"],
-                         "min": c["min"], "max": c["max"]})
+            rows.append(
+                {
+                    "table": table,
+                    "rows": t["rows"],
+                    "column": col,
+                    "type": c["type"],
+                    "null %": 100 * c["null_share"],
+                    "distinct (approx.)": c["distinct_approx"],
+                    "min": c["min"],
+                    "max": c["max"],
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -195,6 +238,7 @@ def measures_table(prof: dict) -> pd.DataFrame:
 
 def write_profile(prof: dict, report: pd.DataFrame, data_dir: str | Path) -> Path:
     """data/NAME/profile.json: the profile and every guardrail check with its status."""
+
     def clean(v):
         return None if v is None or (isinstance(v, float) and pd.isna(v)) else v
 

@@ -39,8 +39,12 @@ def generation_notes(manifest: dict, ledger_path: Path | None) -> str:
     p = manifest["params"]
     counts = {}
     if ledger_path is not None and Path(ledger_path).exists():
-        counts = {(k, t, c): n for k, t, c, n in io.duckdb_connect().execute(
-            f"SELECT kind, table_name, column_name, count(*) FROM read_parquet('{ledger_path}') GROUP BY ALL").fetchall()}
+        counts = {
+            (k, t, c): n
+            for k, t, c, n in io.duckdb_connect()
+            .execute(f"SELECT kind, table_name, column_name, count(*) FROM read_parquet('{ledger_path}') GROUP BY ALL")
+            .fetchall()
+        }
     lines = [
         f"# Generation notes: {manifest['name']}",
         "",
@@ -67,15 +71,22 @@ def generation_notes(manifest: dict, ledger_path: Path | None) -> str:
     ]
     for i in manifest.get("imperfections", []):
         key = (i["kind"], i["column"])
-        reach = "" if i.get("achievable_rate") in (None, i["target_rate"]) else f" (reachable {_pct(i['achievable_rate'])})"
+        reach = (
+            "" if i.get("achievable_rate") in (None, i["target_rate"]) else f" (reachable {_pct(i['achievable_rate'])})"
+        )
         lines.append(
             f"| {i['kind']} | `{i['table']}.{i['column']}` | {HOW.get(i['kind'], '')} | {_pct(i['target_rate'])}{reach} | "
             f"{_pct(i['measured_rate'])} | {i['count']:,} of {i['denominator']:,} | "
             f"{counts.get((i['kind'], i['table'], i['column']), 0):,} | "
-            f"{REASONS.get(key, '')} |")
-    lines += ["", "Definitions (each rate is recomputed from the tables by it). Measured counts include natural "
-              "cases (a task never assigned, a task that really took that long), which the ledger does not "
-              "list: it lists only what was blanked, delayed, re-sent or planted.", ""]
+            f"{REASONS.get(key, '')} |"
+        )
+    lines += [
+        "",
+        "Definitions (each rate is recomputed from the tables by it). Measured counts include natural "
+        "cases (a task never assigned, a task that really took that long), which the ledger does not "
+        "list: it lists only what was blanked, delayed, re-sent or planted.",
+        "",
+    ]
     for i in manifest.get("imperfections", []):
         extra = f" (threshold {i['threshold_seconds']:,} s)" if i.get("threshold_seconds") else ""
         lines.append(f"- **{i['kind']}, {i['table']}.{i['column']}**: {i['definition']}{extra}.")
@@ -95,8 +106,12 @@ def generation_notes(manifest: dict, ledger_path: Path | None) -> str:
     ]
     enabled = [s for s in manifest.get("scenarios", []) if s["enabled"]]
     if enabled:
-        lines += ["Described row by row in `truth/scenarios.parquet`; each is charted in 04_qa_profile.", "",
-                  "| scenario | from | to | segment | rule | where to look |", "|---|---|---|---|---|---|"]
+        lines += [
+            "Described row by row in `truth/scenarios.parquet`; each is charted in 04_qa_profile.",
+            "",
+            "| scenario | from | to | segment | rule | where to look |",
+            "|---|---|---|---|---|---|",
+        ]
         seen = set()
         for s in enabled:
             if s["scenario"] in seen:
@@ -106,7 +121,11 @@ def generation_notes(manifest: dict, ledger_path: Path | None) -> str:
                 days = [h["starts_at"][:10] for h in enabled if h["scenario"] == "holidays"]
                 start, end, rule = ", ".join(days), "", s["rule"].rsplit(" on ", 1)[0] + " on each"
             else:
-                start, end, rule = s["starts_at"], "" if s["ends_at"] in (None, "NaT", "None") else s["ends_at"], s["rule"]
+                start, end, rule = (
+                    s["starts_at"],
+                    "" if s["ends_at"] in (None, "NaT", "None") else s["ends_at"],
+                    s["rule"],
+                )
             lines.append(f"| {s['scenario']} | {start} | {end} | {s['segment']} | {rule} | {s['where_to_look']} |")
     else:
         lines.append("All scenarios are off in these parameters (params `scenarios`).")
@@ -118,11 +137,15 @@ def generation_notes(manifest: dict, ledger_path: Path | None) -> str:
         "`truth/` holds the answer keys (7-day active users, user and account retention, per scope `all` and "
         "`external`), computed from the simulation's state, not from the events; 05_metrics_preview checks "
         "that plain SQL over `raw/` reproduces them. Files: "
-        + ", ".join(f"`{k}` ({v['rows']:,} rows)" for k, v in manifest.get("truth", {}).items()) + ".",
+        + ", ".join(f"`{k}` ({v['rows']:,} rows)" for k, v in manifest.get("truth", {}).items())
+        + ".",
         "",
-        (f"The events are an extract **as of {snap['as_of']} UTC**: deliveries ingested later are left out of "
-         "`raw/events` and listed in `truth/not_yet_arrived.parquet`." if snap.get("as_of")
-         else "No `as_of` extract: every delivery is published."),
+        (
+            f"The events are an extract **as of {snap['as_of']} UTC**: deliveries ingested later are left out of "
+            "`raw/events` and listed in `truth/not_yet_arrived.parquet`."
+            if snap.get("as_of")
+            else "No `as_of` extract: every delivery is published."
+        ),
         "",
     ]
     return "\n".join(lines)
@@ -137,17 +160,23 @@ def index_html(manifest: dict, reports: list[str], guardrails: list[dict], data_
     for g in guardrails:
         d = by_guardrail.setdefault(g["guardrail"], {"pass": 0, "fail": 0, "not applicable": 0})
         d[g["status"]] += 1
-    rows_counts = "".join(f"<tr><td>{esc(t)}</td><td class=n>{n:,}</td></tr>" for t, n in manifest["row_counts"].items())
+    rows_counts = "".join(
+        f"<tr><td>{esc(t)}</td><td class=n>{n:,}</td></tr>" for t, n in manifest["row_counts"].items()
+    )
     rows_guard = "".join(
         f"<tr><td>{esc(g)}</td><td class=n>{d['pass']}</td><td class=n>{d['fail']}</td>"
         f"<td class=n>{d['not applicable']}</td><td class={'bad' if d['fail'] else 'ok'}>"
         f"{'fail' if d['fail'] else ('not applicable' if not d['pass'] else 'pass')}</td></tr>"
-        for g, d in by_guardrail.items())
+        for g, d in by_guardrail.items()
+    )
+
     def verdict(i):
         if i["within_tolerance"] is None:
             return "<td>not applicable</td>"
-        return (f"<td class={'ok' if i['within_tolerance'] else 'bad'}>"
-                f"{'within tolerance' if i['within_tolerance'] else 'off target'}</td>")
+        return (
+            f"<td class={'ok' if i['within_tolerance'] else 'bad'}>"
+            f"{'within tolerance' if i['within_tolerance'] else 'off target'}</td>"
+        )
 
     def tol(i):
         return "n/a" if i["tolerance"] is None else f"± {100 * i['tolerance']:.2f} pts"
@@ -156,20 +185,23 @@ def index_html(manifest: dict, reports: list[str], guardrails: list[dict], data_
         f"<tr><td>{esc(i['kind'])}</td><td>{esc(i['table'])}.{esc(i['column'])}</td>"
         f"<td class=n>{_pct(i['target_rate'])}</td><td class=n>{_pct(i.get('achievable_rate'))}</td>"
         f"<td class=n>{_pct(i['measured_rate'])}</td><td class=n>{tol(i)}</td>{verdict(i)}</tr>"
-        for i in manifest.get("imperfections", []))
-    links = "".join(f"<li><a href=\"{esc(r)}\">{esc(r)}</a></li>" for r in reports)
-    scen = "".join(f"<li>{esc(n)}</li>" for n in manifest.get("notes", []) if n.startswith("scenario ")) \
+        for i in manifest.get("imperfections", [])
+    )
+    links = "".join(f'<li><a href="{esc(r)}">{esc(r)}</a></li>' for r in reports)
+    scen = (
+        "".join(f"<li>{esc(n)}</li>" for n in manifest.get("notes", []) if n.startswith("scenario "))
         or "<li>all scenarios are off</li>"
+    )
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>saas-synth: {esc(manifest['name'])}</title>
+<html lang="en"><head><meta charset="utf-8"><title>saas-synth: {esc(manifest["name"])}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }}
 table {{ border-collapse: collapse; margin: .5rem 0 1.5rem; }} td, th {{ padding: .25rem .75rem; border-bottom: 1px solid #ddd; text-align: left; }}
 td.n {{ text-align: right; font-variant-numeric: tabular-nums; }} .ok {{ color: #1e7b34; }} .bad {{ color: #b00020; font-weight: bold; }}
 </style></head><body>
-<h1>saas-synth dataset <code>{esc(manifest['name'])}</code></h1>
-<p>Seed {manifest['seed']}, window {esc(str(manifest['params']['window']['start']))} to
-{esc(str(manifest['params']['window']['end']))} (UTC). QA: <strong class={'bad' if failed else 'ok'}>{esc(status)}</strong>.
+<h1>saas-synth dataset <code>{esc(manifest["name"])}</code></h1>
+<p>Seed {manifest["seed"]}, window {esc(str(manifest["params"]["window"]["start"]))} to
+{esc(str(manifest["params"]["window"]["end"]))} (UTC). QA: <strong class={"bad" if failed else "ok"}>{esc(status)}</strong>.
 Data: <a href="{esc(data_link)}">{esc(data_link)}</a> (manifest.json, profile.json, raw/, warehouse.duckdb).</p>
 <h2>Reports</h2><ul>{links}</ul>
 <h2>Tables</h2><table><tr><th>table</th><th>rows</th></tr>{rows_counts}</table>
@@ -180,8 +212,9 @@ Data: <a href="{esc(data_link)}">{esc(data_link)}</a> (manifest.json, profile.js
 """
 
 
-def write_run_reports(data_dir: Path, reports_dir: Path, final_data_dir: Path, final_reports_dir: Path,
-                      notebooks: tuple[str, ...]) -> None:
+def write_run_reports(
+    data_dir: Path, reports_dir: Path, final_data_dir: Path, final_reports_dir: Path, notebooks: tuple[str, ...]
+) -> None:
     """generation_notes.md and index.html into reports_dir (links relative to the published folders)."""
     manifest = json.loads((Path(data_dir) / "manifest.json").read_text())
     notes = generation_notes(manifest, Path(data_dir) / "imperfections" / "ledger.parquet")
@@ -190,5 +223,6 @@ def write_run_reports(data_dir: Path, reports_dir: Path, final_data_dir: Path, f
     guardrails = json.loads(prof_path.read_text()).get("guardrails", []) if prof_path.exists() else []
     reports = [f"{nb}.html" for nb in notebooks] + ["generation_notes.md", "run.log"]
     data_link = ".."  # the reports live inside their dataset folder (reports/NAME -> data/NAME/reports)
-    (Path(reports_dir) / "index.html").write_text(index_html(manifest, reports, guardrails, data_link),
-                                                  encoding="utf-8")
+    (Path(reports_dir) / "index.html").write_text(
+        index_html(manifest, reports, guardrails, data_link), encoding="utf-8"
+    )

@@ -85,8 +85,9 @@ def incident_sql(params: Params) -> str:
     bounds = incident_us(params)
     if not bounds:
         return "false"
-    return (f"(event_at_utc >= make_timestamp({bounds[0]}::BIGINT) "
-            f"AND event_at_utc < make_timestamp({bounds[1]}::BIGINT))")
+    return (
+        f"(event_at_utc >= make_timestamp({bounds[0]}::BIGINT) AND event_at_utc < make_timestamp({bounds[1]}::BIGINT))"
+    )
 
 
 def scenarios_table(params: Params) -> pa.Table:
@@ -95,32 +96,57 @@ def scenarios_table(params: Params) -> pa.Table:
     sc = params.scenarios
     rows = []
     f = sc.feature_launch
-    rows.append(dict(
-        scenario="feature_launch", enabled=f.enabled, starts_at=moment_us(f.date), ends_at=None,
-        segment="plan_tier in (" + ", ".join(f.plan_tiers) + ")",
-        rule=f"'{f.name}' launches: hand-off probability of tasks created from then on x{f.handoff_multiplier:g} "
-             f"({params.tasks.handoff_prob:g} -> {min(1.0, params.tasks.handoff_prob * f.handoff_multiplier):g})",
-        where_to_look="handoff_completed per task created, by week and segment (04_qa_profile)"))
+    rows.append(
+        dict(
+            scenario="feature_launch",
+            enabled=f.enabled,
+            starts_at=moment_us(f.date),
+            ends_at=None,
+            segment="plan_tier in (" + ", ".join(f.plan_tiers) + ")",
+            rule=f"'{f.name}' launches: hand-off probability of tasks created from then on x{f.handoff_multiplier:g} "
+            f"({params.tasks.handoff_prob:g} -> {min(1.0, params.tasks.handoff_prob * f.handoff_multiplier):g})",
+            where_to_look="handoff_completed per task created, by week and segment (04_qa_profile)",
+        )
+    )
     inc = sc.ingestion_incident
     start, end, _ = _incident_bounds(inc)  # described even when off
-    rows.append(dict(
-        scenario="ingestion_incident", enabled=inc.enabled, starts_at=start, ends_at=end, segment="all accounts",
-        rule=f"every event of these {inc.hours:g} hours is ingested {inc.backfill_delay_hours:g} h after they end "
-             "(+ normal latency): all count as late_arrival in the ledger",
-        where_to_look="events by ingestion hour and late share by hour (04_qa_profile)"))
+    rows.append(
+        dict(
+            scenario="ingestion_incident",
+            enabled=inc.enabled,
+            starts_at=start,
+            ends_at=end,
+            segment="all accounts",
+            rule=f"every event of these {inc.hours:g} hours is ingested {inc.backfill_delay_hours:g} h after they end "
+            "(+ normal latency): all count as late_arrival in the ledger",
+            where_to_look="events by ingestion hour and late share by hour (04_qa_profile)",
+        )
+    )
     h = sc.holidays
-    for day in (h.days or []):
-        rows.append(dict(
-            scenario="holidays", enabled=h.enabled, starts_at=moment_us(day), ends_at=moment_us(day) + DAY,
-            segment="all external accounts (local calendar)",
-            rule=f"chance of a session x{h.activity_factor:g} on {day.isoformat()}",
-            where_to_look="key events per day against the typical same weekday (04_qa_profile)"))
+    for day in h.days or []:
+        rows.append(
+            dict(
+                scenario="holidays",
+                enabled=h.enabled,
+                starts_at=moment_us(day),
+                ends_at=moment_us(day) + DAY,
+                segment="all external accounts (local calendar)",
+                rule=f"chance of a session x{h.activity_factor:g} on {day.isoformat()}",
+                where_to_look="key events per day against the typical same weekday (04_qa_profile)",
+            )
+        )
     o = sc.onboarding_revamp
-    rows.append(dict(
-        scenario="onboarding_revamp", enabled=o.enabled, starts_at=moment_us(o.date), ends_at=None,
-        segment="users activated from the date on",
-        rule=f"early-churner ('tourist') share {params.users.churn.early_share:g} -> {o.early_churn_share:g}",
-        where_to_look="user retention by activation cohort: week 1-4 retention steps up (04_qa_profile)"))
+    rows.append(
+        dict(
+            scenario="onboarding_revamp",
+            enabled=o.enabled,
+            starts_at=moment_us(o.date),
+            ends_at=None,
+            segment="users activated from the date on",
+            rule=f"early-churner ('tourist') share {params.users.churn.early_share:g} -> {o.early_churn_share:g}",
+            where_to_look="user retention by activation cohort: week 1-4 retention steps up (04_qa_profile)",
+        )
+    )
     schema = TRUTH_TABLES["scenarios"].arrow_schema
     return pa.table({f.name: pa.array([r[f.name] for r in rows], f.type) for f in schema}, schema=schema)
 

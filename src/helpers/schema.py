@@ -78,22 +78,33 @@ PRIORITIES = ("low", "medium", "high", "urgent")
 STATUSES = ("todo", "in_progress", "blocked", "done", "cancelled")
 KEY_EVENTS = ("task_created", "task_completed", "handoff_completed", "blocker_resolved")
 SUPPORTING_EVENTS = (
-    "login_succeeded", "dashboard_viewed", "work_note_added", "task_assigned",
-    "task_status_changed", "blocker_added", "project_created",
+    "login_succeeded",
+    "dashboard_viewed",
+    "work_note_added",
+    "task_assigned",
+    "task_status_changed",
+    "blocker_added",
+    "project_created",
 )
 EVENT_NAMES = KEY_EVENTS + SUPPORTING_EVENTS
 TASK_EVENTS = KEY_EVENTS + ("work_note_added", "task_assigned", "task_status_changed", "blocker_added")
 
 ACCOUNTS = Table(
-    "accounts", "one row per customer account (a workspace)", "account_id",
+    "accounts",
+    "one row per customer account (a workspace)",
+    "account_id",
     (
         Column("account_id", ID, "Account identifier, 1..N in order of signup."),
         Column("account_name", STR, "Company name (Faker pool)."),
         Column("industry", STR, "Industry the company gave at signup.", nullable=True),
         Column("country_code", STR, "ISO 3166-1 alpha-2 country of the company.", nullable=True),
         Column("plan_tier", STR, "Plan at the end of the window.", allowed=PLAN_TIERS),
-        Column("company_size", STR, "Employee band the company gave at signup.",
-               allowed=("1-10", "11-50", "51-200", "201-1000", "1001+")),
+        Column(
+            "company_size",
+            STR,
+            "Employee band the company gave at signup.",
+            allowed=("1-10", "11-50", "51-200", "201-1000", "1001+"),
+        ),
         Column("created_at", TS, "Signup time (UTC); inside the window."),
         Column("is_internal", BOOL, "True for the vendor's own internal/test workspaces."),
     ),
@@ -101,7 +112,9 @@ ACCOUNTS = Table(
 )
 
 USERS = Table(
-    "users", "one row per user (a person invited to one account)", "user_id",
+    "users",
+    "one row per user (a person invited to one account)",
+    "user_id",
     (
         Column("user_id", ID, "User identifier, dense 1..N grouped by account."),
         Column("account_id", ID, "The user's account.", references="accounts.account_id"),
@@ -110,58 +123,70 @@ USERS = Table(
         Column("role", STR, "Workspace role.", allowed=ROLES),
         Column("timezone", STR, "IANA time zone; activity follows its working hours.", nullable=True),
         Column("created_at", TS, "Invitation time (UTC); at or after the account's created_at."),
-        Column("activated_at", TS, "First sign-in (UTC); null if never activated. No activity before it.",
-               nullable=True),
+        Column(
+            "activated_at", TS, "First sign-in (UTC); null if never activated. No activity before it.", nullable=True
+        ),
         Column("is_internal", BOOL, "True when the user belongs to an internal/test account."),
     ),
     "Users. The account's first user signed the account up and is its admin.",
 )
 
 PROJECTS = Table(
-    "projects", "one row per project", "project_id",
+    "projects",
+    "one row per project",
+    "project_id",
     (
         Column("project_id", ID, "Project identifier, dense 1..N grouped by account."),
         Column("account_id", ID, "The project's account.", references="accounts.account_id"),
-        Column("owner_user_id", ID, "The activated user who created the project.",
-               references="users.user_id"),
+        Column("owner_user_id", ID, "The activated user who created the project.", references="users.user_id"),
         Column("project_name", STR, "Project name."),
         Column("created_at", TS, "Creation time (UTC); after the owner's activated_at."),
-        Column("archived_at", TS, "Archive time (UTC) once every task is closed; null if live.",
-               nullable=True),
+        Column("archived_at", TS, "Archive time (UTC) once every task is closed; null if live.", nullable=True),
     ),
     "Projects group tasks inside one account.",
 )
 
 TASKS = Table(
-    "tasks", "one row per task, its state at the end of the window", "task_id",
+    "tasks",
+    "one row per task, its state at the end of the window",
+    "task_id",
     (
         Column("task_id", ID, "Task identifier: account_id * 1e7 + n, n in order of creation within the account."),
-        Column("account_id", ID, "The task's account (= its project's account).",
-               references="accounts.account_id"),
+        Column("account_id", ID, "The task's account (= its project's account).", references="accounts.account_id"),
         Column("project_id", ID, "The task's project.", references="projects.project_id"),
-        Column("created_by_user_id", ID, "Activated user of the same account who created the task.",
-               references="users.user_id"),
-        Column("assignee_user_id", ID, "Current assignee (after any hand-off); null if unassigned.",
-               nullable=True, references="users.user_id"),
+        Column(
+            "created_by_user_id",
+            ID,
+            "Activated user of the same account who created the task.",
+            references="users.user_id",
+        ),
+        Column(
+            "assignee_user_id",
+            ID,
+            "Current assignee (after any hand-off); null if unassigned.",
+            nullable=True,
+            references="users.user_id",
+        ),
         Column("title", STR, "Task title."),
         Column("priority", STR, "Priority.", allowed=PRIORITIES),
         Column("status", STR, "Status at the end of the window.", allowed=STATUSES),
         Column("created_at", TS, "Creation time (UTC); after the project's created_at."),
-        Column("first_started_at", TS, "First move to in_progress (UTC); null if never started.",
-               nullable=True),
-        Column("completed_at", TS, "Completion time (UTC); set exactly when status = 'done'.",
-               nullable=True),
-        Column("due_at", TS, "Due date (UTC midnight); may lie beyond the window; null if none.",
-               nullable=True),
+        Column("first_started_at", TS, "First move to in_progress (UTC); null if never started.", nullable=True),
+        Column("completed_at", TS, "Completion time (UTC); set exactly when status = 'done'.", nullable=True),
+        Column("due_at", TS, "Due date (UTC midnight); may lie beyond the window; null if none.", nullable=True),
     ),
     "Tasks move todo -> in_progress -> (blocked <-> in_progress) -> done or cancelled.",
     constraints_in_warehouse=False,
-    notes=("A fact table (10 million rows on params/large.yaml): keys are declared on accounts, users and "
-           "projects only; tasks' keys are checked by SQL (rules pk_tasks, fk_tasks_*).",),
+    notes=(
+        "A fact table (10 million rows on params/large.yaml): keys are declared on accounts, users and "
+        "projects only; tasks' keys are checked by SQL (rules pk_tasks, fk_tasks_*).",
+    ),
 )
 
 EVENTS = Table(
-    "events", "one row per event delivery (one per event unless duplicates are on)", "event_id",
+    "events",
+    "one row per event delivery (one per event unless duplicates are on)",
+    "event_id",
     (
         Column("event_id", ID, "Event identifier: account_id * 1e9 + the event's rank in its account."),
         Column("account_id", ID, "The acting user's account.", references="accounts.account_id"),
@@ -169,20 +194,37 @@ EVENTS = Table(
         Column("event_name", DICT_STR, "One of the 11 names of the taxonomy.", allowed=EVENT_NAMES),
         Column("event_at_utc", TS, "When it happened (UTC); inside the window."),
         Column("ingested_at_utc", TS, "When the pipeline received it (UTC); >= event_at_utc."),
-        Column("project_id", ID, "Project, on task events and project_created.", nullable=True,
-               references="projects.project_id"),
-        Column("task_id", ID, "Task, on the four key events and task_assigned, task_status_changed, "
-               "work_note_added, blocker_added.", nullable=True, references="tasks.task_id"),
-        Column("properties", STR, "JSON text: {from_status,to_status} on task_status_changed, "
-               "{from_user_id,to_user_id} on handoff_completed, {assignee_user_id} on task_assigned, "
-               "{blocker_id} on blocker_added/blocker_resolved; null elsewhere.", nullable=True),
+        Column(
+            "project_id",
+            ID,
+            "Project, on task events and project_created.",
+            nullable=True,
+            references="projects.project_id",
+        ),
+        Column(
+            "task_id",
+            ID,
+            "Task, on the four key events and task_assigned, task_status_changed, work_note_added, blocker_added.",
+            nullable=True,
+            references="tasks.task_id",
+        ),
+        Column(
+            "properties",
+            STR,
+            "JSON text: {from_status,to_status} on task_status_changed, "
+            "{from_user_id,to_user_id} on handoff_completed, {assignee_user_id} on task_assigned, "
+            "{blocker_id} on blocker_added/blocker_resolved; null elsewhere.",
+            nullable=True,
+        ),
     ),
     "The product event stream. Each part file is sorted by event_at_utc.",
     constraints_in_warehouse=False,
-    notes=("Keys are declared on the small tables only (accounts, users, projects); events' keys are checked by "
-           "SQL (rules pk_events, fk_events_*).",
-           "With imperfections.duplicates.share > 0, a re-sent event repeats its event_id (same row, later "
-           "ingested_at_utc), as at-least-once pipelines deliver them: deduplicate by event_id (view qa.events).",),
+    notes=(
+        "Keys are declared on the small tables only (accounts, users, projects); events' keys are checked by "
+        "SQL (rules pk_events, fk_events_*).",
+        "With imperfections.duplicates.share > 0, a re-sent event repeats its event_id (same row, later "
+        "ingested_at_utc), as at-least-once pipelines deliver them: deduplicate by event_id (view qa.events).",
+    ),
 )
 
 TABLES: dict[str, Table] = {t.name: t for t in (ACCOUNTS, USERS, PROJECTS, TASKS, EVENTS)}
@@ -208,11 +250,19 @@ def ddl(table: Table, schema: str = "raw", constraints: bool | None = None) -> s
 
 # --------------------------------------------------------------------------- answer keys (truth/)
 SCOPES = ("all", "external")
-_SCOPE = Column("scope", STR, "'all': every account; 'external': accounts with is_internal = false (and their users).",
-                allowed=SCOPES)
+_SCOPE = Column(
+    "scope",
+    STR,
+    "'all': every account; 'external': accounts with is_internal = false (and their users).",
+    allowed=SCOPES,
+)
 _RETENTION_COLUMNS = (
-    Column("week_number", INT, "k = 0, 1, ...: the k-th ISO week after the cohort week (0: the cohort week itself); "
-                               "up to the week holding the window's last day, which may be partial."),
+    Column(
+        "week_number",
+        INT,
+        "k = 0, 1, ...: the k-th ISO week after the cohort week (0: the cohort week itself); "
+        "up to the week holding the window's last day, which may be partial.",
+    ),
     Column("cohort_size", ID, "Members of the cohort (churned ones included: they stay in the denominator)."),
     Column("retained", ID, "Members with a key event in week k."),
     _SCOPE,
@@ -228,46 +278,95 @@ DEFINITIONS = (
     "Scope `external`: rows whose account has `is_internal = false`; scope `all`: every row.",
     "Duplicate deliveries (same `event_id`) count once.",
 )
-TRUTH_TABLES: dict[str, Table] = {t.name: t for t in (
-    Table("active_users_7d", "one row per UTC day of the window and scope", "day, scope", (
-        Column("day", DATE, "A UTC day of the window."),
-        _SCOPE,
-        Column("active_users", ID, "Users with at least one key event in UTC days day-6 .. day."),
-    ), "Answer key: 7-day active users, computed from the simulation's state (not from the events)."),
-    Table("user_retention", "one row per activation cohort week, week k and scope", "cohort_week, week_number, scope", (
-        Column("cohort_week", DATE, "Monday (UTC) of the ISO week of the users' activated_at."),
-        *_RETENTION_COLUMNS,
-    ), "Answer key: weekly user retention by activation cohort, from the simulation's state."),
-    Table("account_retention", "one row per signup cohort week, week k and scope", "cohort_week, week_number, scope", (
-        Column("cohort_week", DATE, "Monday (UTC) of the ISO week of the accounts' created_at."),
-        *_RETENTION_COLUMNS,
-    ), "Answer key: weekly account retention by signup cohort (any user's key event), from the simulation's state."),
-    Table("scenarios", "one row per scenario (per day for holidays)", "scenario, starts_at", (
-        Column("scenario", STR, "Scenario name (params scenarios.*).",
-               allowed=("feature_launch", "ingestion_incident", "holidays", "onboarding_revamp")),
-        Column("enabled", BOOL, "Whether it was planted in this dataset."),
-        Column("starts_at", TS, "When it starts (UTC)."),
-        Column("ends_at", TS, "When it ends (UTC); null if it lasts to the end of the window.", nullable=True),
-        Column("segment", STR, "Whom it affects."),
-        Column("rule", STR, "What changes, with the parameters' values."),
-        Column("where_to_look", STR, "The chart or metric that should reveal it."),
-    ), "The effects planted on purpose that a dashboard should reveal."),
-    Table("not_yet_arrived", "one row per delivery left out of an as_of extract", "event_id, ingested_at_utc",
-          EVENTS.columns,
-          "Deliveries ingested after snapshot.as_of: not in raw/events, listed here (same columns). Only written "
-          "when an as_of extract left something out."),
-)}
+TRUTH_TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (
+        Table(
+            "active_users_7d",
+            "one row per UTC day of the window and scope",
+            "day, scope",
+            (
+                Column("day", DATE, "A UTC day of the window."),
+                _SCOPE,
+                Column("active_users", ID, "Users with at least one key event in UTC days day-6 .. day."),
+            ),
+            "Answer key: 7-day active users, computed from the simulation's state (not from the events).",
+        ),
+        Table(
+            "user_retention",
+            "one row per activation cohort week, week k and scope",
+            "cohort_week, week_number, scope",
+            (
+                Column("cohort_week", DATE, "Monday (UTC) of the ISO week of the users' activated_at."),
+                *_RETENTION_COLUMNS,
+            ),
+            "Answer key: weekly user retention by activation cohort, from the simulation's state.",
+        ),
+        Table(
+            "account_retention",
+            "one row per signup cohort week, week k and scope",
+            "cohort_week, week_number, scope",
+            (
+                Column("cohort_week", DATE, "Monday (UTC) of the ISO week of the accounts' created_at."),
+                *_RETENTION_COLUMNS,
+            ),
+            "Answer key: weekly account retention by signup cohort (any user's key event), from the simulation's state.",
+        ),
+        Table(
+            "scenarios",
+            "one row per scenario (per day for holidays)",
+            "scenario, starts_at",
+            (
+                Column(
+                    "scenario",
+                    STR,
+                    "Scenario name (params scenarios.*).",
+                    allowed=("feature_launch", "ingestion_incident", "holidays", "onboarding_revamp"),
+                ),
+                Column("enabled", BOOL, "Whether it was planted in this dataset."),
+                Column("starts_at", TS, "When it starts (UTC)."),
+                Column("ends_at", TS, "When it ends (UTC); null if it lasts to the end of the window.", nullable=True),
+                Column("segment", STR, "Whom it affects."),
+                Column("rule", STR, "What changes, with the parameters' values."),
+                Column("where_to_look", STR, "The chart or metric that should reveal it."),
+            ),
+            "The effects planted on purpose that a dashboard should reveal.",
+        ),
+        Table(
+            "not_yet_arrived",
+            "one row per delivery left out of an as_of extract",
+            "event_id, ingested_at_utc",
+            EVENTS.columns,
+            "Deliveries ingested after snapshot.as_of: not in raw/events, listed here (same columns). Only written "
+            "when an as_of extract left something out.",
+        ),
+    )
+}
 
 LEDGER = Table(
-    "ledger", "one row per row touched or planted (a re-sent event: one row per extra delivery)", "(none)", (
+    "ledger",
+    "one row per row touched or planted (a re-sent event: one row per extra delivery)",
+    "(none)",
+    (
         Column("table_name", STR, "The table the row belongs to.", allowed=("accounts", "users", "tasks", "events")),
         Column("row_key", ID, "The row's primary key in that table (account_id, user_id, task_id or event_id)."),
-        Column("kind", STR, "What was done to it.", allowed=("missing", "outlier", "late_arrival", "internal", "duplicate")),
+        Column(
+            "kind", STR, "What was done to it.", allowed=("missing", "outlier", "late_arrival", "internal", "duplicate")
+        ),
         Column("column_name", STR, "The column touched (event_id for a re-sent event).", nullable=True),
-        Column("original_value", STR, "The value before, as text (timestamps ISO 8601, UTC); for a re-sent event, "
-                                      "the first delivery's ingested_at_utc.", nullable=True),
-        Column("new_value", STR, "The value after (null when blanked); for a re-sent event, the re-sent "
-                                 "delivery's ingested_at_utc.", nullable=True),
+        Column(
+            "original_value",
+            STR,
+            "The value before, as text (timestamps ISO 8601, UTC); for a re-sent event, "
+            "the first delivery's ingested_at_utc.",
+            nullable=True,
+        ),
+        Column(
+            "new_value",
+            STR,
+            "The value after (null when blanked); for a re-sent event, the re-sent delivery's ingested_at_utc.",
+            nullable=True,
+        ),
     ),
     "imperfections/ledger.parquet: every row an imperfection touched or the simulation planted. Join it to a "
     "raw table on row_key = its primary key where table_name names it.",

@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from . import vocab
-from .streams import AccountDraws
 from .entities import DAY, HOUR
+from .streams import AccountDraws
 
 # Where in a session work happens: a triangular share of the way through it, peaking at 40%
 # (a mid-morning-to-afternoon bump; as cheap to draw as a uniform).
@@ -114,8 +114,10 @@ class Sessions:
         if self.account is None:
             self.account = np.zeros(len(self.user), dtype=np.int64)
         if (len(self.user) and self.user.max() >= MAX_USERS) or self.n_accounts > MAX_USERS:
-            raise ValueError(f"a block of sessions keys at most {MAX_USERS:,} users and accounts; split it "
-                             f"(got users up to index {int(self.user.max())} and {self.n_accounts} accounts)")
+            raise ValueError(
+                f"a block of sessions keys at most {MAX_USERS:,} users and accounts; split it "
+                f"(got users up to index {int(self.user.max())} and {self.n_accounts} accounts)"
+            )
         self.by_start = order_by(self.account, self.start, self.origin)
         self.start_sorted = self.start[self.by_start]
         self.user_sorted = self.user[self.by_start]
@@ -162,8 +164,16 @@ class Sessions:
         out = np.where(inside, t, moved)
         return np.where(ok, out, -1)
 
-    def other_user_near(self, after: np.ndarray, exclude: np.ndarray, horizon_us: int, draws=None, counts=None,
-                        account: np.ndarray | None = None, u: np.ndarray | None = None) -> np.ndarray:
+    def other_user_near(
+        self,
+        after: np.ndarray,
+        exclude: np.ndarray,
+        horizon_us: int,
+        draws=None,
+        counts=None,
+        account: np.ndarray | None = None,
+        u: np.ndarray | None = None,
+    ) -> np.ndarray:
         """A user (not `exclude`) of the same account, already activated at `after`, with a session
         starting in [after, after + horizon): someone who is around to take work over. -1 if none."""
         after = np.asarray(after, dtype=np.int64)

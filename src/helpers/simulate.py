@@ -19,12 +19,22 @@ import numpy as np
 import pyarrow as pa
 
 from . import names, scenarios, vocab
-from .entities import (DAY, HOUR, MAX_DAYS, MINUTE, MONTH_DAYS, NEVER, US, AccountPlan, to_us,
-                       truncated_exponential_from_u)
+from .entities import (
+    DAY,
+    HOUR,
+    MAX_DAYS,
+    MINUTE,
+    MONTH_DAYS,
+    NEVER,
+    US,
+    AccountPlan,
+    to_us,
+    truncated_exponential_from_u,
+)
 from .params import Params, window_bounds_us
 from .schema import STATUSES
 from .sessions import Sessions, build_sessions, intraday_from_u, moment, order_by
-from .streams import AccountDraws, stream
+from .streams import AccountDraws
 
 NONE = -1  # "not reached" / "no user" in timeline columns
 TASK_ID_STRIDE = 10_000_000  # task_id = account_id * 1e7 + n: ids do not depend on block scheduling
@@ -47,24 +57,66 @@ for _i, (_, _, _, _zones) in enumerate(vocab.COUNTRIES):
     _w = np.array([w for _, w in _zones], dtype=float)
     _cdf = np.cumsum(_w / _w.sum())
     _cdf[-1] = 1.0
-    HOME_ZONE_CDF[_i, :len(_zones)] = _cdf
-    HOME_ZONE[_i, :len(_zones)] = [vocab.TIMEZONES.index(z) for z, _ in _zones]
+    HOME_ZONE_CDF[_i, : len(_zones)] = _cdf
+    HOME_ZONE[_i, : len(_zones)] = [vocab.TIMEZONES.index(z) for z, _ in _zones]
 LOCALES = sorted({c[2] for c in vocab.COUNTRIES})
 LOCALE_OF_COUNTRY = np.array([LOCALES.index(c[2]) for c in vocab.COUNTRIES])
 # users simulated together at most (session arrays are users x days; keys must fit in int64)
 CHUNK_USERS = 4096
 
 # the columns of a user's uniform and normal draws (one row per user)
-USER_U = {name: i for i, name in enumerate((
-    "invite_lag", "never_activated", "role", "home_zone", "remote_zone", "remote", "internal_start_hour", "bot",
-    "early_churner", "early_days", "late_days", "first_name", "last_name"))}
+USER_U = {
+    name: i
+    for i, name in enumerate(
+        (
+            "invite_lag",
+            "never_activated",
+            "role",
+            "home_zone",
+            "remote_zone",
+            "remote",
+            "internal_start_hour",
+            "bot",
+            "early_churner",
+            "early_days",
+            "late_days",
+            "first_name",
+            "last_name",
+        )
+    )
+}
 USER_Z = {name: i for i, name in enumerate(("activation_lag", "engagement", "start_hour"))}
 # the columns of a task's uniform and normal draws (one row per task)
-TASK_U = {name: i for i, name in enumerate((
-    "priority", "title", "has_due", "assigned", "self_assigned", "never_started", "blocked", "blocked_twice",
-    "handoff", "cancelled", "backlog_cancel", "assign_delay", "colleague_assign", "colleague_handoff",
-    "at_assigned", "at_started", "at_blocker1_added", "at_blocker1_resolved", "at_handoff",
-    "at_blocker2_added", "at_blocker2_resolved", "at_finished", "at_backlog_cancelled"))}
+TASK_U = {
+    name: i
+    for i, name in enumerate(
+        (
+            "priority",
+            "title",
+            "has_due",
+            "assigned",
+            "self_assigned",
+            "never_started",
+            "blocked",
+            "blocked_twice",
+            "handoff",
+            "cancelled",
+            "backlog_cancel",
+            "assign_delay",
+            "colleague_assign",
+            "colleague_handoff",
+            "at_assigned",
+            "at_started",
+            "at_blocker1_added",
+            "at_blocker1_resolved",
+            "at_handoff",
+            "at_blocker2_added",
+            "at_blocker2_resolved",
+            "at_finished",
+            "at_backlog_cancelled",
+        )
+    )
+}
 TASK_Z = {name: i for i, name in enumerate(("due_in", "cycle", "to_start", "blocker1", "blocker2", "backlog_wait"))}
 
 
@@ -104,7 +156,7 @@ class Block:
     internal: np.ndarray  # per account
 
     @classmethod
-    def of(cls, plan: AccountPlan, accounts: range) -> "Block":
+    def of(cls, plan: AccountPlan, accounts: range) -> Block:
         a = np.arange(accounts.start, accounts.stop)
         n_users = plan.n_users[a]
         user_acct = np.repeat(np.arange(len(a)), n_users)
@@ -151,8 +203,13 @@ def _users(params: Params, plan: AccountPlan, b: Block, w1: int):
     lag = truncated_exponential_from_u(u("invite_lag"), p.invite_lag_days_mean * DAY, live_until - created_acct)
     created = np.where(first, created_acct, np.maximum(created_acct + lag, created_acct + US))
 
-    act_lag = to_us(np.where(first, 3 * MINUTE * np.exp(0.5 * z("activation_lag")),  # the founder signs in at once
-                             p.activation_lag_hours.median * HOUR * np.exp(p.activation_lag_hours.sigma * z("activation_lag"))))
+    act_lag = to_us(
+        np.where(
+            first,
+            3 * MINUTE * np.exp(0.5 * z("activation_lag")),  # the founder signs in at once
+            p.activation_lag_hours.median * HOUR * np.exp(p.activation_lag_hours.sigma * z("activation_lag")),
+        )
+    )
     activated = created + act_lag
     never = (u("never_activated") < p.never_activated_share) & ~first
     activated = np.where(first, np.minimum(np.minimum(activated, live_until - US), w1 - US), activated)
@@ -170,8 +227,9 @@ def _users(params: Params, plan: AccountPlan, b: Block, w1: int):
     engagement = np.clip(np.exp(p.engagement_sigma * z("engagement")), 1e-3, 1e3)
     engagement = engagement * np.where(role == 2, p.guest_engagement_factor, 1.0)
     active_prob = np.clip(p.workday_active_prob * engagement, 0.0, 0.97)
-    start_hour = np.clip(params.activity.workday_start_hour.mean + params.activity.workday_start_hour.sd
-                         * z("start_hour"), 5.0, 13.0)
+    start_hour = np.clip(
+        params.activity.workday_start_hour.mean + params.activity.workday_start_hour.sd * z("start_hour"), 5.0, 13.0
+    )
     internal = b.internal[ua]
     # scripted test traffic: any hour, any day, in bursts; half the users are bots
     start_hour = np.where(internal, 23.0 * u("internal_start_hour"), start_hour)
@@ -223,9 +281,19 @@ def _users(params: Params, plan: AccountPlan, b: Block, w1: int):
 
     user_id = plan.user_offset[A[0]] + 1 + np.arange(n, dtype=np.int64) if n else np.zeros(0, np.int64)
     return dict(
-        user_id=user_id, created=created, activated=activated, role=role, tz=tz,
-        full_name=full_name, email=email, active_prob=active_prob, start_hour=start_hour,
-        churn=churn, engagement=engagement, early=early, internal=internal,
+        user_id=user_id,
+        created=created,
+        activated=activated,
+        role=role,
+        tz=tz,
+        full_name=full_name,
+        email=email,
+        active_prob=active_prob,
+        start_hour=start_hour,
+        churn=churn,
+        engagement=engagement,
+        early=early,
+        internal=internal,
     )
 
 
@@ -237,7 +305,7 @@ def _projects(params: Params, plan: AccountPlan, b: Block, ses: Sessions):
     first = int(plan.project_offset[A[0]])
     total = int(counts.sum())
     acct = np.repeat(np.arange(len(b)), counts)
-    nominal = plan.project_nominal_at[first:first + total]
+    nominal = plan.project_nominal_at[first : first + total]
     k = np.searchsorted(ses.sorted_key, ses.start_key(acct, nominal), side="left")
     k = np.minimum(k, ses.account_hi[acct] - 1)
     s, e = ses.start_sorted[k], ses.end_sorted[k]
@@ -255,8 +323,7 @@ def _projects(params: Params, plan: AccountPlan, b: Block, ses: Sessions):
     return dict(project_id=project_id, created=created, owner=owner, session=k, name=project_name, acct=acct)
 
 
-def _task_creations(params: Params, b: Block, ses: Sessions, proj: dict, create_rate: np.ndarray,
-                    D: AccountDraws):
+def _task_creations(params: Params, b: Block, ses: Sessions, proj: dict, create_rate: np.ndarray, D: AccountDraws):
     """When, by whom and in which project tasks are created.
 
     Work follows activity: each session creates Poisson(tasks.created_per_session x the user's
@@ -304,8 +371,9 @@ def _task_creations(params: Params, b: Block, ses: Sessions, proj: dict, create_
     kk = np.where(j == 0, proj["session"][tp], lo + j - 1)
     s0 = np.maximum(ses.start_sorted[kk], p_created + 1)
     e0 = ses.end_sorted[kk]
-    tt = np.minimum(s0 + np.floor(D.random(tp_counts) * np.maximum(e0 - s0, 0)).astype(np.int64),
-                    np.maximum(e0 - 1, s0))
+    tt = np.minimum(
+        s0 + np.floor(D.random(tp_counts) * np.maximum(e0 - s0, 0)).astype(np.int64), np.maximum(e0 - 1, s0)
+    )
     k, t, pj = np.concatenate([k, kk]), np.concatenate([t, tt]), np.concatenate([pj, tp])
     # tasks in order of creation (ties by project) within each account: task ids follow time
     by_project = np.argsort(pj, kind="stable")
@@ -313,8 +381,9 @@ def _task_creations(params: Params, b: Block, ses: Sessions, proj: dict, create_
     return t[order], ses.user_sorted[k[order]], pj[order]
 
 
-def _task_lifecycle(params: Params, plan: AccountPlan, b: Block, ses: Sessions, proj: dict,
-                    create_rate: np.ndarray, w1: int) -> dict:
+def _task_lifecycle(
+    params: Params, plan: AccountPlan, b: Block, ses: Sessions, proj: dict, create_rate: np.ndarray, w1: int
+) -> dict:
     """Create tasks from activity, then walk each through its stages."""
     p = params.tasks
     D = b.draws(params, "tasks")
@@ -355,8 +424,13 @@ def _task_lifecycle(params: Params, plan: AccountPlan, b: Block, ses: Sessions, 
     cycle = lognormal("cycle", p.cycle_time_days.median * DAY, p.cycle_time_days.sigma)
     cycle = cycle * np.array(vocab.PRIORITY_CYCLE_FACTOR)[priority]
     to_start = lognormal("to_start", p.time_to_start_hours.median * HOUR, p.time_to_start_hours.sigma)
-    block_len = np.stack([lognormal(f"blocker{i}", p.blocker_duration_hours.median * HOUR,
-                                    p.blocker_duration_hours.sigma) for i in (1, 2)], axis=1)
+    block_len = np.stack(
+        [
+            lognormal(f"blocker{i}", p.blocker_duration_hours.median * HOUR, p.blocker_duration_hours.sigma)
+            for i in (1, 2)
+        ],
+        axis=1,
+    )
     backlog_wait = lognormal("backlog_wait", 14.0 * DAY, 1.0)
     internal = b.internal[acct]  # scripted test traffic: tasks are picked up and closed within minutes
     cycle = np.where(internal, cycle * INTERNAL_SPEED, cycle)
@@ -377,8 +451,9 @@ def _task_lifecycle(params: Params, plan: AccountPlan, b: Block, ses: Sessions, 
         """Where `active`: another user of the account who is around in the week after `after`; -1 elsewhere."""
         rows = np.flatnonzero(active)
         out = np.full(n, NONE, dtype=np.int64)
-        out[rows] = ses.other_user_near(after[rows], exclude[rows], 7 * DAY, account=acct[rows],
-                                        u=U[rows, TASK_U["colleague_" + step]])
+        out[rows] = ses.other_user_near(
+            after[rows], exclude[rows], 7 * DAY, account=acct[rows], u=U[rows, TASK_U["colleague_" + step]]
+        )
         return out
 
     # --- assignment (by the creator, moments after creation)
@@ -454,14 +529,35 @@ def _task_lifecycle(params: Params, plan: AccountPlan, b: Block, ses: Sessions, 
     finisher = np.where(t_done >= 0, holder, NONE)
 
     return dict(
-        planted_long_cycle=long_cycle >= 0, original_done_at=original_done,
-        planted_far_due=far_due >= 0, original_due_at=original_due,
-        task_id=task_id, project_index=pj, acct=acct, created=created, creator=creator, title=title,
-        priority=priority, due=due, assignee=assignee, holder=np.where(assignee >= 0, holder, NONE),
-        t_assigned=t_assigned, t_started=t_started, t_b1_added=t_b1_added, t_b1_resolved=t_b1_resolved,
-        t_handoff=t_handoff, handoff_from=handoff_from, handoff_to=handoff_to,
-        t_b2_added=t_b2_added, t_b2_resolved=t_b2_resolved, t_done=t_done, finisher=finisher,
-        t_cancel=t_cancel, cancel_from=cancel_from, cancel_by=cancel_by, status=status,
+        planted_long_cycle=long_cycle >= 0,
+        original_done_at=original_done,
+        planted_far_due=far_due >= 0,
+        original_due_at=original_due,
+        task_id=task_id,
+        project_index=pj,
+        acct=acct,
+        created=created,
+        creator=creator,
+        title=title,
+        priority=priority,
+        due=due,
+        assignee=assignee,
+        holder=np.where(assignee >= 0, holder, NONE),
+        t_assigned=t_assigned,
+        t_started=t_started,
+        t_b1_added=t_b1_added,
+        t_b1_resolved=t_b1_resolved,
+        t_handoff=t_handoff,
+        handoff_from=handoff_from,
+        handoff_to=handoff_to,
+        t_b2_added=t_b2_added,
+        t_b2_resolved=t_b2_resolved,
+        t_done=t_done,
+        finisher=finisher,
+        t_cancel=t_cancel,
+        cancel_from=cancel_from,
+        cancel_by=cancel_by,
+        status=status,
     )
 
 
@@ -473,8 +569,9 @@ def _quota(share: float, of: np.ndarray, natural: np.ndarray, u: np.ndarray) -> 
     return np.where(x > 0, base + (u < x - base), 0).astype(np.int64)
 
 
-def _plant_long_cycles(params: Params, b: Block, acct: np.ndarray, ses: Sessions, holder, t_started,
-                       t_done) -> np.ndarray:
+def _plant_long_cycles(
+    params: Params, b: Block, acct: np.ndarray, ses: Sessions, holder, t_started, t_done
+) -> np.ndarray:
     """New completion times (or -1) for done tasks chosen to take longer than the threshold.
 
     The share is of done tasks of each account, natural long ones included. Candidates are taken
@@ -488,8 +585,12 @@ def _plant_long_cycles(params: Params, b: Block, acct: np.ndarray, ses: Sessions
     D = AccountDraws(params.seed, "outliers", 2 * (b.accounts + 1))
     done = t_done >= 0
     natural = done & (t_done - t_started > threshold)
-    quota = _quota(out.long_cycle_share, np.bincount(acct[done], minlength=n_acc),
-                   np.bincount(acct[natural], minlength=n_acc), D.random(np.ones(n_acc, np.int64)))
+    quota = _quota(
+        out.long_cycle_share,
+        np.bincount(acct[done], minlength=n_acc),
+        np.bincount(acct[natural], minlength=n_acc),
+        D.random(np.ones(n_acc, np.int64)),
+    )
     new = np.full(len(t_done), NONE, dtype=np.int64)
     cand = np.flatnonzero(done & ~natural)
     c_acct = acct[cand]
@@ -500,7 +601,7 @@ def _plant_long_cycles(params: Params, b: Block, acct: np.ndarray, ses: Sessions
     lo = np.zeros(n_acc)
     for round_ in range(64):  # each round takes the next slice of keys, twice as wide as needed (and growing)
         need = quota - got
-        width = np.where(need > 0, (2 * need + 4) / np.maximum(c_counts, 1) * 2.0 ** round_, 0.0)
+        width = np.where(need > 0, (2 * need + 4) / np.maximum(c_counts, 1) * 2.0**round_, 0.0)
         hi = np.where(need > 0, np.minimum(lo + width, 1.0), lo)
         rows = np.flatnonzero((key >= lo[c_acct]) & (key < hi[c_acct]))
         if not (hi > lo).any():
@@ -524,8 +625,12 @@ def _plant_far_due_dates(params: Params, b: Block, acct: np.ndarray, created, du
     n_acc = len(b)
     D = AccountDraws(params.seed, "outliers", 2 * (b.accounts + 1) + 1)
     natural = (due >= 0) & (due - created > threshold)
-    quota = _quota(out.far_due_share, np.bincount(acct, minlength=n_acc), np.bincount(acct[natural], minlength=n_acc),
-                   D.random(np.ones(n_acc, np.int64)))
+    quota = _quota(
+        out.far_due_share,
+        np.bincount(acct, minlength=n_acc),
+        np.bincount(acct[natural], minlength=n_acc),
+        D.random(np.ones(n_acc, np.int64)),
+    )
     cand = np.flatnonzero((due >= 0) & ~natural)
     c_acct = acct[cand]
     c_counts = np.bincount(c_acct, minlength=n_acc)
@@ -559,12 +664,18 @@ def simulate_block(params: Params, plan: AccountPlan, accounts: range) -> Accoun
     """Simulate consecutive accounts (indices, account_id = index + 1), vectorised over them; each
     account draws from its own streams, so the rows do not depend on which accounts share a block.
     Blocks of more than CHUNK_USERS users are simulated in pieces."""
-    pieces = [_simulate_chunk(params, plan, range(accounts.start + lo, accounts.start + hi))
-              for lo, hi in chunk_ranges(plan.n_users[accounts.start:accounts.stop], CHUNK_USERS)]
+    pieces = [
+        _simulate_chunk(params, plan, range(accounts.start + lo, accounts.start + hi))
+        for lo, hi in chunk_ranges(plan.n_users[accounts.start : accounts.stop], CHUNK_USERS)
+    ]
     if len(pieces) == 1:
         return pieces[0]
-    return AccountSim(*(_concat([getattr(p, f) for p in pieces]) for f in
-                        ("users", "user_latent", "sessions", "projects", "tasks", "timeline")))
+    return AccountSim(
+        *(
+            _concat([getattr(p, f) for p in pieces])
+            for f in ("users", "user_latent", "sessions", "projects", "tasks", "timeline")
+        )
+    )
 
 
 def simulate_account(params: Params, plan: AccountPlan, a: int) -> AccountSim:
@@ -573,8 +684,12 @@ def simulate_account(params: Params, plan: AccountPlan, a: int) -> AccountSim:
 
 
 def _concat(dicts: list[dict]) -> dict:
-    return {k: pa.concat_arrays([d[k] for d in dicts]) if isinstance(dicts[0][k], pa.Array)
-            else np.concatenate([d[k] for d in dicts]) for k in dicts[0]}
+    return {
+        k: pa.concat_arrays([d[k] for d in dicts])
+        if isinstance(dicts[0][k], pa.Array)
+        else np.concatenate([d[k] for d in dicts])
+        for k in dicts[0]
+    }
 
 
 def _simulate_chunk(params: Params, plan: AccountPlan, accounts: range) -> AccountSim:
@@ -586,15 +701,22 @@ def _simulate_chunk(params: Params, plan: AccountPlan, accounts: range) -> Accou
     act_idx = np.nonzero(users["activated"] >= 0)[0]
     ses_local = build_sessions(
         rng=b.draws(params, "sessions"),
-        start_date=params.window.start, days=params.window.days, w0=w0, w1=w1,
-        tz=users["tz"][act_idx], activated_at=users["activated"][act_idx], churn_at=users["churn"][act_idx],
-        active_prob=users["active_prob"][act_idx], start_hour=users["start_hour"][act_idx],
+        start_date=params.window.start,
+        days=params.window.days,
+        w0=w0,
+        w1=w1,
+        tz=users["tz"][act_idx],
+        activated_at=users["activated"][act_idx],
+        churn_at=users["churn"][act_idx],
+        active_prob=users["active_prob"][act_idx],
+        start_hour=users["start_hour"][act_idx],
         weekend_factor=np.where(users["internal"][act_idx], 1.0, params.activity.weekend_factor),
         holiday=scenarios.holiday_days(params, params.window.start, params.window.days),
         holiday_factor=np.where(users["internal"][act_idx], 1.0, params.scenarios.holidays.activity_factor),
         workday_hours=params.activity.workday_hours,
         weekend_hours_factor=params.activity.weekend_hours_factor,
-        account=ua[act_idx], n_accounts=len(b),
+        account=ua[act_idx],
+        n_accounts=len(b),
     )
     # session users index activated users; map back to the block's user index
     ses = Sessions(act_idx[ses_local.user], ses_local.start, ses_local.end, w0, ses_local.account, len(b))
@@ -613,23 +735,36 @@ def _simulate_chunk(params: Params, plan: AccountPlan, accounts: range) -> Accou
     n_users = len(uid)
     role_names = np.array(vocab.ROLES, dtype=object)
     users_cols = dict(
-        user_id=uid, account_id=account_id[ua], full_name=users["full_name"],
-        email=users["email"], role=role_names[users["role"]],
-        timezone=np.array(vocab.TIMEZONES, dtype=object)[users["tz"]], created_at=users["created"],
-        activated_at=users["activated"], is_internal=users["internal"].copy(),
+        user_id=uid,
+        account_id=account_id[ua],
+        full_name=users["full_name"],
+        email=users["email"],
+        role=role_names[users["role"]],
+        timezone=np.array(vocab.TIMEZONES, dtype=object)[users["tz"]],
+        created_at=users["created"],
+        activated_at=users["activated"],
+        is_internal=users["internal"].copy(),
     )
     user_latent = dict(
-        user_id=uid, account_id=users_cols["account_id"], engagement=users["engagement"],
-        workday_active_prob=users["active_prob"], early_churner=users["early"],
+        user_id=uid,
+        account_id=users_cols["account_id"],
+        engagement=users["engagement"],
+        workday_active_prob=users["active_prob"],
+        early_churner=users["early"],
         churn_at=np.where(users["churn"] == NEVER, NONE, users["churn"]),  # -1: never activated or stays
     )
     sessions = dict(
-        account_id=account_id[ses.account], user_id=uid[ses.user],
-        session_start=ses.start, session_end=ses.end,
+        account_id=account_id[ses.account],
+        user_id=uid[ses.user],
+        session_start=ses.start,
+        session_end=ses.end,
     )
     projects = dict(
-        project_id=proj["project_id"], account_id=account_id[proj["acct"]],
-        owner_user_id=uid[proj["owner"]], project_name=proj["name"], created_at=proj["created"],
+        project_id=proj["project_id"],
+        account_id=account_id[proj["acct"]],
+        owner_user_id=uid[proj["owner"]],
+        project_name=proj["name"],
+        created_at=proj["created"],
     )
     # a project is archived, sometimes, a while after its last task closed (only if all are closed)
     n_p = len(proj["project_id"])
@@ -641,33 +776,54 @@ def _simulate_chunk(params: Params, plan: AccountPlan, accounts: range) -> Accou
     last_per_project = np.full(n_p, -1, dtype=np.int64)
     np.maximum.at(last_per_project, tl["project_index"], last_close)
     has_tasks = np.bincount(tl["project_index"], minlength=n_p) > 0
-    lag = to_us(D.lognormal(params.projects.archive_lag_days.median * DAY, params.projects.archive_lag_days.sigma,
-                            p_counts))
+    lag = to_us(
+        D.lognormal(params.projects.archive_lag_days.median * DAY, params.projects.archive_lag_days.sigma, p_counts)
+    )
     archive_at = last_per_project + lag
-    archived = has_tasks & (open_per_project == 0) & (D.random(p_counts) < params.projects.archive_share) \
-        & (archive_at < w1)
+    archived = (
+        has_tasks & (open_per_project == 0) & (D.random(p_counts) < params.projects.archive_share) & (archive_at < w1)
+    )
     projects["archived_at"] = np.where(archived, archive_at, NONE)
 
     task_account = account_id[tl["acct"]]
     tasks = dict(
-        task_id=tl["task_id"], account_id=task_account,
-        project_id=proj["project_id"][tl["project_index"]], created_by_user_id=uid[tl["creator"]],
-        assignee_user_id=to_id(tl["holder"]), title=TITLE_TEXT.take(pa.array(tl["title"])),
+        task_id=tl["task_id"],
+        account_id=task_account,
+        project_id=proj["project_id"][tl["project_index"]],
+        created_by_user_id=uid[tl["creator"]],
+        assignee_user_id=to_id(tl["holder"]),
+        title=TITLE_TEXT.take(pa.array(tl["title"])),
         priority=PRIORITY_TEXT.take(pa.array(tl["priority"])),
         status=STATUS_TEXT.take(pa.array(tl["status"])),
-        created_at=tl["created"], first_started_at=tl["t_started"], completed_at=tl["t_done"], due_at=tl["due"],
+        created_at=tl["created"],
+        first_started_at=tl["t_started"],
+        completed_at=tl["t_done"],
+        due_at=tl["due"],
     )
     timeline = dict(
-        task_id=tl["task_id"], account_id=task_account, project_id=tasks["project_id"],
-        created_at=tl["created"], creator_id=tasks["created_by_user_id"],
-        assigned_at=tl["t_assigned"], assignee_id=to_id(tl["assignee"]),
+        task_id=tl["task_id"],
+        account_id=task_account,
+        project_id=tasks["project_id"],
+        created_at=tl["created"],
+        creator_id=tasks["created_by_user_id"],
+        assigned_at=tl["t_assigned"],
+        assignee_id=to_id(tl["assignee"]),
         started_at=tl["t_started"],
-        blocker1_added_at=tl["t_b1_added"], blocker1_resolved_at=tl["t_b1_resolved"],
-        handoff_at=tl["t_handoff"], handoff_from_id=to_id(tl["handoff_from"]), handoff_to_id=to_id(tl["handoff_to"]),
-        blocker2_added_at=tl["t_b2_added"], blocker2_resolved_at=tl["t_b2_resolved"],
-        done_at=tl["t_done"], done_by_id=to_id(tl["finisher"]),
-        cancelled_at=tl["t_cancel"], cancelled_from=tl["cancel_from"], cancelled_by_id=to_id(tl["cancel_by"]),
-        planted_long_cycle=tl["planted_long_cycle"], original_done_at=tl["original_done_at"],
-        planted_far_due=tl["planted_far_due"], original_due_at=tl["original_due_at"],
+        blocker1_added_at=tl["t_b1_added"],
+        blocker1_resolved_at=tl["t_b1_resolved"],
+        handoff_at=tl["t_handoff"],
+        handoff_from_id=to_id(tl["handoff_from"]),
+        handoff_to_id=to_id(tl["handoff_to"]),
+        blocker2_added_at=tl["t_b2_added"],
+        blocker2_resolved_at=tl["t_b2_resolved"],
+        done_at=tl["t_done"],
+        done_by_id=to_id(tl["finisher"]),
+        cancelled_at=tl["t_cancel"],
+        cancelled_from=tl["cancel_from"],
+        cancelled_by_id=to_id(tl["cancel_by"]),
+        planted_long_cycle=tl["planted_long_cycle"],
+        original_done_at=tl["original_done_at"],
+        planted_far_due=tl["planted_far_due"],
+        original_due_at=tl["original_due_at"],
     )
     return AccountSim(users_cols, user_latent, sessions, projects, tasks, timeline)

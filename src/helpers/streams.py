@@ -57,7 +57,7 @@ class AccountDraws:
         self.gens = [stream(seed, name, int(k)) for k in keys]
 
     @classmethod
-    def of(cls, gens: list[np.random.Generator]) -> "AccountDraws":
+    def of(cls, gens: list[np.random.Generator]) -> AccountDraws:
         """Continue drawing from existing generators (one per account)."""
         self = cls.__new__(cls)
         self.gens = list(gens)
@@ -71,7 +71,7 @@ class AccountDraws:
         pieces = []
         for g, c, end in zip(self.gens, counts.tolist(), ends.tolist()):
             if c:
-                pieces.append(f(g, c, *(r[end - c:end] for r in rows)))
+                pieces.append(f(g, c, *(r[end - c : end] for r in rows)))
         if not pieces:
             return f(self.gens[0] if self.gens else np.random.default_rng(0), 0, *(r[:0] for r in rows))
         return np.concatenate(pieces)

@@ -64,7 +64,7 @@ ACTIVE_USERS_7D_SQL = f"""
         FROM (SELECT account_id, first_day AS day, 1 AS delta FROM intervals
               UNION ALL SELECT account_id, last_day + 1, -1 FROM intervals) d
         JOIN accounts a USING (account_id), {SCOPES_SQL} s
-        WHERE {_in_scope('a')}
+        WHERE {_in_scope("a")}
         GROUP BY ALL
     ), days AS (
         SELECT d::DATE AS day FROM range(getvariable('window_start'), getvariable('window_end'), INTERVAL 1 DAY) r(d)
@@ -88,7 +88,7 @@ USER_RETENTION_SQL = f"""
     WITH cohort AS (
         SELECT s.scope, u.user_id, date_trunc('week', make_timestamp(u.activated_at))::DATE AS cohort_week
         FROM users u JOIN accounts a USING (account_id), {SCOPES_SQL} s
-        WHERE u.activated_at >= 0 AND {_in_scope('a')}
+        WHERE u.activated_at >= 0 AND {_in_scope("a")}
     ), key_weeks AS (
         SELECT DISTINCT user_id, date_trunc('week', make_timestamp(t))::DATE AS week FROM key_moments
     ), {_WEEKS.strip()}
@@ -101,7 +101,7 @@ USER_RETENTION_SQL = f"""
 ACCOUNT_RETENTION_SQL = f"""
     WITH cohort AS (
         SELECT s.scope, a.account_id, date_trunc('week', make_timestamp(a.created_at))::DATE AS cohort_week
-        FROM accounts a, {SCOPES_SQL} s WHERE {_in_scope('a')}
+        FROM accounts a, {SCOPES_SQL} s WHERE {_in_scope("a")}
     ), key_weeks AS (
         SELECT DISTINCT account_id, date_trunc('week', make_timestamp(t))::DATE AS week FROM key_moments
     ), {_WEEKS.strip()}
@@ -112,8 +112,11 @@ ACCOUNT_RETENTION_SQL = f"""
     GROUP BY ALL ORDER BY c.scope, w.cohort_week, w.week_number
 """
 
-SQL = {"active_users_7d": ACTIVE_USERS_7D_SQL, "user_retention": USER_RETENTION_SQL,
-       "account_retention": ACCOUNT_RETENTION_SQL}
+SQL = {
+    "active_users_7d": ACTIVE_USERS_7D_SQL,
+    "user_retention": USER_RETENTION_SQL,
+    "account_retention": ACCOUNT_RETENTION_SQL,
+}
 
 
 def truth_dir(data_dir: str | Path) -> Path:
@@ -133,9 +136,9 @@ def connect_state(data_dir: str | Path, params: Params):
     con.execute(f"CREATE VIEW timeline AS SELECT * FROM {parts(io.state_dir(data_dir, 'timeline'))}")
     con.execute(f"CREATE TEMP TABLE key_moments AS {KEY_MOMENTS_SQL}")
     con.execute(f"""CREATE VIEW accounts AS SELECT account_id, epoch_us(created_at) AS created_at, is_internal
-                    FROM {parts(_entity_dir(data_dir, 'accounts'))}""")
+                    FROM {parts(_entity_dir(data_dir, "accounts"))}""")
     con.execute(f"""CREATE VIEW users AS SELECT user_id, account_id, coalesce(epoch_us(activated_at), -1) AS activated_at
-                    FROM {parts(_entity_dir(data_dir, 'users'))}""")
+                    FROM {parts(_entity_dir(data_dir, "users"))}""")
     checks.set_window(con, params)
     return con
 

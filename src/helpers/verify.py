@@ -42,7 +42,7 @@ def problems(data_dir: str | Path) -> list[str]:
                 pf = pq.ParquetFile(f)
                 for i in range(pf.num_row_groups):
                     pf.read_row_group(i)
-            except Exception as exc:  # noqa: BLE001 - any unreadable part is a finding
+            except Exception as exc:
                 out.append(f"{f}: unreadable (truncated or corrupt): {type(exc).__name__}: {str(exc)[:120]}")
                 broken = True
         if broken:
@@ -53,7 +53,7 @@ def problems(data_dir: str | Path) -> list[str]:
                 out.append(f"{folder}: {rows:,} rows, the manifest says {manifest.get('row_counts', {}).get(name)}")
             elif io.content_hash(folder, table) != manifest.get("content_hashes", {}).get(name):
                 out.append(f"{folder}: content differs from the manifest (a part was edited or replaced)")
-        except Exception as exc:  # noqa: BLE001 - a part that reads but does not hash is damaged too
+        except Exception as exc:
             out.append(f"{folder}: cannot be checked: {type(exc).__name__}: {str(exc)[:120]}")
     out += _truth_problems(data_dir, manifest.get("truth", {}))
     return out
@@ -69,7 +69,7 @@ def _truth_problems(data_dir: Path, listed: dict) -> list[str]:
             out.append(f"{truth_dir(data_dir) / name}.parquet: missing")
     try:
         found = truth_files(data_dir)
-    except Exception as exc:  # noqa: BLE001 - an unreadable answer key is a finding
+    except Exception as exc:
         return out + [f"{truth_dir(data_dir)}: unreadable answer key: {type(exc).__name__}: {str(exc)[:120]}"]
     for name, entry in found.items():
         if name not in listed:
