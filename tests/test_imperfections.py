@@ -6,15 +6,16 @@ import numpy as np
 import pytest
 import yaml
 
-from helpers import checks, imperfections, io, pipeline
+from helpers import duck, io, pipeline
 from helpers import params as P
+from helpers.quality import checks, rates
 
 from .conftest import generate, tiny_yaml
 
 
 def _measured(data_dir):
     params = pipeline.load_saved_params(data_dir)
-    return {(r["kind"], r["column"]): r for r in imperfections.measure(checks.connect(data_dir, params), params)}
+    return {(r.kind, r.column): r.as_dict() for r in rates.measure(duck.dataset(data_dir, params), params)}
 
 
 def _with(tmp_path, name: str, **changes) -> Path:
@@ -58,7 +59,7 @@ def test_rates_at_zero(tmp_path):
     assert m[("internal", "is_internal")]["count"] == 0
     assert m[("outlier", "due_at")]["count"] == 0
     assert m[("missing", "timezone")]["count"] == 0 and m[("missing", "industry")]["count"] == 0
-    con = checks.connect(d, pipeline.load_saved_params(d))
+    con = duck.dataset(d, pipeline.load_saved_params(d))
     # nothing planted or delayed (natural long cycles may remain: they are not imperfections)
     assert con.execute("SELECT count(*) FROM imperfections.ledger WHERE kind <> 'missing'").fetchall()[0][0] == 0
     assert checks.failures(checks.run_rules(con)) == []
@@ -81,7 +82,7 @@ def test_rates_at_one(tmp_path):
     assert m[("missing", "industry")]["measured_rate"] == 1.0
     assert m[("missing", "assignee_user_id")]["measured_rate"] == 1.0
     assert m[("internal", "is_internal")]["measured_rate"] == 1.0
-    con = checks.connect(d, pipeline.load_saved_params(d))
+    con = duck.dataset(d, pipeline.load_saved_params(d))
     # every event but logins (written synchronously by the auth server) arrives late
     not_late = con.execute("""SELECT count(*) FROM raw.events
         WHERE ingested_at_utc - event_at_utc <= INTERVAL 1 HOUR AND event_name <> 'login_succeeded'""").fetchall()[0][0]
@@ -90,7 +91,7 @@ def test_rates_at_one(tmp_path):
 
 
 def test_ledger_agrees_with_the_tables(tiny_data):
-    con = checks.connect(tiny_data, pipeline.load_saved_params(tiny_data))
+    con = duck.dataset(tiny_data, pipeline.load_saved_params(tiny_data))
     m = _measured(tiny_data)
     ledger = dict(
         con.execute(
@@ -106,7 +107,7 @@ def test_ledger_agrees_with_the_tables(tiny_data):
         ).fetchall()[0][0]
     )
     # blanked values: the clean copy had a value, the table now has none; the ledger keeps the original
-    clean = f"{imperfections.clean_dir(tiny_data, 'tasks')}/*.parquet"
+    clean = f"{io.clean_dir(tiny_data, 'tasks')}/*.parquet"
     wrong = con.execute(f"""
         SELECT count(*) FROM imperfections.ledger l JOIN read_parquet('{clean}') c ON c.task_id = l.row_key
         WHERE l.kind = 'missing' AND l.column_name = 'due_at' AND c.due_at <> l.original_value::TIMESTAMP""").fetchall()[
@@ -121,7 +122,7 @@ def test_ledger_agrees_with_the_tables(tiny_data):
 
 
 def test_late_delays_follow_the_profile(default_data):
-    con = checks.connect(default_data, pipeline.load_saved_params(default_data))
+    con = duck.dataset(default_data, pipeline.load_saved_params(default_data))
     hours = np.array(
         [
             r[0]
@@ -135,7 +136,7 @@ def test_late_delays_follow_the_profile(default_data):
 
 
 def test_internal_accounts_give_themselves_away(default_data):
-    con = checks.connect(default_data, pipeline.load_saved_params(default_data))
+    con = duck.dataset(default_data, pipeline.load_saved_params(default_data))
     rows = con.execute("""SELECT a.account_name, u.email, u.full_name FROM raw.accounts a JOIN raw.users u USING (account_id)
                           WHERE a.is_internal""").fetchall()
     assert rows and all(email.endswith(".test") for _, email, _ in rows)
@@ -153,7 +154,7 @@ def test_internal_accounts_give_themselves_away(default_data):
 
 @pytest.mark.xdist_group("default")
 def test_no_imperfection_breaks_a_rule_on_default(default_data):
-    con = checks.connect(default_data, pipeline.load_saved_params(default_data))
+    con = duck.dataset(default_data, pipeline.load_saved_params(default_data))
     assert checks.failures(checks.run_rules(con)) == []
 
 
@@ -177,7 +178,7 @@ def test_duplicates_option_repeats_event_ids_and_breaks_no_rule(tmp_path):
     d = _with(tmp_path, "dups", duplicates__share=0.05)
     m = _measured(d)[("duplicate", "event_id")]
     assert m["count"] > 0 and m["within_tolerance"], m
-    con = checks.connect(d, pipeline.load_saved_params(d))
+    con = duck.dataset(d, pipeline.load_saved_params(d))
     repeated = con.execute(
         "SELECT count(*) FROM (SELECT event_id FROM raw.events GROUP BY 1 HAVING count(*) > 1)"
     ).fetchall()[0][0]
@@ -212,7 +213,7 @@ def test_duplicates_are_off_by_default(tiny_data):
 def test_guardrails_say_not_applicable_instead_of_failing(tmp_path, label, edit):
     import datetime as dt
 
-    from helpers import qa
+    from helpers.quality import guardrails
 
     data = yaml.safe_load(tiny_yaml())
     for key, value in edit.items():
@@ -233,7 +234,7 @@ def test_guardrails_say_not_applicable_instead_of_failing(tmp_path, label, edit)
     for name, table in TABLES.items():  # empty tables keep their columns and types
         assert io.read_table(d, name).schema.equals(table.arrow_schema), name
     pipeline.build_warehouse(d)
-    report = qa.guardrails(qa.connect_warehouse(d, params), params)
-    assert not (report.status == qa.FAIL).any(), report[report.status == qa.FAIL]
-    assert (report.status == qa.NA).any()
-    assert (report.status == qa.PASS).any()
+    report = guardrails.guardrails(duck.warehouse(d, params), params)
+    assert not (report.status == guardrails.FAIL).any(), report[report.status == guardrails.FAIL]
+    assert (report.status == guardrails.NA).any()
+    assert (report.status == guardrails.PASS).any()

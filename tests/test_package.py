@@ -15,7 +15,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from helpers import io, package
+from helpers import io
+from helpers.imperfections import ledger
+from helpers.publish import package
 from helpers.schema import TABLES
 
 FRICTIONLESS = Path(sys.executable).with_name("frictionless")
@@ -207,19 +209,12 @@ def test_events_declare_no_primary_key_when_deliveries_repeat(packaged, tmp_path
     t = pq.read_table(part)
     pq.write_table(pa.concat_tables([t, t.slice(0, 1)]), part)  # one event delivered twice, as the ledger
     # records it (the ledger lists every re-sent delivery: rule ledger_duplicates_are_resent)
-    from helpers import imperfections
 
     first = t.slice(0, 1)
-    imperfections.write_ledger(
-        imperfections._ledger(
-            "events",
-            first.column("event_id"),
-            "duplicate",
-            "event_id",
-            first.column("ingested_at_utc"),
-            first.column("ingested_at_utc"),
-        ),
-        data_dir,
+    at = first.column("ingested_at_utc")
+    io.ledger_path(data_dir).parent.mkdir(parents=True, exist_ok=True)
+    io.write_table(
+        ledger.rows("events", first.column("event_id"), "duplicate", "event_id", at, at), io.ledger_path(data_dir)
     )
     descriptor = package.datapackage(data_dir, "tiny")
     schemas = {r["name"]: r["schema"] for r in descriptor["resources"]}

@@ -12,11 +12,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from helpers import checks, io, pipeline
+from helpers import duck, io, pipeline
+from helpers.quality import checks
 
 
 def _rules(data_dir: Path):
-    con = checks.connect(data_dir, pipeline.load_saved_params(data_dir))
+    con = duck.dataset(data_dir, pipeline.load_saved_params(data_dir))
     return checks.run_rules(con).set_index("rule")
 
 
@@ -28,7 +29,7 @@ def test_every_rule_holds_on_tiny(tiny_data):
 
 @pytest.mark.xdist_group("default")
 def test_every_rule_and_threshold_holds_on_default(default_data):
-    con = checks.connect(default_data, pipeline.load_saved_params(default_data))
+    con = duck.dataset(default_data, pipeline.load_saved_params(default_data))
     rules = checks.run_rules(con)
     assert rules.violations.sum() == 0, rules[rules.violations > 0]
     metrics = checks.run_metrics(con).set_index("metric")
@@ -341,7 +342,7 @@ def test_metrics_detect_a_flat_week(tiny_data, tmp_path):
         "SELECT * REPLACE (date_trunc('week', event_at_utc) + INTERVAL 5 DAY + INTERVAL 12 HOUR "
         "AS event_at_utc) FROM t",
     )
-    con = checks.connect(broken, pipeline.load_saved_params(broken))
+    con = duck.dataset(broken, pipeline.load_saved_params(broken))
     metrics = checks.run_metrics(con).set_index("metric")
     # every event on a Saturday: weekday volume 0, ratio 0 < 1.5
     assert metrics.loc["weekday_weekend_ratio", "value"] == 0 and _passed(metrics, "weekday_weekend_ratio") is False
@@ -352,7 +353,7 @@ def test_metrics_detect_a_flat_week(tiny_data, tmp_path):
 def test_metrics_detect_empty_weekends_and_noise(tiny_data, tmp_path):
     """No weekend events at all is implausible (ratio infinite); a stream of logins drowns the key events."""
     no_weekend = _mutate(tiny_data, tmp_path / "nw", "events", "SELECT * FROM t WHERE isodow(event_at_utc) <= 5")
-    m = checks.run_metrics(checks.connect(no_weekend, pipeline.load_saved_params(no_weekend))).set_index("metric")
+    m = checks.run_metrics(duck.dataset(no_weekend, pipeline.load_saved_params(no_weekend))).set_index("metric")
     assert _passed(m, "weekday_weekend_ratio") is False
     noisy = _mutate(
         tiny_data,
@@ -363,9 +364,9 @@ def test_metrics_detect_empty_weekends_and_noise(tiny_data, tmp_path):
         "FROM t UNION ALL SELECT * REPLACE (event_id + 600000000 AS event_id, "
         "'login_succeeded' AS event_name, NULL AS project_id, NULL AS task_id, NULL AS properties) FROM t",
     )
-    m = checks.run_metrics(checks.connect(noisy, pipeline.load_saved_params(noisy))).set_index("metric")
+    m = checks.run_metrics(duck.dataset(noisy, pipeline.load_saved_params(noisy))).set_index("metric")
     assert _passed(m, "key_event_share") is False and _passed(m, "max_supporting_share") is False
     msg = "; ".join(
-        checks.failures(checks.run_rules(checks.connect(noisy, pipeline.load_saved_params(noisy))), m.reset_index())
+        checks.failures(checks.run_rules(duck.dataset(noisy, pipeline.load_saved_params(noisy))), m.reset_index())
     )
     assert "key_event_share" in msg and "max_supporting_share" in msg

@@ -13,10 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import entities, events, io, pipeline, simulate
+from helpers import blocks, io, pipeline
 from helpers import params as P
-from helpers.imperfections import ledger_path
-from helpers.sessions import order_by
+from helpers.generate import accounts, arrays, block, events
+from helpers.generate.arrays import order_by
+from helpers.io import ledger_path
 from helpers.streams import AccountDraws, stream
 
 from .conftest import ROOT
@@ -57,12 +58,12 @@ def test_account_draws_are_each_accounts_own_draws():
 
 def test_a_block_simulates_each_account_as_if_alone(monkeypatch):
     p = P.load(ROOT / "params/tiny.yaml")
-    plan = entities.plan_accounts(p)
-    alone = [simulate.simulate_account(p, plan, a) for a in range(8)]
-    monkeypatch.setattr(simulate, "CHUNK_USERS", 12)  # the block is also split into user-bounded chunks
-    block = simulate.simulate_block(p, plan, range(0, 8))
+    plan = accounts.plan_accounts(p)
+    alone = [block.simulate_account(p, plan, a) for a in range(8)]
+    monkeypatch.setattr(block, "CHUNK_USERS", 12)  # the block is also split into user-bounded chunks
+    together = block.simulate_block(p, plan, range(0, 8))
     for field in ("users", "projects", "tasks", "timeline", "sessions", "user_latent"):
-        got = getattr(block, field)
+        got = getattr(together, field)
         for k in got:
             parts = [getattr(s, field)[k] for s in alone]
             want = pa.concat_arrays(parts) if isinstance(parts[0], pa.Array) else np.concatenate(parts)
@@ -74,7 +75,7 @@ def test_a_block_simulates_each_account_as_if_alone(monkeypatch):
 def test_event_order_is_the_stable_order_by_time_then_account(rows):
     t = np.array([10**15 + x * 1_000_000 for x, _ in rows], dtype=np.int64)
     acct = np.array([a for _, a in rows], dtype=np.int64)
-    assert np.array_equal(events.stable_order(t, acct, 4, 10**15), np.lexsort((acct, t)))
+    assert np.array_equal(arrays.stable_order(t, acct, 4, 10**15), np.lexsort((acct, t)))
     assert np.array_equal(order_by(acct, t, 10**15), np.lexsort((t, acct)))
 
 
@@ -120,9 +121,9 @@ def test_peak_memory_does_not_grow_with_the_dataset(tmp_path):
     accounts, so the larger run's peak RSS stays within a block's worth of the smaller one's."""
     base = (ROOT / "params/default.yaml").read_text().replace("accounts_per_part: 64", "accounts_per_part: 32")
     peaks = {}
-    for scale, accounts in (("1x", 100), ("6x", 600)):
+    for scale, n_accounts in (("1x", 100), ("6x", 600)):
         path = tmp_path / f"{scale}.yaml"
-        path.write_text(base.replace("  count: 300 ", f"  count: {accounts} "))
+        path.write_text(base.replace("  count: 300 ", f"  count: {n_accounts} "))
         out = subprocess.run(
             [sys.executable, "-c", PEAK_RSS, str(path), str(tmp_path / scale)],
             capture_output=True,
@@ -147,11 +148,11 @@ def test_peak_memory_does_not_grow_with_the_dataset(tmp_path):
 def test_profile_quantiles_equal_duckdbs_exact_ones(values):
     import duckdb
 
-    from helpers import qa
+    from helpers.quality import profile
 
     con = duckdb.connect()
     con.execute("CREATE TABLE t AS SELECT unnest(?::DOUBLE[]) AS v", [values])
-    got = qa.distribution(con, "SELECT v FROM t")
+    got = profile.distribution(con, "SELECT v FROM t")
     n, lo, qs, hi, mean = con.execute(
         "SELECT count(*), min(v), quantile_cont(v, [0.1, 0.5, 0.9, 0.99]), max(v), avg(v) FROM t"
     ).fetchall()[0]
@@ -219,10 +220,10 @@ def _part_inputs(data_dir, k=0):
             )
         ),
         "timeline": io.to_numpy_columns(
-            io.read_parts_file(io.part_path(io.state_dir(data_dir, "timeline"), k), pipeline.TIMELINE_FOR_EVENTS)
+            io.read_parts_file(io.part_path(io.state_dir(data_dir, "timeline"), k), blocks.TIMELINE_FOR_EVENTS)
         ),
     }
-    return pipeline._params(data_dir), pipeline.part_ranges(pipeline._params(data_dir))[k], read
+    return blocks.saved_params(data_dir), blocks.part_ranges(blocks.saved_params(data_dir))[k], read
 
 
 USER_COLUMNS = {
@@ -260,7 +261,8 @@ def test_events_of_a_block_do_not_depend_on_its_pieces(tiny_data, monkeypatch):
 
 
 def test_sessions_refuse_more_users_than_their_keys_hold():
-    from helpers.sessions import MAX_USERS, Sessions
+    from helpers.generate.arrays import MAX_USERS
+    from helpers.generate.sessions import Sessions
 
     one = np.array([MAX_USERS], dtype=np.int64)
     with pytest.raises(ValueError, match="at most 16,383 users"):

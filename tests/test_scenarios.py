@@ -10,8 +10,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from helpers import checks, imperfections, io, pipeline, scenarios
+from helpers import duck, io, pipeline, scenarios
 from helpers import params as P
+from helpers.quality import rates
 
 from .conftest import ROOT, generate, tiny_yaml, write_params
 
@@ -77,8 +78,8 @@ def test_ingestion_incident_delivers_its_stretch_late_and_together(default_data)
     late = set(ledger.query("kind == 'late_arrival'").row_key)
     assert held.event_id.isin(late).all()
     # the random late arrivals make room: the total late share still meets its target
-    rows = imperfections.measure(checks.connect(default_data, params), params)
-    late_row = next(r for r in rows if r["kind"] == "late_arrival")
+    rows = rates.measure(duck.dataset(default_data, params), params)
+    late_row = next(r.as_dict() for r in rows if r.kind == "late_arrival")
     assert late_row["within_tolerance"], late_row
     assert len(held) / late_row["count"] > 0.05  # the incident is a visible part of all late events
 
@@ -130,8 +131,8 @@ def test_scenarios_table_and_notes_name_every_scenario():
 
 
 def test_generation_notes_name_every_enabled_scenario():
-    from helpers import report
     from helpers.params import params_sha256, to_json_dict
+    from helpers.publish import report
 
     params = P.load(ROOT / "params/default.yaml")
     table = scenarios.scenarios_table(params).to_pandas()
@@ -156,10 +157,10 @@ def test_generation_notes_name_every_enabled_scenario():
 
 def test_metric_sql_reproduces_the_answer_keys_on_default(default_data):
     """The issue's bar on params/default.yaml (every scenario on): the metric SQL equals every key, row for row."""
-    from helpers import metrics
+    from helpers.quality import metrics
 
     params = pipeline.load_saved_params(default_data)
-    sql = metrics.compute(checks.connect(default_data, params))
+    sql = metrics.compute(duck.dataset(default_data, params))
     rec = metrics.reconcile(sql, sql, metrics.answer_keys(default_data), None)
     assert [(r.metric, r.rows_off_published) for r in rec] == [
         ("active_users_7d", 0),

@@ -9,11 +9,13 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import checks, entities, io, pipeline, simulate
+from helpers import duck, io, pipeline, streams
 from helpers import params as P
-from helpers.entities import DAY, HOUR
-from helpers.sessions import Sessions, build_sessions, utc_offsets
+from helpers.generate import accounts, block
+from helpers.generate.sessions import Sessions, build_sessions, utc_offsets
+from helpers.quality import checks
 from helpers.streams import stream
+from helpers.units import DAY, HOUR
 
 from .conftest import ROOT, generate, tiny_yaml
 
@@ -37,7 +39,7 @@ def test_stream_is_keyed_not_ordered():
 def test_log_scale_count_stays_in_range_and_reaches_both_ends(lo, span):
     hi = lo + span
     u = np.r_[0.0, np.linspace(0, 1, 101), 1.0]
-    c = entities.log_scale_count(lo, hi, u)
+    c = streams.log_scale_count(lo, hi, u)
     assert c.min() == lo and c.max() == hi
     assert np.all(np.diff(c) >= 0)
 
@@ -45,7 +47,7 @@ def test_log_scale_count_stays_in_range_and_reaches_both_ends(lo, span):
 @given(mean_days=st.floats(0.1, 100), limit_days=st.floats(0.001, 400), seed=st.integers(0, 2**32))
 def test_truncated_exponential_is_below_its_limit(mean_days, limit_days, seed):
     limit = np.full(200, int(limit_days * DAY), dtype=np.int64)
-    lag = entities.truncated_exponential(np.random.default_rng(seed), mean_days * DAY, limit)
+    lag = streams.truncated_exponential(np.random.default_rng(seed), mean_days * DAY, limit)
     assert np.all(lag >= 0) and np.all(lag < np.maximum(limit, 1))
 
 
@@ -129,11 +131,11 @@ def test_other_user_near_never_returns_the_excluded_user():
 
 def test_account_simulation_does_not_depend_on_call_order():
     p = P.load(ROOT / "params/tiny.yaml")
-    plan = entities.plan_accounts(p)
-    alone = simulate.simulate_account(p, plan, 5)
+    plan = accounts.plan_accounts(p)
+    alone = block.simulate_account(p, plan, 5)
     for a in (0, 3, 9):
-        simulate.simulate_account(p, plan, a)
-    again = simulate.simulate_account(p, plan, 5)
+        block.simulate_account(p, plan, a)
+    again = block.simulate_account(p, plan, 5)
     for field in ("users", "projects", "tasks", "timeline", "sessions"):
         a, b = getattr(alone, field), getattr(again, field)
         for k in a:
@@ -197,7 +199,7 @@ def test_events_parts_sorted_by_time(tiny_data):
 
 def test_normal_latency_is_seconds_to_minutes(tiny_data):
     # the events as generated, before late arrivals are planted (03 keeps them in state/clean)
-    from helpers.imperfections import clean_dir
+    from helpers.io import clean_dir
 
     ev = io.to_numpy_columns(io.read_parts(clean_dir(tiny_data, "events"), ["event_at_utc", "ingested_at_utc"]))
     lat = (ev["ingested_at_utc"] - ev["event_at_utc"]) / 1e6
@@ -279,7 +281,7 @@ def test_every_rule_holds_for_random_small_params(tmp_path_factory, params):
     path = data_dir.parent / "p.yaml"
     path.write_text(yaml.safe_dump(params.model_dump()))
     generate(path, data_dir)
-    con = checks.connect(data_dir, pipeline.load_saved_params(data_dir))
+    con = duck.dataset(data_dir, pipeline.load_saved_params(data_dir))
     rules = checks.run_rules(con)
     assert rules.violations.sum() == 0, rules[rules.violations > 0]
     # the counts asked for are the counts made

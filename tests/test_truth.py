@@ -12,8 +12,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from helpers import checks, io, metrics, pipeline, qa, truth
-from helpers.schema import TABLES
+from helpers import duck, io, pipeline
+from helpers.quality import checks, metrics
+from helpers.schema import ANSWER_KEYS, TABLES
 
 from .conftest import generate, tiny_yaml, write_params
 
@@ -26,7 +27,7 @@ def _read(data_dir, name) -> pd.DataFrame:
 
 def _events_every_delivery(data_dir) -> pd.DataFrame:
     events = _read(data_dir, "events")
-    later = truth.truth_dir(data_dir) / "not_yet_arrived.parquet"
+    later = io.truth_dir(data_dir) / "not_yet_arrived.parquet"
     if later.exists():
         events = pd.concat([events, pq.read_table(later).to_pandas()], ignore_index=True)
     return events
@@ -121,7 +122,7 @@ def test_answer_keys_equal_an_independent_computation_on_tiny(tiny_data):
     ours = independent_keys(tiny_data, params)
     assert len(keys["active_users_7d"]) == 2 * params.window.days
     assert keys["active_users_7d"].active_users.max() > 0
-    for name in truth.ANSWER_KEYS:
+    for name in ANSWER_KEYS:
         _assert_same(name, ours[name], keys[name])
     # the internal account is in scope "all" only: the scopes differ somewhere
     a = keys["active_users_7d"].pivot(index="day", columns="scope", values="active_users")
@@ -132,14 +133,14 @@ def test_answer_keys_hold_with_duplicates_and_as_of(tiny_as_of):
     params = pipeline.load_saved_params(tiny_as_of)
     keys = metrics.answer_keys(tiny_as_of)
     ours = independent_keys(tiny_as_of, params)
-    for name in truth.ANSWER_KEYS:
+    for name in ANSWER_KEYS:
         _assert_same(name, ours[name], keys[name])
 
 
 def test_as_of_removes_exactly_the_deliveries_ingested_after_it(tiny_data, tiny_as_of):
     as_of = pd.Timestamp("2025-12-31 15:00:00")
     published = _read(tiny_as_of, "events")
-    later = pq.read_table(truth.truth_dir(tiny_as_of) / "not_yet_arrived.parquet").to_pandas()
+    later = pq.read_table(io.truth_dir(tiny_as_of) / "not_yet_arrived.parquet").to_pandas()
     assert len(later) > 0 and (later.ingested_at_utc > as_of).all()
     assert (published.ingested_at_utc <= as_of).all()
     # published + not yet arrived = the stream without the cut (same params otherwise): compare with
@@ -151,7 +152,7 @@ def test_as_of_removes_exactly_the_deliveries_ingested_after_it(tiny_data, tiny_
     )
     # every rule and guardrail passes: they excuse exactly the listed deliveries
     params = pipeline.load_saved_params(tiny_as_of)
-    rules = checks.run_rules(checks.connect(tiny_as_of, params))
+    rules = checks.run_rules(duck.dataset(tiny_as_of, params))
     assert rules.passed.all(), rules[~rules.passed]
 
 
@@ -162,13 +163,13 @@ def test_as_of_rule_catches_a_bad_cut(tiny_as_of, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(tiny_as_of, copy)
     params = pipeline.load_saved_params(copy)
-    later = truth.truth_dir(copy) / "not_yet_arrived.parquet"
+    later = io.truth_dir(copy) / "not_yet_arrived.parquet"
     t = pq.read_table(later)
     early = pq.read_table(io.part_path(io.table_dir(copy, "events"), 0)).slice(0, 3)
     import pyarrow as pa
 
     pq.write_table(pa.concat_tables([t, early.cast(t.schema)]), later)  # 3 published deliveries also listed
-    rules = checks.run_rules(checks.connect(copy, params)).set_index("rule")
+    rules = checks.run_rules(duck.dataset(copy, params)).set_index("rule")
     assert rules.loc["snapshot_cut_at_as_of", "violations"] == 3
 
 
@@ -198,7 +199,7 @@ def pa_table(df: pd.DataFrame):
 def test_metrics_sql_reproduces_the_keys_and_as_of_explains_the_rest(tiny_as_of):
     params = pipeline.load_saved_params(tiny_as_of)
     pipeline.build_warehouse(tiny_as_of)
-    con = qa.connect_warehouse(tiny_as_of, params)
+    con = duck.warehouse(tiny_as_of, params)
     published = metrics.compute(con)
     complete = metrics.compute(metrics.connect_complete(tiny_as_of, params))
     keys = metrics.answer_keys(tiny_as_of)
@@ -211,7 +212,7 @@ def test_metrics_sql_reproduces_the_keys_and_as_of_explains_the_rest(tiny_as_of)
 
 def test_metrics_check_fails_on_a_wrong_key(tiny_data):
     params = pipeline.load_saved_params(tiny_data)
-    con = checks.connect(tiny_data, params)
+    con = duck.dataset(tiny_data, params)
     published = metrics.compute(con)
     keys = metrics.answer_keys(tiny_data)
     assert all(r.agrees for r in metrics.reconcile(published, published, keys, None))
@@ -229,12 +230,12 @@ def test_rerunning_events_forgets_what_03_derived_from_the_old_events(tiny_as_of
 
     copy = tmp_path / "copy"
     shutil.copytree(tiny_as_of, copy)
-    assert (truth.truth_dir(copy) / "not_yet_arrived.parquet").exists() and (copy / "events_increments").exists()
+    assert (io.truth_dir(copy) / "not_yet_arrived.parquet").exists() and (copy / "events_increments").exists()
     pipeline.generate_events(copy, progress=False)
     pipeline.write_answer_keys(copy)
-    assert not (truth.truth_dir(copy) / "not_yet_arrived.parquet").exists()
+    assert not (io.truth_dir(copy) / "not_yet_arrived.parquet").exists()
     assert not (copy / "events_increments").exists()
-    rules = checks.run_rules(checks.connect(copy, pipeline.load_saved_params(copy)))
+    rules = checks.run_rules(duck.dataset(copy, pipeline.load_saved_params(copy)))
     failed = rules[rules.passed.eq(False)]  # ledger rules do not apply until 03 reruns (passed is None)
     assert failed.empty and rules.passed.eq(True).sum() >= 40, failed
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from helpers import checks, io, pipeline, run
+from helpers import duck, faults, io, pipeline, run
+from helpers.quality import checks
 from helpers.schema import TABLES
 
 from .conftest import ROOT
@@ -139,7 +140,7 @@ def test_warehouse_constraints_reject_bad_rows(tiny_run, tmp_path):
 
 def test_every_rule_holds_on_the_published_run(tiny_run):
     _, data_dir, _ = tiny_run
-    con = checks.connect(data_dir, pipeline.load_saved_params(data_dir))
+    con = duck.dataset(data_dir, pipeline.load_saved_params(data_dir))
     rules, metrics = checks.run_rules(con), checks.run_metrics(con)
     assert checks.failures(rules, metrics) == []
     assert metrics.passed.notna().all()  # a year of tiny data: every threshold applies
@@ -202,7 +203,7 @@ def test_failed_run_publishes_nothing_and_keeps_previous_dataset(tiny_run, tmp_p
     _, data_dir, reports_dir = tiny_run
     before = (data_dir / "manifest.json").read_text()
     report_before = (reports_dir / "02_events.html").stat().st_mtime_ns
-    monkeypatch.setenv(pipeline.FAULT_ENV, "warehouse")
+    monkeypatch.setenv(faults.FAULT_ENV, "warehouse")
     code = run.main(
         ["--params", str(ROOT / "params/tiny.yaml"), "--data-dir", str(data_dir), "--reports-dir", str(reports_dir)]
     )
@@ -215,7 +216,7 @@ def test_failed_run_publishes_nothing_and_keeps_previous_dataset(tiny_run, tmp_p
 
 
 def test_failing_notebook_names_the_notebook(tiny_run, tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv(pipeline.FAULT_ENV, "events")
+    monkeypatch.setenv(faults.FAULT_ENV, "events")
     code = run.main(
         [
             "--params",
@@ -303,7 +304,7 @@ def test_qa_fails_a_broken_dataset_naming_the_rules(tiny_data, tmp_path):
 def test_a_full_disk_fails_cleanly_and_keeps_the_previous_dataset(tiny_run, monkeypatch, capsys):
     _, data_dir, reports_dir = tiny_run
     before = (data_dir / "manifest.json").read_text()
-    monkeypatch.setenv(pipeline.FAULT_ENV, "enospc:events")
+    monkeypatch.setenv(faults.FAULT_ENV, "enospc:events")
     code = run.main(
         ["--params", str(ROOT / "params/tiny.yaml"), "--data-dir", str(data_dir), "--reports-dir", str(reports_dir)]
     )
@@ -386,9 +387,9 @@ def test_publish_is_a_symlink_swap_and_prune_keeps_the_newest(tmp_path):
 
 def _run_process(data_dir, reports_dir, fault=None, cwd=None):
     env = {**os.environ, "PYTHONHASHSEED": "7"}
-    env.pop(pipeline.FAULT_ENV, None)
+    env.pop(faults.FAULT_ENV, None)
     if fault:
-        env[pipeline.FAULT_ENV] = fault
+        env[faults.FAULT_ENV] = fault
     return subprocess.run(
         [
             sys.executable,

@@ -82,22 +82,16 @@ def _ceiling(n_events: int, out: str) -> dict:
 
 def _generate_only(params_path: str, workers: int) -> dict:
     """Every block simulated and its events derived in memory; nothing written."""
-    from . import pipeline
+    from . import blocks, pipeline
 
     folder = tempfile.mkdtemp(prefix="bench-plan-")
     try:
         pipeline.setup(params_path, folder)
         started = time.perf_counter()
         params = pipeline.load_saved_params(Path(folder))
-        pipeline.save_plan_only(folder)
-        counts = pipeline.run_parts(
-            pipeline.simulate_only_block,
-            Path(folder),
-            len(pipeline.part_ranges(params)),
-            "blocks",
-            False,
-            workers=workers,
-        )
+        blocks.save_plan_only(folder)
+        tasks = [(k,) for k in range(len(blocks.part_ranges(params)))]
+        counts = blocks.run_blocks(blocks.simulate_only_block, Path(folder), tasks, "blocks", False, workers=workers)
         return {"events": int(sum(counts)), "seconds": time.perf_counter() - started}
     finally:
         shutil.rmtree(folder, ignore_errors=True)

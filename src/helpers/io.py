@@ -1,11 +1,16 @@
-"""Reading and writing the dataset folder: Parquet parts, state, content hashes.
+"""The dataset folder: where each file lives, writing it safely, reading it back, hashing its content.
 
 Layout of a dataset folder (data/NAME/):
-    raw/<table>/part-NNNNN.parquet    published tables (naive timestamp[us] UTC, BIGINT ids)
-    state/...                          latent simulation state later notebooks need (not published data)
-    warehouse.duckdb, manifest.json    written at the end of a run
-A part file is written under a temporary name and renamed into place, so a reader never sees half
-a part.
+    raw/<table>/part-NNNNN.parquet      published tables (naive timestamp[us] UTC, BIGINT ids)
+    imperfections/ledger.parquet        every row an imperfection touched or planted
+    truth/<answer key>.parquet          answer keys, scenarios, deliveries an as_of extract left out
+    state/params.json                   the resolved parameters (00_setup)
+    state/...                           the simulation's latent state later notebooks need (not published)
+    state/clean/<table>/                the untouched tables 03_imperfections starts from
+    events_increments/ingested_date=YYYY-MM-DD/   the events by ingestion day (optional)
+    warehouse.duckdb, manifest.json     written at the end of a run
+Every file is written under a temporary name beside it and renamed into place (`replacing`), so a
+reader never sees half a file.
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ import errno
 import hashlib
 import json
 import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -23,14 +31,45 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from .params import Params, from_json_dict
 from .schema import TABLES, Table
 
 PART_FORMAT = "part-{:05d}.parquet"
+INCREMENTS_DIR = "events_increments"  # daily extracts by ingestion day (snapshot.increments)
 _PRIME = np.uint64(0x100000001B3)
 
 
 def part_path(folder: Path, part: int) -> Path:
     return Path(folder) / PART_FORMAT.format(part)
+
+
+def part_number(path: Path) -> int:
+    """part-00012.parquet -> 12."""
+    return int(Path(path).stem.split("-")[1])
+
+
+@contextmanager
+def replacing(final: str | Path) -> Iterator[Path]:
+    """A temporary path beside `final` to write to; when the block ends without an error, it replaces
+    `final` in one rename (a folder replaces a folder), else it is removed. Readers see the old file or
+    the new one, never half of one."""
+    final = Path(final)
+    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
+    _remove(tmp)
+    try:
+        yield tmp
+        if tmp.is_dir() and final.is_dir() and not final.is_symlink():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    finally:
+        _remove(tmp)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def parquet_options(schema: pa.Schema) -> dict:
@@ -52,12 +91,11 @@ def write_part(table: pa.Table, folder: Path, part: int) -> Path:
         raise OSError(errno.ENOSPC, f"No space left on device (simulated while writing {folder.name})")
     folder.mkdir(parents=True, exist_ok=True)
     final = part_path(folder, part)
-    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
     options = STATE_OPTIONS if folder.parent.name == "state" else parquet_options(table.schema)
-    pq.write_table(table, tmp, row_group_size=1_000_000, **options)
-    if os.environ.get("SAAS_SYNTH_FAULT") == f"exit:write:{folder.name}":  # tests: killed mid-write
-        os._exit(137)
-    os.replace(tmp, final)
+    with replacing(final) as tmp:
+        pq.write_table(table, tmp, row_group_size=1_000_000, **options)
+        if os.environ.get("SAAS_SYNTH_FAULT") == f"exit:write:{folder.name}":  # tests: killed mid-write
+            os._exit(137)
     return final
 
 
@@ -98,30 +136,6 @@ class BackgroundWriter:
         self.close(raise_errors=exc_type is None)
 
 
-DUCKDB_MEMORY_ENV = "SAAS_SYNTH_DUCKDB_MEMORY"
-
-
-def duckdb_connect(database: str | Path = ":memory:", read_only: bool = False, spill_dir: Path | None = None):
-    """A DuckDB connection with bounded memory (env SAAS_SYNTH_DUCKDB_MEMORY, default 1GB): larger
-    sorts, joins and aggregations spill to `spill_dir` (or DuckDB's default) instead of growing."""
-    import duckdb
-
-    con = duckdb.connect(str(database), read_only=read_only)
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET memory_limit = ?", [os.environ.get(DUCKDB_MEMORY_ENV) or "1GB"])
-    con.execute("SET preserve_insertion_order = false")  # lets large scans and COPY stream
-    con.execute("SET enable_progress_bar = false")  # no progress text in logs and reports
-    if spill_dir is None:  # a folder per connection (connections must not share one); removed at exit
-        import atexit
-        import shutil
-        import tempfile
-
-        spill_dir = Path(tempfile.mkdtemp(prefix="saas-synth-duckdb-"))
-        atexit.register(shutil.rmtree, spill_dir, True)
-    con.execute("SET temp_directory = ?", [str(spill_dir)])
-    return con
-
-
 def json_safe(obj):
     """NaN and infinities become null (strict JSON has neither); containers are walked."""
     if isinstance(obj, float):
@@ -134,11 +148,32 @@ def json_safe(obj):
 
 
 def write_json(obj, path: Path) -> None:
-    """Strict JSON (no NaN/Infinity), written under a temporary name and renamed."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(json_safe(obj), indent=2, sort_keys=True, allow_nan=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    """Strict JSON (no NaN/Infinity), written atomically."""
+    with replacing(path) as tmp:
+        tmp.write_text(json.dumps(json_safe(obj), indent=2, sort_keys=True, allow_nan=False) + "\n", encoding="utf-8")
+
+
+def write_text(text: str, path: Path) -> None:
+    """A UTF-8 text file, written atomically."""
+    with replacing(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_table(table: pa.Table, path: Path) -> None:
+    """One Parquet file (zstd), written atomically: answer keys, the ledger."""
+    with replacing(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+
+
+PARAMS_FILE = "state/params.json"  # the resolved parameters every notebook of a dataset reads
+
+
+def load_params(data_dir: Path) -> Params:
+    """The parameters 00_setup saved in a dataset folder."""
+    path = Path(data_dir) / PARAMS_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: run 00_setup (or python -m helpers.run) for this dataset first")
+    return from_json_dict(json.loads(path.read_text()))
 
 
 def table_dir(data_dir: Path, name: str) -> Path:
@@ -147,6 +182,23 @@ def table_dir(data_dir: Path, name: str) -> Path:
 
 def state_dir(data_dir: Path, name: str) -> Path:
     return Path(data_dir) / "state" / name
+
+
+def clean_dir(data_dir: Path, name: str) -> Path:
+    """The untouched copy of a table, kept by 03_imperfections (it always starts from there)."""
+    return Path(data_dir) / "state" / "clean" / name
+
+
+def ledger_path(data_dir: Path) -> Path:
+    return Path(data_dir) / "imperfections" / "ledger.parquet"
+
+
+def truth_dir(data_dir: Path) -> Path:
+    return Path(data_dir) / "truth"
+
+
+def truth_path(data_dir: Path, name: str) -> Path:
+    return truth_dir(data_dir) / f"{name}.parquet"
 
 
 def parts(folder: Path) -> list[Path]:

@@ -274,31 +274,45 @@ def folder_table(folder) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["path", "bytes"])
 
 
-def imperfection_rates(rows: list[dict]) -> plt.Figure:
-    """Measured rate vs target for every imperfection, with the tolerance as an error bar."""
-    labels = [f"{r['kind']}: {r['table']}.{r['column']}" for r in rows]
-    measured = [100 * (r["measured_rate"] or 0) for r in rows]
-    target = [100 * (r["target_rate"] if r.get("achievable_rate") is None else r["achievable_rate"]) for r in rows]
-    tol = [0.0 if r["tolerance"] is None else 100 * min(r["tolerance"], 1.0) for r in rows]  # None: no rows
-    fig, ax = plt.subplots(figsize=(10, 0.45 * len(rows) + 1.2))
-    y = np.arange(len(rows))
+def imperfection_rates(rates: list) -> plt.Figure:
+    """Measured rate vs target (or the reachable rate) for every imperfection (quality.rates.Rate),
+    with the tolerance as an error bar."""
+    measured = [100 * (r.measured_rate or 0) for r in rates]
+    target = [100 * (r.target_rate if r.achievable_rate is None else r.achievable_rate) for r in rates]
+    tol = [0.0 if r.tolerance is None else 100 * min(r.tolerance, 1.0) for r in rates]  # None: no rows
+    fig, ax = plt.subplots(figsize=(10, 0.45 * len(rates) + 1.2))
+    y = np.arange(len(rates))
     ax.barh(y, measured, color="#3b6ea8", label="measured")
-    ax.errorbar(
-        target,
-        y,
-        xerr=tol,
-        fmt="|",
-        color="#e0893e",
-        markersize=16,
-        capsize=4,
-        label="target (or the reachable rate) ± tolerance",
-    )
-    ax.set_yticks(y, labels)
+    ax.errorbar(target, y, xerr=tol, fmt="|", color="#e0893e", markersize=16, capsize=4,
+                label="target (or the reachable rate) ± tolerance")  # fmt: skip
+    ax.set_yticks(y, [r.label for r in rates])
     ax.invert_yaxis()
     ax.set(title="Imperfections: measured rate vs target", xlabel="% of the rows it applies to")
     ax.legend(loc="lower right")
     fig.tight_layout()
     return fig
+
+
+def rates_table(rates: list) -> pd.DataFrame:
+    """Every imperfection's target, reachable and measured rate (in %), tolerance and definition."""
+
+    def pct(x):
+        return None if x is None else 100 * x
+
+    return pd.DataFrame([{
+        "imperfection": r.label, "target %": pct(r.target_rate), "reachable %": pct(r.achievable_rate),
+        "measured %": pct(r.measured_rate), "tolerance ± pts": pct(r.tolerance), "rows": r.count,
+        "of": r.denominator, "definition": r.definition,
+    } for r in rates])  # fmt: skip
+
+
+def missing_plan_table(plans: list) -> pd.DataFrame:
+    """Per blankable column (imperfections.inject.MissingPlan): natural nulls, target and the blanking probability."""
+    return pd.DataFrame([{
+        "column": f"{m.table}.{m.column}", "rows": m.rows, "natural nulls": m.natural_nulls,
+        "natural share %": 100 * m.natural_nulls / m.rows if m.rows else None, "target %": 100 * m.target,
+        "blanking probability": m.probability,
+    } for m in plans])  # fmt: skip
 
 
 def late_delays(con) -> plt.Figure:

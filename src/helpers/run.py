@@ -30,14 +30,15 @@ import time
 from pathlib import Path
 
 from . import PROJECT_ROOT
+from .blocks import BATCH_ENV, POOL_MIN_ACCOUNTS
+from .faults import fault_point
 from .io import write_json
 from .params import ParamsError, load, to_json_dict
-from .pipeline import fault_point, resolve, write_manifest
-from .report import write_run_reports
+from .pipeline import resolve, write_manifest
+from .publish.report import write_run_reports
 
 NOTEBOOKS = ("00_setup", "01_entities", "02_events", "03_imperfections", "04_qa_profile", "05_metrics_preview")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
-BATCH_ENV = "SAAS_SYNTH_BATCH"
 log = logging.getLogger("saas-synth")
 
 
@@ -271,8 +272,8 @@ def estimate(params) -> dict:
     """Row-count and disk estimates from the account plan and a sample of simulated accounts (in memory)."""
     import numpy as np
 
-    from .entities import plan_accounts
-    from .simulate import simulate_account
+    from .generate.accounts import plan_accounts
+    from .generate.block import simulate_account
 
     plan = plan_accounts(params)
     sample = np.unique(np.linspace(0, plan.n_accounts - 1, min(plan.n_accounts, 12)).astype(int))
@@ -405,7 +406,6 @@ def _locked_run(args, params, params_path, data_dir, reports_dir, data_runs, run
         params.window.end,
     )
     from .parallel import WORKERS_ENV
-    from .pipeline import POOL_MIN_ACCOUNTS
 
     if args.scheduler:
         where = f"the Dask cluster at {args.scheduler}"

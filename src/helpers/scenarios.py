@@ -21,19 +21,9 @@ import datetime as dt
 import numpy as np
 import pyarrow as pa
 
-from . import vocab
-from .entities import DAY, HOUR
 from .params import Params
-from .schema import TRUTH_TABLES
-
-_EPOCH = dt.datetime(1970, 1, 1)
-
-
-def moment_us(value: dt.datetime | dt.date) -> int:
-    """A naive UTC moment (or a date: its midnight) in microseconds since the epoch."""
-    if not isinstance(value, dt.datetime):
-        value = dt.datetime.combine(value, dt.time())
-    return (value - _EPOCH) // dt.timedelta(microseconds=1)
+from .schema import PLAN_TIERS, TRUTH_TABLES
+from .units import DAY, HOUR, moment_us
 
 
 def holiday_days(params: Params, start: dt.date, days: int) -> np.ndarray:
@@ -54,7 +44,7 @@ def handoff_probability(params: Params, tier: np.ndarray, created: np.ndarray) -
     f = params.scenarios.feature_launch
     if not f.enabled:
         return np.full(len(created), p)
-    segment = np.isin(tier, [vocab.PLAN_TIERS.index(t) for t in f.plan_tiers])
+    segment = np.isin(tier, [PLAN_TIERS.index(t) for t in f.plan_tiers])
     launched = segment & (created >= moment_us(f.date))
     return np.where(launched, min(1.0, p * f.handoff_multiplier), p)
 

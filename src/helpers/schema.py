@@ -72,10 +72,12 @@ class Table:
         return self.arrow_schema.empty_table()
 
 
+# --------------------------------------------------------------------------- vocabularies (the one home of each)
 PLAN_TIERS = ("free", "team", "business", "enterprise")
 ROLES = ("admin", "member", "guest")
 PRIORITIES = ("low", "medium", "high", "urgent")
 STATUSES = ("todo", "in_progress", "blocked", "done", "cancelled")
+COMPANY_SIZES = ("1-10", "11-50", "51-200", "201-1000", "1001+")
 KEY_EVENTS = ("task_created", "task_completed", "handoff_completed", "blocker_resolved")
 SUPPORTING_EVENTS = (
     "login_succeeded",
@@ -88,6 +90,20 @@ SUPPORTING_EVENTS = (
 )
 EVENT_NAMES = KEY_EVENTS + SUPPORTING_EVENTS
 TASK_EVENTS = KEY_EVENTS + ("work_note_added", "task_assigned", "task_status_changed", "blocker_added")
+# Written synchronously by the auth server, so never delivered late (every other event can be).
+SYNCHRONOUS_EVENTS = ("login_succeeded",)
+SCENARIOS = ("feature_launch", "ingestion_incident", "holidays", "onboarding_revamp")
+# Vocabularies the SQL reads as DuckDB variables (getvariable('key_events') ...): see helpers.duck.
+SQL_VOCABULARIES = {
+    "plan_tiers": PLAN_TIERS,
+    "roles": ROLES,
+    "priorities": PRIORITIES,
+    "statuses": STATUSES,
+    "key_events": KEY_EVENTS,
+    "event_names": EVENT_NAMES,
+    "task_events": TASK_EVENTS,
+    "synchronous_events": SYNCHRONOUS_EVENTS,
+}
 
 ACCOUNTS = Table(
     "accounts",
@@ -99,12 +115,7 @@ ACCOUNTS = Table(
         Column("industry", STR, "Industry the company gave at signup.", nullable=True),
         Column("country_code", STR, "ISO 3166-1 alpha-2 country of the company.", nullable=True),
         Column("plan_tier", STR, "Plan at the end of the window.", allowed=PLAN_TIERS),
-        Column(
-            "company_size",
-            STR,
-            "Employee band the company gave at signup.",
-            allowed=("1-10", "11-50", "51-200", "201-1000", "1001+"),
-        ),
+        Column("company_size", STR, "Employee band the company gave at signup.", allowed=COMPANY_SIZES),
         Column("created_at", TS, "Signup time (UTC); inside the window."),
         Column("is_internal", BOOL, "True for the vendor's own internal/test workspaces."),
     ),
@@ -317,12 +328,7 @@ TRUTH_TABLES: dict[str, Table] = {
             "one row per scenario (per day for holidays)",
             "scenario, starts_at",
             (
-                Column(
-                    "scenario",
-                    STR,
-                    "Scenario name (params scenarios.*).",
-                    allowed=("feature_launch", "ingestion_incident", "holidays", "onboarding_revamp"),
-                ),
+                Column("scenario", STR, "Scenario name (params scenarios.*).", allowed=SCENARIOS),
                 Column("enabled", BOOL, "Whether it was planted in this dataset."),
                 Column("starts_at", TS, "When it starts (UTC)."),
                 Column("ends_at", TS, "When it ends (UTC); null if it lasts to the end of the window.", nullable=True),
@@ -343,16 +349,38 @@ TRUTH_TABLES: dict[str, Table] = {
     )
 }
 
+# The answer keys among the truth tables: the three Stage 3 metrics.
+ANSWER_KEYS = ("active_users_7d", "user_retention", "account_retention")
+
+# --------------------------------------------------------------------------- the imperfection ledger
+# What each kind of ledger row is, and which step makes it.
+LEDGER_KINDS = {
+    "missing": "blanked by 03_imperfections",
+    "outlier": "planted by the simulation (01_entities)",
+    "late_arrival": "delayed by 03_imperfections",
+    "internal": "planted by the simulation (01_entities)",
+    "duplicate": "re-sent by 03_imperfections",
+}
+# The tables an imperfection touches (03_imperfections rewrites them from their untouched copies).
+IMPERFECT_TABLES = ("accounts", "users", "tasks", "events")
+# Columns 03 may blank, in the order of params imperfections.missing (<table>_<column>): nullable by
+# contract and needed by no rule.
+BLANKABLE_COLUMNS = (
+    ("tasks", "assignee_user_id"),
+    ("tasks", "due_at"),
+    ("users", "timezone"),
+    ("accounts", "industry"),
+    ("accounts", "country_code"),
+)
+
 LEDGER = Table(
     "ledger",
     "one row per row touched or planted (a re-sent event: one row per extra delivery)",
     "(none)",
     (
-        Column("table_name", STR, "The table the row belongs to.", allowed=("accounts", "users", "tasks", "events")),
+        Column("table_name", STR, "The table the row belongs to.", allowed=IMPERFECT_TABLES),
         Column("row_key", ID, "The row's primary key in that table (account_id, user_id, task_id or event_id)."),
-        Column(
-            "kind", STR, "What was done to it.", allowed=("missing", "outlier", "late_arrival", "internal", "duplicate")
-        ),
+        Column("kind", STR, "What was done to it.", allowed=tuple(LEDGER_KINDS)),
         Column("column_name", STR, "The column touched (event_id for a re-sent event).", nullable=True),
         Column(
             "original_value",

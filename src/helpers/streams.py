@@ -37,10 +37,44 @@ def lognormal(rng: np.random.Generator, median: float, sigma: float, size) -> np
 
 def choice_index(rng: np.random.Generator, weights, size) -> np.ndarray:
     """Indices drawn with the given (unnormalised) weights."""
+    return choice_from_u(rng.random(size), weights)
+
+
+def choice_from_u(u: np.ndarray, weights) -> np.ndarray:
+    """Indices with the given (unnormalised) weights at uniforms u (the inverse of their CDF)."""
     w = np.asarray(weights, dtype=float)
     cdf = np.cumsum(w / w.sum())
     cdf[-1] = 1.0
-    return np.searchsorted(cdf, rng.random(size), side="right").astype(np.int64)
+    return np.searchsorted(cdf, u, side="right").astype(np.int64)
+
+
+def poisson_from_u(lam: float, u: np.ndarray) -> np.ndarray:
+    """Poisson(lam) counts from uniforms, by inversion of the CDF (lam is one rate for all rows)."""
+    k = np.arange(int(lam + 12 * np.sqrt(lam) + 30))
+    if lam > 0:
+        log_pmf = k * np.log(lam) - lam - np.cumsum(np.r_[0.0, np.log(k[1:])])
+    else:
+        log_pmf = np.where(k == 0, 0.0, -np.inf)
+    cdf = np.cumsum(np.exp(log_pmf))
+    cdf[-1] = 1.0
+    return np.searchsorted(cdf, u, side="right").astype(np.int64)
+
+
+def log_scale_count(lo: int, hi: int, u: np.ndarray) -> np.ndarray:
+    """Map u in [0, 1] onto integers lo..hi on a log scale: most values are small, a few large."""
+    span = hi - lo + 1
+    return np.minimum(lo + np.floor(np.power(float(span), u)).astype(np.int64) - 1, hi)
+
+
+def truncated_exponential(rng: np.random.Generator, mean_us: float, limit_us: np.ndarray) -> np.ndarray:
+    """Exponential(mean) lags conditioned on being below limit (per element), by inverse CDF."""
+    return truncated_exponential_from_u(rng.random(np.shape(limit_us)), mean_us, limit_us)
+
+
+def truncated_exponential_from_u(u: np.ndarray, mean_us: float, limit_us: np.ndarray) -> np.ndarray:
+    """The inverse CDF of `truncated_exponential` at uniforms u."""
+    limit = np.maximum(np.asarray(limit_us).astype(float), 1.0)
+    return np.floor(-mean_us * np.log1p(-u * -np.expm1(-limit / mean_us))).astype(np.int64)
 
 
 class AccountDraws:

@@ -61,21 +61,21 @@ def problems(data_dir: str | Path) -> list[str]:
 
 def _truth_problems(data_dir: Path, listed: dict) -> list[str]:
     """The answer keys (truth/*.parquet) against the manifest's rows and sha256."""
-    from .truth import truth_dir, truth_files
+    from .publish.truth import truth_files
 
     out = []
     for name in listed:
-        if not (truth_dir(data_dir) / f"{name}.parquet").exists():
-            out.append(f"{truth_dir(data_dir) / name}.parquet: missing")
+        if not (io.truth_dir(data_dir) / f"{name}.parquet").exists():
+            out.append(f"{io.truth_dir(data_dir) / name}.parquet: missing")
     try:
         found = truth_files(data_dir)
     except Exception as exc:
-        return out + [f"{truth_dir(data_dir)}: unreadable answer key: {type(exc).__name__}: {str(exc)[:120]}"]
+        return out + [f"{io.truth_dir(data_dir)}: unreadable answer key: {type(exc).__name__}: {str(exc)[:120]}"]
     for name, entry in found.items():
         if name not in listed:
-            out.append(f"{truth_dir(data_dir) / name}.parquet: not in the manifest")
+            out.append(f"{io.truth_dir(data_dir) / name}.parquet: not in the manifest")
         elif entry != listed[name]:
-            out.append(f"{truth_dir(data_dir) / name}.parquet: content differs from the manifest")
+            out.append(f"{io.truth_dir(data_dir) / name}.parquet: content differs from the manifest")
     return out
 
 

@@ -7,7 +7,8 @@ import html
 import json
 from pathlib import Path
 
-from . import io
+from .. import duck
+from ..schema import LEDGER_KINDS
 
 REASONS = {
     ("missing", "assignee_user_id"): "real-world incompleteness: tasks nobody took, assignees never recorded",
@@ -21,13 +22,6 @@ REASONS = {
     ("internal", "is_internal"): "exclusion logic: the vendor's own QA, demo and load-test workspaces",
     ("duplicate", "event_id"): "at-least-once delivery: a re-sent event repeats its event_id",
 }
-HOW = {
-    "missing": "blanked by 03_imperfections",
-    "late_arrival": "delayed by 03_imperfections",
-    "duplicate": "re-sent by 03_imperfections",
-    "outlier": "planted by the simulation (01_entities)",
-    "internal": "planted by the simulation (01_entities)",
-}
 
 
 def _pct(x) -> str:
@@ -39,12 +33,10 @@ def generation_notes(manifest: dict, ledger_path: Path | None) -> str:
     p = manifest["params"]
     counts = {}
     if ledger_path is not None and Path(ledger_path).exists():
-        counts = {
-            (k, t, c): n
-            for k, t, c, n in io.duckdb_connect()
-            .execute(f"SELECT kind, table_name, column_name, count(*) FROM read_parquet('{ledger_path}') GROUP BY ALL")
-            .fetchall()
-        }
+        con = duck.connect()
+        query = f"SELECT kind, table_name, column_name, count(*) FROM {duck.parquet([ledger_path])} GROUP BY ALL"
+        counts = {(k, t, c): n for k, t, c, n in con.execute(query).fetchall()}
+        con.close()
     lines = [
         f"# Generation notes: {manifest['name']}",
         "",
@@ -75,7 +67,7 @@ def generation_notes(manifest: dict, ledger_path: Path | None) -> str:
             "" if i.get("achievable_rate") in (None, i["target_rate"]) else f" (reachable {_pct(i['achievable_rate'])})"
         )
         lines.append(
-            f"| {i['kind']} | `{i['table']}.{i['column']}` | {HOW.get(i['kind'], '')} | {_pct(i['target_rate'])}{reach} | "
+            f"| {i['kind']} | `{i['table']}.{i['column']}` | {LEDGER_KINDS.get(i['kind'], '')} | {_pct(i['target_rate'])}{reach} | "
             f"{_pct(i['measured_rate'])} | {i['count']:,} of {i['denominator']:,} | "
             f"{counts.get((i['kind'], i['table'], i['column']), 0):,} | "
             f"{REASONS.get(key, '')} |"

@@ -3,6 +3,8 @@ lists that project names and task titles are built from. Changing any list chang
 
 from __future__ import annotations
 
+from ..schema import COMPANY_SIZES
+
 # A US-led customer base with Europe second and a smaller Asia-Pacific share, as for a typical
 # US-founded B2B tool. country_code, weight, faker locale, [(IANA time zone, weight), ...]
 COUNTRIES: list[tuple[str, float, str, list[tuple[str, float]]]] = [
@@ -52,14 +54,11 @@ INDUSTRIES: list[tuple[str, float]] = [
     ("Logistics", 0.06),
 ]
 
-PLAN_TIERS = ["free", "team", "business", "enterprise"]
-ROLES = ["admin", "member", "guest"]
-PRIORITIES = ["low", "medium", "high", "urgent"]
-# Multiplier on a task's nominal cycle time by priority: urgent work moves faster.
+# Multiplier on a task's nominal cycle time, by priority (schema.PRIORITIES order): urgent work moves faster.
 PRIORITY_CYCLE_FACTOR = [1.5, 1.0, 0.7, 0.45]
 
-COMPANY_SIZES = ["1-10", "11-50", "51-200", "201-1000", "1001+"]
-COMPANY_SIZE_LOWER = [1, 11, 51, 201, 1001]
+# The lowest headcount of each company-size band (schema.COMPANY_SIZES: "1-10" -> 1, "1001+" -> 1001).
+COMPANY_SIZE_LOWER = [int(band.split("-")[0].rstrip("+")) for band in COMPANY_SIZES]
 
 PROJECT_AREAS = [
     "Website",

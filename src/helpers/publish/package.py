@@ -15,13 +15,12 @@ copies hold exactly the Parquet content (same content hash).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import yaml
 
-from . import io
-from .schema import DEFINITIONS, LEDGER, TABLES, TRUTH_TABLES, Table, ddl
+from .. import duck, io
+from ..schema import DEFINITIONS, LEDGER, TABLES, TRUTH_TABLES, Table, ddl
 
 # Frictionless field types for the DuckDB types the schema uses
 _FRICTIONLESS = {
@@ -252,13 +251,13 @@ def primary_keys_unique(data_dir: Path) -> dict[str, bool]:
     events repeat theirs, on purpose, when duplicate deliveries are on, and the ledger lists every
     re-sent delivery (rule ledger_duplicates_are_resent): no count over the events is needed."""
     unique = dict.fromkeys(TABLES, True)
-    ledger = Path(data_dir) / "imperfections" / "ledger.parquet"
+    ledger = io.ledger_path(data_dir)
     if ledger.exists():
-        con = io.duckdb_connect()
+        con = duck.connect()
         try:
-            resent = con.execute(
-                "SELECT count(*) FROM read_parquet(?) WHERE kind = 'duplicate'", [str(ledger)]
-            ).fetchall()[0][0]
+            resent = con.execute(f"SELECT count(*) FROM {duck.parquet([ledger])} WHERE kind = 'duplicate'").fetchall()[
+                0
+            ][0]
         finally:
             con.close()
         unique["events"] = resent == 0
@@ -316,38 +315,21 @@ def write_csv_copies(data_dir: str | Path) -> list[Path]:
     is `""`, so the two stay distinct (read them back with read_csv_copy).
     """
     data_dir = Path(data_dir)
-    out_dir = data_dir / CSV_DIR
-    out_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / CSV_DIR).mkdir(parents=True, exist_ok=True)
+    fmt = CSV_TIMESTAMP_FORMAT.replace("'", "''")
+    options = f"FORMAT csv, HEADER true, DELIMITER ',', QUOTE '\"', ESCAPE '\"', NULLSTR '', TIMESTAMPFORMAT '{fmt}'"
     written = []
-    con = io.duckdb_connect()
+    con = duck.connect()
     try:
         con.execute("SET preserve_insertion_order = true")  # rows leave in part order, then row order
         for t in TABLES.values():
-            files = [str(p) for p in io.parts(io.table_dir(data_dir, t.name))]
-            if not files:
-                raise FileNotFoundError(f"no part files for table {t.name} in {io.table_dir(data_dir, t.name)}")
-            final = csv_path(data_dir, t.name)
-            tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
-            columns = ", ".join(t.column_names)
-            fmt = CSV_TIMESTAMP_FORMAT.replace("'", "''")
-            try:
-                con.execute(
-                    f"COPY (SELECT {columns} FROM read_parquet(?)) TO '{_sql_str(tmp)}' "
-                    f"(FORMAT csv, HEADER true, DELIMITER ',', QUOTE '\"', ESCAPE '\"', NULLSTR '', "
-                    f"TIMESTAMPFORMAT '{fmt}')",
-                    [files],
-                )
-                os.replace(tmp, final)
-            finally:
-                tmp.unlink(missing_ok=True)
-            written.append(final)
+            source = duck.parts(io.table_dir(data_dir, t.name))
+            with io.replacing(csv_path(data_dir, t.name)) as tmp:
+                con.execute(f"COPY (SELECT {', '.join(t.column_names)} FROM {source}) TO ? ({options})", [str(tmp)])
+            written.append(csv_path(data_dir, t.name))
     finally:
         con.close()
     return written
-
-
-def _sql_str(path: Path) -> str:
-    return str(path).replace("'", "''")
 
 
 def csv_copy_sql(path: str | Path, table: str) -> str:
@@ -357,7 +339,7 @@ def csv_copy_sql(path: str | Path, table: str) -> str:
     columns = ", ".join(f"'{c.name}': '{c.sql_type}'" for c in t.columns)
     fmt = CSV_TIMESTAMP_FORMAT.replace("'", "''")
     return (
-        f"read_csv('{_sql_str(Path(path))}', header = true, delim = ',', quote = '\"', escape = '\"', "
+        f"read_csv({duck.sql_path(path)}, header = true, delim = ',', quote = '\"', escape = '\"', "
         f"columns = {{{columns}}}, nullstr = '', allow_quoted_nulls = false, timestampformat = '{fmt}', "
         "auto_detect = false)"
     )
@@ -366,7 +348,7 @@ def csv_copy_sql(path: str | Path, table: str) -> str:
 def read_csv_copy(path: str | Path, table: str):
     """One CSV copy as an Arrow table with the schema's column types (DuckDB read_csv with explicit columns),
     in file order. For comparing with the Parquet (io.content_hash_arrow); tables that fit in memory."""
-    con = io.duckdb_connect()
+    con = duck.connect()
     try:
         con.execute("SET preserve_insertion_order = true")
         return con.sql(f"SELECT * FROM {csv_copy_sql(path, table)}").to_arrow_table()
@@ -381,11 +363,8 @@ def write_package(data_dir: str | Path, name: str, csv: bool = False) -> list[Pa
     files = {"schema.sql": schema_sql(), "data_dictionary.md": data_dictionary(), "sources.yml": sources_yml(name)}
     written = []
     for file, text in files.items():
-        path = data_dir / file
-        tmp = path.with_name(f".{file}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-        written.append(path)
+        io.write_text(text, data_dir / file)
+        written.append(data_dir / file)
     keys_unique = primary_keys_unique(data_dir)
     io.write_json(datapackage(data_dir, name, keys_unique), data_dir / "datapackage.json")
     written.append(data_dir / "datapackage.json")

@@ -17,17 +17,16 @@ Definitions (fixed; also in the data dictionary and the assumptions log):
 
 from __future__ import annotations
 
-import os
+import hashlib
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-from . import checks, io
-from .params import Params
-from .schema import TRUTH_TABLES
-
-KEY_EVENTS = ("task_created", "task_completed", "handoff_completed", "blocker_resolved")
-ANSWER_KEYS = ("active_users_7d", "user_retention", "account_retention")
+from .. import duck, io
+from ..params import Params
+from ..schema import ANSWER_KEYS, TRUTH_TABLES
 
 # who did each key action, and when, in state/timeline (times: int64 microseconds, -1 = never)
 KEY_MOMENTS_SQL = """
@@ -119,33 +118,22 @@ SQL = {
 }
 
 
-def truth_dir(data_dir: str | Path) -> Path:
-    return Path(data_dir) / "truth"
-
-
 def connect_state(data_dir: str | Path, params: Params):
     """DuckDB over the simulation's state: key_moments (from state/timeline), users and accounts
     (user ids, accounts, activation, internal flags; as the simulation made them) and the window."""
-    data_dir = Path(data_dir)
-    con = io.duckdb_connect()
-    con.execute("SET TimeZone = 'UTC'")
-
-    def parts(folder: Path) -> str:
-        return f"read_parquet('{folder}/part-*.parquet')"
-
-    con.execute(f"CREATE VIEW timeline AS SELECT * FROM {parts(io.state_dir(data_dir, 'timeline'))}")
+    con = duck.connect(params=params)
+    con.execute(f"CREATE VIEW timeline AS SELECT * FROM {duck.parts(io.state_dir(data_dir, 'timeline'))}")
     con.execute(f"CREATE TEMP TABLE key_moments AS {KEY_MOMENTS_SQL}")
     con.execute(f"""CREATE VIEW accounts AS SELECT account_id, epoch_us(created_at) AS created_at, is_internal
-                    FROM {parts(_entity_dir(data_dir, "accounts"))}""")
+                    FROM {duck.parts(_entity_dir(data_dir, "accounts"))}""")
     con.execute(f"""CREATE VIEW users AS SELECT user_id, account_id, coalesce(epoch_us(activated_at), -1) AS activated_at
-                    FROM {parts(_entity_dir(data_dir, "users"))}""")
-    checks.set_window(con, params)
+                    FROM {duck.parts(_entity_dir(data_dir, "users"))}""")
     return con
 
 
 def _entity_dir(data_dir: Path, name: str) -> Path:
     """The simulation's own copy of a table: state/clean/ once 03 has run (raw/ before)."""
-    clean = Path(data_dir) / "state" / "clean" / name
+    clean = io.clean_dir(data_dir, name)
     return clean if io.parts(clean) else io.table_dir(data_dir, name)
 
 
@@ -160,32 +148,24 @@ def answer_keys(data_dir: str | Path, params: Params) -> dict[str, pa.Table]:
 
 def write_answer_keys(data_dir: str | Path, params: Params) -> dict[str, int]:
     """truth/<answer key>.parquet for the three metrics; rows per file."""
-    folder = truth_dir(data_dir)
-    folder.mkdir(parents=True, exist_ok=True)
+    io.truth_dir(data_dir).mkdir(parents=True, exist_ok=True)
     tables = answer_keys(data_dir, params)
     for name, table in tables.items():
-        write_table(table, folder / f"{name}.parquet")
+        io.write_table(table, io.truth_path(data_dir, name))
     return {name: t.num_rows for name, t in tables.items()}
 
 
-def write_table(table: pa.Table, path: Path) -> None:
-    import pyarrow.parquet as pq
-
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    pq.write_table(table, tmp, compression="zstd")
-    os.replace(tmp, path)
+def forget_answer_keys(data_dir: Path) -> None:
+    """No answer keys: the events they were computed for are being regenerated."""
+    for name in ANSWER_KEYS:
+        io.truth_path(data_dir, name).unlink(missing_ok=True)
 
 
 def truth_files(data_dir: str | Path) -> dict[str, dict]:
     """Every truth/*.parquet: rows and a sha256 of its content (rows in file order, read in batches, so
     a large not_yet_arrived never sits in memory whole), for the manifest."""
-    import hashlib
-
-    import pandas as pd
-    import pyarrow.parquet as pq
-
     out = {}
-    for path in sorted(truth_dir(data_dir).glob("*.parquet")):
+    for path in sorted(io.truth_dir(data_dir).glob("*.parquet")):
         f = pq.ParquetFile(path)
         digest = hashlib.sha256(",".join(f.schema_arrow.names).encode())
         rows = 0

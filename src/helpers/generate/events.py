@@ -19,43 +19,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .entities import DAY, US
-from .params import Params, window_bounds_us
-from .schema import EVENT_NAMES, EVENTS, STATUSES
+from ..params import Params
+from ..schema import EVENT_NAMES, EVENTS, STATUSES
+from ..streams import AccountDraws, poisson_from_u
+from ..units import DAY, US, window_us
+from .arrays import chunk_ranges, group_rank, stable_order
+from .block import CHUNK_USERS
 from .sessions import Sessions, intraday_from_u, moment
-from .simulate import CHUNK_USERS, chunk_ranges, group_rank
-from .streams import AccountDraws
-
-
-def stable_order(t: np.ndarray, acct: np.ndarray, n_acc: int, origin: int) -> np.ndarray:
-    """The stable order by (t, acct) (ties: by position).
-
-    One quicksort of a packed int64 key: distinct keys have one order whatever the algorithm or
-    CPU; the few rows with equal keys are then put in their original order."""
-    bits = max(int(n_acc - 1).bit_length(), 1)
-    rel = t - (origin - 2 * DAY)
-    if len(t) == 0 or rel.min() < 0 or int(rel.max()) >= (1 << (62 - bits)):
-        return np.lexsort((acct, t))
-    key = (rel << bits) | acct
-    order = np.argsort(key)
-    sorted_key = key[order]
-    tied = np.flatnonzero(sorted_key[1:] == sorted_key[:-1])
-    if len(tied):  # rare: equal keys keep their original order, as a stable sort would
-        rows = np.unique(np.concatenate([tied, tied + 1]))
-        order[rows] = order[rows][np.lexsort((order[rows], sorted_key[rows]))]
-    return order
-
-
-def poisson_from_u(lam: float, u: np.ndarray) -> np.ndarray:
-    """Poisson(lam) counts from uniforms, by inversion of the CDF (lam is one rate for all rows)."""
-    k = np.arange(int(lam + 12 * np.sqrt(lam) + 30))
-    log_pmf = (
-        k * np.log(lam) - lam - np.cumsum(np.r_[0.0, np.log(k[1:])]) if lam > 0 else np.where(k == 0, 0.0, -np.inf)
-    )
-    cdf = np.cumsum(np.exp(log_pmf))
-    cdf[-1] = 1.0
-    return np.searchsorted(cdf, u, side="right").astype(np.int64)
-
 
 CODE = {name: i for i, name in enumerate(EVENT_NAMES)}
 EVENT_ID_STRIDE = 1_000_000_000
@@ -119,7 +89,7 @@ def block_events(params: Params, accounts: range, users: dict, sessions: dict, p
         pieces.append(_chunk_events(params, range(a0 + lo, a0 + hi), first_user_id, *part[1:]))
     if len(pieces) == 1:
         return pieces[0]
-    w0, _ = window_bounds_us(params)
+    w0, _ = window_us(params.window)
     cols = {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
     order = stable_order(cols["event_at_utc"], cols["account_id"] - a0 - 1, len(accounts), w0)
     return {k: v[order] for k, v in cols.items()}
@@ -138,7 +108,7 @@ def _chunk_events(
     a0 = accounts.start
     n_acc = len(accounts)
     D = AccountDraws(params.seed, "events", np.arange(a0, accounts.stop) + 1)
-    w0, w1 = window_bounds_us(params)
+    w0, w1 = window_us(params.window)
     act = params.activity
     s_acct = sessions["account_id"] - 1 - a0
     ses = Sessions(

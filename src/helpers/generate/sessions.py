@@ -16,9 +16,10 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from ..streams import AccountDraws
+from ..units import DAY, HOUR
 from . import vocab
-from .entities import DAY, HOUR
-from .streams import AccountDraws
+from .arrays import KEY_SPAN, MAX_USERS, order_by
 
 # Where in a session work happens: a triangular share of the way through it, peaking at 40%
 # (a mid-morning-to-afternoon bump; as cheap to draw as a uniform).
@@ -42,21 +43,6 @@ def moment(draws, start: np.ndarray, end: np.ndarray, counts=None) -> np.ndarray
     """A random instant in [start, end): most activity falls in the middle of a working session."""
     counts = len(start) if counts is None else counts
     return start + np.floor(intraday(draws, counts) * (end - start)).astype(np.int64)
-
-
-# Sessions of different users are keyed as user_index * KEY_SPAN + (t - origin).
-KEY_SPAN = 1 << 49  # ~17.8 years of microseconds
-MAX_USERS = (1 << 63) // KEY_SPAN - 1  # users (or accounts) one block may key: 16,383
-
-
-def order_by(major: np.ndarray, t: np.ndarray, origin: int) -> np.ndarray:
-    """The stable order by (major, t), for small non-negative ints `major` (users, accounts) and
-    times t: one argsort of a packed int64 key when it fits (most often), else a lexsort."""
-    major = np.asarray(major, dtype=np.int64)
-    rel = np.asarray(t, dtype=np.int64) - (origin - 2 * DAY)
-    if len(rel) == 0 or (rel.min() >= 0 and rel.max() < KEY_SPAN and major.max() < MAX_USERS):
-        return np.argsort(major * KEY_SPAN + rel, kind="stable")
-    return np.lexsort((t, major))
 
 
 def pinned_zone(name: str) -> ZoneInfo:

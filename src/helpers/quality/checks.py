@@ -1,13 +1,14 @@
 """Rule checks and activity metrics, as SQL files run by DuckDB over a dataset's Parquet parts.
 
-The SQL lives in helpers/sql/: rules/*.sql hold blocks headed `-- rule: name | description`, each a
+The SQL lives in helpers/quality/sql/: rules/*.sql hold blocks headed `-- rule: name | description`, each a
 query returning the number of violating rows; qa/*.sql hold `-- metric: name | description`
 blocks returning one number. Stage 3 can reuse the files as they are: they only assume tables
 raw.accounts ... raw.events, the ledger imperfections.ledger, truth.not_yet_arrived (deliveries an
 as_of extract left out), the views qa.all_events (raw.events and those) and qa.events (deduplicated
-by event_id: define_qa_views), the table qa.redelivered (event_ids delivered more than once:
-prepare_redelivered) and the variables window_start, window_end, late_threshold_seconds, as_of,
-holidays (the listed days when the holidays scenario is on, else empty).
+by event_id), the table qa.redelivered (event_ids delivered more than once) and the variables
+window_start, window_end, late_threshold_seconds, as_of, holidays (the listed days when the holidays
+scenario is on, else empty) and the vocabularies (key_events, statuses, ...): helpers.duck makes
+them all, from the one schema (helpers.schema).
 """
 
 from __future__ import annotations
@@ -15,14 +16,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 
 import duckdb
 import pandas as pd
 
-from . import io
-from .params import Params
-from .schema import TABLES
+from .. import duck
 
 # Realism thresholds (issue 2): metric -> (lowest allowed, highest allowed)
 THRESHOLDS = {
@@ -53,7 +51,7 @@ class Query:
 def load_queries(folder: str) -> list[Query]:
     """Every `-- rule:` / `-- metric:` block of the .sql files in helpers/sql/<folder>, in file order."""
     out = []
-    root = resources.files("helpers") / "sql" / folder
+    root = resources.files("helpers.quality") / "sql" / folder
     for f in sorted((p for p in root.iterdir() if p.name.endswith(".sql")), key=lambda p: p.name):
         text = f.read_text()
         heads = list(_BLOCK.finditer(text))
@@ -66,107 +64,19 @@ def load_queries(folder: str) -> list[Query]:
     return out
 
 
-def connect(data_dir: str | Path, params: Params) -> duckdb.DuckDBPyConnection:
-    """In-memory DuckDB with views raw.<table> over the dataset's Parquet parts and the window variables."""
-    con = io.duckdb_connect()
-    con.execute("CREATE SCHEMA raw")
-    for name in TABLES:  # tables not generated yet (events, before 02) get no view
-        if io.parts(io.table_dir(data_dir, name)):
-            glob = str(io.table_dir(data_dir, name) / "part-*.parquet")
-            con.execute(f"CREATE VIEW raw.{name} AS SELECT * FROM read_parquet('{glob}')")
-    ledger = Path(data_dir) / "imperfections" / "ledger.parquet"
-    con.execute("CREATE SCHEMA imperfections")
-    con.execute("SET VARIABLE has_ledger = ?", [ledger.exists()])
-    if ledger.exists():
-        con.execute(f"CREATE VIEW imperfections.ledger AS SELECT * FROM read_parquet('{ledger}')")
-    else:  # before 03_imperfections: an empty ledger
-        con.execute(
-            "CREATE VIEW imperfections.ledger AS SELECT * FROM (VALUES (NULL::VARCHAR, NULL::BIGINT, "
-            "NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR)) t(table_name, row_key, kind, "
-            "column_name, original_value, new_value) WHERE false"
-        )
-    define_truth_views(con, data_dir)
-    if io.parts(io.table_dir(data_dir, "events")):
-        define_qa_views(con)
-    set_window(con, params)
-    return con
-
-
-TRUTH_TABLES = ("active_users_7d", "user_retention", "account_retention", "scenarios", "not_yet_arrived")
-
-
-def define_truth_views(con: duckdb.DuckDBPyConnection, data_dir: str | Path, as_tables: bool = False) -> None:
-    """Schema truth: a view (or, for the warehouse, a table) per answer key in truth/*.parquet that
-    exists; truth.not_yet_arrived always exists (no rows when snapshot.as_of cut nothing)."""
-    con.execute("CREATE SCHEMA IF NOT EXISTS truth")
-    kind = "TABLE" if as_tables else "VIEW"
-    for name in TRUTH_TABLES:
-        path = Path(data_dir) / "truth" / f"{name}.parquet"
-        if path.exists():
-            con.execute(f"CREATE OR REPLACE {kind} truth.{name} AS SELECT * FROM read_parquet('{path}')")
-        elif name == "not_yet_arrived":
-            con.execute(f"CREATE OR REPLACE {kind} truth.not_yet_arrived AS SELECT * FROM ({_EMPTY_EVENTS}) e")
-
-
-_EMPTY_EVENTS = (
-    "SELECT " + ", ".join(f"NULL::{c.sql_type} AS {c.name}" for c in TABLES["events"].columns) + " WHERE false"
-)
-
-
-def define_qa_views(con: duckdb.DuckDBPyConnection) -> None:
-    """qa.all_events: every delivery, the published ones and those an as_of extract left out
-    (truth.not_yet_arrived), so checks excuse exactly those. qa.events: one row per event_id (its first
-    delivery). Rules and metrics read it, so re-sent duplicates (an imperfection, listed in the ledger)
-    are counted once; only pk_events reads raw.events."""
-    con.execute("CREATE SCHEMA IF NOT EXISTS qa")
-    con.execute(
-        "CREATE OR REPLACE VIEW qa.all_events AS SELECT * FROM raw.events UNION ALL SELECT * FROM truth.not_yet_arrived"
-    )
-    dups = con.execute("SELECT count(*) FROM imperfections.ledger WHERE kind = 'duplicate'").fetchall()[0][0]
-    if dups:
-        con.execute("""CREATE OR REPLACE TEMP TABLE qa_events AS SELECT * FROM qa.all_events
-                       QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY ingested_at_utc) = 1""")
-        con.execute("CREATE OR REPLACE VIEW qa.events AS SELECT * FROM qa_events")
-    else:
-        con.execute("CREATE OR REPLACE VIEW qa.events AS SELECT * FROM qa.all_events")
-
-
-REDELIVERED_SQL = "SELECT event_id, count(*) AS deliveries FROM qa.all_events GROUP BY event_id HAVING count(*) > 1"
-
-
-def prepare_redelivered(con: duckdb.DuckDBPyConnection) -> None:
-    """qa.redelivered: every event_id delivered more than once, with its number of deliveries. One
-    GROUP BY over all events (DuckDB spills it to disk when large), shared by every check that needs it.
-    The warehouse stores it; an in-memory connection makes it on first use."""
-    exists = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'qa' AND table_name = 'redelivered'"
-    ).fetchall()[0][0]
-    if not exists:
-        con.execute("CREATE SCHEMA IF NOT EXISTS qa")
-        con.execute(f"CREATE TABLE qa.redelivered AS {REDELIVERED_SQL}")
-
-
-def set_window(con: duckdb.DuckDBPyConnection, params: Params) -> None:
-    import datetime as dt
-
-    start = dt.datetime.combine(params.window.start, dt.time())
-    end = dt.datetime.combine(params.window.end + dt.timedelta(days=1), dt.time())
-    con.execute("SET VARIABLE window_start = ?::TIMESTAMP", [start])
-    con.execute("SET VARIABLE window_end = ?::TIMESTAMP", [end])
-    con.execute("SET VARIABLE late_threshold_seconds = ?", [params.imperfections.late_arrival.threshold_seconds])
-    con.execute("SET VARIABLE as_of = ?::TIMESTAMP", [params.snapshot.as_of])
-    holidays = params.scenarios.holidays
-    con.execute("SET VARIABLE holidays = ?::DATE[]", [list(holidays.days) if holidays.enabled else []])
-    # Activity patterns need a population to have a pattern: tasks, 4 weeks, and 20 activated users.
+def set_activity_applicable(con: duckdb.DuckDBPyConnection) -> bool:
+    """Variable activity_applicable: activity patterns need a population to have a pattern: tasks,
+    MIN_ACTIVE_USERS activated users and a window of MIN_ACTIVITY_DAYS (else the metrics are NULL)."""
     try:
-        population_ok = con.execute(f"""
-            SELECT (SELECT count(*) FROM raw.tasks) > 0 AND (SELECT count(activated_at) FROM raw.users) >= {MIN_ACTIVE_USERS}
-        """).fetchall()[0][0]
+        enough = con.execute(
+            f"""SELECT (SELECT count(*) FROM raw.tasks) > 0
+                   AND (SELECT count(activated_at) FROM raw.users) >= {MIN_ACTIVE_USERS}
+                   AND date_diff('day', getvariable('window_start'), getvariable('window_end')) >= {MIN_ACTIVITY_DAYS}"""
+        ).fetchall()[0][0]
     except duckdb.Error:  # before the tables exist
-        population_ok = False
-    con.execute(
-        "SET VARIABLE activity_applicable = ?", [bool(population_ok) and (end - start).days >= MIN_ACTIVITY_DAYS]
-    )
+        enough = False
+    con.execute("SET VARIABLE activity_applicable = ?", [bool(enough)])
+    return bool(enough)
 
 
 # Above this many events, 02 and 03 leave the rules that read events to 04_qa_profile (the gate runs
@@ -188,7 +98,7 @@ def run_rules(
     if defer_events_above is not None and not tables_only:
         defer = con.execute("SELECT count(*) FROM raw.events").fetchall()[0][0] > defer_events_above
     if not tables_only and not defer:
-        prepare_redelivered(con)
+        duck.prepare_redelivered(con)
     for q in load_queries("rules"):
         reads_events = "events" in q.sql or "imperfections.ledger" in q.sql
         if tables_only and reads_events:
@@ -235,6 +145,7 @@ def deferred_note(rules: pd.DataFrame) -> str:
 def run_metrics(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Every activity metric with its value and, where one is set, its allowed range."""
     rows = []
+    set_activity_applicable(con)
     for q in load_queries("qa"):
         value = con.execute(q.sql).fetchall()[0][0]
         lo, hi = THRESHOLDS.get(q.name, (None, None))

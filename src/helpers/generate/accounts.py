@@ -15,40 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from ..params import Params
+from ..schema import ACCOUNTS, COMPANY_SIZES, PLAN_TIERS
+from ..streams import choice_index, log_scale_count, lognormal, stream, truncated_exponential
+from ..units import DAY, HOUR, MONTH_DAYS, NEVER, to_us, window_us
 from . import names, vocab
-from .params import Params, window_bounds_us
-from .schema import ACCOUNTS
-from .streams import choice_index, lognormal, stream
-
-US = 1_000_000
-MINUTE = 60 * US
-HOUR = 3600 * US
-DAY = 86_400 * US
-MONTH_DAYS = 30.4375
-NEVER = np.iinfo(np.int64).max  # "no churn inside the window"
-MAX_DAYS = 10_000.0  # every drawn duration is capped here (~27 years): far past any window, safe in int64 us
-
-
-def to_us(x) -> np.ndarray:
-    """Float microseconds -> int64, capped at MAX_DAYS, so no draw can overflow when added to a time."""
-    return np.floor(np.minimum(x, MAX_DAYS * DAY)).astype(np.int64)
-
-
-def log_scale_count(lo: int, hi: int, u: np.ndarray) -> np.ndarray:
-    """Map u in [0, 1] onto integers lo..hi on a log scale: most values are small, a few large."""
-    span = hi - lo + 1
-    return np.minimum(lo + np.floor(np.power(float(span), u)).astype(np.int64) - 1, hi)
-
-
-def truncated_exponential(rng: np.random.Generator, mean_us: float, limit_us: np.ndarray) -> np.ndarray:
-    """Exponential(mean) lags conditioned on being below limit (per element), by inverse CDF."""
-    return truncated_exponential_from_u(rng.random(np.shape(limit_us)), mean_us, limit_us)
-
-
-def truncated_exponential_from_u(u: np.ndarray, mean_us: float, limit_us: np.ndarray) -> np.ndarray:
-    """The inverse CDF of `truncated_exponential` at uniforms u."""
-    limit = np.maximum(np.asarray(limit_us).astype(float), 1.0)
-    return np.floor(-mean_us * np.log1p(-u * -np.expm1(-limit / mean_us))).astype(np.int64)
 
 
 @dataclass
@@ -58,7 +29,7 @@ class AccountPlan:
     accounts: pa.Table
     created_at: np.ndarray  # us
     churn_at: np.ndarray  # us, NEVER if the account outlives the window
-    tier: np.ndarray  # index into vocab.PLAN_TIERS
+    tier: np.ndarray  # index into PLAN_TIERS
     country: np.ndarray  # index into vocab.COUNTRIES
     domain: np.ndarray  # e-mail domain (object)
     n_users: np.ndarray
@@ -81,7 +52,7 @@ class AccountPlan:
 
 def _signup_times(params: Params, rng: np.random.Generator, n: int) -> np.ndarray:
     """Signup instants: a launch cohort in the first weeks, then growth; fewer on weekends."""
-    w0, _ = window_bounds_us(params)
+    w0, _ = window_us(params.window)
     days = params.window.days
     day_idx = np.arange(days)
     weekday = (np.datetime64(params.window.start) + day_idx).astype("datetime64[D]").view("int64")
@@ -101,15 +72,15 @@ def plan_accounts(params: Params) -> AccountPlan:
     """Draw accounts and the per-account plan; the same params always give the same plan."""
     rng = stream(params.seed, "accounts", 0)
     n = params.accounts.count
-    w0, w1 = window_bounds_us(params)
+    w0, w1 = window_us(params.window)
 
     created = np.sort(_signup_times(params, rng, n))
-    tier = choice_index(rng, [getattr(params.accounts.plan_tier_weights, t) for t in vocab.PLAN_TIERS], n)
+    tier = choice_index(rng, [getattr(params.accounts.plan_tier_weights, t) for t in PLAN_TIERS], n)
     country = choice_index(rng, [c[1] for c in vocab.COUNTRIES], n)
     industry = choice_index(rng, [w for _, w in vocab.INDUSTRIES], n)
 
     # account churn: exponential lifetime by tier, at least a day (the founder gets to look around)
-    monthly = np.array([getattr(params.accounts.monthly_churn, t) for t in vocab.PLAN_TIERS])[tier]
+    monthly = np.array([getattr(params.accounts.monthly_churn, t) for t in PLAN_TIERS])[tier]
     with np.errstate(divide="ignore"):
         mean_days = np.where(monthly > 0, MONTH_DAYS / np.maximum(monthly, 1e-12), np.inf)
     lifetime_days = np.clip(rng.exponential(1.0, n) * mean_days, 1.0, 1e5)
@@ -123,7 +94,7 @@ def plan_accounts(params: Params) -> AccountPlan:
     if k_internal:
         # a prefix of one fixed permutation: a larger share adds accounts, never swaps them
         internal[stream(params.seed, "internal", 0).permutation(n)[:k_internal]] = True
-    tier = np.where(internal, vocab.PLAN_TIERS.index("enterprise"), tier)
+    tier = np.where(internal, PLAN_TIERS.index("enterprise"), tier)
     country = np.where(internal, 0, country)  # the vendor's own country (US)
     industry = np.where(internal, [i for i, _ in vocab.INDUSTRIES].index("Software"), industry)
     churn_at = np.where(internal, NEVER, churn_at)  # internal workspaces are never cancelled
@@ -180,8 +151,8 @@ def plan_accounts(params: Params) -> AccountPlan:
             "account_name": pa.array(account_name, pa.string()),
             "industry": pa.array(industry_names, pa.string()),
             "country_code": pa.array(np.array([c[0] for c in vocab.COUNTRIES], dtype=object)[country], pa.string()),
-            "plan_tier": pa.array(np.array(vocab.PLAN_TIERS, dtype=object)[tier], pa.string()),
-            "company_size": pa.array(np.array(vocab.COMPANY_SIZES, dtype=object)[size_band], pa.string()),
+            "plan_tier": pa.array(np.array(PLAN_TIERS, dtype=object)[tier], pa.string()),
+            "company_size": pa.array(np.array(COMPANY_SIZES, dtype=object)[size_band], pa.string()),
             "created_at": pa.array(created, pa.timestamp("us")),
             "is_internal": pa.array(internal, pa.bool_()),
         },

@@ -18,23 +18,15 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from . import names, scenarios, vocab
-from .entities import (
-    DAY,
-    HOUR,
-    MAX_DAYS,
-    MINUTE,
-    MONTH_DAYS,
-    NEVER,
-    US,
-    AccountPlan,
-    to_us,
-    truncated_exponential_from_u,
-)
-from .params import Params, window_bounds_us
-from .schema import STATUSES
-from .sessions import Sessions, build_sessions, intraday_from_u, moment, order_by
-from .streams import AccountDraws
+from .. import scenarios
+from ..params import Params
+from ..schema import PRIORITIES, ROLES, STATUSES
+from ..streams import AccountDraws, choice_from_u, truncated_exponential_from_u
+from ..units import DAY, HOUR, MAX_DAYS, MINUTE, MONTH_DAYS, NEVER, US, to_us, window_us
+from . import names, vocab
+from .accounts import AccountPlan
+from .arrays import chunk_ranges, group_rank, order_by
+from .sessions import Sessions, build_sessions, intraday_from_u, moment
 
 NONE = -1  # "not reached" / "no user" in timeline columns
 TASK_ID_STRIDE = 10_000_000  # task_id = account_id * 1e7 + n: ids do not depend on block scheduling
@@ -46,7 +38,7 @@ INTERNAL_SPEED = 0.02  # x every nominal task duration
 TITLE_POOL = np.array([f"{v} {o}" for v in vocab.TASK_VERBS for o in vocab.TASK_OBJECTS], dtype=object)
 # text columns of many rows are built in Arrow from codes (no Python string objects per task)
 TITLE_TEXT = pa.array(TITLE_POOL, pa.string())
-PRIORITY_TEXT = pa.array(vocab.PRIORITIES, pa.string())
+PRIORITY_TEXT = pa.array(PRIORITIES, pa.string())
 STATUS_TEXT = pa.array(STATUSES, pa.string())
 PROJECT_NAME_POOL = np.array([f"{a} {k}" for a in vocab.PROJECT_AREAS for k in vocab.PROJECT_KINDS], dtype=object)
 
@@ -120,14 +112,6 @@ TASK_U = {
 TASK_Z = {name: i for i, name in enumerate(("due_in", "cycle", "to_start", "blocker1", "blocker2", "backlog_wait"))}
 
 
-def _pick(u: np.ndarray, weights) -> np.ndarray:
-    """Indices with the given weights, from uniforms (as streams.choice_index)."""
-    w = np.asarray(weights, dtype=float)
-    cdf = np.cumsum(w / w.sum())
-    cdf[-1] = 1.0
-    return np.searchsorted(cdf, u, side="right").astype(np.int64)
-
-
 # status codes used in the timeline (indices into schema.STATUSES)
 TODO, IN_PROGRESS, BLOCKED, DONE, CANCELLED = range(5)
 
@@ -172,15 +156,6 @@ class Block:
         return len(self.accounts)
 
 
-def group_rank(group: np.ndarray) -> np.ndarray:
-    """0, 1, 2, ... within each run of equal values of a grouped (sorted) key."""
-    n = len(group)
-    if n == 0:
-        return np.zeros(0, np.int64)
-    start = np.r_[True, group[1:] != group[:-1]]
-    return np.arange(n) - np.maximum.accumulate(np.where(start, np.arange(n), 0))
-
-
 def _users(params: Params, plan: AccountPlan, b: Block, w1: int):
     D = b.draws(params, "users")
     ua, first, A = b.user_acct, b.first_user, b.accounts
@@ -216,7 +191,7 @@ def _users(params: Params, plan: AccountPlan, b: Block, w1: int):
     activated = np.where(never | (activated >= live_until), NONE, activated)
 
     rw = p.role_weights
-    role = np.where(first, 0, _pick(u("role"), [rw.admin, rw.member, rw.guest]))  # the founder administers it
+    role = np.where(first, 0, choice_from_u(u("role"), [rw.admin, rw.member, rw.guest]))  # the founder administers it
 
     country = plan.country[A][ua]
     home = np.sum(HOME_ZONE_CDF[country] <= u("home_zone")[:, None], axis=1)
@@ -406,7 +381,7 @@ def _task_lifecycle(
     def lognormal(name, median, sigma):
         return median * np.exp(sigma * Z[:, TASK_Z[name]])
 
-    priority = _pick(u("priority"), [getattr(p.priority_weights, x) for x in vocab.PRIORITIES])
+    priority = choice_from_u(u("priority"), [getattr(p.priority_weights, x) for x in PRIORITIES])
     title = np.floor(u("title") * len(TITLE_POOL)).astype(np.int64)  # index into TITLE_POOL
     has_due = u("has_due") < p.due_date_share
     due_days = lognormal("due_in", p.due_in_days.median, p.due_in_days.sigma)
@@ -647,19 +622,6 @@ def _plant_far_due_dates(params: Params, b: Block, acct: np.ndarray, created, du
     return new
 
 
-def chunk_ranges(users_per_account: np.ndarray, limit: int) -> list[tuple[int, int]]:
-    """Split accounts 0..n-1 into consecutive (lo, hi) ranges of at most `limit` users each (an
-    account with more users than that is a range of its own)."""
-    ranges, lo, total = [], 0, 0
-    for i, n in enumerate(np.asarray(users_per_account).tolist()):
-        if i > lo and total + n > limit:
-            ranges.append((lo, i))
-            lo, total = i, 0
-        total += n
-    ranges.append((lo, len(users_per_account)))
-    return ranges
-
-
 def simulate_block(params: Params, plan: AccountPlan, accounts: range) -> AccountSim:
     """Simulate consecutive accounts (indices, account_id = index + 1), vectorised over them; each
     account draws from its own streams, so the rows do not depend on which accounts share a block.
@@ -693,7 +655,7 @@ def _concat(dicts: list[dict]) -> dict:
 
 
 def _simulate_chunk(params: Params, plan: AccountPlan, accounts: range) -> AccountSim:
-    w0, w1 = window_bounds_us(params)
+    w0, w1 = window_us(params.window)
     b = Block.of(plan, accounts)
     users = _users(params, plan, b, w1)
     ua = b.user_acct
@@ -733,7 +695,7 @@ def _simulate_chunk(params: Params, plan: AccountPlan, accounts: range) -> Accou
 
     account_id = b.accounts + 1
     n_users = len(uid)
-    role_names = np.array(vocab.ROLES, dtype=object)
+    role_names = np.array(ROLES, dtype=object)
     users_cols = dict(
         user_id=uid,
         account_id=account_id[ua],

@@ -18,9 +18,9 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from . import checks, io
-from .params import Params
-from .truth import ANSWER_KEYS, truth_dir
+from .. import duck, io
+from ..params import Params
+from ..schema import ANSWER_KEYS
 
 KEYS = {
     "active_users_7d": ["scope", "day"],
@@ -36,7 +36,7 @@ VALUES = {
 
 def sql(name: str) -> str:
     """The text of helpers/sql/metrics/<name>.sql."""
-    return (resources.files("helpers") / "sql" / "metrics" / f"{name}.sql").read_text()
+    return (resources.files("helpers.quality") / "sql" / "metrics" / f"{name}.sql").read_text()
 
 
 def compute(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
@@ -47,9 +47,7 @@ def compute(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
 def answer_keys(data_dir: str | Path) -> dict[str, pd.DataFrame]:
     import pyarrow.parquet as pq
 
-    return {
-        name: _normalise(pq.read_table(truth_dir(data_dir) / f"{name}.parquet").to_pandas()) for name in ANSWER_KEYS
-    }
+    return {name: _normalise(pq.read_table(io.truth_path(data_dir, name)).to_pandas()) for name in ANSWER_KEYS}
 
 
 def _normalise(df: pd.DataFrame) -> pd.DataFrame:
@@ -65,23 +63,15 @@ def _normalise(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def connect_complete(data_dir: str | Path, params: Params) -> duckdb.DuckDBPyConnection:
-    """In-memory DuckDB: raw.accounts/raw.users over the parts, raw.events = the published events
+    """In-memory DuckDB: raw.accounts and raw.users over the parts, raw.events = the published events
     plus truth/not_yet_arrived (every delivery, as if the extract had waited)."""
-    data_dir = Path(data_dir)
-    con = io.duckdb_connect()
-    con.execute("SET TimeZone = 'UTC'")
+    con = duck.connect(params=params)
     con.execute("CREATE SCHEMA raw")
     for name in ("accounts", "users"):
-        con.execute(
-            f"CREATE VIEW raw.{name} AS SELECT * FROM read_parquet('{io.table_dir(data_dir, name)}/part-*.parquet')"
-        )
-    later = truth_dir(data_dir) / "not_yet_arrived.parquet"
-    union = f" UNION ALL SELECT * FROM read_parquet('{later}')" if later.exists() else ""
-    con.execute(
-        f"CREATE VIEW raw.events AS SELECT * FROM read_parquet('{io.table_dir(data_dir, 'events')}/part-*.parquet')"
-        f"{union}"
-    )
-    checks.set_window(con, params)
+        con.execute(f"CREATE VIEW raw.{name} AS SELECT * FROM {duck.parts(io.table_dir(data_dir, name))}")
+    later = io.truth_path(data_dir, "not_yet_arrived")
+    union = f" UNION ALL SELECT * FROM {duck.parquet([later])}" if later.exists() else ""
+    con.execute(f"CREATE VIEW raw.events AS SELECT * FROM {duck.parts(io.table_dir(data_dir, 'events'))}{union}")
     return con
 
 

@@ -1,0 +1,181 @@
+"""DuckDB, the one way in: connections, file paths in SQL, and the schemas every query reads.
+
+- `connect` builds every connection: UTC session time zone, bounded memory that spills to a folder of
+  its own, no progress bar; with params, the variables the SQL reads (`set_variables`).
+- A path never reaches SQL text raw: `parquet(files)` lists exact files, each a quoted literal with
+  DuckDB's glob characters escaped, so any folder name works (quotes, brackets, `*`, spaces,
+  non-ASCII); the files themselves come from our own fixed pattern (`io.parts`). Output paths are
+  bound parameters (`COPY ... TO ?`).
+- `dataset` (views over a dataset folder's Parquet) and `warehouse` (the published warehouse.duckdb)
+  present the same schemas: raw.<table>, imperfections.ledger, truth.<answer key>, and the qa views
+  (`define_qa_views`) that every rule reads.
+"""
+
+from __future__ import annotations
+
+import atexit
+import datetime as dt
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import duckdb
+
+from . import io
+from .params import Params
+from .schema import EVENTS, LEDGER, SQL_VOCABULARIES, TABLES, TRUTH_TABLES, Table
+
+MEMORY_ENV = "SAAS_SYNTH_DUCKDB_MEMORY"
+# DuckDB's file readers take * ? [ in a path for a glob; each is escaped as a one-character class.
+_GLOB_ESCAPES = str.maketrans({"*": "[*]", "?": "[?]", "[": "[[]"})
+
+
+def connect(
+    database: str | Path = ":memory:",
+    read_only: bool = False,
+    params: Params | None = None,
+    spill_dir: Path | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection: time zone UTC (so TIMESTAMP::DATE is the UTC day), memory bounded by env
+    SAAS_SYNTH_DUCKDB_MEMORY (default 1GB) with larger work spilled to `spill_dir` (default: a folder
+    of its own, removed at exit); with `params`, the window and vocabulary variables."""
+    con = duckdb.connect(str(database), read_only=read_only)
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET memory_limit = ?", [os.environ.get(MEMORY_ENV) or "1GB"])
+    con.execute("SET preserve_insertion_order = false")  # lets large scans and COPY stream
+    con.execute("SET enable_progress_bar = false")  # no progress text in logs and reports
+    if spill_dir is None:  # connections must not share a spill folder
+        spill_dir = Path(tempfile.mkdtemp(prefix="saas-synth-duckdb-"))
+        atexit.register(shutil.rmtree, spill_dir, True)
+    con.execute("SET temp_directory = ?", [str(spill_dir)])
+    if params is not None:
+        set_variables(con, params)
+    return con
+
+
+def set_variables(con: duckdb.DuckDBPyConnection, params: Params) -> None:
+    """The variables the SQL files read: window_start and window_end ([start, end), UTC),
+    late_threshold_seconds, as_of (NULL without an extract), holidays (the listed days when that
+    scenario is on), and each vocabulary of schema.SQL_VOCABULARIES as a list (key_events, statuses, ...)."""
+    start = dt.datetime.combine(params.window.start, dt.time())
+    end = dt.datetime.combine(params.window.end + dt.timedelta(days=1), dt.time())
+    con.execute("SET VARIABLE window_start = ?::TIMESTAMP", [start])
+    con.execute("SET VARIABLE window_end = ?::TIMESTAMP", [end])
+    con.execute("SET VARIABLE late_threshold_seconds = ?", [params.imperfections.late_arrival.threshold_seconds])
+    con.execute("SET VARIABLE as_of = ?::TIMESTAMP", [params.snapshot.as_of])
+    holidays = params.scenarios.holidays
+    con.execute("SET VARIABLE holidays = ?::DATE[]", [list(holidays.days) if holidays.enabled else []])
+    for name, values in SQL_VOCABULARIES.items():
+        con.execute(f"SET VARIABLE {name} = ?::VARCHAR[]", [list(values)])
+
+
+# --------------------------------------------------------------------------- paths in SQL
+def sql_path(path: str | Path) -> str:
+    """A file path as a DuckDB string literal naming exactly that file: absolute, quotes doubled, glob
+    characters escaped."""
+    text = os.path.abspath(path).translate(_GLOB_ESCAPES)
+    return "'" + text.replace("'", "''") + "'"
+
+
+def parquet(files: Iterable[str | Path]) -> str:
+    """`read_parquet([...])` over exactly these files (never a glob of a user's folder name)."""
+    listed = [sql_path(f) for f in files]
+    if not listed:
+        raise FileNotFoundError("no Parquet files to read")
+    return f"read_parquet([{', '.join(listed)}], hive_partitioning = false)"
+
+
+def parts(folder: str | Path) -> str:
+    """`read_parquet` over the part files of one table folder (io.parts: part-NNNNN.parquet)."""
+    files = io.parts(folder)
+    if not files:
+        raise FileNotFoundError(f"no part files in {folder}: run the notebook that makes them first")
+    return parquet(files)
+
+
+def empty(table: Table) -> str:
+    """A query with a table's columns and types and no rows."""
+    columns = ", ".join(f"NULL::{c.sql_type} AS {c.name}" for c in table.columns)
+    return f"SELECT {columns} WHERE false"
+
+
+# --------------------------------------------------------------------------- the schemas of a dataset
+def dataset(data_dir: str | Path, params: Params) -> duckdb.DuckDBPyConnection:
+    """In-memory DuckDB over a dataset folder: views raw.<table> over the Parquet parts (tables not made
+    yet get none), imperfections.ledger (empty before 03), truth.*, the qa views, and the variables."""
+    con = connect(params=params)
+    con.execute("CREATE SCHEMA raw")
+    for name in TABLES:
+        if io.parts(io.table_dir(data_dir, name)):
+            con.execute(f"CREATE VIEW raw.{name} AS SELECT * FROM {parts(io.table_dir(data_dir, name))}")
+    ledger = io.ledger_path(data_dir)
+    con.execute("CREATE SCHEMA imperfections")
+    source = parquet([ledger]) if ledger.exists() else f"({empty(LEDGER)})"
+    con.execute(f"CREATE VIEW imperfections.ledger AS SELECT * FROM {source}")
+    con.execute("SET VARIABLE has_ledger = ?", [ledger.exists()])
+    define_truth(con, data_dir)
+    if io.parts(io.table_dir(data_dir, "events")):
+        define_qa_views(con, materialize=True)
+    return con
+
+
+def warehouse(data_dir: str | Path, params: Params) -> duckdb.DuckDBPyConnection:
+    """The dataset's warehouse.duckdb, read-only, with the variables the SQL uses."""
+    con = connect(Path(data_dir) / "warehouse.duckdb", read_only=True, params=params)
+    con.execute("SET VARIABLE has_ledger = ?", [io.ledger_path(data_dir).exists()])
+    return con
+
+
+def define_truth(con: duckdb.DuckDBPyConnection, data_dir: str | Path, as_tables: bool = False) -> None:
+    """Schema truth: a view (a table, for the warehouse) per file of truth/ that exists;
+    truth.not_yet_arrived always exists (no rows when snapshot.as_of cut nothing)."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS truth")
+    kind = "TABLE" if as_tables else "VIEW"
+    for name in TRUTH_TABLES:
+        path = io.truth_path(data_dir, name)
+        if path.exists():
+            con.execute(f"CREATE OR REPLACE {kind} truth.{name} AS SELECT * FROM {parquet([path])}")
+        elif name == "not_yet_arrived":
+            con.execute(f"CREATE OR REPLACE {kind} truth.not_yet_arrived AS {empty(EVENTS)}")
+
+
+def define_qa_views(con: duckdb.DuckDBPyConnection, materialize: bool = False) -> None:
+    """The views every rule and metric reads:
+    - qa.all_events: every delivery, the published ones and those an as_of extract left out
+      (truth.not_yet_arrived), so checks excuse exactly those;
+    - qa.events: one row per event_id (its first delivery), so re-sent duplicates (an imperfection,
+      listed in the ledger) count once; only pk_events reads raw.events. With duplicates and
+      `materialize`, the deduplicated rows are kept in a temporary table (an in-memory connection
+      reads them many times); the warehouse keeps the view.
+    qa.redelivered (event_ids delivered more than once) is made on first use: `prepare_redelivered`."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS qa")
+    con.execute(
+        "CREATE OR REPLACE VIEW qa.all_events AS SELECT * FROM raw.events UNION ALL SELECT * FROM truth.not_yet_arrived"
+    )
+    first_delivery = (
+        "SELECT * FROM qa.all_events QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY ingested_at_utc) = 1"
+    )
+    resent = con.execute("SELECT count(*) FROM imperfections.ledger WHERE kind = 'duplicate'").fetchall()[0][0]
+    if not resent:
+        con.execute("CREATE OR REPLACE VIEW qa.events AS SELECT * FROM qa.all_events")
+    elif materialize:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE qa_events AS {first_delivery}")
+        con.execute("CREATE OR REPLACE VIEW qa.events AS SELECT * FROM qa_events")
+    else:
+        con.execute(f"CREATE OR REPLACE VIEW qa.events AS {first_delivery}")
+
+
+def prepare_redelivered(con: duckdb.DuckDBPyConnection) -> None:
+    """qa.redelivered: every event_id delivered more than once, with its number of deliveries. One
+    GROUP BY over all events (DuckDB spills it when large), shared by every check that needs it; the
+    warehouse stores it, an in-memory connection makes it on first use."""
+    exists = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'qa' AND table_name = 'redelivered'"
+    ).fetchall()[0][0]
+    if not exists:
+        con.execute(
+            "CREATE TABLE qa.redelivered AS "
+            "SELECT event_id, count(*) AS deliveries FROM qa.all_events GROUP BY event_id HAVING count(*) > 1"
+        )

@@ -1,0 +1,46 @@
+"""warehouse.duckdb: the dataset as one self-contained DuckDB file, what Stage 3 SQL runs against.
+
+Schemas: raw (the tables, loaded from the Parquet parts, with PRIMARY and FOREIGN KEYs on the entity
+tables that declare them; the fact tables' keys are checked by SQL), imperfections (the ledger),
+truth (the answer keys, as tables) and qa (the views every rule reads: helpers.duck).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import duck, io
+from ..faults import fault_point
+from ..schema import LEDGER, TABLES, ddl
+
+
+def build(data_dir: str | Path) -> Path:
+    """Create data_dir/warehouse.duckdb from the dataset folder, built under a temporary name and renamed."""
+    data_dir = Path(data_dir)
+    final = data_dir / "warehouse.duckdb"
+    with io.replacing(final) as tmp:
+        con = duck.connect(tmp)
+        try:
+            _load(con, data_dir)
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        Path(f"{tmp}.wal").unlink(missing_ok=True)
+    return final
+
+
+def _load(con, data_dir: Path) -> None:
+    con.execute("CREATE SCHEMA raw")
+    for name, table in TABLES.items():
+        con.execute(ddl(table))
+        source = duck.parts(io.table_dir(data_dir, name))
+        con.execute(f"INSERT INTO raw.{name} SELECT {', '.join(table.column_names)} FROM {source}")
+        fault_point("warehouse")
+    con.execute("CREATE SCHEMA imperfections")
+    con.execute(ddl(LEDGER, schema="imperfections", constraints=False))
+    ledger = io.ledger_path(data_dir)
+    if ledger.exists():  # before (or without) 03_imperfections: the same columns, no rows
+        con.execute(f"INSERT INTO imperfections.ledger SELECT * FROM {duck.parquet([ledger])}")
+    duck.define_truth(con, data_dir, as_tables=True)
+    duck.define_qa_views(con)
+    duck.prepare_redelivered(con)
