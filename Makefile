@@ -1,7 +1,6 @@
-# saas-synth: two commands do all the set-up on a fresh machine.
+# saas-synth: two commands do all the set-up on a fresh machine (`make help` lists every target).
 #   make run    create .venv, install pinned requirements, run the workbook on params/default.yaml
-#   make test   the test suite (unit + property tests, a papermill run of params/tiny.yaml, nbval)
-#   make bench  generation speed and memory on the default, 10x and large presets (reports/bench/latest.json)
+#   make test   what CI runs: ruff, then the whole test suite and nbval over the notebooks
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -9,7 +8,10 @@ STAMP := $(VENV)/.installed
 PARAMS ?= params/default.yaml
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup run tiny test test-unit test-notebooks bench lab clean
+.PHONY: help setup run tiny test test-fast test-unit test-notebooks lint format bench lab clean clean-datasets
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 $(STAMP): requirements.txt requirements-dask.txt constraints.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,29 +19,42 @@ $(STAMP): requirements.txt requirements-dask.txt constraints.txt pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
-setup: $(STAMP)
-
-run: $(STAMP)
+setup: $(STAMP) ## create .venv and install the pinned requirements
+run: $(STAMP) ## run the workbook on params/default.yaml (PARAMS=... for another) and publish data/NAME, reports/NAME
 	$(PY) -m helpers.run --params $(PARAMS)
 
-tiny: $(STAMP)
+tiny: $(STAMP) ## run the workbook on params/tiny.yaml (seconds)
 	$(PY) -m helpers.run --params params/tiny.yaml
 
-test: test-unit test-notebooks
+test: lint test-unit test-notebooks ## what CI runs (.ci/run): ruff, every test, nbval; under 10 minutes on 2 cores
 
-test-unit: $(STAMP)
+test-fast: $(STAMP) ## the tests not marked slow: a quick loop while developing
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not slow" tests
+
+test-unit: $(STAMP) ## every test in tests/ (two workers)
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup tests
 
 # nbval executes the committed notebooks in order (tiny params, a temporary dataset folder: conftest.py)
-test-notebooks: $(STAMP)
+test-notebooks: $(STAMP) ## nbval over the committed notebooks
 	$(PY) -m pytest -p no:xdist --nbval-lax notebooks
 
+lint: $(STAMP) ## ruff: lint (incl. import order) and format check over the tree
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP) ## ruff: apply the safe fixes and format the tree
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
 # speed and memory, measured (not a test): default, 10x and large presets; ~17 min on 2 cores
-bench: $(STAMP)
+bench: $(STAMP) ## generation speed and memory on default, 10x and large (reports/bench/latest.json)
 	$(PY) -m helpers.bench
 
-lab: $(STAMP)
+lab: $(STAMP) ## JupyterLab on notebooks/
 	$(VENV)/bin/jupyter lab notebooks/
 
-clean:
-	rm -rf data/_scratch data/.runs reports/.runs
+clean: $(STAMP) ## remove scratch folders and failed, killed or superseded runs; published datasets stay
+	$(PY) -m helpers.runs clean
+
+clean-datasets: $(STAMP) ## remove every published dataset too, with its data/NAME and reports/NAME links
+	$(PY) -m helpers.runs clean-datasets

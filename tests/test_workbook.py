@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from helpers import duck, faults, io, pipeline, run
+from helpers import duck, faults, io, pipeline, run, runs
 from helpers.quality import checks
 from helpers.schema import TABLES
 
@@ -315,7 +315,7 @@ def test_a_full_disk_fails_cleanly_and_keeps_the_previous_dataset(tiny_run, monk
 
 def test_second_run_of_the_same_dataset_is_locked_out(tiny_run, capsys):
     _, data_dir, reports_dir = tiny_run
-    held = run.acquire_lock(data_dir.parent / ".runs" / data_dir.name, wait=False)
+    held = runs.acquire_lock(data_dir.parent / ".runs" / data_dir.name, wait=False)
     try:
         code = run.main(
             ["--params", str(ROOT / "params/tiny.yaml"), "--data-dir", str(data_dir), "--reports-dir", str(reports_dir)]
@@ -364,23 +364,23 @@ def test_not_enough_disk_space_is_refused_up_front(tmp_path, monkeypatch, capsys
 
 
 def test_publish_is_a_symlink_swap_and_prune_keeps_the_newest(tmp_path):
-    runs = tmp_path / ".runs" / "ds"
+    runs_dir = tmp_path / ".runs" / "ds"
     final = tmp_path / "ds"
     final.mkdir()
     (final / "old.txt").write_text("legacy")  # a real folder from an older layout is kept, not lost
     made = []
     for i in range(5):
-        d = runs / f"2026010{i}T000000Z-1"
+        d = runs_dir / f"2026010{i}T000000Z-1"
         d.mkdir(parents=True)
         (d / "PUBLISHED").write_text("x")
-        run.publish(d, final)
+        runs.publish(d, final)
         made.append(d)
         assert final.is_symlink() and final.resolve() == d.resolve()
-    assert (runs / f"legacy-{made[0].name}" / "old.txt").read_text() == "legacy"
-    failed = runs / "20260109T000000Z-9"
+    assert (runs_dir / f"legacy-{made[0].name}" / "old.txt").read_text() == "legacy"
+    failed = runs_dir / "20260109T000000Z-9"
     failed.mkdir()
     (failed / "FAILED").write_text("x")
-    removed = run.prune(runs, [made[-1], final], keep=3)
+    removed = runs.prune(runs_dir, [made[-1], final], keep=3)
     assert sorted(p.name for p in removed) == sorted(p.name for p in made[:2])
     assert final.resolve() == made[-1].resolve() and failed.exists()
 
@@ -426,9 +426,11 @@ def test_killed_runs_leave_the_previous_dataset_intact_and_the_next_run_clean(ti
     killed_in_html = _run_process(data_dir, reports_dir, fault="exit:html")  # runner, rendering reports
     assert killed_in_html.returncode == 137
     assert (data_dir / "manifest.json").read_text() == before and verify.problems(data_dir) == []
-    runs = data_dir.parent / ".runs" / data_dir.name
+    runs_folder = data_dir.parent / ".runs" / data_dir.name
     leftovers = [
-        p for p in runs.iterdir() if p.is_dir() and not (p / "PUBLISHED").exists() and not (p / "FAILED").exists()
+        p
+        for p in runs_folder.iterdir()
+        if p.is_dir() and not (p / "PUBLISHED").exists() and not (p / "FAILED").exists()
     ]
     assert leftovers  # the runner killed before publishing left its staging folder unmarked
     ok = _run_process(data_dir, reports_dir)
