@@ -2,10 +2,10 @@
 
 - `connect` builds every connection: UTC session time zone, bounded memory that spills to a folder of
   its own, no progress bar; with params, the variables the SQL reads (`set_variables`).
-- A path never reaches SQL text raw: `parquet(files)` lists exact files, each a quoted literal with
-  DuckDB's glob characters escaped, so any folder name works (quotes, brackets, `*`, spaces,
-  non-ASCII); the files themselves come from our own fixed pattern (`io.parts`). Output paths are
-  bound parameters (`COPY ... TO ?`).
+- A path never reaches SQL text: `parquet(con, files)` registers exactly those files (a pyarrow
+  dataset) under a name the SQL reads, so any folder name works (quotes, brackets, `*`, `?`, braces,
+  backslashes, non-ASCII), and the files come from our own fixed pattern (`io.parts`). Output paths
+  are bound parameters (`COPY ... TO ?`).
 - `dataset` (views over a dataset folder's Parquet) and `warehouse` (the published warehouse.duckdb)
   present the same schemas: raw.<table>, imperfections.ledger, truth.<answer key>, and the qa views
   (`define_qa_views`) that every rule reads.
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import datetime as dt
+import itertools
 import os
 import shutil
 import tempfile
@@ -22,14 +23,25 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import duckdb
+import pyarrow.dataset as ds
 
 from . import io
 from .params import Params
 from .schema import EVENTS, LEDGER, SQL_VOCABULARIES, TABLES, TRUTH_TABLES, Table
 
 MEMORY_ENV = "SAAS_SYNTH_DUCKDB_MEMORY"
-# DuckDB's file readers take * ? [ in a path for a glob; each is escaped as a one-character class.
-_GLOB_ESCAPES = str.maketrans({"*": "[*]", "?": "[?]", "[": "[[]"})
+_names = itertools.count(1)  # registered relations: parquet_1, parquet_2, ...
+
+
+def supported_folder(path: str | Path, what: str) -> None:
+    """Raise ValueError (one line) for a folder DuckDB cannot hold a database in: DuckDB reads a
+    backslash in a database path as a separator (on every platform), so warehouse.duckdb could not be
+    written or opened there. Every other character a file system allows works."""
+    if "\\" in os.fspath(path):
+        raise ValueError(
+            f"{what} = {os.fspath(path)!r} is not supported: it holds a backslash, which DuckDB reads as a path "
+            "separator in a database path; choose a folder without one"
+        )
 
 
 def connect(
@@ -71,28 +83,26 @@ def set_variables(con: duckdb.DuckDBPyConnection, params: Params) -> None:
         con.execute(f"SET VARIABLE {name} = ?::VARCHAR[]", [list(values)])
 
 
-# --------------------------------------------------------------------------- paths in SQL
-def sql_path(path: str | Path) -> str:
-    """A file path as a DuckDB string literal naming exactly that file: absolute, quotes doubled, glob
-    characters escaped."""
-    text = os.path.abspath(path).translate(_GLOB_ESCAPES)
-    return "'" + text.replace("'", "''") + "'"
-
-
-def parquet(files: Iterable[str | Path]) -> str:
-    """`read_parquet([...])` over exactly these files (never a glob of a user's folder name)."""
-    listed = [sql_path(f) for f in files]
-    if not listed:
+# --------------------------------------------------------------------------- files in SQL
+def parquet(con: duckdb.DuckDBPyConnection, files: Iterable[str | Path], name: str | None = None) -> str:
+    """A relation over exactly these Parquet files, to use in SQL by the name returned: a pyarrow dataset
+    registered on the connection (DuckDB scans it with projection and filter pushdown). No path ever
+    reaches SQL text or DuckDB's glob, so any folder name works (quotes, brackets, `*`, `?`, braces,
+    backslashes, non-ASCII)."""
+    files = [os.fspath(f) for f in files]
+    if not files:
         raise FileNotFoundError("no Parquet files to read")
-    return f"read_parquet([{', '.join(listed)}], hive_partitioning = false)"
+    name = name or f"parquet_{next(_names)}"
+    con.register(name, ds.dataset(files, format="parquet"))
+    return name
 
 
-def parts(folder: str | Path) -> str:
-    """`read_parquet` over the part files of one table folder (io.parts: part-NNNNN.parquet)."""
+def parts(con: duckdb.DuckDBPyConnection, folder: str | Path, name: str | None = None) -> str:
+    """`parquet` over the part files of one table folder (io.parts: our own fixed pattern part-NNNNN.parquet)."""
     files = io.parts(folder)
     if not files:
         raise FileNotFoundError(f"no part files in {folder}: run the notebook that makes them first")
-    return parquet(files)
+    return parquet(con, files, name)
 
 
 def empty(table: Table) -> str:
@@ -109,10 +119,10 @@ def dataset(data_dir: str | Path, params: Params) -> duckdb.DuckDBPyConnection:
     con.execute("CREATE SCHEMA raw")
     for name in TABLES:
         if io.parts(io.table_dir(data_dir, name)):
-            con.execute(f"CREATE VIEW raw.{name} AS SELECT * FROM {parts(io.table_dir(data_dir, name))}")
+            con.execute(f"CREATE VIEW raw.{name} AS SELECT * FROM {parts(con, io.table_dir(data_dir, name))}")
     ledger = io.ledger_path(data_dir)
     con.execute("CREATE SCHEMA imperfections")
-    source = parquet([ledger]) if ledger.exists() else f"({empty(LEDGER)})"
+    source = parquet(con, [ledger]) if ledger.exists() else f"({empty(LEDGER)})"
     con.execute(f"CREATE VIEW imperfections.ledger AS SELECT * FROM {source}")
     con.execute("SET VARIABLE has_ledger = ?", [ledger.exists()])
     define_truth(con, data_dir)
@@ -136,7 +146,7 @@ def define_truth(con: duckdb.DuckDBPyConnection, data_dir: str | Path, as_tables
     for name in TRUTH_TABLES:
         path = io.truth_path(data_dir, name)
         if path.exists():
-            con.execute(f"CREATE OR REPLACE {kind} truth.{name} AS SELECT * FROM {parquet([path])}")
+            con.execute(f"CREATE OR REPLACE {kind} truth.{name} AS SELECT * FROM {parquet(con, [path])}")
         elif name == "not_yet_arrived":
             con.execute(f"CREATE OR REPLACE {kind} truth.not_yet_arrived AS {empty(EVENTS)}")
 

@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+
+from .schema import BLANKABLE_COLUMNS, PLAN_TIERS, PRIORITIES, ROLES
 
 SCHEMA_VERSION = "1"
 
@@ -137,18 +139,14 @@ class _Weights(_Strict):
         return self
 
 
-class TierWeights(_Weights):
-    free: NonNegFloat
-    team: NonNegFloat
-    business: NonNegFloat
-    enterprise: NonNegFloat
+def _one_per(name: str, keys, value, base: type[BaseModel] = _Strict, doc: str | None = None) -> type[BaseModel]:
+    """A model with one field per vocabulary value (a weight per plan tier, ...): the keys come from
+    the schema, so a vocabulary is never listed twice."""
+    return create_model(name, __base__=base, __doc__=doc, **dict.fromkeys(keys, (value, ...)))
 
 
-class TierRates(_Strict):
-    free: Rate
-    team: Rate
-    business: Rate
-    enterprise: Rate
+TierWeights = _one_per("TierWeights", PLAN_TIERS, NonNegFloat, _Weights, "Relative weight of each plan tier.")
+TierRates = _one_per("TierRates", PLAN_TIERS, Rate, doc="A rate per plan tier.")
 
 
 class Signup(_Strict):
@@ -170,10 +168,7 @@ class UserChurn(_Strict):
     late_monthly_rate: Rate
 
 
-class RoleWeights(_Weights):
-    admin: NonNegFloat
-    member: NonNegFloat
-    guest: NonNegFloat
+RoleWeights = _one_per("RoleWeights", ROLES, NonNegFloat, _Weights, "Relative weight of each role of invited users.")
 
 
 class Users(_Strict):
@@ -202,11 +197,7 @@ class Activity(_Strict):
     dashboard_views_per_session: Annotated[float, Field(ge=0.0, le=100.0, allow_inf_nan=False)]
 
 
-class PriorityWeights(_Weights):
-    low: NonNegFloat
-    medium: NonNegFloat
-    high: NonNegFloat
-    urgent: NonNegFloat
+PriorityWeights = _one_per("PriorityWeights", PRIORITIES, NonNegFloat, _Weights, "Relative weight of each priority.")
 
 
 class Tasks(_Strict):
@@ -252,7 +243,7 @@ def _naive_utc(value: dt.datetime | None) -> dt.datetime | None:
 
 
 UtcMoment = Annotated[dt.datetime, AfterValidator(_naive_utc)]
-PlanTier = Literal["free", "team", "business", "enterprise"]
+PlanTier = Literal[PLAN_TIERS]
 
 
 class FeatureLaunch(_Strict):
@@ -304,15 +295,13 @@ class Snapshot(_Strict):
     increments: bool  # also write events_increments/ingested_date=YYYY-MM-DD/ (daily extracts)
 
 
-class MissingShares(_Strict):
-    """Final share of nulls per column; nulls the simulation makes on its own (a task nobody was
-    assigned, a task without a due date) count toward it."""
-
-    tasks_assignee_user_id: Rate
-    tasks_due_at: Rate
-    users_timezone: Rate
-    accounts_industry: Rate
-    accounts_country_code: Rate
+MissingShares = _one_per(
+    "MissingShares",
+    [f"{table}_{column}" for table, column in BLANKABLE_COLUMNS],
+    Rate,
+    doc="Final share of nulls per blankable column (<table>_<column>); nulls the simulation makes on its own "
+    "(a task nobody was assigned, a task without a due date) count toward it.",
+)
 
 
 class Outliers(_Strict):
@@ -523,11 +512,3 @@ def canonical_json(params: Params) -> str:
 
 def params_sha256(params: Params) -> str:
     return hashlib.sha256(canonical_json(params).encode()).hexdigest()
-
-
-def window_bounds_us(params: Params) -> tuple[int, int]:
-    """[start, end) of the window in microseconds since the Unix epoch (UTC)."""
-    epoch = dt.date(1970, 1, 1)
-    start = (params.window.start - epoch).days * 86_400_000_000
-    end = ((params.window.end - epoch).days + 1) * 86_400_000_000
-    return start, end

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import PROJECT_ROOT, blocks, io, scenarios
+from . import PROJECT_ROOT, blocks, duck, io, scenarios
 from .blocks import last_run_summary  # noqa: F401 - the notebooks' summary line
 from .faults import fault_point
 from .generate.accounts import plan_accounts
@@ -56,6 +56,7 @@ def setup(params_path: str | os.PathLike, data_dir: str | os.PathLike) -> Params
     """Validate params, empty and lay out the dataset folder, save the resolved params and the scenarios."""
     params = load(resolve(params_path))
     data_dir = Path(data_dir)
+    duck.supported_folder(data_dir, "data_dir")
     if (data_dir / "manifest.json").exists():
         raise FileExistsError(
             f"{data_dir} holds a published dataset (manifest.json): a notebook never "

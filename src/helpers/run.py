@@ -31,7 +31,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import PROJECT_ROOT, runs
+from . import PROJECT_ROOT, duck, runs
 from .blocks import BATCH_ENV, POOL_MIN_ACCOUNTS
 from .faults import fault_point
 from .io import write_json
@@ -167,11 +167,12 @@ def execute_notebook(name: str, out_dir: Path, parameters: dict, timeout: int) -
     """Execute notebooks/NAME.ipynb with papermill into out_dir; the kernel starts in the project root."""
     import papermill as pm
 
-    check_parameters(PROJECT_ROOT / "notebooks" / f"{name}.ipynb", parameters)
+    source = PROJECT_ROOT / "notebooks" / f"{name}.ipynb"
+    check_parameters(source, parameters)
     out = out_dir / f"{name}.ipynb"
     pm.execute_notebook(
-        str(PROJECT_ROOT / "notebooks" / f"{name}.ipynb"),
-        str(out),
+        _literal_path(source),
+        _literal_path(out),
         parameters=parameters,
         cwd=str(PROJECT_ROOT),
         execution_timeout=timeout,
@@ -182,6 +183,12 @@ def execute_notebook(name: str, out_dir: Path, parameters: dict, timeout: int) -
         kernel_manager_class=_quiet_kernel_manager(),
     )
     return out
+
+
+def _literal_path(path: Path) -> str:
+    """A path papermill takes as it is: it formats paths with the parameters (`{name}`), so braces in
+    a folder name are doubled."""
+    return str(path).replace("{", "{{").replace("}", "}}")
 
 
 def render_html(notebook: Path) -> Path:
@@ -287,6 +294,12 @@ def _main(args: argparse.Namespace, workers: int) -> int:
     name = params_path.stem
     data_dir = resolve(args.data_dir) if args.data_dir else PROJECT_ROOT / "data" / name
     reports_dir = resolve(args.reports_dir) if args.reports_dir else PROJECT_ROOT / "reports" / name
+    try:
+        duck.supported_folder(data_dir, "--data-dir")
+        duck.supported_folder(reports_dir, "--reports-dir")
+    except ValueError as exc:
+        print(f"usage error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     if args.dry_run:
         return _dry_run(params, params_path, data_dir, reports_dir)
     if args.scheduler:

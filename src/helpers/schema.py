@@ -78,18 +78,13 @@ ROLES = ("admin", "member", "guest")
 PRIORITIES = ("low", "medium", "high", "urgent")
 STATUSES = ("todo", "in_progress", "blocked", "done", "cancelled")
 COMPANY_SIZES = ("1-10", "11-50", "51-200", "201-1000", "1001+")
+# Key events drive active users and retention (the locked definitions); the rest support them.
 KEY_EVENTS = ("task_created", "task_completed", "handoff_completed", "blocker_resolved")
-SUPPORTING_EVENTS = (
-    "login_succeeded",
-    "dashboard_viewed",
-    "work_note_added",
-    "task_assigned",
-    "task_status_changed",
-    "blocker_added",
-    "project_created",
-)
+SESSION_EVENTS = ("login_succeeded", "dashboard_viewed")  # about the session: no project, no task
+TASK_SUPPORTING_EVENTS = ("work_note_added", "task_assigned", "task_status_changed", "blocker_added")
+SUPPORTING_EVENTS = SESSION_EVENTS + TASK_SUPPORTING_EVENTS + ("project_created",)
 EVENT_NAMES = KEY_EVENTS + SUPPORTING_EVENTS
-TASK_EVENTS = KEY_EVENTS + ("work_note_added", "task_assigned", "task_status_changed", "blocker_added")
+TASK_EVENTS = KEY_EVENTS + TASK_SUPPORTING_EVENTS  # about one task: they carry task_id and project_id
 # Written synchronously by the auth server, so never delivered late (every other event can be).
 SYNCHRONOUS_EVENTS = ("login_succeeded",)
 SCENARIOS = ("feature_launch", "ingestion_incident", "holidays", "onboarding_revamp")
@@ -102,6 +97,7 @@ SQL_VOCABULARIES = {
     "key_events": KEY_EVENTS,
     "event_names": EVENT_NAMES,
     "task_events": TASK_EVENTS,
+    "session_events": SESSION_EVENTS,
     "synchronous_events": SYNCHRONOUS_EVENTS,
 }
 

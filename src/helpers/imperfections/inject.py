@@ -71,7 +71,7 @@ def plan_missing(params: Params, data_dir: Path, con: duckdb.DuckDBPyConnection)
         protect = f"due_at > created_at + INTERVAL ({far_due * 86400}) SECOND" if column == "due_at" else "false"
         rows, nulls, protected = con.execute(
             f"SELECT count(*), count(*) - count({column}), count(*) FILTER (WHERE {protect}) "
-            f"FROM {duck.parts(io.clean_dir(data_dir, table))}"
+            f"FROM {duck.parts(con, io.clean_dir(data_dir, table))}"
         ).fetchall()[0]
         target = getattr(params.imperfections.missing, f"{table}_{column}")
         blankable = rows - nulls - protected
@@ -84,7 +84,7 @@ def plan_missing(params: Params, data_dir: Path, con: duckdb.DuckDBPyConnection)
 def late_probability(params: Params, data_dir: Path, con: duckdb.DuckDBPyConnection) -> float:
     """The chance that an eligible event is late, so that late events are the target share of all
     events: synchronous events are never late, and the incident's held-back events are late already."""
-    events = duck.parts(io.clean_dir(data_dir, "events"))
+    events = duck.parts(con, io.clean_dir(data_dir, "events"))
     eligible = "NOT list_contains(getvariable('synchronous_events'), event_name)"
     n_events, n_eligible, n_held, n_held_eligible = con.execute(
         f"SELECT count(*), count(*) FILTER (WHERE {eligible}), count(*) FILTER (WHERE {scenarios.incident_sql(params)}), "

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from .. import duck, io
 from ..schema import LEDGER
@@ -64,19 +65,19 @@ def planted(data_dir: Path) -> pa.Table:
         for name, key in (("accounts", "account_id"), ("users", "user_id")):
             ids = (
                 con.sql(
-                    f"SELECT {key} FROM {duck.parts(io.clean_dir(data_dir, name))} WHERE is_internal ORDER BY {key}"
+                    f"SELECT {key} FROM {duck.parts(con, io.clean_dir(data_dir, name))} WHERE is_internal ORDER BY {key}"
                 )
                 .to_arrow_table()
                 .column(0)
             )
             ledgers.append(rows(name, ids, "internal", "is_internal", ["false"] * len(ids), ["true"] * len(ids)))
-        timeline = duck.parts(io.state_dir(data_dir, "timeline"))
+        timeline = duck.parts(con, io.state_dir(data_dir, "timeline"))
         long_cycle = con.sql(f"""SELECT task_id, make_timestamp(original_done_at) AS was, make_timestamp(done_at) AS now
                                  FROM {timeline} WHERE planted_long_cycle ORDER BY task_id""").to_arrow_table()
         ledgers.append(
             rows("tasks", long_cycle["task_id"], "outlier", "completed_at", long_cycle["was"], long_cycle["now"])
         )
-        tasks = duck.parts(io.clean_dir(data_dir, "tasks"))
+        tasks = duck.parts(con, io.clean_dir(data_dir, "tasks"))
         far_due = con.sql(f"""SELECT t.task_id, make_timestamp(s.original_due_at) AS was, t.due_at AS now
                               FROM {timeline} s JOIN {tasks} t USING (task_id)
                               WHERE s.planted_far_due ORDER BY t.task_id""").to_arrow_table()
@@ -96,10 +97,10 @@ def finish(data_dir: str | Path) -> int:
     try:
         with io.replacing(io.ledger_path(data_dir)) as tmp:
             con.execute(
-                f"COPY (SELECT * FROM {duck.parquet(files)} ORDER BY {ORDER}) TO ? (FORMAT parquet, COMPRESSION zstd)",
+                f"COPY (SELECT * FROM {duck.parquet(con, files)} ORDER BY {ORDER}) TO ? (FORMAT parquet, COMPRESSION zstd)",
                 [str(tmp)],
             )
-            count = con.execute(f"SELECT count(*) FROM {duck.parquet([tmp])}").fetchall()[0][0]
+            count = pq.ParquetFile(tmp).metadata.num_rows
     finally:
         con.close()
     shutil.rmtree(parts_dir(data_dir), ignore_errors=True)

@@ -40,7 +40,7 @@ def finish_not_yet_arrived(data_dir: Path) -> None:
         try:
             with io.replacing(io.truth_path(data_dir, "not_yet_arrived")) as tmp:
                 con.execute(
-                    f"COPY (SELECT * FROM {duck.parquet(files)} ORDER BY event_id, ingested_at_utc) "
+                    f"COPY (SELECT * FROM {duck.parquet(con, files)} ORDER BY event_id, ingested_at_utc) "
                     "TO ? (FORMAT parquet, COMPRESSION zstd)",
                     [str(tmp)],
                 )
@@ -67,7 +67,7 @@ def write_increments(data_dir: str | Path) -> int:
         with io.replacing(data_dir / io.INCREMENTS_DIR) as tmp:
             con.execute(
                 f"""COPY (SELECT *, ingested_at_utc::DATE AS ingested_date
-                          FROM {duck.parts(io.table_dir(data_dir, "events"))}
+                          FROM {duck.parts(con, io.table_dir(data_dir, "events"))}
                           ORDER BY ingested_at_utc, event_id)
                     TO ? (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (ingested_date), FILENAME_PATTERN 'part-{{i}}')""",
                 [str(tmp)],

@@ -255,9 +255,9 @@ def primary_keys_unique(data_dir: Path) -> dict[str, bool]:
     if ledger.exists():
         con = duck.connect()
         try:
-            resent = con.execute(f"SELECT count(*) FROM {duck.parquet([ledger])} WHERE kind = 'duplicate'").fetchall()[
-                0
-            ][0]
+            resent = con.execute(
+                f"SELECT count(*) FROM {duck.parquet(con, [ledger])} WHERE kind = 'duplicate'"
+            ).fetchall()[0][0]
         finally:
             con.close()
         unique["events"] = resent == 0
@@ -323,7 +323,7 @@ def write_csv_copies(data_dir: str | Path) -> list[Path]:
     try:
         con.execute("SET preserve_insertion_order = true")  # rows leave in part order, then row order
         for t in TABLES.values():
-            source = duck.parts(io.table_dir(data_dir, t.name))
+            source = duck.parts(con, io.table_dir(data_dir, t.name))
             with io.replacing(csv_path(data_dir, t.name)) as tmp:
                 con.execute(f"COPY (SELECT {', '.join(t.column_names)} FROM {source}) TO ? ({options})", [str(tmp)])
             written.append(csv_path(data_dir, t.name))
@@ -332,26 +332,20 @@ def write_csv_copies(data_dir: str | Path) -> list[Path]:
     return written
 
 
-def csv_copy_sql(path: str | Path, table: str) -> str:
-    """A DuckDB `read_csv(...)` expression over one CSV copy with the schema's column types: usable in
-    any query (`SELECT ... FROM <this>`). allow_quoted_nulls=false keeps `""` the empty string."""
-    t = TABLES[table]
-    columns = ", ".join(f"'{c.name}': '{c.sql_type}'" for c in t.columns)
-    fmt = CSV_TIMESTAMP_FORMAT.replace("'", "''")
-    return (
-        f"read_csv({duck.sql_path(path)}, header = true, delim = ',', quote = '\"', escape = '\"', "
-        f"columns = {{{columns}}}, nullstr = '', allow_quoted_nulls = false, timestampformat = '{fmt}', "
-        "auto_detect = false)"
-    )
-
-
 def read_csv_copy(path: str | Path, table: str):
-    """One CSV copy as an Arrow table with the schema's column types (DuckDB read_csv with explicit columns),
-    in file order. For comparing with the Parquet (io.content_hash_arrow); tables that fit in memory."""
+    """One CSV copy as an Arrow table with the schema's column types, in file order (DuckDB's CSV reader
+    over the open file, explicit types; allow_quoted_nulls=false keeps `""` the empty string). For
+    comparing with the Parquet (io.content_hash_arrow); tables that fit in memory."""
+    t = TABLES[table]
     con = duck.connect()
     try:
         con.execute("SET preserve_insertion_order = true")
-        return con.sql(f"SELECT * FROM {csv_copy_sql(path, table)}").to_arrow_table()
+        with open(path, "rb") as f:
+            relation = con.read_csv(
+                f, header=True, sep=",", quotechar='"', escapechar='"', na_values=[""], allow_quoted_nulls=False,
+                dtype={c.name: c.sql_type for c in t.columns}, timestamp_format=CSV_TIMESTAMP_FORMAT,
+            )  # fmt: skip
+            return relation.to_arrow_table()
     finally:
         con.close()
 

@@ -34,7 +34,7 @@ def generation_notes(manifest: dict, ledger_path: Path | None) -> str:
     counts = {}
     if ledger_path is not None and Path(ledger_path).exists():
         con = duck.connect()
-        query = f"SELECT kind, table_name, column_name, count(*) FROM {duck.parquet([ledger_path])} GROUP BY ALL"
+        query = f"SELECT kind, table_name, column_name, count(*) FROM {duck.parquet(con, [ledger_path])} GROUP BY ALL"
         counts = {(k, t, c): n for k, t, c, n in con.execute(query).fetchall()}
         con.close()
     lines = [

@@ -122,12 +122,12 @@ def connect_state(data_dir: str | Path, params: Params):
     """DuckDB over the simulation's state: key_moments (from state/timeline), users and accounts
     (user ids, accounts, activation, internal flags; as the simulation made them) and the window."""
     con = duck.connect(params=params)
-    con.execute(f"CREATE VIEW timeline AS SELECT * FROM {duck.parts(io.state_dir(data_dir, 'timeline'))}")
+    con.execute(f"CREATE VIEW timeline AS SELECT * FROM {duck.parts(con, io.state_dir(data_dir, 'timeline'))}")
     con.execute(f"CREATE TEMP TABLE key_moments AS {KEY_MOMENTS_SQL}")
     con.execute(f"""CREATE VIEW accounts AS SELECT account_id, epoch_us(created_at) AS created_at, is_internal
-                    FROM {duck.parts(_entity_dir(data_dir, "accounts"))}""")
+                    FROM {duck.parts(con, _entity_dir(data_dir, "accounts"))}""")
     con.execute(f"""CREATE VIEW users AS SELECT user_id, account_id, coalesce(epoch_us(activated_at), -1) AS activated_at
-                    FROM {duck.parts(_entity_dir(data_dir, "users"))}""")
+                    FROM {duck.parts(con, _entity_dir(data_dir, "users"))}""")
     return con
 
 

@@ -7,6 +7,10 @@ truth (the answer keys, as tables) and qa (the views every rule reads: helpers.d
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .. import duck, io
@@ -18,29 +22,45 @@ def build(data_dir: str | Path) -> Path:
     """Create data_dir/warehouse.duckdb from the dataset folder, built under a temporary name and renamed."""
     data_dir = Path(data_dir)
     final = data_dir / "warehouse.duckdb"
-    with io.replacing(final) as tmp:
-        con = duck.connect(tmp)
+    with io.replacing(final) as tmp, _writable(tmp) as database:
+        con = duck.connect(database)
         try:
             _load(con, data_dir)
             con.execute("CHECKPOINT")
         finally:
             con.close()
-        Path(f"{tmp}.wal").unlink(missing_ok=True)
+        Path(f"{database}.wal").unlink(missing_ok=True)
     return final
+
+
+@contextmanager
+def _writable(path: Path) -> Iterator[Path]:
+    """Where DuckDB can write the database that ends up at `path`. DuckDB reads a '?' in a database path
+    as the start of options and writes its WAL to a wrong place, so under such a folder the database is
+    built in the temporary folder and moved (it is then only read, which works)."""
+    if "?" not in str(path):
+        yield path
+        return
+    folder = Path(tempfile.mkdtemp(prefix="saas-synth-warehouse-"))
+    try:
+        yield folder / "warehouse.duckdb"
+        shutil.move(folder / "warehouse.duckdb", path)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _load(con, data_dir: Path) -> None:
     con.execute("CREATE SCHEMA raw")
     for name, table in TABLES.items():
         con.execute(ddl(table))
-        source = duck.parts(io.table_dir(data_dir, name))
+        source = duck.parts(con, io.table_dir(data_dir, name))
         con.execute(f"INSERT INTO raw.{name} SELECT {', '.join(table.column_names)} FROM {source}")
         fault_point("warehouse")
     con.execute("CREATE SCHEMA imperfections")
     con.execute(ddl(LEDGER, schema="imperfections", constraints=False))
     ledger = io.ledger_path(data_dir)
     if ledger.exists():  # before (or without) 03_imperfections: the same columns, no rows
-        con.execute(f"INSERT INTO imperfections.ledger SELECT * FROM {duck.parquet([ledger])}")
+        con.execute(f"INSERT INTO imperfections.ledger SELECT * FROM {duck.parquet(con, [ledger])}")
     duck.define_truth(con, data_dir, as_tables=True)
     duck.define_qa_views(con)
     duck.prepare_redelivered(con)

@@ -21,10 +21,11 @@ import duckdb
 import pandas as pd
 
 from .. import duck
+from ..schema import KEY_EVENTS, SQL_VOCABULARIES
 
 # Realism thresholds (issue 2): metric -> (lowest allowed, highest allowed)
 THRESHOLDS = {
-    "key_event_types_present": (4, 4),
+    "key_event_types_present": (len(KEY_EVENTS), len(KEY_EVENTS)),
     "key_event_share": (0.20, 1.0),
     "max_supporting_share": (0.0, 0.45),
     "weekday_weekend_ratio": (1.5, 8.0),
@@ -36,6 +37,10 @@ MIN_ACTIVE_USERS = 20  # below this, activity "patterns" are a handful of people
 MIN_ACTIVITY_DAYS = 28
 # rules about what 03_imperfections makes (the ledger, the as_of cut): not applicable before it has run
 AFTER_IMPERFECTIONS = ("50_ledger", "60_snapshot")
+# What a description may name in braces: each vocabulary ({key_events}) and its size ({n_key_events}).
+_DESCRIPTION_FIELDS = {name: ", ".join(values) for name, values in SQL_VOCABULARIES.items()} | {
+    f"n_{name}": str(len(values)) for name, values in SQL_VOCABULARIES.items()
+}
 _BLOCK = re.compile(r"^-- (rule|metric): *([a-z0-9_]+) *\| *(.+)$", re.MULTILINE)
 
 
@@ -60,7 +65,8 @@ def load_queries(folder: str) -> list[Query]:
             body = text[m.end() : end].strip()
             # drop trailing comment lines that introduce the next block
             body = "\n".join(line for line in body.splitlines() if not line.startswith("--")).strip()
-            out.append(Query(m.group(1), m.group(2), m.group(3).strip(), body.rstrip(";"), f.name))
+            description = m.group(3).strip().format_map(_DESCRIPTION_FIELDS)
+            out.append(Query(m.group(1), m.group(2), description, body.rstrip(";"), f.name))
     return out
 
 

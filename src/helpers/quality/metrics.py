@@ -68,10 +68,10 @@ def connect_complete(data_dir: str | Path, params: Params) -> duckdb.DuckDBPyCon
     con = duck.connect(params=params)
     con.execute("CREATE SCHEMA raw")
     for name in ("accounts", "users"):
-        con.execute(f"CREATE VIEW raw.{name} AS SELECT * FROM {duck.parts(io.table_dir(data_dir, name))}")
+        con.execute(f"CREATE VIEW raw.{name} AS SELECT * FROM {duck.parts(con, io.table_dir(data_dir, name))}")
     later = io.truth_path(data_dir, "not_yet_arrived")
-    union = f" UNION ALL SELECT * FROM {duck.parquet([later])}" if later.exists() else ""
-    con.execute(f"CREATE VIEW raw.events AS SELECT * FROM {duck.parts(io.table_dir(data_dir, 'events'))}{union}")
+    union = f" UNION ALL SELECT * FROM {duck.parquet(con, [later])}" if later.exists() else ""
+    con.execute(f"CREATE VIEW raw.events AS SELECT * FROM {duck.parts(con, io.table_dir(data_dir, 'events'))}{union}")
     return con
 
 

@@ -2,15 +2,14 @@
 -- ("not applicable") when the data cannot have a pattern: variable activity_applicable is false
 -- without tasks, with fewer than 20 activated users, or in a window under 28 days.
 
--- metric: key_event_types_present | how many of the 4 key event types occur (not applicable without tasks or in a window under 28 days)
+-- metric: key_event_types_present | how many of the {n_key_events} key event types ({key_events}) occur
 SELECT CASE WHEN NOT getvariable('activity_applicable') THEN NULL ELSE count(DISTINCT event_name) END
 FROM qa.events
-WHERE event_name IN ('task_created', 'task_completed', 'handoff_completed', 'blocker_resolved');
+WHERE list_contains(getvariable('key_events'), event_name);
 
--- metric: key_event_share | share of all events that are key events (task_created, task_completed, handoff_completed, blocker_resolved)
+-- metric: key_event_share | share of all events that are key events ({key_events})
 SELECT CASE WHEN NOT getvariable('activity_applicable') THEN NULL ELSE
-       count(*) FILTER (WHERE event_name IN ('task_created', 'task_completed', 'handoff_completed', 'blocker_resolved'))
-       / nullif(count(*), 0)::DOUBLE END
+       count(*) FILTER (WHERE list_contains(getvariable('key_events'), event_name)) / nullif(count(*), 0)::DOUBLE END
 FROM qa.events;
 
 -- metric: max_supporting_share | largest share of all events held by one supporting event type (not applicable without tasks)
@@ -18,7 +17,7 @@ SELECT CASE WHEN NOT getvariable('activity_applicable') THEN NULL
             ELSE max(n) / nullif((SELECT count(*) FROM qa.events), 0)::DOUBLE END
 FROM (
     SELECT event_name, count(*) AS n FROM qa.events
-    WHERE event_name NOT IN ('task_created', 'task_completed', 'handoff_completed', 'blocker_resolved')
+    WHERE NOT list_contains(getvariable('key_events'), event_name)
     GROUP BY event_name
 );
 

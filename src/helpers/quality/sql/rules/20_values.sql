@@ -1,11 +1,13 @@
--- Closed value sets and required fields.
+-- Closed value sets and required fields. The vocabularies are DuckDB variables set from the one
+-- schema (helpers.schema): getvariable('plan_tiers'), ('roles'), ('priorities'), ('statuses'),
+-- ('event_names'), ('task_events'), ('session_events').
 
--- rule: accounts_plan_tier | plan_tier is free, team, business or enterprise
+-- rule: accounts_plan_tier | plan_tier is one of {plan_tiers}
 SELECT count(*) FROM raw.accounts
-WHERE plan_tier IS NULL OR plan_tier NOT IN ('free', 'team', 'business', 'enterprise');
+WHERE plan_tier IS NULL OR NOT list_contains(getvariable('plan_tiers'), plan_tier);
 
--- rule: users_role | role is admin, member or guest
-SELECT count(*) FROM raw.users WHERE role IS NULL OR role NOT IN ('admin', 'member', 'guest');
+-- rule: users_role | role is one of {roles}
+SELECT count(*) FROM raw.users WHERE role IS NULL OR NOT list_contains(getvariable('roles'), role);
 
 -- rule: users_email_reserved | every e-mail is unique and on a reserved domain (example.com/.org/.net or .test)
 SELECT (count(*) - count(DISTINCT email))
@@ -13,34 +15,28 @@ SELECT (count(*) - count(DISTINCT email))
          '[a-z0-9._+-]+@([a-z0-9-]+\.)*(example\.(com|org|net)|[a-z0-9-]+\.test)'))
 FROM raw.users;
 
--- rule: tasks_priority | priority is low, medium, high or urgent
-SELECT count(*) FROM raw.tasks WHERE priority IS NULL OR priority NOT IN ('low', 'medium', 'high', 'urgent');
+-- rule: tasks_priority | priority is one of {priorities}
+SELECT count(*) FROM raw.tasks WHERE priority IS NULL OR NOT list_contains(getvariable('priorities'), priority);
 
--- rule: tasks_status | status is todo, in_progress, blocked, done or cancelled
-SELECT count(*) FROM raw.tasks
-WHERE status IS NULL OR status NOT IN ('todo', 'in_progress', 'blocked', 'done', 'cancelled');
+-- rule: tasks_status | status is one of {statuses}
+SELECT count(*) FROM raw.tasks WHERE status IS NULL OR NOT list_contains(getvariable('statuses'), status);
 
--- rule: events_name | event_name is one of the 11 names of the taxonomy
+-- rule: events_name | event_name is one of the {n_event_names} names of the taxonomy
 SELECT count(*) FROM qa.events
-WHERE event_name IS NULL OR event_name NOT IN (
-    'task_created', 'task_completed', 'handoff_completed', 'blocker_resolved',
-    'login_succeeded', 'dashboard_viewed', 'work_note_added', 'task_assigned',
-    'task_status_changed', 'blocker_added', 'project_created');
+WHERE event_name IS NULL OR NOT list_contains(getvariable('event_names'), event_name);
 
--- rule: events_task_context | task events carry task_id and project_id; project_created only project_id; login and dashboard neither
+-- rule: events_task_context | task events ({task_events}) carry task_id and project_id; project_created only project_id; session events ({session_events}) neither
 SELECT count(*) FROM qa.events
-WHERE (event_name IN ('task_created', 'task_completed', 'handoff_completed', 'blocker_resolved',
-                      'work_note_added', 'task_assigned', 'task_status_changed', 'blocker_added')
-       AND (task_id IS NULL OR project_id IS NULL))
+WHERE (list_contains(getvariable('task_events'), event_name) AND (task_id IS NULL OR project_id IS NULL))
    OR (event_name = 'project_created' AND (project_id IS NULL OR task_id IS NOT NULL))
-   OR (event_name IN ('login_succeeded', 'dashboard_viewed') AND (project_id IS NOT NULL OR task_id IS NOT NULL));
+   OR (list_contains(getvariable('session_events'), event_name) AND (project_id IS NOT NULL OR task_id IS NOT NULL));
 
 -- rule: events_properties | properties hold exactly the keys their event needs, as valid JSON
 SELECT count(*) FROM qa.events
 WHERE CASE event_name
     WHEN 'task_status_changed' THEN NOT (json_valid(properties)
-        AND json_extract_string(properties, '$.from_status') IN ('todo', 'in_progress', 'blocked', 'done', 'cancelled')
-        AND json_extract_string(properties, '$.to_status') IN ('todo', 'in_progress', 'blocked', 'done', 'cancelled'))
+        AND list_contains(getvariable('statuses'), json_extract_string(properties, '$.from_status'))
+        AND list_contains(getvariable('statuses'), json_extract_string(properties, '$.to_status')))
     WHEN 'handoff_completed' THEN NOT (json_valid(properties)
         AND TRY_CAST(json_extract(properties, '$.from_user_id') AS BIGINT) = user_id
         AND TRY_CAST(json_extract(properties, '$.to_user_id') AS BIGINT) IS NOT NULL
