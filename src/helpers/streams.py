@@ -77,6 +77,28 @@ def truncated_exponential_from_u(u: np.ndarray, mean_us: float, limit_us: np.nda
     return np.floor(-mean_us * np.log1p(-u * -np.expm1(-limit / mean_us))).astype(np.int64)
 
 
+class DrawColumns:
+    """Per-row draws in a matrix whose columns have names (one row per user, task, ...): `u.role` is
+    the column drawn for the role. Drawing every column for every row keeps each decision's numbers
+    where they are whatever other decisions do."""
+
+    def __init__(self, matrix: np.ndarray, names: tuple[str, ...]) -> None:
+        if matrix.shape[1:] != (len(names),):
+            raise ValueError(f"{matrix.shape[1:]} columns drawn for {len(names)} names")
+        self._matrix, self._index = matrix, {name: i for i, name in enumerate(names)}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._matrix[:, self._index[name]]
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(f"no draw named {name!r}") from None
+
+
 class AccountDraws:
     """One stream's generators for a run of accounts, drawn as if each account were alone.
 

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from ..params import Params
 from ..schema import ACCOUNTS, COMPANY_SIZES, PLAN_TIERS
-from ..streams import choice_index, log_scale_count, lognormal, stream, truncated_exponential
+from ..streams import AccountDraws, choice_index, log_scale_count, lognormal, stream, truncated_exponential
 from ..units import DAY, HOUR, MONTH_DAYS, NEVER, to_us, window_us
 from . import names, vocab
 
@@ -69,85 +69,32 @@ def _signup_times(params: Params, rng: np.random.Generator, n: int) -> np.ndarra
 
 
 def plan_accounts(params: Params) -> AccountPlan:
-    """Draw accounts and the per-account plan; the same params always give the same plan."""
+    """Draw accounts and the per-account plan; the same params always give the same plan (one stream,
+    drawn in this order: signups, tiers, countries, industries, churn, headcounts, sizes, projects,
+    domains; internal workspaces from a stream of their own)."""
     rng = stream(params.seed, "accounts", 0)
     n = params.accounts.count
-    w0, w1 = window_us(params.window)
-
+    _, w1 = window_us(params.window)
     created = np.sort(_signup_times(params, rng, n))
     tier = choice_index(rng, [getattr(params.accounts.plan_tier_weights, t) for t in PLAN_TIERS], n)
     country = choice_index(rng, [c[1] for c in vocab.COUNTRIES], n)
     industry = choice_index(rng, [w for _, w in vocab.INDUSTRIES], n)
-
-    # account churn: exponential lifetime by tier, at least a day (the founder gets to look around)
-    monthly = np.array([getattr(params.accounts.monthly_churn, t) for t in PLAN_TIERS])[tier]
-    with np.errstate(divide="ignore"):
-        mean_days = np.where(monthly > 0, MONTH_DAYS / np.maximum(monthly, 1e-12), np.inf)
-    lifetime_days = np.clip(rng.exponential(1.0, n) * mean_days, 1.0, 1e5)
-    churn_candidate = created + np.floor(lifetime_days * DAY).astype(np.int64)
-    churn_at = np.where(churn_candidate < w1, churn_candidate, NEVER).astype(np.int64)
-
-    # internal/test workspaces of the vendor (an imperfection planted here): drawn from their own
-    # stream, after everything else, so the share changes nothing about the other accounts
-    internal = np.zeros(n, dtype=bool)
-    k_internal = int(round(params.imperfections.internal.account_share * n))
-    if k_internal:
-        # a prefix of one fixed permutation: a larger share adds accounts, never swaps them
-        internal[stream(params.seed, "internal", 0).permutation(n)[:k_internal]] = True
+    churn_at = _churn_times(params, rng, created, tier, w1)
+    internal = internal_accounts(params, n)
+    # the vendor's own workspaces: enterprise, in its own country (US) and industry, never cancelled
     tier = np.where(internal, PLAN_TIERS.index("enterprise"), tier)
-    country = np.where(internal, 0, country)  # the vendor's own country (US)
+    country = np.where(internal, 0, country)
     industry = np.where(internal, [i for i, _ in vocab.INDUSTRIES].index("Software"), industry)
-    churn_at = np.where(internal, NEVER, churn_at)  # internal workspaces are never cancelled
-
-    # headcount: bigger tiers invite more people (log-scale, so most teams are small)
-    upa = params.users_per_account
-    n_users = log_scale_count(upa.min, upa.max, rng.beta(1.0 + 0.8 * tier, 2.2))
-    n_users = np.where(internal, np.clip(n_users, upa.min, max(upa.min, 12)), n_users)  # a few staff and bots
-    ppa = params.projects_per_account
-    n_projects = log_scale_count(ppa.min, ppa.max, rng.beta(1.0 + 0.5 * tier, 2.0))
-
+    churn_at = np.where(internal, NEVER, churn_at)
+    n_users, n_projects = _headcounts(params, rng, tier, internal)
     employees = n_users * lognormal(rng, 4.0, 0.9, n) + 1
     size_band = np.searchsorted(np.array(vocab.COMPANY_SIZE_LOWER), employees, side="right") - 1
-
-    # per project: when it is meant to be created, and how many tasks it gets
-    project_account = np.repeat(np.arange(n), n_projects)
-    n_proj_total = len(project_account)
-    live_until = np.minimum(churn_at, w1)[project_account]
-    acct_created = created[project_account]
-    first_of_account = np.r_[True, project_account[1:] != project_account[:-1]] if n_proj_total else np.array([], bool)
-    first_lag = to_us(lognormal(rng, 2.0 * HOUR, 1.0, n_proj_total))
-    later_lag = truncated_exponential(rng, 45.0 * DAY, live_until - acct_created)
-    nominal = acct_created + np.where(first_of_account, first_lag, later_lag)
-    nominal = np.minimum(nominal, live_until - 1)
-    user_offset = np.r_[0, np.cumsum(n_users)[:-1]].astype(np.int64)
-    project_offset = np.r_[0, np.cumsum(n_projects)[:-1]].astype(np.int64)
-
-    # names and e-mail domains (Faker pools per locale, drawn once)
-    locales = np.array([c[2] for c in vocab.COUNTRIES], dtype=object)[country]
-    account_name = np.empty(n, dtype=object)
-    for loc in sorted(set(locales)):
-        idx = np.nonzero(locales == loc)[0]
-        account_name[idx] = names.company_names(loc, params.seed, len(idx))
-    slugs = np.array([names.slug(x) for x in account_name], dtype=object)
-    _, first_pos, inverse = np.unique(slugs, return_index=True, return_inverse=True)
-    repeated = first_pos[inverse] != np.arange(n)
-    account_id = np.arange(1, n + 1, dtype=np.int64)
-    slugs = np.where(repeated, slugs + "-" + account_id.astype(str).astype(object), slugs)
+    project_account, nominal = _project_plan(rng, created, churn_at, n_projects, w1)
     industry_names = np.array([i for i, _ in vocab.INDUSTRIES], dtype=object)[industry]
-    tld = np.where(
-        industry_names == "Non-profit", "example.org", np.where(rng.random(n) < 0.12, "example.net", "example.com")
-    )
-    domain = slugs + "." + tld.astype(object)
-    # internal workspaces give themselves away: a telling name and the vendor's reserved .test domain
-    internal_idx = np.nonzero(internal)[0]
-    for j, a in enumerate(internal_idx):
-        label, rnd = vocab.INTERNAL_WORKSPACES[j % len(vocab.INTERNAL_WORKSPACES)], j // len(vocab.INTERNAL_WORKSPACES)
-        account_name[a] = f"{label} {rnd + 1}" if rnd else label
-        domain[a] = f"{names.slug(account_name[a])}.{vocab.VENDOR_TEST_DOMAIN}"
-
+    account_name, domain = _names_and_domains(params, rng, country, industry_names, internal)
     accounts = pa.table(
         {
-            "account_id": pa.array(account_id, pa.int64()),
+            "account_id": pa.array(np.arange(1, n + 1, dtype=np.int64), pa.int64()),
             "account_name": pa.array(account_name, pa.string()),
             "industry": pa.array(industry_names, pa.string()),
             "country_code": pa.array(np.array([c[0] for c in vocab.COUNTRIES], dtype=object)[country], pa.string()),
@@ -159,20 +106,109 @@ def plan_accounts(params: Params) -> AccountPlan:
         schema=ACCOUNTS.arrow_schema,
     )
     return AccountPlan(
-        accounts=accounts,
-        created_at=created,
-        churn_at=churn_at,
-        tier=tier,
-        country=country,
-        domain=domain,
-        n_users=n_users,
-        user_offset=user_offset,
-        n_projects=n_projects,
-        project_offset=project_offset,
-        project_account=project_account,
-        project_nominal_at=nominal,
-        internal=internal,
-    )
+        accounts=accounts, created_at=created, churn_at=churn_at, tier=tier, country=country, domain=domain,
+        n_users=n_users, user_offset=np.r_[0, np.cumsum(n_users)[:-1]].astype(np.int64), n_projects=n_projects,
+        project_offset=np.r_[0, np.cumsum(n_projects)[:-1]].astype(np.int64), project_account=project_account,
+        project_nominal_at=nominal, internal=internal,
+    )  # fmt: skip
+
+
+def _churn_times(params: Params, rng: np.random.Generator, created: np.ndarray, tier: np.ndarray, w1: int):
+    """Account churn: an exponential lifetime by tier's monthly hazard, at least a day (the founder
+    gets to look around); NEVER when it ends past the window."""
+    monthly = np.array([getattr(params.accounts.monthly_churn, t) for t in PLAN_TIERS])[tier]
+    with np.errstate(divide="ignore"):
+        mean_days = np.where(monthly > 0, MONTH_DAYS / np.maximum(monthly, 1e-12), np.inf)
+    lifetime_days = np.clip(rng.exponential(1.0, len(created)) * mean_days, 1.0, 1e5)
+    candidate = created + np.floor(lifetime_days * DAY).astype(np.int64)
+    return np.where(candidate < w1, candidate, NEVER).astype(np.int64)
+
+
+def internal_accounts(params: Params, n: int) -> np.ndarray:
+    """The vendor's internal/test workspaces (an imperfection planted here), from their own stream, so
+    the share changes nothing about the other accounts: a prefix of one fixed permutation, so a larger
+    share adds accounts and never swaps them."""
+    internal = np.zeros(n, dtype=bool)
+    k = int(round(params.imperfections.internal.account_share * n))
+    if k:
+        internal[stream(params.seed, "internal", 0).permutation(n)[:k]] = True
+    return internal
+
+
+def _headcounts(params: Params, rng: np.random.Generator, tier: np.ndarray, internal: np.ndarray):
+    """(users, projects) per account: bigger tiers invite more people and run more projects (log-scale,
+    so most teams are small); an internal workspace has a few staff and bots."""
+    upa, ppa = params.users_per_account, params.projects_per_account
+    n_users = log_scale_count(upa.min, upa.max, rng.beta(1.0 + 0.8 * tier, 2.2))
+    n_users = np.where(internal, np.clip(n_users, upa.min, max(upa.min, 12)), n_users)
+    return n_users, log_scale_count(ppa.min, ppa.max, rng.beta(1.0 + 0.5 * tier, 2.0))
+
+
+def _project_plan(rng: np.random.Generator, created: np.ndarray, churn_at: np.ndarray, n_projects: np.ndarray,
+                  w1: int):  # fmt: skip
+    """(account, nominal creation time) per project: the first hours after signup, the others spread
+    over the account's life (front-loaded), all before it ends."""
+    project_account = np.repeat(np.arange(len(created)), n_projects)
+    live_until = np.minimum(churn_at, w1)[project_account]
+    acct_created = created[project_account]
+    first_of_account = np.r_[True, project_account[1:] != project_account[:-1]] if len(project_account) else         np.array([], bool)  # fmt: skip
+    first_lag = to_us(lognormal(rng, 2.0 * HOUR, 1.0, len(project_account)))
+    later_lag = truncated_exponential(rng, 45.0 * DAY, live_until - acct_created)
+    nominal = acct_created + np.where(first_of_account, first_lag, later_lag)
+    return project_account, np.minimum(nominal, live_until - 1)
+
+
+def _names_and_domains(params: Params, rng: np.random.Generator, country: np.ndarray, industry_names: np.ndarray,
+                       internal: np.ndarray):  # fmt: skip
+    """Company names from the Faker pool of each country's locale and unique e-mail domains on reserved
+    names (example.com/.net/.org); internal workspaces give themselves away: a telling name and the
+    vendor's reserved .test domain."""
+    n = len(country)
+    locales = np.array([c[2] for c in vocab.COUNTRIES], dtype=object)[country]
+    account_name = np.empty(n, dtype=object)
+    for loc in sorted(set(locales)):
+        idx = np.nonzero(locales == loc)[0]
+        account_name[idx] = names.company_names(loc, params.seed, len(idx))
+    slugs = np.array([names.slug(x) for x in account_name], dtype=object)
+    _, first_pos, inverse = np.unique(slugs, return_index=True, return_inverse=True)
+    repeated = first_pos[inverse] != np.arange(n)
+    slugs = np.where(repeated, slugs + "-" + np.arange(1, n + 1).astype(str).astype(object), slugs)
+    tld = np.where(industry_names == "Non-profit", "example.org",
+                   np.where(rng.random(n) < 0.12, "example.net", "example.com"))  # fmt: skip
+    domain = slugs + "." + tld.astype(object)
+    for j, a in enumerate(np.nonzero(internal)[0]):
+        label, rnd = vocab.INTERNAL_WORKSPACES[j % len(vocab.INTERNAL_WORKSPACES)], j // len(vocab.INTERNAL_WORKSPACES)
+        account_name[a] = f"{label} {rnd + 1}" if rnd else label
+        domain[a] = f"{names.slug(account_name[a])}.{vocab.VENDOR_TEST_DOMAIN}"
+    return account_name, domain
+
+
+@dataclass
+class Block:
+    """A run of consecutive accounts simulated together; `*_acct` give each row's block-local account."""
+
+    accounts: np.ndarray  # account indices (account_id - 1)
+    n_users: np.ndarray  # per account
+    user_acct: np.ndarray  # per user
+    first_user: np.ndarray  # per user: the account's founder
+    internal: np.ndarray  # per account
+
+    @classmethod
+    def of(cls, plan: AccountPlan, accounts: range) -> Block:
+        a = np.arange(accounts.start, accounts.stop)
+        n_users = plan.n_users[a]
+        user_acct = np.repeat(np.arange(len(a)), n_users)
+        starts = np.r_[0, np.cumsum(n_users)[:-1]]
+        first = np.zeros(len(user_acct), bool)
+        first[starts[n_users > 0]] = True
+        return cls(a, n_users, user_acct, first, plan.internal[a])
+
+    def draws(self, params: Params, name: str) -> AccountDraws:
+        """The block's accounts' generators of one stream (one per account)."""
+        return AccountDraws(params.seed, name, self.accounts + 1)
+
+    def __len__(self) -> int:
+        return len(self.accounts)
 
 
 PLAN_ACCOUNT_COLUMNS = (

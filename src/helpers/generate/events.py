@@ -15,6 +15,8 @@ task_completed.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -30,6 +32,27 @@ from .sessions import Sessions, intraday_from_u, moment
 CODE = {name: i for i, name in enumerate(EVENT_NAMES)}
 EVENT_ID_STRIDE = 1_000_000_000
 NONE = -1
+# property kinds: how `properties` is rendered (to_arrow)
+P_NONE, P_STATUS, P_HANDOFF, P_ASSIGNEE, P_BLOCKER = range(5)
+
+
+@dataclass(frozen=True)
+class EventColumns:
+    """Events as integer columns (users are ids, times us, NONE for no project/task/property value);
+    `properties` is rendered from (prop_kind, prop_a, prop_b) by to_arrow."""
+
+    acct: np.ndarray  # block-local account
+    code: np.ndarray  # index into schema.EVENT_NAMES
+    user: np.ndarray
+    t: np.ndarray
+    project: np.ndarray
+    task: np.ndarray
+    prop_kind: np.ndarray
+    prop_a: np.ndarray
+    prop_b: np.ndarray
+
+    def take(self, order: np.ndarray) -> EventColumns:
+        return EventColumns(*(getattr(self, f.name)[order] for f in fields(self)))
 
 
 class _Builder:
@@ -37,37 +60,26 @@ class _Builder:
     concatenates once."""
 
     def __init__(self) -> None:
-        self.parts: list[tuple] = []
+        self.parts: list[EventColumns] = []
 
-    def add(self, name, acct, user, t, project=None, task=None, prop_kind=0, prop_a=None, prop_b=None):
+    def add(self, name, acct, user, t, project=None, task=None, prop_kind=0, prop_a=None, prop_b=None) -> None:
         n = len(t)
         if n == 0:
             return
-        none = np.full(n, NONE, dtype=np.int64)
-        self.parts.append(
-            (
-                np.asarray(acct, np.int64),
-                np.full(n, CODE[name], dtype=np.int8),
-                np.asarray(user, np.int64),
-                np.asarray(t, np.int64),
-                none if project is None else np.asarray(project, np.int64),
-                none if task is None else np.asarray(task, np.int64),
-                np.full(n, prop_kind, dtype=np.int8),
-                none if prop_a is None else np.asarray(prop_a, np.int64),
-                none if prop_b is None else np.asarray(prop_b, np.int64),
-            )
-        )
 
-    def columns(self):
+        def ids(x):
+            return np.full(n, NONE, dtype=np.int64) if x is None else np.asarray(x, np.int64)
+
+        self.parts.append(EventColumns(
+            np.asarray(acct, np.int64), np.full(n, CODE[name], dtype=np.int8), ids(user), ids(t), ids(project),
+            ids(task), np.full(n, prop_kind, dtype=np.int8), ids(prop_a), ids(prop_b),
+        ))  # fmt: skip
+
+    def columns(self) -> EventColumns:
         if not self.parts:
             z = np.zeros(0, np.int64)
-            return z, np.zeros(0, np.int8), z, z, z, z, np.zeros(0, np.int8), z, z
-        return tuple(np.concatenate(c) for c in zip(*self.parts))
-
-
-# property kinds: how `properties` is rendered
-P_NONE, P_STATUS, P_HANDOFF, P_ASSIGNEE, P_BLOCKER = range(5)
-STATUS_NAMES = np.array(STATUSES, dtype=object)
+            return EventColumns(z, np.zeros(0, np.int8), z, z, z, z, np.zeros(0, np.int8), z, z)
+        return EventColumns(*(np.concatenate([getattr(p, f.name) for p in self.parts]) for f in fields(EventColumns)))
 
 
 def block_events(params: Params, accounts: range, users: dict, sessions: dict, projects: dict, timeline: dict) -> dict:
@@ -101,180 +113,117 @@ def _rows_of(cols: dict, account_ids: range) -> dict:
     return {k: v[lo:hi] for k, v in cols.items()}
 
 
-def _chunk_events(
-    params: Params, accounts: range, first_user_id: int, sessions: dict, projects: dict, timeline: dict
-) -> dict:
-    """block_events for accounts with at most CHUNK_USERS users, first_user_id, first_user_id + 1, ..."""
-    a0 = accounts.start
-    n_acc = len(accounts)
-    D = AccountDraws(params.seed, "events", np.arange(a0, accounts.stop) + 1)
+def _chunk_events(params: Params, accounts: range, first_user_id: int, sessions: dict, projects: dict,
+                  timeline: dict) -> dict:  # fmt: skip
+    """block_events for accounts with at most CHUNK_USERS users, first_user_id, first_user_id + 1, ...
+    Each account draws from its own stream, in this order: sessions, views, notes, latencies."""
+    a0, n_acc = accounts.start, len(accounts)
+    draws = AccountDraws(params.seed, "events", np.arange(a0, accounts.stop) + 1)
     w0, w1 = window_us(params.window)
-    act = params.activity
     s_acct = sessions["account_id"] - 1 - a0
-    ses = Sessions(
-        sessions["user_id"] - first_user_id, sessions["session_start"], sessions["session_end"], w0, s_acct, n_acc
-    )
-    s_counts = np.bincount(s_acct, minlength=n_acc)
+    ses = Sessions(sessions["user_id"] - first_user_id, sessions["session_start"], sessions["session_end"], w0,
+                   s_acct, n_acc)  # fmt: skip
     b = _Builder()
+    _session_events(b, params, draws, ses, first_user_id)
+    b.add("project_created", projects["account_id"] - 1 - a0, projects["owner_user_id"], projects["created_at"],
+          project=projects["project_id"])  # fmt: skip
+    t_acct = timeline["account_id"] - 1 - a0
+    _task_events(b, timeline, t_acct)
+    _work_notes(b, params, draws, ses, timeline, t_acct, first_user_id, w1)
+    return _numbered(params, draws, b.columns(), a0, n_acc, w0)
 
-    # --- session events: a login when a session opens (always on the first), dashboard views inside
-    n_s = len(ses)
-    S = D.random(s_counts, cols=3)  # per session: login?, login offset, number of dashboard views
-    first_of_user = np.r_[True, ses.user[1:] != ses.user[:-1]] if n_s else np.zeros(0, bool)
-    login = first_of_user | (S[:, 0] < act.login_share_of_sessions)
-    length = ses.end - ses.start
-    login_t = ses.start + np.minimum(np.floor(30.0 * S[:, 1] * US).astype(np.int64), length - 1)
-    b.add("login_succeeded", s_acct[login], ses.user[login] + first_user_id, login_t[login])
-    views = poisson_from_u(act.dashboard_views_per_session, S[:, 2])
-    vs = np.repeat(np.arange(n_s), views)
-    v_acct = s_acct[vs]
-    start, end = ses.start[vs], ses.end[vs]
-    view_t = moment(D, start, end, np.bincount(v_acct, minlength=n_acc))
-    b.add("dashboard_viewed", v_acct, ses.user[vs] + first_user_id, view_t)
 
-    # --- projects
-    b.add(
-        "project_created",
-        projects["account_id"] - 1 - a0,
-        projects["owner_user_id"],
-        projects["created_at"],
-        project=projects["project_id"],
-    )
+def _session_events(b: _Builder, params: Params, draws: AccountDraws, ses: Sessions, first_user_id: int) -> None:
+    """A login when a session opens (always on a user's first; later on login_share_of_sessions of
+    them, as SSO sessions persist), a few seconds in; dashboard views at moments inside sessions."""
+    act = params.activity
+    s_acct, n_acc = ses.account, ses.n_accounts
+    per_session = draws.random(np.bincount(s_acct, minlength=n_acc), cols=3)  # login?, its offset, views
+    first_of_user = np.r_[True, ses.user[1:] != ses.user[:-1]] if len(ses) else np.zeros(0, bool)
+    login = first_of_user | (per_session[:, 0] < act.login_share_of_sessions)
+    offset = np.minimum(np.floor(30.0 * per_session[:, 1] * US).astype(np.int64), ses.end - ses.start - 1)
+    b.add("login_succeeded", s_acct[login], ses.user[login] + first_user_id, (ses.start + offset)[login])
+    views = np.repeat(np.arange(len(ses)), poisson_from_u(act.dashboard_views_per_session, per_session[:, 2]))
+    view_t = moment(draws, ses.start[views], ses.end[views], np.bincount(s_acct[views], minlength=n_acc))
+    b.add("dashboard_viewed", s_acct[views], ses.user[views] + first_user_id, view_t)
 
-    # --- task lifecycle events, straight from the timeline
-    tl = timeline
-    task, project = tl["task_id"], tl["project_id"]
-    t_acct = tl["account_id"] - 1 - a0
-    t_counts = np.bincount(t_acct, minlength=n_acc)
 
-    def at(mask, name, user, t, **kw):
-        sel = np.nonzero(mask)[0]
-        extra = {k: (v[sel] if isinstance(v, np.ndarray) else v) for k, v in kw.items()}
-        b.add(name, t_acct[sel], user[sel], t[sel], project=project[sel], task=task[sel], **extra)
+# Each step of the timeline that is an event: (event, time column, actor, properties (kind, a, b)).
+# "holder_after" is whoever holds the task after a hand-off (the receiver, else the assignee);
+# properties name timeline columns or the constants below.
+_TODO_CODE, _IN_PROGRESS_CODE, _CANCELLED_CODE = (STATUSES.index(s) for s in ("todo", "in_progress", "cancelled"))
+_TASK_STEPS = (
+    ("task_created", "created_at", "creator_id", (P_NONE, None, None)),
+    ("task_assigned", "assigned_at", "creator_id", (P_ASSIGNEE, "assignee_id", None)),
+    ("task_status_changed", "started_at", "assignee_id", (P_STATUS, _TODO_CODE, _IN_PROGRESS_CODE)),
+    ("blocker_added", "blocker1_added_at", "assignee_id", (P_BLOCKER, "blocker1", None)),
+    ("blocker_resolved", "blocker1_resolved_at", "assignee_id", (P_BLOCKER, "blocker1", None)),
+    ("handoff_completed", "handoff_at", "handoff_from_id", (P_HANDOFF, "handoff_from_id", "handoff_to_id")),
+    ("blocker_added", "blocker2_added_at", "holder_after", (P_BLOCKER, "blocker2", None)),
+    ("blocker_resolved", "blocker2_resolved_at", "holder_after", (P_BLOCKER, "blocker2", None)),
+    ("task_completed", "done_at", "done_by_id", (P_NONE, None, None)),
+    ("task_status_changed", "cancelled_at", "cancelled_by_id", (P_STATUS, "cancelled_from", _CANCELLED_CODE)),
+)
 
-    holder_after = np.where(tl["handoff_to_id"] >= 0, tl["handoff_to_id"], tl["assignee_id"])
-    at(np.ones(len(task), bool), "task_created", tl["creator_id"], tl["created_at"])
-    at(
-        tl["assigned_at"] >= 0,
-        "task_assigned",
-        tl["creator_id"],
-        tl["assigned_at"],
-        prop_kind=P_ASSIGNEE,
-        prop_a=tl["assignee_id"],
-    )
-    at(
-        tl["started_at"] >= 0,
-        "task_status_changed",
-        tl["assignee_id"],
-        tl["started_at"],
-        prop_kind=P_STATUS,
-        prop_a=np.zeros(len(task), np.int64),
-        prop_b=np.ones(len(task), np.int64),
-    )
-    blocker1, blocker2 = task * 10 + 1, task * 10 + 2
-    at(
-        tl["blocker1_added_at"] >= 0,
-        "blocker_added",
-        tl["assignee_id"],
-        tl["blocker1_added_at"],
-        prop_kind=P_BLOCKER,
-        prop_a=blocker1,
-    )
-    at(
-        tl["blocker1_resolved_at"] >= 0,
-        "blocker_resolved",
-        tl["assignee_id"],
-        tl["blocker1_resolved_at"],
-        prop_kind=P_BLOCKER,
-        prop_a=blocker1,
-    )
-    at(
-        tl["handoff_at"] >= 0,
-        "handoff_completed",
-        tl["handoff_from_id"],
-        tl["handoff_at"],
-        prop_kind=P_HANDOFF,
-        prop_a=tl["handoff_from_id"],
-        prop_b=tl["handoff_to_id"],
-    )
-    at(
-        tl["blocker2_added_at"] >= 0,
-        "blocker_added",
-        holder_after,
-        tl["blocker2_added_at"],
-        prop_kind=P_BLOCKER,
-        prop_a=blocker2,
-    )
-    at(
-        tl["blocker2_resolved_at"] >= 0,
-        "blocker_resolved",
-        holder_after,
-        tl["blocker2_resolved_at"],
-        prop_kind=P_BLOCKER,
-        prop_a=blocker2,
-    )
-    at(tl["done_at"] >= 0, "task_completed", tl["done_by_id"], tl["done_at"])
-    at(
-        tl["cancelled_at"] >= 0,
-        "task_status_changed",
-        tl["cancelled_by_id"],
-        tl["cancelled_at"],
-        prop_kind=P_STATUS,
-        prop_a=tl["cancelled_from"],
-        prop_b=np.full(len(task), 4, np.int64),
-    )
 
-    # --- work notes while a task is in progress, by whoever holds it, in their sessions
+def _task_events(b: _Builder, timeline: dict, t_acct: np.ndarray) -> None:
+    """One event per step of the timeline that happened, by the step's actor, with its properties."""
+    task = timeline["task_id"]
+    cols = dict(timeline, blocker1=task * 10 + 1, blocker2=task * 10 + 2,
+                holder_after=np.where(timeline["handoff_to_id"] >= 0, timeline["handoff_to_id"], timeline["assignee_id"]))  # fmt: skip
+
+    def value(x, rows):
+        return None if x is None else (cols[x][rows] if isinstance(x, str) else np.full(len(rows), x, np.int64))
+
+    for name, at, actor, (kind, prop_a, prop_b) in _TASK_STEPS:
+        rows = np.nonzero(cols[at] >= 0)[0]
+        b.add(name, t_acct[rows], cols[actor][rows], cols[at][rows], project=timeline["project_id"][rows],
+              task=task[rows], prop_kind=kind, prop_a=value(prop_a, rows), prop_b=value(prop_b, rows))  # fmt: skip
+
+
+def _work_notes(b: _Builder, params: Params, draws: AccountDraws, ses: Sessions, tl: dict, t_acct: np.ndarray,
+                first_user_id: int, w1: int) -> None:  # fmt: skip
+    """Notes while a task is in progress (Poisson per day, capped), each by whoever holds the task at
+    that moment, in their next session; the first holder's notes stop at the hand-off."""
     started = tl["started_at"] >= 0
     end = np.where(tl["done_at"] >= 0, tl["done_at"], np.where(tl["cancelled_at"] >= 0, tl["cancelled_at"], w1))
     span = np.where(started, end - tl["started_at"], 0)
-    n_notes = np.minimum(D.poisson(params.tasks.work_notes_per_day * span / DAY, t_counts), params.tasks.max_work_notes)
-    ni = np.repeat(np.arange(len(task)), n_notes)
-    n_acct = t_acct[ni]
-    N = D.random(np.bincount(n_acct, minlength=n_acc), cols=2)  # per note: when it is due, where in the session
-    nominal = tl["started_at"][ni] + np.floor(N[:, 0] * span[ni]).astype(np.int64)
-    after_handoff = (tl["handoff_at"][ni] >= 0) & (nominal >= tl["handoff_at"][ni])
+    n_acc = ses.n_accounts
+    n_notes = np.minimum(draws.poisson(params.tasks.work_notes_per_day * span / DAY, np.bincount(t_acct, minlength=n_acc)),
+                         params.tasks.max_work_notes)  # fmt: skip
+    ni = np.repeat(np.arange(len(span)), n_notes)
+    per_note = draws.random(np.bincount(t_acct[ni], minlength=n_acc), cols=2)  # when it is due, where in the session
+    nominal = tl["started_at"][ni] + np.floor(per_note[:, 0] * span[ni]).astype(np.int64)
+    handoff_at = tl["handoff_at"][ni]
+    after_handoff = (handoff_at >= 0) & (nominal >= handoff_at)
     writer = np.where(after_handoff, tl["handoff_to_id"][ni], tl["assignee_id"][ni])
-    note_t = ses.snap(writer - first_user_id, nominal, where=intraday_from_u(N[:, 1]))
-    # a note is written while its writer holds the task: the first holder's notes stop at the hand-off
-    holds_until = np.where(after_handoff | (tl["handoff_at"][ni] < 0), end[ni], tl["handoff_at"][ni])
+    note_t = ses.snap(writer - first_user_id, nominal, where=intraday_from_u(per_note[:, 1]))
+    holds_until = np.where(after_handoff | (handoff_at < 0), end[ni], handoff_at)
     ok = (note_t >= 0) & (note_t < holds_until)
-    b.add("work_note_added", n_acct[ok], writer[ok], note_t[ok], project=project[ni][ok], task=task[ni][ok])
+    b.add("work_note_added", t_acct[ni][ok], writer[ok], note_t[ok], project=tl["project_id"][ni][ok],
+          task=tl["task_id"][ni][ok])  # fmt: skip
 
-    acct, code, user, t, proj_col, task_col, pkind, pa_, pb_ = b.columns()
 
-    # --- order by time, then account, then generation order (the part's row order); ids number each
-    # account's events in that order, and each account draws its latencies in that order
-    order = stable_order(t, acct, n_acc, w0)
-    acct, code, user, t, proj_col, task_col, pkind, pa_, pb_ = (
-        x[order] for x in (acct, code, user, t, proj_col, task_col, pkind, pa_, pb_)
-    )
-    by_account = np.argsort(acct.astype(np.int16) if n_acc <= 1 << 15 else acct, kind="stable")
-    counts = np.bincount(acct, minlength=n_acc)
+def _numbered(params: Params, draws: AccountDraws, ev: EventColumns, a0: int, n_acc: int, w0: int) -> dict:
+    """Order by time, then account, then generation order; ids number each account's events in that
+    order (account_id * 1e9 + rank), and each account draws its ingestion latencies in that order."""
+    ev = ev.take(stable_order(ev.t, ev.acct, n_acc, w0))
+    by_account = np.argsort(ev.acct.astype(np.int16) if n_acc <= 1 << 15 else ev.acct, kind="stable")
+    counts = np.bincount(ev.acct, minlength=n_acc)
     if counts.max(initial=0) >= EVENT_ID_STRIDE:
         raise ValueError(f"account {a0 + 1 + int(np.argmax(counts))} has more than {EVENT_ID_STRIDE - 1} events")
-    account_id = acct + a0 + 1
-    event_id = np.empty(len(t), dtype=np.int64)
-    event_id[by_account] = account_id[by_account] * EVENT_ID_STRIDE + 1 + group_rank(acct[by_account])
+    account_id = ev.acct + a0 + 1
+    event_id = np.empty(len(ev.t), dtype=np.int64)
+    event_id[by_account] = account_id[by_account] * EVENT_ID_STRIDE + 1 + group_rank(ev.acct[by_account])
     lat = params.ingestion
-    latency = np.empty(len(t))
-    latency[by_account] = np.minimum(
-        D.lognormal(lat.latency_seconds.median, lat.latency_seconds.sigma, counts), lat.max_latency_seconds
-    )
-    ingested = t + np.floor(latency * US).astype(np.int64)
+    latency = np.empty(len(ev.t))
+    latency[by_account] = np.minimum(draws.lognormal(lat.latency_seconds.median, lat.latency_seconds.sigma, counts),
+                                     lat.max_latency_seconds)  # fmt: skip
     return dict(
-        event_id=event_id,
-        account_id=account_id,
-        user_id=user,
-        code=code,
-        event_at_utc=t,
-        ingested_at_utc=ingested,
-        project_id=proj_col,
-        task_id=task_col,
-        prop_kind=pkind,
-        prop_a=pa_,
-        prop_b=pb_,
-    )
+        event_id=event_id, account_id=account_id, user_id=ev.user, code=ev.code, event_at_utc=ev.t,
+        ingested_at_utc=ev.t + np.floor(latency * US).astype(np.int64), project_id=ev.project, task_id=ev.task,
+        prop_kind=ev.prop_kind, prop_a=ev.prop_a, prop_b=ev.prop_b,
+    )  # fmt: skip
 
 
 # JSON text of each property kind: prefix, first value, middle, second value, suffix

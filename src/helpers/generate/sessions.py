@@ -208,29 +208,22 @@ def build_sessions(
 
     A user's activation opens a first session at activated_at. On each later local day before churn,
     the user is in the product with probability active_prob (times weekend_factor on Saturday and
-    Sunday, times holiday_factor on the local days where `holiday` is true), from their habitual start hour (+-30 min) for about workday_hours. Sessions are clipped
-    to [activated_at, min(churn_at, window end)) and never overlap.
+    Sunday, times holiday_factor on the local days where `holiday` is true), from their habitual start
+    hour (+-30 min) for about workday_hours. Sessions are clipped to [activated_at, min(churn_at,
+    window end)) and never overlap.
     """
     n = len(tz)
-    cols = days + 2  # local days -1..days
     if account is None:
         rng, account = AccountDraws.of([rng]), np.zeros(n, dtype=np.int64)
     counts = np.bincount(account, minlength=n_accounts)
     weekend = weekend_mask(start_date, days)
-    weekend_factor = np.broadcast_to(np.asarray(weekend_factor, dtype=float), (n,))
-
-    # which local days each user is in the product (drawn for every user-day)...
-    draw_active = rng.random(counts, cols)
     offsets = utc_offsets(start_date, days)
-    act_day_utc = np.clip((activated_at - w0) // DAY + 1, 0, cols - 1)
-    act_local = activated_at + offsets[tz, act_day_utc]
-    act_day_col = (act_local - w0) // DAY + 1  # column of the activation's local day
-    day_col = np.arange(cols)
-    prob = active_prob[:, None] * np.where(weekend[None, :], weekend_factor[:, None], 1.0)
-    if holiday is not None and holiday.any():
-        holiday_factor = np.broadcast_to(np.asarray(holiday_factor, dtype=float), (n,))
-        prob = prob * np.where(holiday[None, :], holiday_factor[:, None], 1.0)
-    active = (draw_active < prob) & (day_col[None, :] > act_day_col[:, None])
+    prob = _day_probabilities(active_prob, weekend, weekend_factor, holiday, holiday_factor)
+    # which local days each user is in the product (drawn for every user-day)...
+    draw_active = rng.random(counts, days + 2)
+    act_day_utc = np.clip((activated_at - w0) // DAY + 1, 0, days + 1)
+    act_day_col = (activated_at + offsets[tz, act_day_utc] - w0) // DAY + 1  # the activation's local day
+    active = (draw_active < prob) & (np.arange(days + 2)[None, :] > act_day_col[:, None])
     u_idx, d_idx = np.nonzero(active)  # row-major: users (so accounts), then days
     # ...and, for those days only, when the session starts and how long it lasts
     active_counts = np.bincount(account[u_idx], minlength=n_accounts)
@@ -240,26 +233,37 @@ def build_sessions(
     if n == 0:
         empty = np.zeros(0, np.int64)
         return Sessions(empty, empty, empty, w0, empty, n_accounts)
-
     hours = np.clip(np.where(weekend[d_idx], workday_hours * weekend_hours_factor, workday_hours) * draw_len, 0.5, 15.0)
     local_start_h = np.clip(start_hour[u_idx] + draw_start, 0.0, 23.0)
-    s = w0 + (d_idx - 1) * DAY + np.floor(local_start_h * HOUR).astype(np.int64) - offsets[tz[u_idx], d_idx]
-    e = s + np.floor(hours * HOUR).astype(np.int64)
+    start = w0 + (d_idx - 1) * DAY + np.floor(local_start_h * HOUR).astype(np.int64) - offsets[tz[u_idx], d_idx]
     # the activation session comes first for each user (np.nonzero is row-major: users, then days)
-    act_user = np.arange(n)
-    user = np.concatenate([act_user, u_idx])
-    s = np.concatenate([activated_at, s])
-    e = np.concatenate([activated_at + first_len, e])
-    order = order_by(user, s, w0)
-    user, s, e = user[order], s[order], e[order]
+    user = np.concatenate([np.arange(n), u_idx])
+    start, end = np.concatenate([activated_at, start]), np.concatenate([activated_at + first_len,
+                                                                        start + np.floor(hours * HOUR).astype(np.int64)])  # fmt: skip
+    user, start, end = _within_life(user, start, end, activated_at, churn_at, w0, w1)
+    return Sessions(user, start, end, w0, account[user], n_accounts)
 
-    lo = np.maximum(activated_at[user], w0)
-    hi = np.minimum(churn_at[user], w1)
-    s = np.maximum(s, lo)
-    e = np.minimum(e, hi)
-    # no overlap with the user's next session
-    nxt = np.r_[s[1:], np.iinfo(np.int64).max]
+
+def _day_probabilities(active_prob, weekend, weekend_factor, holiday, holiday_factor) -> np.ndarray:
+    """(users, local days): the chance of a session, lower on weekends and listed holidays."""
+    n = len(active_prob)
+    weekend_factor = np.broadcast_to(np.asarray(weekend_factor, dtype=float), (n,))
+    prob = active_prob[:, None] * np.where(weekend[None, :], weekend_factor[:, None], 1.0)
+    if holiday is not None and holiday.any():
+        holiday_factor = np.broadcast_to(np.asarray(holiday_factor, dtype=float), (n,))
+        prob = prob * np.where(holiday[None, :], holiday_factor[:, None], 1.0)
+    return prob
+
+
+def _within_life(user, start, end, activated_at, churn_at, w0: int, w1: int):
+    """Sessions sorted by (user, start), clipped to [activated_at, min(churn_at, window end)), each
+    ending before the user's next one starts; empty ones dropped."""
+    order = order_by(user, start, w0)
+    user, start, end = user[order], start[order], end[order]
+    start = np.maximum(start, np.maximum(activated_at[user], w0))
+    end = np.minimum(end, np.minimum(churn_at[user], w1))
+    next_start = np.r_[start[1:], np.iinfo(np.int64).max]
     same_user_next = np.r_[user[1:] == user[:-1], False]
-    e = np.where(same_user_next, np.minimum(e, nxt), e)
-    keep = e > s
-    return Sessions(user[keep], s[keep], e[keep], w0, account[user[keep]], n_accounts)
+    end = np.where(same_user_next, np.minimum(end, next_start), end)
+    keep = end > start
+    return user[keep], start[keep], end[keep]

@@ -1,0 +1,103 @@
+"""Outliers planted by the simulation (imperfections that change behaviour, so the events still agree
+with the tables): a few done tasks drag on past a threshold, a few tasks get far-future due dates.
+Each kind draws from its own stream, so changing one rate never moves the other's rows; counts are
+quotas per account, so they add up to the target share across accounts."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..params import Params
+from ..streams import AccountDraws
+from ..units import DAY, to_us
+from .accounts import Block
+from .arrays import group_rank
+from .sessions import Sessions
+
+NONE = -1
+
+
+def _quota(share: float, of: np.ndarray, natural: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Per account: how many rows to plant so that planted + natural = share x of, rounded up or
+    down at random (odds by the fraction), so counts add up to the share across accounts."""
+    x = share * of - natural
+    base = np.floor(np.maximum(x, 0.0))
+    return np.where(x > 0, base + (u < x - base), 0).astype(np.int64)
+
+
+def plant_long_cycles(
+    params: Params, b: Block, acct: np.ndarray, ses: Sessions, holder, t_started, t_done
+) -> np.ndarray:
+    """New completion times (or -1) for done tasks chosen to take longer than the threshold.
+
+    The share is of done tasks of each account, natural long ones included. Candidates are taken
+    in a random order: each is completed by its holder in their first session after started +
+    threshold x U(1.05, 2.5); one whose holder has no session left then keeps its normal
+    completion, and the next candidate is taken instead.
+    """
+    out = params.imperfections.outliers
+    threshold = out.long_cycle_threshold_days * DAY
+    n_acc = len(b)
+    D = AccountDraws(params.seed, "outliers", 2 * (b.accounts + 1))
+    done = t_done >= 0
+    natural = done & (t_done - t_started > threshold)
+    quota = _quota(
+        out.long_cycle_share,
+        np.bincount(acct[done], minlength=n_acc),
+        np.bincount(acct[natural], minlength=n_acc),
+        D.random(np.ones(n_acc, np.int64)),
+    )
+    new = np.full(len(t_done), NONE, dtype=np.int64)
+    cand = np.flatnonzero(done & ~natural)
+    c_acct = acct[cand]
+    c_counts = np.bincount(c_acct, minlength=n_acc)
+    key = D.random(c_counts)  # candidates are taken in the order of this key
+    stretch = D.uniform(1.05, 2.5, c_counts)
+    got = np.zeros(n_acc, dtype=np.int64)
+    lo = np.zeros(n_acc)
+    for round_ in range(64):  # each round takes the next slice of keys, twice as wide as needed (and growing)
+        need = quota - got
+        width = np.where(need > 0, (2 * need + 4) / np.maximum(c_counts, 1) * 2.0**round_, 0.0)
+        hi = np.where(need > 0, np.minimum(lo + width, 1.0), lo)
+        rows = np.flatnonzero((key >= lo[c_acct]) & (key < hi[c_acct]))
+        if not (hi > lo).any():
+            break
+        rows = rows[np.lexsort((key[rows], c_acct[rows]))]
+        nominal = t_started[cand[rows]] + to_us(threshold * stretch[rows])
+        t = ses.snap(holder[cand[rows]], nominal, D, np.bincount(c_acct[rows], minlength=n_acc))
+        ok = rows[t >= 0]
+        t = t[t >= 0]
+        keep = group_rank(c_acct[ok]) < need[c_acct[ok]]  # successes in key order, per account
+        new[cand[ok[keep]]] = t[keep]
+        got += np.bincount(c_acct[ok[keep]], minlength=n_acc)
+        lo = hi
+    return new
+
+
+def plant_far_due_dates(params: Params, b: Block, acct: np.ndarray, created, due) -> np.ndarray:
+    """New due dates (or -1): tasks with a due date that get one far past the threshold (placeholders)."""
+    out = params.imperfections.outliers
+    threshold = out.far_due_threshold_days * DAY
+    n_acc = len(b)
+    D = AccountDraws(params.seed, "outliers", 2 * (b.accounts + 1) + 1)
+    natural = (due >= 0) & (due - created > threshold)
+    quota = _quota(
+        out.far_due_share,
+        np.bincount(acct, minlength=n_acc),
+        np.bincount(acct[natural], minlength=n_acc),
+        D.random(np.ones(n_acc, np.int64)),
+    )
+    cand = np.flatnonzero((due >= 0) & ~natural)
+    c_acct = acct[cand]
+    c_counts = np.bincount(c_acct, minlength=n_acc)
+    key = D.random(c_counts)  # the quota's candidates: those with the smallest keys in their account
+    few = key < np.minimum(1.0, (4 * quota + 8) / np.maximum(c_counts, 1))[c_acct]
+    if (np.bincount(c_acct[few], minlength=n_acc) < quota).any():  # rare: the slice was too narrow
+        few[:] = True
+    rows = np.flatnonzero(few)
+    rows = rows[np.lexsort((key[rows], c_acct[rows]))]
+    pick = cand[rows][group_rank(c_acct[rows]) < quota[c_acct[rows]]]
+    stretch = D.uniform(1.05, 4.0, np.bincount(acct[pick], minlength=n_acc))
+    new = np.full(len(due), NONE, dtype=np.int64)
+    new[pick] = ((created[pick] + to_us(threshold * stretch)) // DAY + 1) * DAY
+    return new

@@ -1,0 +1,359 @@
+"""Tasks of a block of accounts: created as people work, then walked through their lifecycle.
+
+A task moves todo -> in_progress -> (blocked <-> in_progress) -> done | cancelled, each step by the
+user holding it, at that user's next session after the step's nominal time (sessions.snap); a step
+with no session left (the holder churned, the window ended) never happens and the task keeps its
+last status. Every task draws one row of uniforms and one of normals up front (one named column per
+decision), so whether a step happens never shifts another step's numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from .. import scenarios
+from ..params import Params
+from ..schema import PRIORITIES, STATUSES
+from ..streams import AccountDraws, DrawColumns, choice_from_u
+from ..units import DAY, HOUR, US, to_us
+from . import vocab
+from .accounts import AccountPlan, Block
+from .arrays import group_rank, order_by
+from .outliers import plant_far_due_dates, plant_long_cycles
+from .projects import Projects
+from .sessions import Sessions, intraday_from_u, moment
+
+NONE = -1  # "not reached" / "no user"
+TASK_ID_STRIDE = 10_000_000  # task_id = account_id * 1e7 + n: ids do not depend on block scheduling
+TODO, IN_PROGRESS, BLOCKED, DONE, CANCELLED = (STATUSES.index(s) for s in ("todo", "in_progress", "blocked", "done", "cancelled"))  # fmt: skip
+# Internal/test workspaces behave like scripts: bursts of tasks closed within minutes.
+INTERNAL_TASK_BURST = 3.0  # x tasks.created_per_session
+INTERNAL_SPEED = 0.02  # x every nominal task duration
+
+TITLE_POOL = np.array([f"{v} {o}" for v in vocab.TASK_VERBS for o in vocab.TASK_OBJECTS], dtype=object)
+# text columns of many rows are built in Arrow from codes (no Python string objects per task)
+TITLE_TEXT = pa.array(TITLE_POOL, pa.string())
+PRIORITY_TEXT = pa.array(PRIORITIES, pa.string())
+STATUS_TEXT = pa.array(STATUSES, pa.string())
+
+UNIFORMS = (
+    "priority", "title", "has_due", "assigned", "self_assigned", "never_started", "blocked", "blocked_twice",
+    "handoff", "cancelled", "backlog_cancel", "assign_delay", "colleague_assign", "colleague_handoff",
+    "at_assigned", "at_started", "at_blocker1_added", "at_blocker1_resolved", "at_handoff", "at_blocker2_added",
+    "at_blocker2_resolved", "at_finished", "at_backlog_cancelled",
+)  # fmt: skip
+NORMALS = ("due_in", "cycle", "to_start", "blocker1", "blocker2", "backlog_wait")
+
+
+# --------------------------------------------------------------------------- creation
+@dataclass(frozen=True)
+class Creations:
+    """When, by whom and in which project each task is created (ordered by time within each account)."""
+
+    created: np.ndarray
+    creator: np.ndarray  # block-local user index
+    project: np.ndarray  # index into the block's projects
+
+
+def task_creations(params: Params, b: Block, ses: Sessions, projects: Projects, create_rate: np.ndarray,
+                   draws: AccountDraws) -> Creations:  # fmt: skip
+    """Work follows activity: each session creates Poisson(tasks.created_per_session x the user's
+    creation factor) tasks at random moments of the session, each into a project of the account that
+    already exists (the newest project half the time, else any live one). A project keeps at most
+    tasks_per_project.max tasks (first come, first kept) and gets at least tasks_per_project.min:
+    missing ones are created in random sessions from the project's creation on. Task ids follow time."""
+    session, t, project = _in_sessions(params, b, ses, projects, create_rate, draws)
+    order = order_by(project, t, ses.origin)  # a project keeps its first tasks_per_project.max tasks
+    keep = order[group_rank(project[order]) < params.tasks_per_project.max]
+    top_session, top_t, top_project = _top_up(params, b, ses, projects, project[keep], draws)
+    session, t, project = (np.concatenate(x) for x in ((session[keep], top_session), (t[keep], top_t),
+                                                       (project[keep], top_project)))  # fmt: skip
+    by_project = np.argsort(project, kind="stable")  # ties by project
+    order = by_project[order_by(projects.acct[project[by_project]], t[by_project], ses.origin)]
+    return Creations(t[order], ses.user_sorted[session[order]], project[order])
+
+
+def _in_sessions(params: Params, b: Block, ses: Sessions, projects: Projects, create_rate: np.ndarray,
+                 draws: AccountDraws):  # fmt: skip
+    """(session, time, project) of the tasks created as people work (before the per-project cap)."""
+    per_session = draws.poisson(params.tasks.created_per_session * create_rate[ses.user_sorted],
+                                ses.account_hi - ses.account_lo)  # fmt: skip
+    k = np.repeat(np.arange(len(ses)), per_session)
+    ka = ses.account_sorted[k]
+    counts = np.bincount(ka, minlength=len(b))
+    t = moment(draws, ses.start_sorted[k], ses.end_sorted[k], counts)
+    p_order = order_by(projects.acct, projects.created, ses.origin)
+    p_key = ses.start_key(projects.acct[p_order], projects.created[p_order])
+    p_lo = np.searchsorted(projects.acct[p_order], np.arange(len(b)), side="left")
+    live = np.searchsorted(p_key, ses.start_key(ka, t), side="left") - p_lo[ka]  # projects created strictly before t
+    newest = draws.random(counts) < 0.5
+    pick = np.where(newest, live - 1, np.floor(draws.random(counts) * np.maximum(live, 1)).astype(np.int64))
+    ok = live > 0
+    project = p_order[np.minimum(p_lo[ka[ok]] + np.maximum(pick[ok], 0), max(len(projects) - 1, 0))]
+    return k[ok], t[ok], project
+
+
+def _top_up(params: Params, b: Block, ses: Sessions, projects: Projects, kept_project: np.ndarray,
+            draws: AccountDraws):  # fmt: skip
+    """(session, time, project) of the tasks that bring projects below tasks_per_project.min up to
+    min plus a few (Poisson(2), so counts do not pile up at exactly min), in random sessions of the
+    account from the project's creation on."""
+    tpp, n_acc = params.tasks_per_project, len(b)
+    have = np.bincount(kept_project, minlength=len(projects))
+    target = np.minimum(tpp.min + draws.poisson(2.0, np.bincount(projects.acct, minlength=n_acc)), tpp.max)
+    need = np.where(have < tpp.min, np.maximum(target - have, 0), 0)
+    project = np.repeat(np.arange(len(projects)), need)
+    acct = projects.acct[project]
+    counts = np.bincount(acct, minlength=n_acc)
+    p_created = projects.created[project]
+    lo = np.searchsorted(ses.sorted_key, ses.start_key(acct, p_created), side="right")
+    j = np.floor(draws.random(counts) * (ses.account_hi[acct] - lo + 1)).astype(np.int64)
+    session = np.where(j == 0, projects.session[project], lo + j - 1)
+    start, end = np.maximum(ses.start_sorted[session], p_created + 1), ses.end_sorted[session]
+    t = np.minimum(start + np.floor(draws.random(counts) * np.maximum(end - start, 0)).astype(np.int64),
+                   np.maximum(end - 1, start))  # fmt: skip
+    return session, t, project
+
+
+# --------------------------------------------------------------------------- what each task would do
+@dataclass(frozen=True)
+class Intentions:
+    """Each task's draws turned into what it would do if every step were reached (durations in us)."""
+
+    priority: np.ndarray  # index into schema.PRIORITIES
+    title: np.ndarray  # index into TITLE_POOL
+    due: np.ndarray  # NONE without a due date
+    assigned: np.ndarray
+    self_assigned: np.ndarray
+    never_started: np.ndarray
+    blockers: np.ndarray  # 0, 1 or 2
+    handoff: np.ndarray
+    cancelled: np.ndarray
+    backlog_cancel: np.ndarray
+    assign_delay: np.ndarray
+    to_start: np.ndarray
+    cycle: np.ndarray  # nominal work time
+    blocker_lengths: np.ndarray  # (n, 2)
+    backlog_wait: np.ndarray
+
+
+def intentions(params: Params, plan: AccountPlan, b: Block, acct: np.ndarray, created: np.ndarray,
+               u: DrawColumns, z: DrawColumns) -> Intentions:  # fmt: skip
+    p = params.tasks
+
+    def lognormal(name: str, median: float, sigma: float) -> np.ndarray:
+        return median * np.exp(sigma * z[name])
+
+    priority = choice_from_u(u.priority, [getattr(p.priority_weights, x) for x in PRIORITIES])
+    due = ((created + to_us(lognormal("due_in", p.due_in_days.median, p.due_in_days.sigma) * DAY)) // DAY + 1) * DAY
+    blockers = np.where(u.blocked < p.blocker_prob, np.where(u.blocked_twice < p.second_blocker_prob, 2, 1), 0)
+    cycle = lognormal("cycle", p.cycle_time_days.median * DAY, p.cycle_time_days.sigma)
+    cycle = cycle * np.array(vocab.PRIORITY_CYCLE_FACTOR)[priority]  # urgent work moves faster
+    to_start = lognormal("to_start", p.time_to_start_hours.median * HOUR, p.time_to_start_hours.sigma)
+    block = p.blocker_duration_hours
+    lengths = np.stack([lognormal(f"blocker{i}", block.median * HOUR, block.sigma) for i in (1, 2)], axis=1)
+    speed = np.where(b.internal[acct], INTERNAL_SPEED, 1.0)  # scripted test traffic: minutes, not days
+    return Intentions(
+        priority=priority,
+        title=np.floor(u.title * len(TITLE_POOL)).astype(np.int64),
+        due=np.where(u.has_due < p.due_date_share, due, NONE),
+        assigned=u.assigned < p.assigned_share,
+        self_assigned=u.self_assigned < p.self_assigned_share,
+        never_started=u.never_started < p.never_started_share,
+        blockers=blockers,
+        handoff=u.handoff < scenarios.handoff_probability(params, plan.tier[b.accounts][acct], created),
+        cancelled=u.cancelled < p.cancelled_share,
+        backlog_cancel=u.backlog_cancel < p.backlog_cancelled_share,
+        assign_delay=np.floor((5.0 + 235.0 * u.assign_delay) * US).astype(np.int64),
+        to_start=np.where(speed < 1, to_start * INTERNAL_SPEED, to_start),
+        cycle=np.where(speed < 1, cycle * INTERNAL_SPEED, cycle),
+        blocker_lengths=np.where(speed[:, None] < 1, lengths * INTERNAL_SPEED, lengths),
+        backlog_wait=lognormal("backlog_wait", 14.0 * DAY, 1.0),
+    )
+
+
+# --------------------------------------------------------------------------- the walk
+class _Walk:
+    """The steps of the tasks of a block, each at its actor's next session (block-local users)."""
+
+    def __init__(self, ses: Sessions, acct: np.ndarray, u: DrawColumns) -> None:
+        self.ses, self.acct, self.u, self.n = ses, acct, u, len(acct)
+
+    def step(self, active: np.ndarray, actor: np.ndarray, nominal: np.ndarray, name: str):
+        """(time, reached): where `active`, the actor's first session moment at or after `nominal`
+        (where in the session: draw at_<name>); NONE elsewhere, or where no session is left."""
+        rows = np.flatnonzero(active)
+        t = np.full(self.n, NONE, dtype=np.int64)
+        t[rows] = self.ses.snap(actor[rows], nominal[rows], where=intraday_from_u(self.u["at_" + name][rows]))
+        return t, t >= 0
+
+    def colleague(self, active: np.ndarray, after: np.ndarray, exclude: np.ndarray, name: str) -> np.ndarray:
+        """Where `active`: another user of the account who is around in the week after `after`."""
+        rows = np.flatnonzero(active)
+        out = np.full(self.n, NONE, dtype=np.int64)
+        out[rows] = self.ses.other_user_near(after[rows], exclude[rows], 7 * DAY, account=self.acct[rows],
+                                             u=self.u["colleague_" + name][rows])  # fmt: skip
+        return out
+
+
+@dataclass
+class _Progress:
+    """Where each started task is: still going, who holds it, when its last step happened."""
+
+    go: np.ndarray
+    holder: np.ndarray
+    last: np.ndarray
+
+
+@dataclass(frozen=True)
+class Blocker:
+    added: np.ndarray
+    resolved: np.ndarray
+
+
+@dataclass(frozen=True)
+class Handoff:
+    at: np.ndarray
+    giver: np.ndarray
+    receiver: np.ndarray
+
+
+def _blocker(walk: _Walk, progress: _Progress, want: np.ndarray, offset, duration, which: int) -> Blocker:
+    """Blocked by the holder after `offset`, resolved after `duration`; a step not reached stalls the task."""
+    added, reached = walk.step(want, progress.holder, progress.last + to_us(offset), f"blocker{which}_added")
+    progress.go &= ~want | reached
+    progress.last = np.where(reached, added, progress.last)
+    resolved, unblocked = walk.step(
+        reached, progress.holder, progress.last + to_us(duration), f"blocker{which}_resolved"
+    )
+    progress.go &= ~reached | unblocked
+    progress.last = np.where(unblocked, resolved, progress.last)
+    return Blocker(added, resolved)
+
+
+def _handoff(walk: _Walk, progress: _Progress, intent: Intentions) -> Handoff:
+    """The holder passes the task to a colleague who is around in the next week; the receiver holds it."""
+    at, reached = walk.step(progress.go & intent.handoff, progress.holder, progress.last + to_us(0.25 * intent.cycle),
+                            "handoff")  # fmt: skip
+    receiver = walk.colleague(reached, at, progress.holder, "handoff")
+    done = reached & (receiver >= 0)
+    handoff = Handoff(np.where(done, at, NONE), np.where(done, progress.holder, NONE), np.where(done, receiver, NONE))
+    progress.holder = np.where(done, receiver, progress.holder)
+    progress.last = np.where(done, at, progress.last)
+    return handoff
+
+
+# --------------------------------------------------------------------------- the timeline
+@dataclass(frozen=True)
+class Timeline:
+    """Every task of a block and when each step happened (NONE: never). Users are block-local."""
+
+    task_id: np.ndarray
+    project: np.ndarray  # index into the block's projects
+    acct: np.ndarray
+    created: np.ndarray
+    creator: np.ndarray
+    title: np.ndarray
+    priority: np.ndarray
+    due: np.ndarray
+    assignee: np.ndarray  # the first assignee
+    holder: np.ndarray  # who holds it at the end (after a hand-off), NONE if never assigned
+    assigned_at: np.ndarray
+    started_at: np.ndarray
+    blocker1: Blocker
+    handoff: Handoff
+    blocker2: Blocker
+    done_at: np.ndarray
+    finisher: np.ndarray
+    cancelled_at: np.ndarray
+    cancelled_from: np.ndarray  # status code
+    cancelled_by: np.ndarray
+    status: np.ndarray  # status code at the end of the window
+    original_done_at: np.ndarray  # before a long-cycle outlier was planted
+    planted_long_cycle: np.ndarray
+    original_due: np.ndarray  # before a far-due outlier was planted
+    planted_far_due: np.ndarray
+
+    @property
+    def closed(self) -> np.ndarray:
+        return (self.status == DONE) | (self.status == CANCELLED)
+
+    @property
+    def closed_at(self) -> np.ndarray:
+        return np.maximum(self.done_at, self.cancelled_at)
+
+
+def simulate_tasks(params: Params, plan: AccountPlan, b: Block, ses: Sessions, projects: Projects,
+                   create_rate: np.ndarray) -> Timeline:  # fmt: skip
+    """Create the block's tasks from activity, then walk each through its steps."""
+    draws = b.draws(params, "tasks")
+    made = task_creations(params, b, ses, projects, create_rate, draws)
+    acct = projects.acct[made.project]
+    counts = np.bincount(acct, minlength=len(b))
+    if counts.max(initial=0) >= TASK_ID_STRIDE:
+        a = b.accounts[np.argmax(counts)]
+        raise ValueError(f"account {a + 1} has {counts.max()} tasks; at most {TASK_ID_STRIDE - 1} fit its id range")
+    task_id = (b.accounts[acct] + 1) * TASK_ID_STRIDE + 1 + group_rank(acct)
+    u = DrawColumns(draws.random(counts, cols=len(UNIFORMS)), UNIFORMS)
+    z = DrawColumns(draws.normal(0.0, 1.0, counts, cols=len(NORMALS)), NORMALS)
+    intent = intentions(params, plan, b, acct, made.created, u, z)
+    walk = _Walk(ses, acct, u)
+
+    # assignment, by the creator moments after creation: to themself or a colleague who is around
+    other = walk.colleague(intent.assigned & ~intent.self_assigned, made.created, made.creator, "assign")
+    assignee = np.where(intent.assigned, np.where(other < 0, made.creator, other), NONE)
+    assigned_at, _ = walk.step(intent.assigned, made.creator, made.created + intent.assign_delay, "assigned")
+    assignee = np.where(assigned_at >= 0, assignee, NONE)
+    # start, by the assignee; then blockers, a hand-off, a second blocker, and the finish
+    go = (assignee >= 0) & ~intent.never_started
+    started_at, reached = walk.step(go, assignee, assigned_at + to_us(intent.to_start), "started")
+    progress = _Progress(go & reached, assignee.copy(), np.where(go & reached, started_at, NONE))
+    blocker1 = _blocker(walk, progress, progress.go & (intent.blockers >= 1), 0.25 * intent.cycle,
+                        intent.blocker_lengths[:, 0], 1)  # fmt: skip
+    handoff = _handoff(walk, progress, intent)
+    blocker2 = _blocker(walk, progress, progress.go & (intent.blockers >= 2), 0.2 * intent.cycle,
+                        intent.blocker_lengths[:, 1], 2)  # fmt: skip
+    finished_at, reached = walk.step(
+        progress.go, progress.holder, progress.last + to_us(0.3 * intent.cycle), "finished"
+    )
+    done_at = np.where(reached & ~intent.cancelled, finished_at, NONE)
+    cancelled_at = np.where(reached & intent.cancelled, finished_at, NONE)
+    # backlog nobody starts: some of it is cancelled by its creator weeks later
+    backlog = (started_at < 0) & intent.backlog_cancel
+    dropped_at, reached = walk.step(
+        backlog, made.creator, made.created + to_us(intent.backlog_wait), "backlog_cancelled"
+    )
+    cancelled_at = np.where(reached, dropped_at, cancelled_at)
+    return _planted_and_closed(params, b, ses, made, task_id, acct, intent, assignee, assigned_at, started_at,
+                               progress.holder, blocker1, handoff, blocker2, done_at, cancelled_at)  # fmt: skip
+
+
+def _planted_and_closed(params, b, ses, made, task_id, acct, intent, assignee, assigned_at, started_at, holder,
+                        blocker1, handoff, blocker2, done_at, cancelled_at) -> Timeline:  # fmt: skip
+    """Plant the outliers (each kind from its own stream: changing one rate never moves the other's
+    rows: a few done tasks drag on past the threshold, a few get far-future due dates), then the
+    status each task ends the window in."""
+    long_cycle = plant_long_cycles(params, b, acct, ses, holder, started_at, done_at)
+    far_due = plant_far_due_dates(params, b, acct, made.created, intent.due)
+    final_done = np.where(long_cycle >= 0, long_cycle, done_at)
+    status = np.full(len(task_id), TODO, dtype=np.int64)
+    status = np.where(started_at >= 0, IN_PROGRESS, status)
+    status = np.where((blocker1.added >= 0) & (blocker1.resolved < 0), BLOCKED, status)
+    status = np.where((blocker2.added >= 0) & (blocker2.resolved < 0), BLOCKED, status)
+    status = np.where(final_done >= 0, DONE, status)
+    status = np.where(cancelled_at >= 0, CANCELLED, status)
+    cancelled = cancelled_at >= 0
+    return Timeline(
+        task_id=task_id, project=made.project, acct=acct, created=made.created, creator=made.creator,
+        title=intent.title, priority=intent.priority, due=np.where(far_due >= 0, far_due, intent.due),
+        assignee=assignee, holder=np.where(assignee >= 0, holder, NONE), assigned_at=assigned_at,
+        started_at=started_at, blocker1=blocker1, handoff=handoff, blocker2=blocker2, done_at=final_done,
+        finisher=np.where(final_done >= 0, holder, NONE), cancelled_at=cancelled_at,
+        cancelled_from=np.where(cancelled, np.where(started_at >= 0, IN_PROGRESS, TODO), NONE),
+        cancelled_by=np.where(cancelled, np.where(started_at >= 0, holder, made.creator), NONE), status=status,
+        original_done_at=done_at, planted_long_cycle=long_cycle >= 0, original_due=intent.due,
+        planted_far_due=far_due >= 0,
+    )  # fmt: skip
