@@ -382,56 +382,52 @@ class Params(_Strict):
         return self
 
     def _check_scenarios(self, late_threshold: int) -> None:
-        w0, w1 = self.window.start, self.window.end
-        window = f"the window {w0}..{w1}"
-        sc = self.scenarios
-        if sc.feature_launch.enabled and not w0 < sc.feature_launch.date <= w1:
-            raise ValueError(
-                f"scenarios.feature_launch.date = {sc.feature_launch.date} must lie after the first day "
-                f"of {window} (a launch needs a before and an after)"
-            )
-        inc = sc.ingestion_incident
-        if inc.enabled:
-            start, end = dt.datetime.combine(w0, dt.time()), dt.datetime.combine(w1 + dt.timedelta(days=1), dt.time())
-            if not start <= inc.start < end:
-                raise ValueError(
-                    f"scenarios.ingestion_incident.start = {inc.start.isoformat()} must lie inside {window}"
-                )
-            if inc.backfill_delay_hours * 3600 <= late_threshold:
-                raise ValueError(
-                    f"scenarios.ingestion_incident.backfill_delay_hours = {inc.backfill_delay_hours:g} "
-                    f"must exceed imperfections.late_arrival.threshold_seconds ({late_threshold} s): "
-                    "the incident's events all count as late"
-                )
-        hol = sc.holidays
-        if len(set(hol.days)) != len(hol.days):  # on or off: truth/scenarios.parquet lists every day once
-            twice = next(d for d in hol.days if hol.days.count(d) > 1)
-            raise ValueError(f"scenarios.holidays.days lists {twice} twice; list each day once")
-        if hol.enabled:
-            if not hol.days:
-                raise ValueError(
-                    "scenarios.holidays is enabled but lists no days; list at least one or set enabled: false"
-                )
-            outside = [d for d in hol.days if not w0 <= d <= w1]
-            if outside:
-                raise ValueError(f"scenarios.holidays.days holds {outside[0]}, outside {window}")
-        tiers = sc.feature_launch.plan_tiers
-        if len(set(tiers)) != len(tiers):
-            raise ValueError(f"scenarios.feature_launch.plan_tiers = {tiers} lists a tier twice")
-        if sc.onboarding_revamp.enabled and not w0 < sc.onboarding_revamp.date <= w1:
-            raise ValueError(
-                f"scenarios.onboarding_revamp.date = {sc.onboarding_revamp.date} must lie after the "
-                f"first day of {window}"
-            )
+        """Each scenario's dates inside the window (on or off: holidays are listed once either way),
+        and an as_of between a day into the window and 60 days after it."""
+        window = f"the window {self.window.start}..{self.window.end}"
+        _check_launch(self.scenarios.feature_launch, self.window, window)
+        _check_incident(self.scenarios.ingestion_incident, self.window, window, late_threshold)
+        _check_holidays(self.scenarios.holidays, self.window, window)
+        revamp = self.scenarios.onboarding_revamp
+        if revamp.enabled and not self.window.start < revamp.date <= self.window.end:
+            raise ValueError(f"scenarios.onboarding_revamp.date = {revamp.date} must lie after the first day of {window}")
         as_of = self.snapshot.as_of
-        if as_of is not None:
-            lo = dt.datetime.combine(w0 + dt.timedelta(days=1), dt.time())
-            hi = dt.datetime.combine(w1 + dt.timedelta(days=61), dt.time())
-            if not lo <= as_of <= hi:
-                raise ValueError(
-                    f"snapshot.as_of = {as_of.isoformat()} must lie between {lo.isoformat()} (a day into "
-                    f"the window) and {hi.isoformat()} (60 days after it ends)"
-                )
+        lo = dt.datetime.combine(self.window.start + dt.timedelta(days=1), dt.time())
+        hi = dt.datetime.combine(self.window.end + dt.timedelta(days=61), dt.time())
+        if as_of is not None and not lo <= as_of <= hi:
+            raise ValueError(f"snapshot.as_of = {as_of.isoformat()} must lie between {lo.isoformat()} (a day into "
+                             f"the window) and {hi.isoformat()} (60 days after it ends)")  # fmt: skip
+
+
+def _check_launch(launch: FeatureLaunch, w: Window, window: str) -> None:
+    if launch.enabled and not w.start < launch.date <= w.end:
+        raise ValueError(f"scenarios.feature_launch.date = {launch.date} must lie after the first day of {window} "
+                         "(a launch needs a before and an after)")  # fmt: skip
+    if len(set(launch.plan_tiers)) != len(launch.plan_tiers):
+        raise ValueError(f"scenarios.feature_launch.plan_tiers = {launch.plan_tiers} lists a tier twice")
+
+
+def _check_incident(inc: IngestionIncident, w: Window, window: str, late_threshold: int) -> None:
+    if not inc.enabled:
+        return
+    start, end = dt.datetime.combine(w.start, dt.time()), dt.datetime.combine(w.end + dt.timedelta(days=1), dt.time())
+    if not start <= inc.start < end:
+        raise ValueError(f"scenarios.ingestion_incident.start = {inc.start.isoformat()} must lie inside {window}")
+    if inc.backfill_delay_hours * 3600 <= late_threshold:
+        raise ValueError(f"scenarios.ingestion_incident.backfill_delay_hours = {inc.backfill_delay_hours:g} must exceed "
+                         f"imperfections.late_arrival.threshold_seconds ({late_threshold} s): the incident's events "
+                         "all count as late")  # fmt: skip
+
+
+def _check_holidays(hol: Holidays, w: Window, window: str) -> None:
+    if len(set(hol.days)) != len(hol.days):  # on or off: truth/scenarios.parquet lists every day once
+        twice = next(d for d in hol.days if hol.days.count(d) > 1)
+        raise ValueError(f"scenarios.holidays.days lists {twice} twice; list each day once")
+    if hol.enabled and not hol.days:
+        raise ValueError("scenarios.holidays is enabled but lists no days; list at least one or set enabled: false")
+    outside = [d for d in hol.days if not w.start <= d <= w.end]
+    if hol.enabled and outside:
+        raise ValueError(f"scenarios.holidays.days holds {outside[0]}, outside {window}")
 
 
 def _format_loc(loc: tuple) -> str:

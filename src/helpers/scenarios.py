@@ -17,6 +17,7 @@ truth/scenarios.parquet describes each, with the dates, segment and effect.
 from __future__ import annotations
 
 import datetime as dt
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -80,65 +81,66 @@ def incident_sql(params: Params) -> str:
     )
 
 
+class ScenarioRow(NamedTuple):
+    """One row of truth/scenarios.parquet (schema.TRUTH_TABLES["scenarios"])."""
+
+    scenario: str
+    enabled: bool
+    starts_at: int  # us
+    ends_at: int | None
+    segment: str
+    rule: str
+    where_to_look: str
+
+
 def scenarios_table(params: Params) -> pa.Table:
     """truth/scenarios.parquet: one row per scenario (enabled or not), with when, for whom and what changes.
     Timestamps are naive UTC; holidays have one row per day."""
-    sc = params.scenarios
-    rows = []
-    f = sc.feature_launch
-    rows.append(
-        dict(
-            scenario="feature_launch",
-            enabled=f.enabled,
-            starts_at=moment_us(f.date),
-            ends_at=None,
-            segment="plan_tier in (" + ", ".join(f.plan_tiers) + ")",
-            rule=f"'{f.name}' launches: hand-off probability of tasks created from then on x{f.handoff_multiplier:g} "
-            f"({params.tasks.handoff_prob:g} -> {min(1.0, params.tasks.handoff_prob * f.handoff_multiplier):g})",
-            where_to_look="handoff_completed per task created, by week and segment (04_qa_profile)",
-        )
-    )
-    inc = sc.ingestion_incident
-    start, end, _ = _incident_bounds(inc)  # described even when off
-    rows.append(
-        dict(
-            scenario="ingestion_incident",
-            enabled=inc.enabled,
-            starts_at=start,
-            ends_at=end,
-            segment="all accounts",
-            rule=f"every event of these {inc.hours:g} hours is ingested {inc.backfill_delay_hours:g} h after they end "
-            "(+ normal latency): all count as late_arrival in the ledger",
-            where_to_look="events by ingestion hour and late share by hour (04_qa_profile)",
-        )
-    )
-    h = sc.holidays
-    for day in h.days or []:
-        rows.append(
-            dict(
-                scenario="holidays",
-                enabled=h.enabled,
-                starts_at=moment_us(day),
-                ends_at=moment_us(day) + DAY,
-                segment="all external accounts (local calendar)",
-                rule=f"chance of a session x{h.activity_factor:g} on {day.isoformat()}",
-                where_to_look="key events per day against the typical same weekday (04_qa_profile)",
-            )
-        )
-    o = sc.onboarding_revamp
-    rows.append(
-        dict(
-            scenario="onboarding_revamp",
-            enabled=o.enabled,
-            starts_at=moment_us(o.date),
-            ends_at=None,
-            segment="users activated from the date on",
-            rule=f"early-churner ('tourist') share {params.users.churn.early_share:g} -> {o.early_churn_share:g}",
-            where_to_look="user retention by activation cohort: week 1-4 retention steps up (04_qa_profile)",
-        )
-    )
+    rows = [_feature_launch(params), _ingestion_incident(params), *_holidays(params), _onboarding_revamp(params)]
     schema = TRUTH_TABLES["scenarios"].arrow_schema
-    return pa.table({f.name: pa.array([r[f.name] for r in rows], f.type) for f in schema}, schema=schema)
+    return pa.table({f.name: pa.array([getattr(r, f.name) for r in rows], f.type) for f in schema}, schema=schema)
+
+
+def _feature_launch(params: Params) -> ScenarioRow:
+    f, p = params.scenarios.feature_launch, params.tasks.handoff_prob
+    return ScenarioRow(
+        "feature_launch", f.enabled, moment_us(f.date), None, "plan_tier in (" + ", ".join(f.plan_tiers) + ")",
+        f"'{f.name}' launches: hand-off probability of tasks created from then on x{f.handoff_multiplier:g} "
+        f"({p:g} -> {min(1.0, p * f.handoff_multiplier):g})",
+        "handoff_completed per task created, by week and segment (04_qa_profile)",
+    )  # fmt: skip
+
+
+def _ingestion_incident(params: Params) -> ScenarioRow:
+    inc = params.scenarios.ingestion_incident
+    start, end, _ = _incident_bounds(inc)  # described even when off
+    return ScenarioRow(
+        "ingestion_incident", inc.enabled, start, end, "all accounts",
+        f"every event of these {inc.hours:g} hours is ingested {inc.backfill_delay_hours:g} h after they end "
+        "(+ normal latency): all count as late_arrival in the ledger",
+        "events by ingestion hour and late share by hour (04_qa_profile)",
+    )  # fmt: skip
+
+
+def _holidays(params: Params) -> list[ScenarioRow]:
+    h = params.scenarios.holidays
+    return [
+        ScenarioRow(
+            "holidays", h.enabled, moment_us(day), moment_us(day) + DAY, "all external accounts (local calendar)",
+            f"chance of a session x{h.activity_factor:g} on {day.isoformat()}",
+            "key events per day against the typical same weekday (04_qa_profile)",
+        )  # fmt: skip
+        for day in h.days or []
+    ]
+
+
+def _onboarding_revamp(params: Params) -> ScenarioRow:
+    o = params.scenarios.onboarding_revamp
+    return ScenarioRow(
+        "onboarding_revamp", o.enabled, moment_us(o.date), None, "users activated from the date on",
+        f"early-churner ('tourist') share {params.users.churn.early_share:g} -> {o.early_churn_share:g}",
+        "user retention by activation cohort: week 1-4 retention steps up (04_qa_profile)",
+    )  # fmt: skip
 
 
 def notes(params: Params) -> list[str]:

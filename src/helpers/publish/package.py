@@ -150,55 +150,28 @@ def sources_yml(name: str) -> str:
 
 def datapackage(data_dir: Path, name: str, keys_unique: dict[str, bool] | None = None) -> dict:
     """A Frictionless Data Package descriptor: every table as a resource over its Parquet part files
-    (`path` lists them in part order), with field types, descriptions, primary and foreign keys.
-    `keys_unique` (table -> bool, from primary_keys_unique) saves checking the data again."""
+    (`path` lists them in part order), with field types, descriptions, primary and foreign keys; then
+    the truth files and the ledger that exist. `keys_unique` (table -> bool, from primary_keys_unique)
+    saves checking the data again."""
     data_dir = Path(data_dir)
     keys_unique = keys_unique or primary_keys_unique(data_dir)
     resources = []
     for t in TABLES.values():
         files = [p.relative_to(data_dir).as_posix() for p in io.parts(io.table_dir(data_dir, t.name))]
-        resources.append(
-            {
-                "name": t.name,
-                "type": "table",
-                "path": files,
-                "format": "parquet",
-                "mediatype": "application/vnd.apache.parquet",
-                "description": f"{t.description} Grain: {t.grain}.",
-                "schema": _table_schema(t, "parquet", primary_key=keys_unique[t.name]),
-            }
-        )
+        resources.append(_parquet_resource(t.name, files, t, _table_schema(t, "parquet", keys_unique[t.name])))
     for t in TRUTH_TABLES.values():  # the answer keys: one file each, when present
-        path = data_dir / "truth" / f"{t.name}.parquet"
+        path = io.truth_path(data_dir, t.name)
         if path.exists():
             schema = _table_schema(t, "parquet", primary_key=False)
             schema["primaryKey"] = t.primary_key.split(", ")
             # the deliveries of not_yet_arrived reference users, projects and tasks of every part, and
             # frictionless reads only the first part of a multi-file resource: no foreign keys declared
             schema.pop("foreignKeys", None)
-            resources.append(
-                {
-                    "name": f"truth_{t.name}",
-                    "type": "table",
-                    "path": f"truth/{t.name}.parquet",
-                    "format": "parquet",
-                    "mediatype": "application/vnd.apache.parquet",
-                    "description": f"{t.description} Grain: {t.grain}.",
-                    "schema": schema,
-                }
-            )
-    if (data_dir / "imperfections" / "ledger.parquet").exists():
-        resources.append(
-            {
-                "name": "imperfections_ledger",
-                "type": "table",
-                "path": "imperfections/ledger.parquet",
-                "format": "parquet",
-                "mediatype": "application/vnd.apache.parquet",
-                "description": f"{LEDGER.description} Grain: {LEDGER.grain}.",
-                "schema": _table_schema(LEDGER, "parquet", primary_key=False),
-            }
-        )
+            resources.append(_parquet_resource(f"truth_{t.name}", path.relative_to(data_dir).as_posix(), t, schema))
+    ledger = io.ledger_path(data_dir)
+    if ledger.exists():
+        schema = _table_schema(LEDGER, "parquet", primary_key=False)
+        resources.append(_parquet_resource("imperfections_ledger", ledger.relative_to(data_dir).as_posix(), LEDGER, schema))
     return {
         "name": _package_name(name),
         "title": f"saas-synth dataset {name}",
@@ -208,6 +181,14 @@ def datapackage(data_dir: Path, name: str, keys_unique: dict[str, bool] | None =
         "profile": "data-package",
         "resources": resources,
     }
+
+
+def _parquet_resource(name: str, path, table: Table, schema: dict) -> dict:
+    return {
+        "name": name, "type": "table", "path": path, "format": "parquet",
+        "mediatype": "application/vnd.apache.parquet", "description": f"{table.description} Grain: {table.grain}.",
+        "schema": schema,
+    }  # fmt: skip
 
 
 def csv_datapackage(data_dir: Path, name: str, keys_unique: dict[str, bool] | None = None) -> dict:

@@ -8,7 +8,8 @@ import json
 from pathlib import Path
 
 from .. import duck
-from ..schema import LEDGER_KINDS
+from ..generate.vocab import VENDOR_TEST_DOMAIN
+from ..schema import LEDGER_KINDS, SYNCHRONOUS_EVENTS
 
 REASONS = {
     ("missing", "assignee_user_id"): "real-world incompleteness: tasks nobody took, assignees never recorded",
@@ -30,117 +31,119 @@ def _pct(x) -> str:
 
 def generation_notes(manifest: dict, ledger_path: Path | None) -> str:
     """Markdown: what was generated, what was injected where, at what rate, and why."""
-    p = manifest["params"]
-    counts = {}
-    if ledger_path is not None and Path(ledger_path).exists():
-        con = duck.connect()
+    sections = [
+        _header(manifest),
+        _generated(manifest),
+        _injected(manifest, _ledger_counts(ledger_path)),
+        _scenarios(manifest),
+        _answer_keys(manifest),
+    ]
+    return "\n\n".join(sections) + "\n"
+
+
+def _ledger_counts(ledger_path: Path | None) -> dict[tuple[str, str, str], int]:
+    """Ledger rows per (kind, table, column)."""
+    if ledger_path is None or not Path(ledger_path).exists():
+        return {}
+    con = duck.connect()
+    try:
         query = f"SELECT kind, table_name, column_name, count(*) FROM {duck.parquet(con, [ledger_path])} GROUP BY ALL"
-        counts = {(k, t, c): n for k, t, c, n in con.execute(query).fetchall()}
+        return {(k, t, c): n for k, t, c, n in con.execute(query).fetchall()}
+    finally:
         con.close()
-    lines = [
-        f"# Generation notes: {manifest['name']}",
-        "",
-        f"Seed {manifest['seed']}, window {p['window']['start']} to {p['window']['end']} (UTC, both days "
-        f"included), parameters sha256 `{manifest['params_sha256'][:12]}`. Rendered from the parameters, "
-        "the ledger (`imperfections/ledger.parquet`) and the rates measured back from the final tables.",
-        "",
-        "## What was generated",
-        "",
-        "| table | rows |",
-        "|---|---:|",
-        *[f"| {t} | {n:,} |" for t, n in manifest["row_counts"].items()],
-        "",
+
+
+def _header(manifest: dict) -> str:
+    window = manifest["params"]["window"]
+    return (
+        f"# Generation notes: {manifest['name']}\n\n"
+        f"Seed {manifest['seed']}, window {window['start']} to {window['end']} (UTC, both days included), "
+        f"parameters sha256 `{manifest['params_sha256'][:12]}`. Rendered from the parameters, the ledger "
+        "(`imperfections/ledger.parquet`) and the rates measured back from the final tables."
+    )
+
+
+def _generated(manifest: dict) -> str:
+    rows = "\n".join(f"| {t} | {n:,} |" for t, n in manifest["row_counts"].items())
+    return (
+        f"## What was generated\n\n| table | rows |\n|---|---:|\n{rows}\n\n"
         "Accounts sign up across the window and churn by plan tier; users are invited, activate (or never "
         "do) and work in sessions in their local working hours until they churn; tasks are created as "
         "people work and move todo -> in_progress -> (blocked <-> in_progress) -> done | cancelled. "
         "Every event happens inside one of its user's sessions. The assumptions log (reports/"
-        "assumptions_log.md) gives every decision and its reason.",
-        "",
-        "## What was injected, where, at what rate, and why",
-        "",
-        "| imperfection | where | how | target | measured | rows | ledger rows | why |",
-        "|---|---|---|---:|---:|---:|---:|---|",
-    ]
+        "assumptions_log.md) gives every decision and its reason."
+    )
+
+
+def _injected(manifest: dict, ledger_counts: dict) -> str:
+    """The imperfections: a row each (target, measured, ledger rows, why), their definitions, and how
+    late events and internal workspaces behave."""
+    rows, definitions = [], []
     for i in manifest.get("imperfections", []):
-        key = (i["kind"], i["column"])
-        reach = (
-            "" if i.get("achievable_rate") in (None, i["target_rate"]) else f" (reachable {_pct(i['achievable_rate'])})"
+        reach = "" if i.get("achievable_rate") in (None, i["target_rate"]) else f" (reachable {_pct(i['achievable_rate'])})"
+        listed = ledger_counts.get((i["kind"], i["table"], i["column"]), 0)
+        rows.append(
+            f"| {i['kind']} | `{i['table']}.{i['column']}` | {LEDGER_KINDS.get(i['kind'], '')} | "
+            f"{_pct(i['target_rate'])}{reach} | {_pct(i['measured_rate'])} | {i['count']:,} of {i['denominator']:,} | "
+            f"{listed:,} | {REASONS.get((i['kind'], i['column']), '')} |"
         )
-        lines.append(
-            f"| {i['kind']} | `{i['table']}.{i['column']}` | {LEDGER_KINDS.get(i['kind'], '')} | {_pct(i['target_rate'])}{reach} | "
-            f"{_pct(i['measured_rate'])} | {i['count']:,} of {i['denominator']:,} | "
-            f"{counts.get((i['kind'], i['table'], i['column']), 0):,} | "
-            f"{REASONS.get(key, '')} |"
-        )
-    lines += [
-        "",
+        threshold = f" (threshold {i['threshold_seconds']:,} s)" if i.get("threshold_seconds") else ""
+        definitions.append(f"- **{i['kind']}, {i['table']}.{i['column']}**: {i['definition']}{threshold}.")
+    late = manifest["params"]["imperfections"]["late_arrival"]
+    synchronous = ", ".join(f"`{e}`" for e in SYNCHRONOUS_EVENTS)
+    return "\n".join([
+        "## What was injected, where, at what rate, and why", "",
+        "| imperfection | where | how | target | measured | rows | ledger rows | why |",
+        "|---|---|---|---:|---:|---:|---:|---|", *rows, "",
         "Definitions (each rate is recomputed from the tables by it). Measured counts include natural "
         "cases (a task never assigned, a task that really took that long), which the ledger does not "
-        "list: it lists only what was blanked, delayed, re-sent or planted.",
-        "",
-    ]
-    for i in manifest.get("imperfections", []):
-        extra = f" (threshold {i['threshold_seconds']:,} s)" if i.get("threshold_seconds") else ""
-        lines.append(f"- **{i['kind']}, {i['table']}.{i['column']}**: {i['definition']}{extra}.")
-    late = p["imperfections"]["late_arrival"]
-    lines += [
-        "",
-        "Late arrivals: every event type except `login_succeeded` (written synchronously by the auth server) "
+        "list: it lists only what was blanked, delayed, re-sent or planted.", "", *definitions, "",
+        f"Late arrivals: every event type except {synchronous} (written synchronously by the auth server) "
         f"can be late; {100 * late['straggler_share']:.0f}% of late events are stragglers "
         f"(median {late['straggler_delay_hours']['median']:g} h beyond the threshold), the rest arrive days "
-        f"later (median {late['offline_delay_days']['median']:g} days) as offline clients sync.",
-        "",
+        f"later (median {late['offline_delay_days']['median']:g} days) as offline clients sync.", "",
         "Internal workspaces are flagged `is_internal` on the account and its users, use the reserved "
-        "`saas-synth.test` domain, and behave like scripts: any hour, any day, bursts of tasks closed within minutes.",
-        "",
-        "## Scenarios: planted effects a dashboard should reveal",
-        "",
-    ]
+        f"`{VENDOR_TEST_DOMAIN}` domain, and behave like scripts: any hour, any day, bursts of tasks closed "
+        "within minutes.",
+    ])  # fmt: skip
+
+
+def _scenarios(manifest: dict) -> str:
+    """One table row per enabled scenario (the holidays' days on one row)."""
+    head = "## Scenarios: planted effects a dashboard should reveal\n\n"
     enabled = [s for s in manifest.get("scenarios", []) if s["enabled"]]
-    if enabled:
-        lines += [
-            "Described row by row in `truth/scenarios.parquet`; each is charted in 04_qa_profile.",
-            "",
-            "| scenario | from | to | segment | rule | where to look |",
-            "|---|---|---|---|---|---|",
-        ]
-        seen = set()
-        for s in enabled:
-            if s["scenario"] in seen:
-                continue
-            seen.add(s["scenario"])
-            if s["scenario"] == "holidays":  # one row per day in the table: one line here
-                days = [h["starts_at"][:10] for h in enabled if h["scenario"] == "holidays"]
-                start, end, rule = ", ".join(days), "", s["rule"].rsplit(" on ", 1)[0] + " on each"
-            else:
-                start, end, rule = (
-                    s["starts_at"],
-                    "" if s["ends_at"] in (None, "NaT", "None") else s["ends_at"],
-                    s["rule"],
-                )
-            lines.append(f"| {s['scenario']} | {start} | {end} | {s['segment']} | {rule} | {s['where_to_look']} |")
-    else:
-        lines.append("All scenarios are off in these parameters (params `scenarios`).")
-    snap = manifest.get("snapshot", {})
-    lines += [
-        "",
-        "## Answer keys and the extract",
-        "",
+    if not enabled:
+        return head + "All scenarios are off in these parameters (params `scenarios`)."
+    rows = []
+    for name in dict.fromkeys(s["scenario"] for s in enabled):
+        s = next(x for x in enabled if x["scenario"] == name)
+        if name == "holidays":  # one row per day in the table: one line here
+            days = ", ".join(h["starts_at"][:10] for h in enabled if h["scenario"] == "holidays")
+            start, end, rule = days, "", s["rule"].rsplit(" on ", 1)[0] + " on each"
+        else:
+            start, end, rule = s["starts_at"], "" if s["ends_at"] in (None, "NaT", "None") else s["ends_at"], s["rule"]
+        rows.append(f"| {name} | {start} | {end} | {s['segment']} | {rule} | {s['where_to_look']} |")
+    return head + "\n".join([
+        "Described row by row in `truth/scenarios.parquet`; each is charted in 04_qa_profile.", "",
+        "| scenario | from | to | segment | rule | where to look |", "|---|---|---|---|---|---|", *rows,
+    ])  # fmt: skip
+
+
+def _answer_keys(manifest: dict) -> str:
+    files = ", ".join(f"`{k}` ({v['rows']:,} rows)" for k, v in manifest.get("truth", {}).items())
+    as_of = manifest.get("snapshot", {}).get("as_of")
+    extract = (
+        f"The events are an extract **as of {as_of} UTC**: deliveries ingested later are left out of "
+        "`raw/events` and listed in `truth/not_yet_arrived.parquet`."
+        if as_of
+        else "No `as_of` extract: every delivery is published."
+    )
+    return (
+        "## Answer keys and the extract\n\n"
         "`truth/` holds the answer keys (7-day active users, user and account retention, per scope `all` and "
         "`external`), computed from the simulation's state, not from the events; 05_metrics_preview checks "
-        "that plain SQL over `raw/` reproduces them. Files: "
-        + ", ".join(f"`{k}` ({v['rows']:,} rows)" for k, v in manifest.get("truth", {}).items())
-        + ".",
-        "",
-        (
-            f"The events are an extract **as of {snap['as_of']} UTC**: deliveries ingested later are left out of "
-            "`raw/events` and listed in `truth/not_yet_arrived.parquet`."
-            if snap.get("as_of")
-            else "No `as_of` extract: every delivery is published."
-        ),
-        "",
-    ]
-    return "\n".join(lines)
+        f"that plain SQL over `raw/` reproduces them. Files: {files}.\n\n{extract}"
+    )
 
 
 def index_html(manifest: dict, reports: list[str], guardrails: list[dict], data_link: str) -> str:
@@ -148,37 +151,11 @@ def index_html(manifest: dict, reports: list[str], guardrails: list[dict], data_
     esc = html.escape
     failed = [g for g in guardrails if g.get("status") == "fail"]
     status = "all guardrails pass" if not failed else f"{len(failed)} guardrail check(s) FAILED"
-    by_guardrail: dict[str, dict] = {}
-    for g in guardrails:
-        d = by_guardrail.setdefault(g["guardrail"], {"pass": 0, "fail": 0, "not applicable": 0})
-        d[g["status"]] += 1
     rows_counts = "".join(
         f"<tr><td>{esc(t)}</td><td class=n>{n:,}</td></tr>" for t, n in manifest["row_counts"].items()
     )
-    rows_guard = "".join(
-        f"<tr><td>{esc(g)}</td><td class=n>{d['pass']}</td><td class=n>{d['fail']}</td>"
-        f"<td class=n>{d['not applicable']}</td><td class={'bad' if d['fail'] else 'ok'}>"
-        f"{'fail' if d['fail'] else ('not applicable' if not d['pass'] else 'pass')}</td></tr>"
-        for g, d in by_guardrail.items()
-    )
-
-    def verdict(i):
-        if i["within_tolerance"] is None:
-            return "<td>not applicable</td>"
-        return (
-            f"<td class={'ok' if i['within_tolerance'] else 'bad'}>"
-            f"{'within tolerance' if i['within_tolerance'] else 'off target'}</td>"
-        )
-
-    def tol(i):
-        return "n/a" if i["tolerance"] is None else f"± {100 * i['tolerance']:.2f} pts"
-
-    rows_imp = "".join(
-        f"<tr><td>{esc(i['kind'])}</td><td>{esc(i['table'])}.{esc(i['column'])}</td>"
-        f"<td class=n>{_pct(i['target_rate'])}</td><td class=n>{_pct(i.get('achievable_rate'))}</td>"
-        f"<td class=n>{_pct(i['measured_rate'])}</td><td class=n>{tol(i)}</td>{verdict(i)}</tr>"
-        for i in manifest.get("imperfections", [])
-    )
+    rows_guard = _guardrail_rows(guardrails)
+    rows_imp = "".join(_imperfection_row(i) for i in manifest.get("imperfections", []))
     links = "".join(f'<li><a href="{esc(r)}">{esc(r)}</a></li>' for r in reports)
     scen = (
         "".join(f"<li>{esc(n)}</li>" for n in manifest.get("notes", []) if n.startswith("scenario "))
@@ -202,6 +179,35 @@ Data: <a href="{esc(data_link)}">{esc(data_link)}</a> (manifest.json, profile.js
 <h2>Imperfections</h2><table><tr><th>kind</th><th>where</th><th>target</th><th>reachable</th><th>measured</th><th>tolerance</th><th>verdict</th></tr>{rows_imp}</table>
 </body></html>
 """
+
+
+def _guardrail_rows(guardrails: list[dict]) -> str:
+    """A table row per guardrail: how many of its checks pass, fail or do not apply, and its status."""
+    counts: dict[str, dict] = {}
+    for g in guardrails:
+        counts.setdefault(g["guardrail"], {"pass": 0, "fail": 0, "not applicable": 0})[g["status"]] += 1
+    return "".join(
+        f"<tr><td>{html.escape(g)}</td><td class=n>{d['pass']}</td><td class=n>{d['fail']}</td>"
+        f"<td class=n>{d['not applicable']}</td><td class={'bad' if d['fail'] else 'ok'}>"
+        f"{'fail' if d['fail'] else ('not applicable' if not d['pass'] else 'pass')}</td></tr>"
+        for g, d in counts.items()
+    )
+
+
+def _imperfection_row(i: dict) -> str:
+    """A table row per imperfection: target, reachable, measured, tolerance, verdict."""
+    esc = html.escape
+    tolerance = "n/a" if i["tolerance"] is None else f"± {100 * i['tolerance']:.2f} pts"
+    if i["within_tolerance"] is None:
+        verdict = "<td>not applicable</td>"
+    else:
+        verdict = (f"<td class={'ok' if i['within_tolerance'] else 'bad'}>"
+                   f"{'within tolerance' if i['within_tolerance'] else 'off target'}</td>")  # fmt: skip
+    return (
+        f"<tr><td>{esc(i['kind'])}</td><td>{esc(i['table'])}.{esc(i['column'])}</td>"
+        f"<td class=n>{_pct(i['target_rate'])}</td><td class=n>{_pct(i.get('achievable_rate'))}</td>"
+        f"<td class=n>{_pct(i['measured_rate'])}</td><td class=n>{tolerance}</td>{verdict}</tr>"
+    )
 
 
 def write_run_reports(
