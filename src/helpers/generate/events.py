@@ -1,6 +1,6 @@
 """The event stream of one account, derived from its simulated state (sessions, projects, timeline).
 
-Rules guaranteed here (each also checked by SQL in helpers.checks):
+Rules guaranteed here (each also checked by SQL in helpers.quality.checks):
 - every task has one task_created at its created_at; every done task one task_completed at its
   completed_at and no other task has one; the task_status_changed into in_progress is at
   first_started_at; each blocker_resolved follows its blocker_added (same blocker_id);

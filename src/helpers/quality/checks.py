@@ -30,6 +30,7 @@ THRESHOLDS = {
     "max_supporting_share": (0.0, 0.45),
     "weekday_weekend_ratio": (1.5, 8.0),
     "hour_max_min_ratio": (3.0, float("inf")),
+    "busiest_hour_share": (0.0, 0.25),  # default 0.07, tiny 0.11; every event in one hour: 1.0
     "empty_weekdays_after_first_month": (0, 0),
 }
 
@@ -54,7 +55,7 @@ class Query:
 
 
 def load_queries(folder: str) -> list[Query]:
-    """Every `-- rule:` / `-- metric:` block of the .sql files in helpers/sql/<folder>, in file order."""
+    """Every `-- rule:` / `-- metric:` block of the .sql files in helpers/quality/sql/<folder>, in file order."""
     out = []
     root = resources.files("helpers.quality") / "sql" / folder
     for f in sorted((p for p in root.iterdir() if p.name.endswith(".sql")), key=lambda p: p.name):

@@ -31,6 +31,7 @@ METRIC_GUARDRAILS = {
     "max_supporting_share": "Key events present and not drowned by noise",
     "weekday_weekend_ratio": "Daily and weekly activity plausible",
     "hour_max_min_ratio": "Daily and weekly activity plausible",
+    "busiest_hour_share": "Daily and weekly activity plausible",
     "empty_weekdays_after_first_month": "Daily and weekly activity plausible",
 }
 

@@ -1,5 +1,5 @@
 """Metrics preview (05_metrics_preview): the Stage 3 metrics computed by plain SQL from the raw tables
-(helpers/sql/metrics/*.sql), compared row by row with the answer keys in truth/.
+(helpers/quality/sql/metrics/*.sql), compared row by row with the answer keys in truth/.
 
 Two runs of the same SQL:
 - "published": over the tables as published (warehouse.duckdb), what an analyst would get;
@@ -35,7 +35,7 @@ VALUES = {
 
 
 def sql(name: str) -> str:
-    """The text of helpers/sql/metrics/<name>.sql."""
+    """The text of helpers/quality/sql/metrics/<name>.sql."""
     return (resources.files("helpers.quality") / "sql" / "metrics" / f"{name}.sql").read_text()
 
 

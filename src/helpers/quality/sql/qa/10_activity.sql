@@ -50,6 +50,11 @@ SELECT CASE WHEN max(n) = 0 OR NOT getvariable('activity_applicable') THEN NULL
             ELSE max(n) / min(n)::DOUBLE END
 FROM counts;
 
+-- metric: busiest_hour_share | share of all events in the busiest UTC hour of the day (all activity in a few hours is not a working day spread over time zones)
+SELECT CASE WHEN NOT getvariable('activity_applicable') OR count(*) = 0 THEN NULL
+            ELSE max(n) / sum(n)::DOUBLE END
+FROM (SELECT hour(event_at_utc) AS h, count(*) AS n FROM qa.events GROUP BY h);
+
 -- metric: empty_weekdays_after_first_month | Mon-Fri UTC days after the first 28 days of the window with no event at all (listed holidays excepted)
 WITH days AS (
     SELECT d::DATE AS day

@@ -1,17 +1,18 @@
 -- Keys: every primary key unique and present; every foreign key resolves, inside the same account.
+-- (count(*) - count(DISTINCT key) counts each repeated key and each NULL key once.)
 -- Each rule is one query returning the number of violating rows (0 = the rule holds).
 
 -- rule: pk_accounts | account_id is unique and not null
-SELECT count(*) - count(DISTINCT account_id) + count(*) FILTER (WHERE account_id IS NULL) FROM raw.accounts;
+SELECT count(*) - count(DISTINCT account_id) FROM raw.accounts;
 
 -- rule: pk_users | user_id is unique and not null
-SELECT count(*) - count(DISTINCT user_id) + count(*) FILTER (WHERE user_id IS NULL) FROM raw.users;
+SELECT count(*) - count(DISTINCT user_id) FROM raw.users;
 
 -- rule: pk_projects | project_id is unique and not null
-SELECT count(*) - count(DISTINCT project_id) + count(*) FILTER (WHERE project_id IS NULL) FROM raw.projects;
+SELECT count(*) - count(DISTINCT project_id) FROM raw.projects;
 
 -- rule: pk_tasks | task_id is unique and not null
-SELECT count(*) - count(DISTINCT task_id) + count(*) FILTER (WHERE task_id IS NULL) FROM raw.tasks;
+SELECT count(*) - count(DISTINCT task_id) FROM raw.tasks;
 
 -- rule: pk_events | event_id is not null and unique, except re-sent deliveries the ledger lists as duplicates
 SELECT abs((SELECT coalesce(sum(deliveries - 1), 0) FROM qa.redelivered)

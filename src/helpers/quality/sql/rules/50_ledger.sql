@@ -22,18 +22,19 @@ WHERE l.kind = 'missing'
         WHEN 'country_code' THEN a.account_id IS NULL OR a.country_code IS NOT NULL
         ELSE true END;
 
--- rule: ledger_internal_matches_flags | the ledger lists exactly the accounts and users flagged is_internal, and their users share the flag
-SELECT (SELECT count(*) FROM raw.accounts WHERE is_internal)
-     + (SELECT count(*) FROM raw.users WHERE is_internal)
-     - (SELECT count(*) FROM imperfections.ledger l JOIN raw.accounts a ON a.account_id = l.row_key
-        WHERE l.kind = 'internal' AND l.table_name = 'accounts' AND a.is_internal)
-     - (SELECT count(*) FROM imperfections.ledger l JOIN raw.users u ON u.user_id = l.row_key
-        WHERE l.kind = 'internal' AND l.table_name = 'users' AND u.is_internal)
-     + (SELECT count(*) FROM raw.users u JOIN raw.accounts a USING (account_id) WHERE u.is_internal <> a.is_internal)
-     + (SELECT count(*) FROM imperfections.ledger l
-        LEFT JOIN raw.accounts a ON l.table_name = 'accounts' AND a.account_id = l.row_key
-        LEFT JOIN raw.users u ON l.table_name = 'users' AND u.user_id = l.row_key
-        WHERE l.kind = 'internal' AND NOT coalesce(a.is_internal, u.is_internal, false));
+-- rule: ledger_internal_matches_flags | the ledger lists exactly the accounts and users flagged is_internal, and every user shares its account's flag (one count per row in violation)
+WITH flagged AS (
+    SELECT 'accounts' AS table_name, account_id AS row_key FROM raw.accounts WHERE is_internal
+    UNION ALL SELECT 'users', user_id FROM raw.users WHERE is_internal
+), listed AS (
+    SELECT table_name, row_key FROM imperfections.ledger WHERE kind = 'internal'
+)
+SELECT count(DISTINCT (table_name, row_key)) FROM (
+    (SELECT * FROM flagged EXCEPT SELECT * FROM listed)      -- flagged but not listed
+    UNION ALL (SELECT * FROM listed EXCEPT SELECT * FROM flagged)  -- listed but not flagged
+    UNION ALL SELECT 'users', u.user_id FROM raw.users u JOIN raw.accounts a USING (account_id)
+              WHERE u.is_internal <> a.is_internal           -- a user whose flag differs from its account's
+);
 
 -- rule: ledger_outliers_hold | every outlier the ledger lists holds its recorded value in the tasks table
 SELECT count(*) FROM imperfections.ledger l
