@@ -7,7 +7,8 @@ For each preset (default, 10x = the default at ten times the accounts, large):
   plus Parquet write (01 + 02: all tables and state), each with one worker and with all cores;
 - the peak RSS of the largest process (sampled from /proc: the bench's children, kernels, workers);
 - the wall time of the whole papermill run (`python -m helpers.run`, all notebooks and HTML).
-Every measurement runs in a fresh process; default and 10x report the median of 3 runs. Results: printed, and saved to reports/bench/latest.json.
+Every measurement runs in a fresh process; default and 10x report the median of 3 runs. Results:
+printed, and saved to reports/bench/latest.json.
 
     python -m helpers.bench                    # default, 10x, large
     python -m helpers.bench --presets default  # just one
@@ -296,6 +297,10 @@ def _memory_gb() -> float | None:
     return None
 
 
+def _what(key: str) -> str:
+    return "generation alone" if key.startswith("generate_") and "write" not in key else "generation + Parquet write"
+
+
 def table(results: dict) -> str:
     """The results as a Markdown table (the README shows it)."""
     lines = ["| preset | events | measurement | events/s | seconds | peak RSS (MB) |", "|---|---:|---|---:|---:|---:|"]
@@ -307,11 +312,7 @@ def table(results: dict) -> str:
                 ("generate_write_1", "generation + Parquet write, 1 worker"),
             ]
             + [
-                (
-                    k,
-                    f"{'generation alone' if k.startswith('generate_') and 'write' not in k else 'generation + Parquet write'}"
-                    f", {k.rsplit('_', 1)[1]} workers",
-                )
+                (k, f"{_what(k)}, {k.rsplit('_', 1)[1]} workers")
                 for k in r
                 if k.rsplit("_", 1)[-1].isdigit() and k.rsplit("_", 1)[1] != "1"
             ]

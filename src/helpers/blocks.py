@@ -33,11 +33,27 @@ STATE_TABLES = ("user_latent", "sessions", "timeline")
 POOL_MIN_ACCOUNTS = 1000  # unless told otherwise, smaller datasets are generated in-process
 BATCH_ENV = "SAAS_SYNTH_BATCH"  # set by helpers.run: kernels draw no progress bars into the reports
 TIMELINE_FOR_EVENTS = [
-    "task_id", "account_id", "project_id", "created_at", "creator_id", "assigned_at", "assignee_id", "started_at",
-    "blocker1_added_at", "blocker1_resolved_at", "handoff_at", "handoff_from_id", "handoff_to_id",
-    "blocker2_added_at", "blocker2_resolved_at", "done_at", "done_by_id", "cancelled_at", "cancelled_from",
+    "task_id",
+    "account_id",
+    "project_id",
+    "created_at",
+    "creator_id",
+    "assigned_at",
+    "assignee_id",
+    "started_at",
+    "blocker1_added_at",
+    "blocker1_resolved_at",
+    "handoff_at",
+    "handoff_from_id",
+    "handoff_to_id",
+    "blocker2_added_at",
+    "blocker2_resolved_at",
+    "done_at",
+    "done_by_id",
+    "cancelled_at",
+    "cancelled_from",
     "cancelled_by_id",
-]  # fmt: skip
+]
 
 
 def part_ranges(params: Params) -> list[range]:
@@ -161,9 +177,14 @@ LAST_RUN: list[RunSummary] = []  # the last step's summary, in this process
 
 
 def run_blocks(
-    fn, data_dir: Path, tasks: list[tuple], desc: str, progress: bool | None = None,
-    workers: int | None = None, scheduler: str | None = None,
-) -> list:  # fmt: skip
+    fn,
+    data_dir: Path,
+    tasks: list[tuple],
+    desc: str,
+    progress: bool | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+) -> list:
     """fn(data_dir, *task) for every task (a block), results in task order: here (parts written on a
     background thread), on `workers` local processes, or on a Dask cluster (`scheduler`). Defaults: env
     SAAS_SYNTH_SCHEDULER, env SAAS_SYNTH_WORKERS, else the cores this process may use (one, under

@@ -156,7 +156,7 @@ def _run_dask(fn, tasks, scheduler, desc, bar) -> list:
     results = [None] * len(tasks)
     with Client(scheduler) as client:  # closes this client only, never the cluster it connected to
         if len({len(task) for task in tasks}) == 1 and tasks[0]:
-            futures = client.map(fn, *zip(*tasks), pure=False)
+            futures = client.map(fn, *zip(*tasks, strict=True), pure=False)
         else:  # zip would drop arguments of uneven tasks
             futures = [client.submit(fn, *task, pure=False) for task in tasks]
         index = {future.key: i for i, future in enumerate(futures)}

@@ -390,19 +390,25 @@ class Params(_Strict):
         _check_holidays(self.scenarios.holidays, self.window, window)
         revamp = self.scenarios.onboarding_revamp
         if revamp.enabled and not self.window.start < revamp.date <= self.window.end:
-            raise ValueError(f"scenarios.onboarding_revamp.date = {revamp.date} must lie after the first day of {window}")
+            raise ValueError(
+                f"scenarios.onboarding_revamp.date = {revamp.date} must lie after the first day of {window}"
+            )
         as_of = self.snapshot.as_of
         lo = dt.datetime.combine(self.window.start + dt.timedelta(days=1), dt.time())
         hi = dt.datetime.combine(self.window.end + dt.timedelta(days=61), dt.time())
         if as_of is not None and not lo <= as_of <= hi:
-            raise ValueError(f"snapshot.as_of = {as_of.isoformat()} must lie between {lo.isoformat()} (a day into "
-                             f"the window) and {hi.isoformat()} (60 days after it ends)")  # fmt: skip
+            raise ValueError(
+                f"snapshot.as_of = {as_of.isoformat()} must lie between {lo.isoformat()} (a day into "
+                f"the window) and {hi.isoformat()} (60 days after it ends)"
+            )
 
 
 def _check_launch(launch: FeatureLaunch, w: Window, window: str) -> None:
     if launch.enabled and not w.start < launch.date <= w.end:
-        raise ValueError(f"scenarios.feature_launch.date = {launch.date} must lie after the first day of {window} "
-                         "(a launch needs a before and an after)")  # fmt: skip
+        raise ValueError(
+            f"scenarios.feature_launch.date = {launch.date} must lie after the first day of {window} "
+            "(a launch needs a before and an after)"
+        )
     if len(set(launch.plan_tiers)) != len(launch.plan_tiers):
         raise ValueError(f"scenarios.feature_launch.plan_tiers = {launch.plan_tiers} lists a tier twice")
 
@@ -414,9 +420,11 @@ def _check_incident(inc: IngestionIncident, w: Window, window: str, late_thresho
     if not start <= inc.start < end:
         raise ValueError(f"scenarios.ingestion_incident.start = {inc.start.isoformat()} must lie inside {window}")
     if inc.backfill_delay_hours * 3600 <= late_threshold:
-        raise ValueError(f"scenarios.ingestion_incident.backfill_delay_hours = {inc.backfill_delay_hours:g} must exceed "
-                         f"imperfections.late_arrival.threshold_seconds ({late_threshold} s): the incident's events "
-                         "all count as late")  # fmt: skip
+        raise ValueError(
+            f"scenarios.ingestion_incident.backfill_delay_hours = {inc.backfill_delay_hours:g} must exceed "
+            f"imperfections.late_arrival.threshold_seconds ({late_threshold} s): the incident's events "
+            "all count as late"
+        )
 
 
 def _check_holidays(hol: Holidays, w: Window, window: str) -> None:

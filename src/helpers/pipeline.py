@@ -89,12 +89,13 @@ def _forget(data_dir: Path, tables: tuple[str, ...]) -> None:
     snapshot.forget(data_dir)
 
 
-def generate_entities(data_dir: str | os.PathLike, progress: bool | None = None, workers: int | None = None,
-                      scheduler: str | None = None) -> dict[str, int]:  # fmt: skip
+def generate_entities(
+    data_dir: str | os.PathLike, progress: bool | None = None, workers: int | None = None, scheduler: str | None = None
+) -> dict[str, int]:
     """Plan accounts, simulate every block of accounts, write the four entity tables and state."""
     data_dir = Path(data_dir)
     params = load_saved_params(data_dir)
-    _forget(data_dir, IMPERFECT_TABLES + ("projects",))
+    _forget(data_dir, (*IMPERFECT_TABLES, "projects"))
     for name in blocks.STATE_TABLES:
         for old in io.parts(io.state_dir(data_dir, name)):
             old.unlink()
@@ -109,15 +110,17 @@ def generate_entities(data_dir: str | os.PathLike, progress: bool | None = None,
     return {name: io.row_count(io.table_dir(data_dir, name)) for name in ENTITY_TABLES}
 
 
-def generate_events(data_dir: str | os.PathLike, progress: bool | None = None, workers: int | None = None,
-                    scheduler: str | None = None) -> dict[str, int]:  # fmt: skip
+def generate_events(
+    data_dir: str | os.PathLike, progress: bool | None = None, workers: int | None = None, scheduler: str | None = None
+) -> dict[str, int]:
     """Derive every account's events from the saved state, one part per block of accounts."""
     data_dir = Path(data_dir)
     params = load_saved_params(data_dir)
     _forget(data_dir, ("events",))
     tasks = [(k,) for k in range(len(blocks.part_ranges(params)))]
-    counts = blocks.run_blocks(blocks.events_block, data_dir, tasks, "events (account blocks)", progress, workers,
-                               scheduler)  # fmt: skip
+    counts = blocks.run_blocks(
+        blocks.events_block, data_dir, tasks, "events (account blocks)", progress, workers, scheduler
+    )
     return {"events": int(sum(counts))}
 
 
@@ -135,16 +138,18 @@ class Imperfected:
     ledger_rows: int
 
 
-def apply_imperfections(data_dir: str | os.PathLike, progress: bool | None = None, workers: int | None = None,
-                        scheduler: str | None = None) -> Imperfected:  # fmt: skip
+def apply_imperfections(
+    data_dir: str | os.PathLike, progress: bool | None = None, workers: int | None = None, scheduler: str | None = None
+) -> Imperfected:
     """03_imperfections: blank values, delay and re-send events, cut an as_of extract, write the ledger
     and the increments (idempotent: it starts from state/clean). Parts are worked as blocks."""
     data_dir = Path(data_dir)
     params = load_saved_params(data_dir)
     plan = inject.plan(params, data_dir)
     tasks = [(name, part, plan) for name, part in plan.work]
-    blocks.run_blocks(blocks.imperfections_block, data_dir, tasks, "imperfections (parts)", progress, workers,
-                      scheduler)  # fmt: skip
+    blocks.run_blocks(
+        blocks.imperfections_block, data_dir, tasks, "imperfections (parts)", progress, workers, scheduler
+    )
     rows = ledger.finish(data_dir)
     snapshot.finish_not_yet_arrived(data_dir)
     if params.snapshot.increments:

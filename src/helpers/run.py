@@ -131,7 +131,7 @@ def _quiet_kernel_manager():
     class QuietKernelManager(AsyncKernelManager):
         def format_kernel_cmd(self, extra_arguments=None):
             cmd = super().format_kernel_cmd(extra_arguments)
-            return cmd + ["--IPKernelApp.log_level=ERROR"]
+            return [*cmd, "--IPKernelApp.log_level=ERROR"]
 
     return QuietKernelManager
 
@@ -306,8 +306,10 @@ def _main(args: argparse.Namespace, workers: int) -> int:
         try:
             _check_scheduler(args.scheduler)
         except Exception as exc:
-            print(f"cannot reach the Dask scheduler at {args.scheduler}: {_describe(exc)}; nothing was written",
-                  file=sys.stderr)  # fmt: skip
+            print(
+                f"cannot reach the Dask scheduler at {args.scheduler}: {_describe(exc)}; nothing was written",
+                file=sys.stderr,
+            )
             return EXIT_FAILED
     run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + f"-{os.getpid()}"
     run = Run(args, params, params_path, data_dir, reports_dir, run_id, workers)
@@ -367,8 +369,11 @@ def _disk_fits(run: Run) -> bool:
     need = estimate(run.params)["disk bytes (approx.)"]
     free = shutil.disk_usage(run.runs_dir).free
     if need > free:
-        print(f"not enough disk space: this run needs about {need / 1e9:.1f} GB in {_rel(run.runs_dir)}, "
-              f"{free / 1e9:.1f} GB are free; nothing was written", file=sys.stderr)  # fmt: skip
+        print(
+            f"not enough disk space: this run needs about {need / 1e9:.1f} GB in {_rel(run.runs_dir)}, "
+            f"{free / 1e9:.1f} GB are free; nothing was written",
+            file=sys.stderr,
+        )
     return need <= free
 
 
@@ -379,16 +384,25 @@ def _stage(run: Run) -> bool:
         _setup_logging(run.stage_reports / "run.log")
         write_json(to_json_dict(run.params), run.resolved_params)
     except OSError as exc:
-        print(f"cannot write the staging folder {_rel(run.stage)}: {exc.strerror or exc}; nothing was published",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"cannot write the staging folder {_rel(run.stage)}: {exc.strerror or exc}; nothing was published",
+            file=sys.stderr,
+        )
         return False
     return True
 
 
 def _log_start(run: Run) -> None:
     p = run.params
-    log.info("saas-synth run %s: params %s (seed %d), %d accounts, window %s..%s",
-             run.run_id, run.params_path.name, p.seed, p.accounts.count, p.window.start, p.window.end)  # fmt: skip
+    log.info(
+        "saas-synth run %s: params %s (seed %d), %d accounts, window %s..%s",
+        run.run_id,
+        run.params_path.name,
+        p.seed,
+        p.accounts.count,
+        p.window.start,
+        p.window.end,
+    )
     from .parallel import WORKERS_ENV
 
     if run.args.scheduler:
@@ -457,9 +471,9 @@ def _publish(run: Run, manifest: dict, started: float) -> int:
     rows = ", ".join(f"{k} {v:,}" for k, v in manifest["row_counts"].items())
     done = f"published {_rel(run.data_dir)} and {_rel(run.reports_dir)} in {time.perf_counter() - started:.1f}s: {rows}"
     print(done, file=sys.stderr)
-    with contextlib.suppress(OSError):  # the dataset is published; a log line that cannot be written changes nothing
-        with open(run.reports_dir / "run.log", "a", encoding="utf-8") as f:
-            f.write(f"{dt.datetime.now(dt.UTC).strftime('%Y-%m-%dT%H:%M:%SZ')} INFO {done}\n")
+    # the dataset is published: a log line that cannot be written changes nothing
+    with contextlib.suppress(OSError), open(run.reports_dir / "run.log", "a", encoding="utf-8") as f:
+        f.write(f"{dt.datetime.now(dt.UTC).strftime('%Y-%m-%dT%H:%M:%SZ')} INFO {done}\n")
     return EXIT_OK
 
 

@@ -61,8 +61,8 @@ def early_churn_share(params: Params, activated: np.ndarray) -> np.ndarray:
 
 def _incident_bounds(inc) -> tuple[int, int, int]:
     start = moment_us(inc.start)
-    end = start + int(round(inc.hours * HOUR))
-    return start, end, end + int(round(inc.backfill_delay_hours * HOUR))
+    end = start + round(inc.hours * HOUR)
+    return start, end, end + round(inc.backfill_delay_hours * HOUR)
 
 
 def incident_us(params: Params) -> tuple[int, int, int] | None:
@@ -104,32 +104,44 @@ def scenarios_table(params: Params) -> pa.Table:
 def _feature_launch(params: Params) -> ScenarioRow:
     f, p = params.scenarios.feature_launch, params.tasks.handoff_prob
     return ScenarioRow(
-        "feature_launch", f.enabled, moment_us(f.date), None, "plan_tier in (" + ", ".join(f.plan_tiers) + ")",
+        "feature_launch",
+        f.enabled,
+        moment_us(f.date),
+        None,
+        "plan_tier in (" + ", ".join(f.plan_tiers) + ")",
         f"'{f.name}' launches: hand-off probability of tasks created from then on x{f.handoff_multiplier:g} "
         f"({p:g} -> {min(1.0, p * f.handoff_multiplier):g})",
         "handoff_completed per task created, by week and segment (04_qa_profile)",
-    )  # fmt: skip
+    )
 
 
 def _ingestion_incident(params: Params) -> ScenarioRow:
     inc = params.scenarios.ingestion_incident
     start, end, _ = _incident_bounds(inc)  # described even when off
     return ScenarioRow(
-        "ingestion_incident", inc.enabled, start, end, "all accounts",
+        "ingestion_incident",
+        inc.enabled,
+        start,
+        end,
+        "all accounts",
         f"every event of these {inc.hours:g} hours is ingested {inc.backfill_delay_hours:g} h after they end "
         "(+ normal latency): all count as late_arrival in the ledger",
         "events by ingestion hour and late share by hour (04_qa_profile)",
-    )  # fmt: skip
+    )
 
 
 def _holidays(params: Params) -> list[ScenarioRow]:
     h = params.scenarios.holidays
     return [
         ScenarioRow(
-            "holidays", h.enabled, moment_us(day), moment_us(day) + DAY, "all external accounts (local calendar)",
+            "holidays",
+            h.enabled,
+            moment_us(day),
+            moment_us(day) + DAY,
+            "all external accounts (local calendar)",
             f"chance of a session x{h.activity_factor:g} on {day.isoformat()}",
             "key events per day against the typical same weekday (04_qa_profile)",
-        )  # fmt: skip
+        )
         for day in h.days or []
     ]
 
@@ -137,10 +149,14 @@ def _holidays(params: Params) -> list[ScenarioRow]:
 def _onboarding_revamp(params: Params) -> ScenarioRow:
     o = params.scenarios.onboarding_revamp
     return ScenarioRow(
-        "onboarding_revamp", o.enabled, moment_us(o.date), None, "users activated from the date on",
+        "onboarding_revamp",
+        o.enabled,
+        moment_us(o.date),
+        None,
+        "users activated from the date on",
         f"early-churner ('tourist') share {params.users.churn.early_share:g} -> {o.early_churn_share:g}",
         "user retention by activation cohort: week 1-4 retention steps up (04_qa_profile)",
-    )  # fmt: skip
+    )
 
 
 def notes(params: Params) -> list[str]:

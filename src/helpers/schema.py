@@ -317,7 +317,8 @@ TRUTH_TABLES: dict[str, Table] = {
                 Column("cohort_week", DATE, "Monday (UTC) of the ISO week of the accounts' created_at."),
                 *_RETENTION_COLUMNS,
             ),
-            "Answer key: weekly account retention by signup cohort (any user's key event), from the simulation's state.",
+            "Answer key: weekly account retention by signup cohort (any user's key event), from the "
+            "simulation's state.",
         ),
         Table(
             "scenarios",

@@ -125,7 +125,7 @@ class AccountDraws:
             raise ValueError(f"{len(counts)} counts for {len(self.gens)} accounts")
         ends = np.cumsum(counts)
         pieces = []
-        for g, c, end in zip(self.gens, counts.tolist(), ends.tolist()):
+        for g, c, end in zip(self.gens, counts.tolist(), ends.tolist(), strict=True):
             if c:
                 pieces.append(f(g, c, *(r[end - c : end] for r in rows)))
         if not pieces:

@@ -70,7 +70,8 @@ def _truth_problems(data_dir: Path, listed: dict) -> list[str]:
     try:
         found = truth_files(data_dir)
     except Exception as exc:
-        return out + [f"{io.truth_dir(data_dir)}: unreadable answer key: {type(exc).__name__}: {str(exc)[:120]}"]
+        unreadable = f"{io.truth_dir(data_dir)}: unreadable answer key: {type(exc).__name__}: {str(exc)[:120]}"
+        return [*out, unreadable]
     for name, entry in found.items():
         if name not in listed:
             out.append(f"{io.truth_dir(data_dir) / name}.parquet: not in the manifest")

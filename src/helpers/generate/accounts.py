@@ -106,11 +106,20 @@ def plan_accounts(params: Params) -> AccountPlan:
         schema=ACCOUNTS.arrow_schema,
     )
     return AccountPlan(
-        accounts=accounts, created_at=created, churn_at=churn_at, tier=tier, country=country, domain=domain,
-        n_users=n_users, user_offset=np.r_[0, np.cumsum(n_users)[:-1]].astype(np.int64), n_projects=n_projects,
-        project_offset=np.r_[0, np.cumsum(n_projects)[:-1]].astype(np.int64), project_account=project_account,
-        project_nominal_at=nominal, internal=internal,
-    )  # fmt: skip
+        accounts=accounts,
+        created_at=created,
+        churn_at=churn_at,
+        tier=tier,
+        country=country,
+        domain=domain,
+        n_users=n_users,
+        user_offset=np.r_[0, np.cumsum(n_users)[:-1]].astype(np.int64),
+        n_projects=n_projects,
+        project_offset=np.r_[0, np.cumsum(n_projects)[:-1]].astype(np.int64),
+        project_account=project_account,
+        project_nominal_at=nominal,
+        internal=internal,
+    )
 
 
 def _churn_times(params: Params, rng: np.random.Generator, created: np.ndarray, tier: np.ndarray, w1: int):
@@ -129,7 +138,7 @@ def internal_accounts(params: Params, n: int) -> np.ndarray:
     the share changes nothing about the other accounts: a prefix of one fixed permutation, so a larger
     share adds accounts and never swaps them."""
     internal = np.zeros(n, dtype=bool)
-    k = int(round(params.imperfections.internal.account_share * n))
+    k = round(params.imperfections.internal.account_share * n)
     if k:
         internal[stream(params.seed, "internal", 0).permutation(n)[:k]] = True
     return internal
@@ -144,22 +153,24 @@ def _headcounts(params: Params, rng: np.random.Generator, tier: np.ndarray, inte
     return n_users, log_scale_count(ppa.min, ppa.max, rng.beta(1.0 + 0.5 * tier, 2.0))
 
 
-def _project_plan(rng: np.random.Generator, created: np.ndarray, churn_at: np.ndarray, n_projects: np.ndarray,
-                  w1: int):  # fmt: skip
+def _project_plan(rng: np.random.Generator, created: np.ndarray, churn_at: np.ndarray, n_projects: np.ndarray, w1: int):
     """(account, nominal creation time) per project: the first hours after signup, the others spread
     over the account's life (front-loaded), all before it ends."""
     project_account = np.repeat(np.arange(len(created)), n_projects)
     live_until = np.minimum(churn_at, w1)[project_account]
     acct_created = created[project_account]
-    first_of_account = np.r_[True, project_account[1:] != project_account[:-1]] if len(project_account) else         np.array([], bool)  # fmt: skip
+    first_of_account = (
+        np.r_[True, project_account[1:] != project_account[:-1]] if len(project_account) else np.array([], bool)
+    )
     first_lag = to_us(lognormal(rng, 2.0 * HOUR, 1.0, len(project_account)))
     later_lag = truncated_exponential(rng, 45.0 * DAY, live_until - acct_created)
     nominal = acct_created + np.where(first_of_account, first_lag, later_lag)
     return project_account, np.minimum(nominal, live_until - 1)
 
 
-def _names_and_domains(params: Params, rng: np.random.Generator, country: np.ndarray, industry_names: np.ndarray,
-                       internal: np.ndarray):  # fmt: skip
+def _names_and_domains(
+    params: Params, rng: np.random.Generator, country: np.ndarray, industry_names: np.ndarray, internal: np.ndarray
+):
     """Company names from the Faker pool of each country's locale and unique e-mail domains on reserved
     names (example.com/.net/.org); internal workspaces give themselves away: a telling name and the
     vendor's reserved .test domain."""
@@ -173,8 +184,9 @@ def _names_and_domains(params: Params, rng: np.random.Generator, country: np.nda
     _, first_pos, inverse = np.unique(slugs, return_index=True, return_inverse=True)
     repeated = first_pos[inverse] != np.arange(n)
     slugs = np.where(repeated, slugs + "-" + np.arange(1, n + 1).astype(str).astype(object), slugs)
-    tld = np.where(industry_names == "Non-profit", "example.org",
-                   np.where(rng.random(n) < 0.12, "example.net", "example.com"))  # fmt: skip
+    tld = np.where(
+        industry_names == "Non-profit", "example.org", np.where(rng.random(n) < 0.12, "example.net", "example.com")
+    )
     domain = slugs + "." + tld.astype(object)
     for j, a in enumerate(np.nonzero(internal)[0]):
         label, rnd = vocab.INTERNAL_WORKSPACES[j % len(vocab.INTERNAL_WORKSPACES)], j // len(vocab.INTERNAL_WORKSPACES)

@@ -83,13 +83,13 @@ def creation_rate(params: Params, users: Users) -> np.ndarray:
 
 def _simulate_chunk(params: Params, plan: AccountPlan, accounts: range) -> AccountSim:
     w0, w1 = window_us(params.window)
-    b = Block.of(plan, accounts)
-    users = simulate_users(params, plan, b, w1)
-    ses = user_sessions(params, b, users, w0, w1)
-    projects = place_projects(params, plan, b, ses)
-    timeline = simulate_tasks(params, plan, b, ses, projects, creation_rate(params, users))
-    archived_at = archive_times(params, b, projects, timeline.project, timeline.closed, timeline.closed_at, w1)
-    ids = _Ids(b, users)
+    block = Block.of(plan, accounts)
+    users = simulate_users(params, plan, block, w1)
+    ses = user_sessions(params, block, users, w0, w1)
+    projects = place_projects(params, plan, block, ses)
+    timeline = simulate_tasks(params, plan, block, ses, projects, creation_rate(params, users))
+    archived_at = archive_times(params, block, projects, timeline.project, timeline.closed, timeline.closed_at, w1)
+    ids = _Ids(block, users)
     return AccountSim(
         users=_users_table(ids, users),
         user_latent=_user_latent(ids, users),
@@ -103,10 +103,10 @@ def _simulate_chunk(params: Params, plan: AccountPlan, accounts: range) -> Accou
 class _Ids:
     """Block-local indices to published ids: users (NONE stays NONE) and accounts."""
 
-    def __init__(self, b: Block, users: Users) -> None:
-        self.account_id = b.accounts + 1
+    def __init__(self, block: Block, users: Users) -> None:
+        self.account_id = block.accounts + 1
         self.user_id = users.user_id
-        self.user_account = self.account_id[b.user_acct]
+        self.user_account = self.account_id[block.user_acct]
 
     def user(self, local: np.ndarray) -> np.ndarray:
         return np.where(local >= 0, self.user_id[np.maximum(local, 0)], NONE)
@@ -114,55 +114,92 @@ class _Ids:
 
 def _users_table(ids: _Ids, users: Users) -> dict:
     return dict(
-        user_id=users.user_id, account_id=ids.user_account, full_name=users.full_name, email=users.email,
-        role=ROLE_NAMES[users.role], timezone=np.array(vocab.TIMEZONES, dtype=object)[users.tz],
-        created_at=users.created, activated_at=users.activated, is_internal=users.internal.copy(),
-    )  # fmt: skip
+        user_id=users.user_id,
+        account_id=ids.user_account,
+        full_name=users.full_name,
+        email=users.email,
+        role=ROLE_NAMES[users.role],
+        timezone=np.array(vocab.TIMEZONES, dtype=object)[users.tz],
+        created_at=users.created,
+        activated_at=users.activated,
+        is_internal=users.internal.copy(),
+    )
 
 
 def _user_latent(ids: _Ids, users: Users) -> dict:
     """What the simulation knows of each user and the tables do not say (for the truth and the tests)."""
     return dict(
-        user_id=users.user_id, account_id=ids.user_account, engagement=users.engagement,
-        workday_active_prob=users.active_prob, early_churner=users.early,
+        user_id=users.user_id,
+        account_id=ids.user_account,
+        engagement=users.engagement,
+        workday_active_prob=users.active_prob,
+        early_churner=users.early,
         churn_at=np.where(users.churn == np.iinfo(np.int64).max, NONE, users.churn),  # -1: never activated or stays
-    )  # fmt: skip
+    )
 
 
 def _sessions_state(ids: _Ids, ses: Sessions) -> dict:
-    return dict(account_id=ids.account_id[ses.account], user_id=ids.user_id[ses.user], session_start=ses.start,
-                session_end=ses.end)  # fmt: skip
+    return dict(
+        account_id=ids.account_id[ses.account],
+        user_id=ids.user_id[ses.user],
+        session_start=ses.start,
+        session_end=ses.end,
+    )
 
 
 def _projects_table(ids: _Ids, projects: Projects, archived_at: np.ndarray) -> dict:
     return dict(
-        project_id=projects.project_id, account_id=ids.account_id[projects.acct],
-        owner_user_id=ids.user_id[projects.owner], project_name=projects.name, created_at=projects.created,
+        project_id=projects.project_id,
+        account_id=ids.account_id[projects.acct],
+        owner_user_id=ids.user_id[projects.owner],
+        project_name=projects.name,
+        created_at=projects.created,
         archived_at=archived_at,
-    )  # fmt: skip
+    )
 
 
 def _tasks_table(ids: _Ids, projects: Projects, tl: Timeline) -> dict:
     return dict(
-        task_id=tl.task_id, account_id=ids.account_id[tl.acct], project_id=projects.project_id[tl.project],
-        created_by_user_id=ids.user_id[tl.creator], assignee_user_id=ids.user(tl.holder),
-        title=TITLE_TEXT.take(pa.array(tl.title)), priority=PRIORITY_TEXT.take(pa.array(tl.priority)),
-        status=STATUS_TEXT.take(pa.array(tl.status)), created_at=tl.created, first_started_at=tl.started_at,
-        completed_at=tl.done_at, due_at=tl.due,
-    )  # fmt: skip
+        task_id=tl.task_id,
+        account_id=ids.account_id[tl.acct],
+        project_id=projects.project_id[tl.project],
+        created_by_user_id=ids.user_id[tl.creator],
+        assignee_user_id=ids.user(tl.holder),
+        title=TITLE_TEXT.take(pa.array(tl.title)),
+        priority=PRIORITY_TEXT.take(pa.array(tl.priority)),
+        status=STATUS_TEXT.take(pa.array(tl.status)),
+        created_at=tl.created,
+        first_started_at=tl.started_at,
+        completed_at=tl.done_at,
+        due_at=tl.due,
+    )
 
 
 def _timeline_state(ids: _Ids, projects: Projects, tl: Timeline) -> dict:
     """Every task's steps: who did what when (state/timeline: the events and the answer keys read it)."""
     return dict(
-        task_id=tl.task_id, account_id=ids.account_id[tl.acct], project_id=projects.project_id[tl.project],
-        created_at=tl.created, creator_id=ids.user_id[tl.creator],
-        assigned_at=tl.assigned_at, assignee_id=ids.user(tl.assignee), started_at=tl.started_at,
-        blocker1_added_at=tl.blocker1.added, blocker1_resolved_at=tl.blocker1.resolved,
-        handoff_at=tl.handoff.at, handoff_from_id=ids.user(tl.handoff.giver), handoff_to_id=ids.user(tl.handoff.receiver),
-        blocker2_added_at=tl.blocker2.added, blocker2_resolved_at=tl.blocker2.resolved,
-        done_at=tl.done_at, done_by_id=ids.user(tl.finisher),
-        cancelled_at=tl.cancelled_at, cancelled_from=tl.cancelled_from, cancelled_by_id=ids.user(tl.cancelled_by),
-        planted_long_cycle=tl.planted_long_cycle, original_done_at=tl.original_done_at,
-        planted_far_due=tl.planted_far_due, original_due_at=tl.original_due,
-    )  # fmt: skip
+        task_id=tl.task_id,
+        account_id=ids.account_id[tl.acct],
+        project_id=projects.project_id[tl.project],
+        created_at=tl.created,
+        creator_id=ids.user_id[tl.creator],
+        assigned_at=tl.assigned_at,
+        assignee_id=ids.user(tl.assignee),
+        started_at=tl.started_at,
+        blocker1_added_at=tl.blocker1.added,
+        blocker1_resolved_at=tl.blocker1.resolved,
+        handoff_at=tl.handoff.at,
+        handoff_from_id=ids.user(tl.handoff.giver),
+        handoff_to_id=ids.user(tl.handoff.receiver),
+        blocker2_added_at=tl.blocker2.added,
+        blocker2_resolved_at=tl.blocker2.resolved,
+        done_at=tl.done_at,
+        done_by_id=ids.user(tl.finisher),
+        cancelled_at=tl.cancelled_at,
+        cancelled_from=tl.cancelled_from,
+        cancelled_by_id=ids.user(tl.cancelled_by),
+        planted_long_cycle=tl.planted_long_cycle,
+        original_done_at=tl.original_done_at,
+        planted_far_due=tl.planted_far_due,
+        original_due_at=tl.original_due,
+    )

@@ -70,10 +70,19 @@ class _Builder:
         def ids(x):
             return np.full(n, NONE, dtype=np.int64) if x is None else np.asarray(x, np.int64)
 
-        self.parts.append(EventColumns(
-            np.asarray(acct, np.int64), np.full(n, CODE[name], dtype=np.int8), ids(user), ids(t), ids(project),
-            ids(task), np.full(n, prop_kind, dtype=np.int8), ids(prop_a), ids(prop_b),
-        ))  # fmt: skip
+        self.parts.append(
+            EventColumns(
+                np.asarray(acct, np.int64),
+                np.full(n, CODE[name], dtype=np.int8),
+                ids(user),
+                ids(t),
+                ids(project),
+                ids(task),
+                np.full(n, prop_kind, dtype=np.int8),
+                ids(prop_a),
+                ids(prop_b),
+            )
+        )
 
     def columns(self) -> EventColumns:
         if not self.parts:
@@ -113,24 +122,31 @@ def _rows_of(cols: dict, account_ids: range) -> dict:
     return {k: v[lo:hi] for k, v in cols.items()}
 
 
-def _chunk_events(params: Params, accounts: range, first_user_id: int, sessions: dict, projects: dict,
-                  timeline: dict) -> dict:  # fmt: skip
+def _chunk_events(
+    params: Params, accounts: range, first_user_id: int, sessions: dict, projects: dict, timeline: dict
+) -> dict:
     """block_events for accounts with at most CHUNK_USERS users, first_user_id, first_user_id + 1, ...
     Each account draws from its own stream, in this order: sessions, views, notes, latencies."""
     a0, n_acc = accounts.start, len(accounts)
     draws = AccountDraws(params.seed, "events", np.arange(a0, accounts.stop) + 1)
     w0, w1 = window_us(params.window)
     s_acct = sessions["account_id"] - 1 - a0
-    ses = Sessions(sessions["user_id"] - first_user_id, sessions["session_start"], sessions["session_end"], w0,
-                   s_acct, n_acc)  # fmt: skip
-    b = _Builder()
-    _session_events(b, params, draws, ses, first_user_id)
-    b.add("project_created", projects["account_id"] - 1 - a0, projects["owner_user_id"], projects["created_at"],
-          project=projects["project_id"])  # fmt: skip
+    ses = Sessions(
+        sessions["user_id"] - first_user_id, sessions["session_start"], sessions["session_end"], w0, s_acct, n_acc
+    )
+    builder = _Builder()
+    _session_events(builder, params, draws, ses, first_user_id)
+    builder.add(
+        "project_created",
+        projects["account_id"] - 1 - a0,
+        projects["owner_user_id"],
+        projects["created_at"],
+        project=projects["project_id"],
+    )
     t_acct = timeline["account_id"] - 1 - a0
-    _task_events(b, timeline, t_acct)
-    _work_notes(b, params, draws, ses, timeline, t_acct, first_user_id, w1)
-    return _numbered(params, draws, b.columns(), a0, n_acc, w0)
+    _task_events(builder, timeline, t_acct)
+    _work_notes(builder, params, draws, ses, timeline, t_acct, first_user_id, w1)
+    return _numbered(params, draws, builder.columns(), a0, n_acc, w0)
 
 
 def _session_events(b: _Builder, params: Params, draws: AccountDraws, ses: Sessions, first_user_id: int) -> None:
@@ -169,28 +185,51 @@ _TASK_STEPS = (
 def _task_events(b: _Builder, timeline: dict, t_acct: np.ndarray) -> None:
     """One event per step of the timeline that happened, by the step's actor, with its properties."""
     task = timeline["task_id"]
-    cols = dict(timeline, blocker1=task * 10 + 1, blocker2=task * 10 + 2,
-                holder_after=np.where(timeline["handoff_to_id"] >= 0, timeline["handoff_to_id"], timeline["assignee_id"]))  # fmt: skip
+    cols = dict(
+        timeline,
+        blocker1=task * 10 + 1,
+        blocker2=task * 10 + 2,
+        holder_after=np.where(timeline["handoff_to_id"] >= 0, timeline["handoff_to_id"], timeline["assignee_id"]),
+    )
 
     def value(x, rows):
         return None if x is None else (cols[x][rows] if isinstance(x, str) else np.full(len(rows), x, np.int64))
 
     for name, at, actor, (kind, prop_a, prop_b) in _TASK_STEPS:
         rows = np.nonzero(cols[at] >= 0)[0]
-        b.add(name, t_acct[rows], cols[actor][rows], cols[at][rows], project=timeline["project_id"][rows],
-              task=task[rows], prop_kind=kind, prop_a=value(prop_a, rows), prop_b=value(prop_b, rows))  # fmt: skip
+        b.add(
+            name,
+            t_acct[rows],
+            cols[actor][rows],
+            cols[at][rows],
+            project=timeline["project_id"][rows],
+            task=task[rows],
+            prop_kind=kind,
+            prop_a=value(prop_a, rows),
+            prop_b=value(prop_b, rows),
+        )
 
 
-def _work_notes(b: _Builder, params: Params, draws: AccountDraws, ses: Sessions, tl: dict, t_acct: np.ndarray,
-                first_user_id: int, w1: int) -> None:  # fmt: skip
+def _work_notes(
+    b: _Builder,
+    params: Params,
+    draws: AccountDraws,
+    ses: Sessions,
+    tl: dict,
+    t_acct: np.ndarray,
+    first_user_id: int,
+    w1: int,
+) -> None:
     """Notes while a task is in progress (Poisson per day, capped), each by whoever holds the task at
     that moment, in their next session; the first holder's notes stop at the hand-off."""
     started = tl["started_at"] >= 0
     end = np.where(tl["done_at"] >= 0, tl["done_at"], np.where(tl["cancelled_at"] >= 0, tl["cancelled_at"], w1))
     span = np.where(started, end - tl["started_at"], 0)
     n_acc = ses.n_accounts
-    n_notes = np.minimum(draws.poisson(params.tasks.work_notes_per_day * span / DAY, np.bincount(t_acct, minlength=n_acc)),
-                         params.tasks.max_work_notes)  # fmt: skip
+    n_notes = np.minimum(
+        draws.poisson(params.tasks.work_notes_per_day * span / DAY, np.bincount(t_acct, minlength=n_acc)),
+        params.tasks.max_work_notes,
+    )
     ni = np.repeat(np.arange(len(span)), n_notes)
     per_note = draws.random(np.bincount(t_acct[ni], minlength=n_acc), cols=2)  # when it is due, where in the session
     nominal = tl["started_at"][ni] + np.floor(per_note[:, 0] * span[ni]).astype(np.int64)
@@ -200,8 +239,14 @@ def _work_notes(b: _Builder, params: Params, draws: AccountDraws, ses: Sessions,
     note_t = ses.snap(writer - first_user_id, nominal, where=intraday_from_u(per_note[:, 1]))
     holds_until = np.where(after_handoff | (handoff_at < 0), end[ni], handoff_at)
     ok = (note_t >= 0) & (note_t < holds_until)
-    b.add("work_note_added", t_acct[ni][ok], writer[ok], note_t[ok], project=tl["project_id"][ni][ok],
-          task=tl["task_id"][ni][ok])  # fmt: skip
+    b.add(
+        "work_note_added",
+        t_acct[ni][ok],
+        writer[ok],
+        note_t[ok],
+        project=tl["project_id"][ni][ok],
+        task=tl["task_id"][ni][ok],
+    )
 
 
 def _numbered(params: Params, draws: AccountDraws, ev: EventColumns, a0: int, n_acc: int, w0: int) -> dict:
@@ -217,13 +262,22 @@ def _numbered(params: Params, draws: AccountDraws, ev: EventColumns, a0: int, n_
     event_id[by_account] = account_id[by_account] * EVENT_ID_STRIDE + 1 + group_rank(ev.acct[by_account])
     lat = params.ingestion
     latency = np.empty(len(ev.t))
-    latency[by_account] = np.minimum(draws.lognormal(lat.latency_seconds.median, lat.latency_seconds.sigma, counts),
-                                     lat.max_latency_seconds)  # fmt: skip
+    latency[by_account] = np.minimum(
+        draws.lognormal(lat.latency_seconds.median, lat.latency_seconds.sigma, counts), lat.max_latency_seconds
+    )
     return dict(
-        event_id=event_id, account_id=account_id, user_id=ev.user, code=ev.code, event_at_utc=ev.t,
-        ingested_at_utc=ev.t + np.floor(latency * US).astype(np.int64), project_id=ev.project, task_id=ev.task,
-        prop_kind=ev.prop_kind, prop_a=ev.prop_a, prop_b=ev.prop_b,
-    )  # fmt: skip
+        event_id=event_id,
+        account_id=account_id,
+        user_id=ev.user,
+        code=ev.code,
+        event_at_utc=ev.t,
+        ingested_at_utc=ev.t + np.floor(latency * US).astype(np.int64),
+        project_id=ev.project,
+        task_id=ev.task,
+        prop_kind=ev.prop_kind,
+        prop_a=ev.prop_a,
+        prop_b=ev.prop_b,
+    )
 
 
 # JSON text of each property kind: prefix, first value, middle, second value, suffix

@@ -26,7 +26,7 @@ def _quota(share: float, of: np.ndarray, natural: np.ndarray, u: np.ndarray) -> 
 
 
 def plant_long_cycles(
-    params: Params, b: Block, acct: np.ndarray, ses: Sessions, holder, t_started, t_done
+    params: Params, block: Block, acct: np.ndarray, ses: Sessions, holder, t_started, t_done
 ) -> np.ndarray:
     """New completion times (or -1) for done tasks chosen to take longer than the threshold.
 
@@ -37,22 +37,22 @@ def plant_long_cycles(
     """
     out = params.imperfections.outliers
     threshold = out.long_cycle_threshold_days * DAY
-    n_acc = len(b)
-    D = AccountDraws(params.seed, "outliers", 2 * (b.accounts + 1))
+    n_acc = len(block)
+    draws = AccountDraws(params.seed, "outliers", 2 * (block.accounts + 1))
     done = t_done >= 0
     natural = done & (t_done - t_started > threshold)
     quota = _quota(
         out.long_cycle_share,
         np.bincount(acct[done], minlength=n_acc),
         np.bincount(acct[natural], minlength=n_acc),
-        D.random(np.ones(n_acc, np.int64)),
+        draws.random(np.ones(n_acc, np.int64)),
     )
     new = np.full(len(t_done), NONE, dtype=np.int64)
     cand = np.flatnonzero(done & ~natural)
     c_acct = acct[cand]
     c_counts = np.bincount(c_acct, minlength=n_acc)
-    key = D.random(c_counts)  # candidates are taken in the order of this key
-    stretch = D.uniform(1.05, 2.5, c_counts)
+    key = draws.random(c_counts)  # candidates are taken in the order of this key
+    stretch = draws.uniform(1.05, 2.5, c_counts)
     got = np.zeros(n_acc, dtype=np.int64)
     lo = np.zeros(n_acc)
     for round_ in range(64):  # each round takes the next slice of keys, twice as wide as needed (and growing)
@@ -64,7 +64,7 @@ def plant_long_cycles(
             break
         rows = rows[np.lexsort((key[rows], c_acct[rows]))]
         nominal = t_started[cand[rows]] + to_us(threshold * stretch[rows])
-        t = ses.snap(holder[cand[rows]], nominal, D, np.bincount(c_acct[rows], minlength=n_acc))
+        t = ses.snap(holder[cand[rows]], nominal, draws, np.bincount(c_acct[rows], minlength=n_acc))
         ok = rows[t >= 0]
         t = t[t >= 0]
         keep = group_rank(c_acct[ok]) < need[c_acct[ok]]  # successes in key order, per account
@@ -74,30 +74,30 @@ def plant_long_cycles(
     return new
 
 
-def plant_far_due_dates(params: Params, b: Block, acct: np.ndarray, created, due) -> np.ndarray:
+def plant_far_due_dates(params: Params, block: Block, acct: np.ndarray, created, due) -> np.ndarray:
     """New due dates (or -1): tasks with a due date that get one far past the threshold (placeholders)."""
     out = params.imperfections.outliers
     threshold = out.far_due_threshold_days * DAY
-    n_acc = len(b)
-    D = AccountDraws(params.seed, "outliers", 2 * (b.accounts + 1) + 1)
+    n_acc = len(block)
+    draws = AccountDraws(params.seed, "outliers", 2 * (block.accounts + 1) + 1)
     natural = (due >= 0) & (due - created > threshold)
     quota = _quota(
         out.far_due_share,
         np.bincount(acct, minlength=n_acc),
         np.bincount(acct[natural], minlength=n_acc),
-        D.random(np.ones(n_acc, np.int64)),
+        draws.random(np.ones(n_acc, np.int64)),
     )
     cand = np.flatnonzero((due >= 0) & ~natural)
     c_acct = acct[cand]
     c_counts = np.bincount(c_acct, minlength=n_acc)
-    key = D.random(c_counts)  # the quota's candidates: those with the smallest keys in their account
+    key = draws.random(c_counts)  # the quota's candidates: those with the smallest keys in their account
     few = key < np.minimum(1.0, (4 * quota + 8) / np.maximum(c_counts, 1))[c_acct]
     if (np.bincount(c_acct[few], minlength=n_acc) < quota).any():  # rare: the slice was too narrow
         few[:] = True
     rows = np.flatnonzero(few)
     rows = rows[np.lexsort((key[rows], c_acct[rows]))]
     pick = cand[rows][group_rank(c_acct[rows]) < quota[c_acct[rows]]]
-    stretch = D.uniform(1.05, 4.0, np.bincount(acct[pick], minlength=n_acc))
+    stretch = draws.uniform(1.05, 4.0, np.bincount(acct[pick], minlength=n_acc))
     new = np.full(len(due), NONE, dtype=np.int64)
     new[pick] = ((created[pick] + to_us(threshold * stretch)) // DAY + 1) * DAY
     return new

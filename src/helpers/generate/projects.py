@@ -33,13 +33,13 @@ class Projects:
         return len(self.project_id)
 
 
-def place_projects(params: Params, plan: AccountPlan, b: Block, ses: Sessions) -> Projects:
+def place_projects(params: Params, plan: AccountPlan, block: Block, ses: Sessions) -> Projects:
     """Each project is created in the first session (of any user of its account) that starts at or
     after its nominal time, a few minutes into it; the same name twice in one account gets " 2", " 3"."""
-    draws = b.draws(params, "projects")
-    counts = plan.n_projects[b.accounts]
-    first, total = int(plan.project_offset[b.accounts[0]]), int(counts.sum())
-    acct = np.repeat(np.arange(len(b)), counts)
+    draws = block.draws(params, "projects")
+    counts = plan.n_projects[block.accounts]
+    first, total = int(plan.project_offset[block.accounts[0]]), int(counts.sum())
+    acct = np.repeat(np.arange(len(block)), counts)
     nominal = plan.project_nominal_at[first : first + total]
     k = np.searchsorted(ses.sorted_key, ses.start_key(acct, nominal), side="left")
     k = np.minimum(k, ses.account_hi[acct] - 1)
@@ -56,14 +56,21 @@ def place_projects(params: Params, plan: AccountPlan, b: Block, ses: Sessions) -
     return Projects(project_id, acct, start + offset, ses.user_sorted[k], k, name)
 
 
-def archive_times(params: Params, b: Block, projects: Projects, task_project: np.ndarray, task_closed: np.ndarray,
-                  task_closed_at: np.ndarray, w1: int) -> np.ndarray:  # fmt: skip
+def archive_times(
+    params: Params,
+    block: Block,
+    projects: Projects,
+    task_project: np.ndarray,
+    task_closed: np.ndarray,
+    task_closed_at: np.ndarray,
+    w1: int,
+) -> np.ndarray:
     """Per project: when it was archived (NONE if live). A project is archived, with probability
     projects.archive_share, a lognormal lag after its last task closed, only if it has tasks, all are
     closed, and the lag ends inside the window."""
     n = len(projects)
-    counts = np.bincount(projects.acct, minlength=len(b))
-    draws = b.draws(params, "archive")
+    counts = np.bincount(projects.acct, minlength=len(block))
+    draws = block.draws(params, "archive")
     open_tasks = np.bincount(task_project, weights=~task_closed, minlength=n)
     last_close = np.full(n, -1, dtype=np.int64)
     np.maximum.at(last_close, task_project, task_closed_at)

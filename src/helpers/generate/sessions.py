@@ -238,8 +238,10 @@ def build_sessions(
     start = w0 + (d_idx - 1) * DAY + np.floor(local_start_h * HOUR).astype(np.int64) - offsets[tz[u_idx], d_idx]
     # the activation session comes first for each user (np.nonzero is row-major: users, then days)
     user = np.concatenate([np.arange(n), u_idx])
-    start, end = np.concatenate([activated_at, start]), np.concatenate([activated_at + first_len,
-                                                                        start + np.floor(hours * HOUR).astype(np.int64)])  # fmt: skip
+    start, end = (
+        np.concatenate([activated_at, start]),
+        np.concatenate([activated_at + first_len, start + np.floor(hours * HOUR).astype(np.int64)]),
+    )
     user, start, end = _within_life(user, start, end, activated_at, churn_at, w0, w1)
     return Sessions(user, start, end, w0, account[user], n_accounts)
 

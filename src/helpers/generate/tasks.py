@@ -28,7 +28,9 @@ from .sessions import Sessions, intraday_from_u, moment
 
 NONE = -1  # "not reached" / "no user"
 TASK_ID_STRIDE = 10_000_000  # task_id = account_id * 1e7 + n: ids do not depend on block scheduling
-TODO, IN_PROGRESS, BLOCKED, DONE, CANCELLED = (STATUSES.index(s) for s in ("todo", "in_progress", "blocked", "done", "cancelled"))  # fmt: skip
+TODO, IN_PROGRESS, BLOCKED, DONE, CANCELLED = (
+    STATUSES.index(s) for s in ("todo", "in_progress", "blocked", "done", "cancelled")
+)
 # Internal/test workspaces behave like scripts: bursts of tasks closed within minutes.
 INTERNAL_TASK_BURST = 3.0  # x tasks.created_per_session
 INTERNAL_SPEED = 0.02  # x every nominal task duration
@@ -40,11 +42,30 @@ PRIORITY_TEXT = pa.array(PRIORITIES, pa.string())
 STATUS_TEXT = pa.array(STATUSES, pa.string())
 
 UNIFORMS = (
-    "priority", "title", "has_due", "assigned", "self_assigned", "never_started", "blocked", "blocked_twice",
-    "handoff", "cancelled", "backlog_cancel", "assign_delay", "colleague_assign", "colleague_handoff",
-    "at_assigned", "at_started", "at_blocker1_added", "at_blocker1_resolved", "at_handoff", "at_blocker2_added",
-    "at_blocker2_resolved", "at_finished", "at_backlog_cancelled",
-)  # fmt: skip
+    "priority",
+    "title",
+    "has_due",
+    "assigned",
+    "self_assigned",
+    "never_started",
+    "blocked",
+    "blocked_twice",
+    "handoff",
+    "cancelled",
+    "backlog_cancel",
+    "assign_delay",
+    "colleague_assign",
+    "colleague_handoff",
+    "at_assigned",
+    "at_started",
+    "at_blocker1_added",
+    "at_blocker1_resolved",
+    "at_handoff",
+    "at_blocker2_added",
+    "at_blocker2_resolved",
+    "at_finished",
+    "at_backlog_cancelled",
+)
 NORMALS = ("due_in", "cycle", "to_start", "blocker1", "blocker2", "backlog_wait")
 
 
@@ -58,36 +79,40 @@ class Creations:
     project: np.ndarray  # index into the block's projects
 
 
-def task_creations(params: Params, b: Block, ses: Sessions, projects: Projects, create_rate: np.ndarray,
-                   draws: AccountDraws) -> Creations:  # fmt: skip
+def task_creations(
+    params: Params, block: Block, ses: Sessions, projects: Projects, create_rate: np.ndarray, draws: AccountDraws
+) -> Creations:
     """Work follows activity: each session creates Poisson(tasks.created_per_session x the user's
     creation factor) tasks at random moments of the session, each into a project of the account that
     already exists (the newest project half the time, else any live one). A project keeps at most
     tasks_per_project.max tasks (first come, first kept) and gets at least tasks_per_project.min:
     missing ones are created in random sessions from the project's creation on. Task ids follow time."""
-    session, t, project = _in_sessions(params, b, ses, projects, create_rate, draws)
+    session, t, project = _in_sessions(params, block, ses, projects, create_rate, draws)
     order = order_by(project, t, ses.origin)  # a project keeps its first tasks_per_project.max tasks
     keep = order[group_rank(project[order]) < params.tasks_per_project.max]
-    top_session, top_t, top_project = _top_up(params, b, ses, projects, project[keep], draws)
-    session, t, project = (np.concatenate(x) for x in ((session[keep], top_session), (t[keep], top_t),
-                                                       (project[keep], top_project)))  # fmt: skip
+    top_session, top_t, top_project = _top_up(params, block, ses, projects, project[keep], draws)
+    session, t, project = (
+        np.concatenate(x) for x in ((session[keep], top_session), (t[keep], top_t), (project[keep], top_project))
+    )
     by_project = np.argsort(project, kind="stable")  # ties by project
     order = by_project[order_by(projects.acct[project[by_project]], t[by_project], ses.origin)]
     return Creations(t[order], ses.user_sorted[session[order]], project[order])
 
 
-def _in_sessions(params: Params, b: Block, ses: Sessions, projects: Projects, create_rate: np.ndarray,
-                 draws: AccountDraws):  # fmt: skip
+def _in_sessions(
+    params: Params, block: Block, ses: Sessions, projects: Projects, create_rate: np.ndarray, draws: AccountDraws
+):
     """(session, time, project) of the tasks created as people work (before the per-project cap)."""
-    per_session = draws.poisson(params.tasks.created_per_session * create_rate[ses.user_sorted],
-                                ses.account_hi - ses.account_lo)  # fmt: skip
+    per_session = draws.poisson(
+        params.tasks.created_per_session * create_rate[ses.user_sorted], ses.account_hi - ses.account_lo
+    )
     k = np.repeat(np.arange(len(ses)), per_session)
     ka = ses.account_sorted[k]
-    counts = np.bincount(ka, minlength=len(b))
+    counts = np.bincount(ka, minlength=len(block))
     t = moment(draws, ses.start_sorted[k], ses.end_sorted[k], counts)
     p_order = order_by(projects.acct, projects.created, ses.origin)
     p_key = ses.start_key(projects.acct[p_order], projects.created[p_order])
-    p_lo = np.searchsorted(projects.acct[p_order], np.arange(len(b)), side="left")
+    p_lo = np.searchsorted(projects.acct[p_order], np.arange(len(block)), side="left")
     live = np.searchsorted(p_key, ses.start_key(ka, t), side="left") - p_lo[ka]  # projects created strictly before t
     newest = draws.random(counts) < 0.5
     pick = np.where(newest, live - 1, np.floor(draws.random(counts) * np.maximum(live, 1)).astype(np.int64))
@@ -96,12 +121,13 @@ def _in_sessions(params: Params, b: Block, ses: Sessions, projects: Projects, cr
     return k[ok], t[ok], project
 
 
-def _top_up(params: Params, b: Block, ses: Sessions, projects: Projects, kept_project: np.ndarray,
-            draws: AccountDraws):  # fmt: skip
+def _top_up(
+    params: Params, block: Block, ses: Sessions, projects: Projects, kept_project: np.ndarray, draws: AccountDraws
+):
     """(session, time, project) of the tasks that bring projects below tasks_per_project.min up to
     min plus a few (Poisson(2), so counts do not pile up at exactly min), in random sessions of the
     account from the project's creation on."""
-    tpp, n_acc = params.tasks_per_project, len(b)
+    tpp, n_acc = params.tasks_per_project, len(block)
     have = np.bincount(kept_project, minlength=len(projects))
     target = np.minimum(tpp.min + draws.poisson(2.0, np.bincount(projects.acct, minlength=n_acc)), tpp.max)
     need = np.where(have < tpp.min, np.maximum(target - have, 0), 0)
@@ -113,8 +139,9 @@ def _top_up(params: Params, b: Block, ses: Sessions, projects: Projects, kept_pr
     j = np.floor(draws.random(counts) * (ses.account_hi[acct] - lo + 1)).astype(np.int64)
     session = np.where(j == 0, projects.session[project], lo + j - 1)
     start, end = np.maximum(ses.start_sorted[session], p_created + 1), ses.end_sorted[session]
-    t = np.minimum(start + np.floor(draws.random(counts) * np.maximum(end - start, 0)).astype(np.int64),
-                   np.maximum(end - 1, start))  # fmt: skip
+    t = np.minimum(
+        start + np.floor(draws.random(counts) * np.maximum(end - start, 0)).astype(np.int64), np.maximum(end - 1, start)
+    )
     return session, t, project
 
 
@@ -140,8 +167,15 @@ class Intentions:
     backlog_wait: np.ndarray
 
 
-def intentions(params: Params, plan: AccountPlan, b: Block, acct: np.ndarray, created: np.ndarray,
-               u: DrawColumns, z: DrawColumns) -> Intentions:  # fmt: skip
+def intentions(
+    params: Params,
+    plan: AccountPlan,
+    block: Block,
+    acct: np.ndarray,
+    created: np.ndarray,
+    u: DrawColumns,
+    z: DrawColumns,
+) -> Intentions:
     p = params.tasks
 
     def lognormal(name: str, median: float, sigma: float) -> np.ndarray:
@@ -153,9 +187,9 @@ def intentions(params: Params, plan: AccountPlan, b: Block, acct: np.ndarray, cr
     cycle = lognormal("cycle", p.cycle_time_days.median * DAY, p.cycle_time_days.sigma)
     cycle = cycle * np.array(vocab.PRIORITY_CYCLE_FACTOR)[priority]  # urgent work moves faster
     to_start = lognormal("to_start", p.time_to_start_hours.median * HOUR, p.time_to_start_hours.sigma)
-    block = p.blocker_duration_hours
-    lengths = np.stack([lognormal(f"blocker{i}", block.median * HOUR, block.sigma) for i in (1, 2)], axis=1)
-    speed = np.where(b.internal[acct], INTERNAL_SPEED, 1.0)  # scripted test traffic: minutes, not days
+    blocked_for = p.blocker_duration_hours
+    lengths = np.stack([lognormal(f"blocker{i}", blocked_for.median * HOUR, blocked_for.sigma) for i in (1, 2)], axis=1)
+    speed = np.where(block.internal[acct], INTERNAL_SPEED, 1.0)  # scripted test traffic: minutes, not days
     return Intentions(
         priority=priority,
         title=np.floor(u.title * len(TITLE_POOL)).astype(np.int64),
@@ -164,7 +198,7 @@ def intentions(params: Params, plan: AccountPlan, b: Block, acct: np.ndarray, cr
         self_assigned=u.self_assigned < p.self_assigned_share,
         never_started=u.never_started < p.never_started_share,
         blockers=blockers,
-        handoff=u.handoff < scenarios.handoff_probability(params, plan.tier[b.accounts][acct], created),
+        handoff=u.handoff < scenarios.handoff_probability(params, plan.tier[block.accounts][acct], created),
         cancelled=u.cancelled < p.cancelled_share,
         backlog_cancel=u.backlog_cancel < p.backlog_cancelled_share,
         assign_delay=np.floor((5.0 + 235.0 * u.assign_delay) * US).astype(np.int64),
@@ -194,8 +228,9 @@ class _Walk:
         """Where `active`: another user of the account who is around in the week after `after`."""
         rows = np.flatnonzero(active)
         out = np.full(self.n, NONE, dtype=np.int64)
-        out[rows] = self.ses.other_user_near(after[rows], exclude[rows], 7 * DAY, account=self.acct[rows],
-                                             u=self.u["colleague_" + name][rows])  # fmt: skip
+        out[rows] = self.ses.other_user_near(
+            after[rows], exclude[rows], 7 * DAY, account=self.acct[rows], u=self.u["colleague_" + name][rows]
+        )
         return out
 
 
@@ -236,8 +271,9 @@ def _blocker(walk: _Walk, progress: _Progress, want: np.ndarray, offset, duratio
 
 def _handoff(walk: _Walk, progress: _Progress, intent: Intentions) -> Handoff:
     """The holder passes the task to a colleague who is around in the next week; the receiver holds it."""
-    at, reached = walk.step(progress.go & intent.handoff, progress.holder, progress.last + to_us(0.25 * intent.cycle),
-                            "handoff")  # fmt: skip
+    at, reached = walk.step(
+        progress.go & intent.handoff, progress.holder, progress.last + to_us(0.25 * intent.cycle), "handoff"
+    )
     receiver = walk.colleague(reached, at, progress.holder, "handoff")
     done = reached & (receiver >= 0)
     handoff = Handoff(np.where(done, at, NONE), np.where(done, progress.holder, NONE), np.where(done, receiver, NONE))
@@ -286,20 +322,21 @@ class Timeline:
         return np.maximum(self.done_at, self.cancelled_at)
 
 
-def simulate_tasks(params: Params, plan: AccountPlan, b: Block, ses: Sessions, projects: Projects,
-                   create_rate: np.ndarray) -> Timeline:  # fmt: skip
+def simulate_tasks(
+    params: Params, plan: AccountPlan, block: Block, ses: Sessions, projects: Projects, create_rate: np.ndarray
+) -> Timeline:
     """Create the block's tasks from activity, then walk each through its steps."""
-    draws = b.draws(params, "tasks")
-    made = task_creations(params, b, ses, projects, create_rate, draws)
+    draws = block.draws(params, "tasks")
+    made = task_creations(params, block, ses, projects, create_rate, draws)
     acct = projects.acct[made.project]
-    counts = np.bincount(acct, minlength=len(b))
+    counts = np.bincount(acct, minlength=len(block))
     if counts.max(initial=0) >= TASK_ID_STRIDE:
-        a = b.accounts[np.argmax(counts)]
+        a = block.accounts[np.argmax(counts)]
         raise ValueError(f"account {a + 1} has {counts.max()} tasks; at most {TASK_ID_STRIDE - 1} fit its id range")
-    task_id = (b.accounts[acct] + 1) * TASK_ID_STRIDE + 1 + group_rank(acct)
+    task_id = (block.accounts[acct] + 1) * TASK_ID_STRIDE + 1 + group_rank(acct)
     u = DrawColumns(draws.random(counts, cols=len(UNIFORMS)), UNIFORMS)
     z = DrawColumns(draws.normal(0.0, 1.0, counts, cols=len(NORMALS)), NORMALS)
-    intent = intentions(params, plan, b, acct, made.created, u, z)
+    intent = intentions(params, plan, block, acct, made.created, u, z)
     walk = _Walk(ses, acct, u)
 
     # assignment, by the creator moments after creation: to themself or a colleague who is around
@@ -311,11 +348,13 @@ def simulate_tasks(params: Params, plan: AccountPlan, b: Block, ses: Sessions, p
     go = (assignee >= 0) & ~intent.never_started
     started_at, reached = walk.step(go, assignee, assigned_at + to_us(intent.to_start), "started")
     progress = _Progress(go & reached, assignee.copy(), np.where(go & reached, started_at, NONE))
-    blocker1 = _blocker(walk, progress, progress.go & (intent.blockers >= 1), 0.25 * intent.cycle,
-                        intent.blocker_lengths[:, 0], 1)  # fmt: skip
+    blocker1 = _blocker(
+        walk, progress, progress.go & (intent.blockers >= 1), 0.25 * intent.cycle, intent.blocker_lengths[:, 0], 1
+    )
     handoff = _handoff(walk, progress, intent)
-    blocker2 = _blocker(walk, progress, progress.go & (intent.blockers >= 2), 0.2 * intent.cycle,
-                        intent.blocker_lengths[:, 1], 2)  # fmt: skip
+    blocker2 = _blocker(
+        walk, progress, progress.go & (intent.blockers >= 2), 0.2 * intent.cycle, intent.blocker_lengths[:, 1], 2
+    )
     finished_at, reached = walk.step(
         progress.go, progress.holder, progress.last + to_us(0.3 * intent.cycle), "finished"
     )
@@ -327,17 +366,49 @@ def simulate_tasks(params: Params, plan: AccountPlan, b: Block, ses: Sessions, p
         backlog, made.creator, made.created + to_us(intent.backlog_wait), "backlog_cancelled"
     )
     cancelled_at = np.where(reached, dropped_at, cancelled_at)
-    return _planted_and_closed(params, b, ses, made, task_id, acct, intent, assignee, assigned_at, started_at,
-                               progress.holder, blocker1, handoff, blocker2, done_at, cancelled_at)  # fmt: skip
+    return _planted_and_closed(
+        params,
+        block,
+        ses,
+        made,
+        task_id,
+        acct,
+        intent,
+        assignee,
+        assigned_at,
+        started_at,
+        progress.holder,
+        blocker1,
+        handoff,
+        blocker2,
+        done_at,
+        cancelled_at,
+    )
 
 
-def _planted_and_closed(params, b, ses, made, task_id, acct, intent, assignee, assigned_at, started_at, holder,
-                        blocker1, handoff, blocker2, done_at, cancelled_at) -> Timeline:  # fmt: skip
+def _planted_and_closed(
+    params,
+    block,
+    ses,
+    made,
+    task_id,
+    acct,
+    intent,
+    assignee,
+    assigned_at,
+    started_at,
+    holder,
+    blocker1,
+    handoff,
+    blocker2,
+    done_at,
+    cancelled_at,
+) -> Timeline:
     """Plant the outliers (each kind from its own stream: changing one rate never moves the other's
     rows: a few done tasks drag on past the threshold, a few get far-future due dates), then the
     status each task ends the window in."""
-    long_cycle = plant_long_cycles(params, b, acct, ses, holder, started_at, done_at)
-    far_due = plant_far_due_dates(params, b, acct, made.created, intent.due)
+    long_cycle = plant_long_cycles(params, block, acct, ses, holder, started_at, done_at)
+    far_due = plant_far_due_dates(params, block, acct, made.created, intent.due)
     final_done = np.where(long_cycle >= 0, long_cycle, done_at)
     status = np.full(len(task_id), TODO, dtype=np.int64)
     status = np.where(started_at >= 0, IN_PROGRESS, status)
@@ -347,13 +418,29 @@ def _planted_and_closed(params, b, ses, made, task_id, acct, intent, assignee, a
     status = np.where(cancelled_at >= 0, CANCELLED, status)
     cancelled = cancelled_at >= 0
     return Timeline(
-        task_id=task_id, project=made.project, acct=acct, created=made.created, creator=made.creator,
-        title=intent.title, priority=intent.priority, due=np.where(far_due >= 0, far_due, intent.due),
-        assignee=assignee, holder=np.where(assignee >= 0, holder, NONE), assigned_at=assigned_at,
-        started_at=started_at, blocker1=blocker1, handoff=handoff, blocker2=blocker2, done_at=final_done,
-        finisher=np.where(final_done >= 0, holder, NONE), cancelled_at=cancelled_at,
+        task_id=task_id,
+        project=made.project,
+        acct=acct,
+        created=made.created,
+        creator=made.creator,
+        title=intent.title,
+        priority=intent.priority,
+        due=np.where(far_due >= 0, far_due, intent.due),
+        assignee=assignee,
+        holder=np.where(assignee >= 0, holder, NONE),
+        assigned_at=assigned_at,
+        started_at=started_at,
+        blocker1=blocker1,
+        handoff=handoff,
+        blocker2=blocker2,
+        done_at=final_done,
+        finisher=np.where(final_done >= 0, holder, NONE),
+        cancelled_at=cancelled_at,
         cancelled_from=np.where(cancelled, np.where(started_at >= 0, IN_PROGRESS, TODO), NONE),
-        cancelled_by=np.where(cancelled, np.where(started_at >= 0, holder, made.creator), NONE), status=status,
-        original_done_at=done_at, planted_long_cycle=long_cycle >= 0, original_due=intent.due,
+        cancelled_by=np.where(cancelled, np.where(started_at >= 0, holder, made.creator), NONE),
+        status=status,
+        original_done_at=done_at,
+        planted_long_cycle=long_cycle >= 0,
+        original_due=intent.due,
         planted_far_due=far_due >= 0,
-    )  # fmt: skip
+    )

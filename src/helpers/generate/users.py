@@ -26,9 +26,20 @@ ADMIN, GUEST = ROLES.index("admin"), ROLES.index("guest")
 INTERNAL_ACTIVE_PROB = 0.25
 
 UNIFORMS = (
-    "invite_lag", "never_activated", "role", "home_zone", "remote_zone", "remote", "internal_start_hour", "bot",
-    "early_churner", "early_days", "late_days", "first_name", "last_name",
-)  # fmt: skip
+    "invite_lag",
+    "never_activated",
+    "role",
+    "home_zone",
+    "remote_zone",
+    "remote",
+    "internal_start_hour",
+    "bot",
+    "early_churner",
+    "early_days",
+    "late_days",
+    "first_name",
+    "last_name",
+)
 NORMALS = ("activation_lag", "engagement", "start_hour")
 
 # each country's home time zones: cumulative weights (as streams.choice_index computes them), padded
@@ -63,42 +74,58 @@ class Users:
     email: np.ndarray
 
 
-def simulate_users(params: Params, plan: AccountPlan, b: Block, w1: int) -> Users:
+def simulate_users(params: Params, plan: AccountPlan, block: Block, w1: int) -> Users:
     """Every user of the block's accounts; the first user of an account is its founder (admin, signs
     in at signup)."""
-    draws = b.draws(params, "users")
-    u = DrawColumns(draws.random(b.n_users, cols=len(UNIFORMS)), UNIFORMS)
-    z = DrawColumns(draws.normal(0.0, 1.0, b.n_users, cols=len(NORMALS)), NORMALS)
-    created, activated = _invite_and_activate(params, plan, b, w1, u, z)
+    draws = block.draws(params, "users")
+    u = DrawColumns(draws.random(block.n_users, cols=len(UNIFORMS)), UNIFORMS)
+    z = DrawColumns(draws.normal(0.0, 1.0, block.n_users, cols=len(NORMALS)), NORMALS)
+    created, activated = _invite_and_activate(params, plan, block, w1, u, z)
     weights = [getattr(params.users.role_weights, r) for r in ROLES]
-    role = np.where(b.first_user, ADMIN, choice_from_u(u.role, weights))  # the founder administers it
-    country = plan.country[b.accounts][b.user_acct]
-    engagement, active_prob, start_hour = _engagement(params, b, role, u, z)
-    early, churn = _churn(params, plan, b, activated, w1, u)
-    full_name, email = _names_and_emails(params, plan, b, country, u)
-    user_id = plan.user_offset[b.accounts[0]] + 1 + np.arange(len(created), dtype=np.int64) if len(created) else \
-        np.zeros(0, np.int64)  # fmt: skip
+    role = np.where(block.first_user, ADMIN, choice_from_u(u.role, weights))  # the founder administers it
+    country = plan.country[block.accounts][block.user_acct]
+    engagement, active_prob, start_hour = _engagement(params, block, role, u, z)
+    early, churn = _churn(params, plan, block, activated, w1, u)
+    full_name, email = _names_and_emails(params, plan, block, country, u)
+    user_id = (
+        plan.user_offset[block.accounts[0]] + 1 + np.arange(len(created), dtype=np.int64)
+        if len(created)
+        else np.zeros(0, np.int64)
+    )
     return Users(
-        user_id, created, activated, churn, role, _time_zones(params, country, u), engagement, active_prob,
-        start_hour, early, b.internal[b.user_acct], full_name, email,
-    )  # fmt: skip
+        user_id,
+        created,
+        activated,
+        churn,
+        role,
+        _time_zones(params, country, u),
+        engagement,
+        active_prob,
+        start_hour,
+        early,
+        block.internal[block.user_acct],
+        full_name,
+        email,
+    )
 
 
-def _invite_and_activate(params: Params, plan: AccountPlan, b: Block, w1: int, u: DrawColumns, z: DrawColumns):
+def _invite_and_activate(params: Params, plan: AccountPlan, block: Block, w1: int, u: DrawColumns, z: DrawColumns):
     """Invitations: the founder at signup, the others spread over the account's life (front-loaded).
     Activation a lognormal lag later (the founder's within minutes); some never activate, nobody after
     the account's churn or the window."""
     p = params.users
-    created_acct = plan.created_at[b.accounts][b.user_acct]
-    live_until = np.minimum(plan.churn_at[b.accounts], w1)[b.user_acct]
-    first = b.first_user
+    created_acct = plan.created_at[block.accounts][block.user_acct]
+    live_until = np.minimum(plan.churn_at[block.accounts], w1)[block.user_acct]
+    first = block.first_user
     lag = truncated_exponential_from_u(u.invite_lag, p.invite_lag_days_mean * DAY, live_until - created_acct)
     created = np.where(first, created_acct, np.maximum(created_acct + lag, created_acct + US))
-    act_lag = to_us(np.where(
-        first,
-        3 * MINUTE * np.exp(0.5 * z.activation_lag),  # the founder signs in at once
-        p.activation_lag_hours.median * HOUR * np.exp(p.activation_lag_hours.sigma * z.activation_lag),
-    ))  # fmt: skip
+    act_lag = to_us(
+        np.where(
+            first,
+            3 * MINUTE * np.exp(0.5 * z.activation_lag),  # the founder signs in at once
+            p.activation_lag_hours.median * HOUR * np.exp(p.activation_lag_hours.sigma * z.activation_lag),
+        )
+    )
     activated = created + act_lag
     never = (u.never_activated < p.never_activated_share) & ~first
     activated = np.where(first, np.minimum(np.minimum(activated, live_until - US), w1 - US), activated)
@@ -112,7 +139,7 @@ def _time_zones(params: Params, country: np.ndarray, u: DrawColumns) -> np.ndarr
     return np.where(u.remote < params.users.remote_share, remote, HOME_ZONE[country, home])
 
 
-def _engagement(params: Params, b: Block, role: np.ndarray, u: DrawColumns, z: DrawColumns):
+def _engagement(params: Params, block: Block, role: np.ndarray, u: DrawColumns, z: DrawColumns):
     """(engagement, chance of a session on a workday, local start hour). Guests drop by; internal
     workspaces are scripted: any hour, a fixed chance."""
     p = params.users
@@ -121,13 +148,13 @@ def _engagement(params: Params, b: Block, role: np.ndarray, u: DrawColumns, z: D
     active_prob = np.clip(p.workday_active_prob * engagement, 0.0, 0.97)
     hour = params.activity.workday_start_hour
     start_hour = np.clip(hour.mean + hour.sd * z.start_hour, 5.0, 13.0)
-    internal = b.internal[b.user_acct]
+    internal = block.internal[block.user_acct]
     start_hour = np.where(internal, 23.0 * u.internal_start_hour, start_hour)
     active_prob = np.where(internal, INTERNAL_ACTIVE_PROB, active_prob)
     return engagement, active_prob, start_hour
 
 
-def _churn(params: Params, plan: AccountPlan, b: Block, activated: np.ndarray, w1: int, u: DrawColumns):
+def _churn(params: Params, plan: AccountPlan, block: Block, activated: np.ndarray, w1: int, u: DrawColumns):
     """(early churner, churn time): "tourists" leave within days, the rest at a slow monthly rate, and
     nobody outlives their account; NEVER past the window, NONE for users who never activated."""
     p = params.users.churn
@@ -141,13 +168,13 @@ def _churn(params: Params, plan: AccountPlan, b: Block, activated: np.ndarray, w
     own_churn = np.full(len(activated), NEVER, dtype=np.int64)
     finite = life_days < MAX_DAYS
     own_churn[finite] = activated[finite] + np.floor(life_days[finite] * DAY).astype(np.int64)
-    churn = np.where(activated == NONE, NONE, np.minimum(own_churn, plan.churn_at[b.accounts][b.user_acct]))
+    churn = np.where(activated == NONE, NONE, np.minimum(own_churn, plan.churn_at[block.accounts][block.user_acct]))
     churn = np.where((churn != NONE) & (churn >= w1), NEVER, churn)
     # a user churns strictly after activating (the activation session always exists)
     return early, np.where((churn != NONE) & (churn <= activated), activated + MINUTE, churn)
 
 
-def _names_and_emails(params: Params, plan: AccountPlan, b: Block, country: np.ndarray, u: DrawColumns):
+def _names_and_emails(params: Params, plan: AccountPlan, block: Block, country: np.ndarray, u: DrawColumns):
     """Names from the pool of the account country's locale; e-mails first.last@domain, unique within
     the account ("ana.silva2"); half of an internal workspace's users (not its founder) are QA bots."""
     n = len(country)
@@ -160,13 +187,13 @@ def _names_and_emails(params: Params, plan: AccountPlan, b: Block, country: np.n
         li = np.floor(u.last_name[rows] * len(pool.last)).astype(np.int64)
         full_name[rows] = pool.first[fi] + " " + pool.last[li]
         local[rows] = pool.first_ascii[fi] + "." + pool.last_ascii[li]
-    suffix = _repeat_suffix(local, b.user_acct)
-    bot = b.internal[b.user_acct] & ~b.first_user & (u.bot < 0.5)
-    bot_no = _rank_in_account(bot, b)
+    suffix = _repeat_suffix(local, block.user_acct)
+    bot = block.internal[block.user_acct] & ~block.first_user & (u.bot < 0.5)
+    bot_no = _rank_in_account(bot, block)
     full_name = np.where(bot, "QA Bot " + bot_no.astype(str).astype(object), full_name)
     local = np.where(bot, "qa-bot-" + bot_no.astype(str).astype(object), local)
     suffix = np.where(bot, "", suffix)
-    return full_name, local + suffix + "@" + plan.domain[b.accounts][b.user_acct]
+    return full_name, local + suffix + "@" + plan.domain[block.accounts][block.user_acct]
 
 
 def _repeat_suffix(local: np.ndarray, account: np.ndarray) -> np.ndarray:
@@ -182,28 +209,37 @@ def _repeat_suffix(local: np.ndarray, account: np.ndarray) -> np.ndarray:
     return suffix
 
 
-def _rank_in_account(flag: np.ndarray, b: Block) -> np.ndarray:
+def _rank_in_account(flag: np.ndarray, block: Block) -> np.ndarray:
     """1, 2, ... over the flagged users of each account (in user order)."""
     cum = np.cumsum(flag)
     if not len(flag):
         return cum
-    starts = np.r_[0, np.cumsum(b.n_users)[:-1]]
-    return cum - (cum[starts] - flag[starts])[b.user_acct]
+    starts = np.r_[0, np.cumsum(block.n_users)[:-1]]
+    return cum - (cum[starts] - flag[starts])[block.user_acct]
 
 
-def user_sessions(params: Params, b: Block, users: Users, w0: int, w1: int) -> Sessions:
+def user_sessions(params: Params, block: Block, users: Users, w0: int, w1: int) -> Sessions:
     """The working sessions of the block's activated users (indexed by the block's user index)."""
     act = np.nonzero(users.activated >= 0)[0]
     internal = users.internal[act]
     own = build_sessions(
-        rng=b.draws(params, "sessions"), start_date=params.window.start, days=params.window.days, w0=w0, w1=w1,
-        tz=users.tz[act], activated_at=users.activated[act], churn_at=users.churn[act],
-        active_prob=users.active_prob[act], start_hour=users.start_hour[act],
+        rng=block.draws(params, "sessions"),
+        start_date=params.window.start,
+        days=params.window.days,
+        w0=w0,
+        w1=w1,
+        tz=users.tz[act],
+        activated_at=users.activated[act],
+        churn_at=users.churn[act],
+        active_prob=users.active_prob[act],
+        start_hour=users.start_hour[act],
         weekend_factor=np.where(internal, 1.0, params.activity.weekend_factor),
         holiday=scenarios.holiday_days(params, params.window.start, params.window.days),
         holiday_factor=np.where(internal, 1.0, params.scenarios.holidays.activity_factor),
-        workday_hours=params.activity.workday_hours, weekend_hours_factor=params.activity.weekend_hours_factor,
-        account=b.user_acct[act], n_accounts=len(b),
-    )  # fmt: skip
+        workday_hours=params.activity.workday_hours,
+        weekend_hours_factor=params.activity.weekend_hours_factor,
+        account=block.user_acct[act],
+        n_accounts=len(block),
+    )
     # session users index the activated users: map them back to the block's user index
-    return Sessions(act[own.user], own.start, own.end, w0, own.account, len(b))
+    return Sessions(act[own.user], own.start, own.end, w0, own.account, len(block))

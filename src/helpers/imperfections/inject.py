@@ -86,9 +86,10 @@ def late_probability(params: Params, data_dir: Path, con: duckdb.DuckDBPyConnect
     events: synchronous events are never late, and the incident's held-back events are late already."""
     events = duck.parts(con, io.clean_dir(data_dir, "events"))
     eligible = "NOT list_contains(getvariable('synchronous_events'), event_name)"
+    held = scenarios.incident_sql(params)
     n_events, n_eligible, n_held, n_held_eligible = con.execute(
-        f"SELECT count(*), count(*) FILTER (WHERE {eligible}), count(*) FILTER (WHERE {scenarios.incident_sql(params)}), "
-        f"count(*) FILTER (WHERE {eligible} AND {scenarios.incident_sql(params)}) FROM {events}"
+        f"SELECT count(*), count(*) FILTER (WHERE {eligible}), count(*) FILTER (WHERE {held}), "
+        f"count(*) FILTER (WHERE {eligible} AND {held}) FROM {events}"
     ).fetchall()[0]
     want = params.imperfections.late_arrival.share * n_events - n_held
     pool = n_eligible - n_held_eligible

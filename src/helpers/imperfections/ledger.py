@@ -65,7 +65,8 @@ def planted(data_dir: Path) -> pa.Table:
         for name, key in (("accounts", "account_id"), ("users", "user_id")):
             ids = (
                 con.sql(
-                    f"SELECT {key} FROM {duck.parts(con, io.clean_dir(data_dir, name))} WHERE is_internal ORDER BY {key}"
+                    f"SELECT {key} FROM {duck.parts(con, io.clean_dir(data_dir, name))} "
+                    f"WHERE is_internal ORDER BY {key}"
                 )
                 .to_arrow_table()
                 .column(0)
@@ -97,7 +98,8 @@ def finish(data_dir: str | Path) -> int:
     try:
         with io.replacing(io.ledger_path(data_dir)) as tmp:
             con.execute(
-                f"COPY (SELECT * FROM {duck.parquet(con, files)} ORDER BY {ORDER}) TO ? (FORMAT parquet, COMPRESSION zstd)",
+                f"COPY (SELECT * FROM {duck.parquet(con, files)} ORDER BY {ORDER}) "
+                "TO ? (FORMAT parquet, COMPRESSION zstd)",
                 [str(tmp)],
             )
             count = pq.ParquetFile(tmp).metadata.num_rows

@@ -69,7 +69,8 @@ def write_increments(data_dir: str | Path) -> int:
                 f"""COPY (SELECT *, ingested_at_utc::DATE AS ingested_date
                           FROM {duck.parts(con, io.table_dir(data_dir, "events"))}
                           ORDER BY ingested_at_utc, event_id)
-                    TO ? (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (ingested_date), FILENAME_PATTERN 'part-{{i}}')""",
+                    TO ? (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (ingested_date),
+                          FILENAME_PATTERN 'part-{{i}}')""",
                 [str(tmp)],
             )
     finally:

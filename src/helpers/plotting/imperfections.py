@@ -35,8 +35,16 @@ def imperfection_rates(rates: list) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(10, 0.45 * len(rates) + 1.2))
     y = np.arange(len(rates))
     ax.barh(y, measured, color="#3b6ea8", label="measured")
-    ax.errorbar(target, y, xerr=tol, fmt="|", color="#e0893e", markersize=16, capsize=4,
-                label="target (or the reachable rate) ± tolerance")  # fmt: skip
+    ax.errorbar(
+        target,
+        y,
+        xerr=tol,
+        fmt="|",
+        color="#e0893e",
+        markersize=16,
+        capsize=4,
+        label="target (or the reachable rate) ± tolerance",
+    )
     ax.set_yticks(y, [r.label for r in rates])
     ax.invert_yaxis()
     ax.set(title="Imperfections: measured rate vs target", xlabel="% of the rows it applies to")

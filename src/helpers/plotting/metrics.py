@@ -49,8 +49,12 @@ def retention_curve(retention: pd.DataFrame, last_day: dt.date, what: str = "Use
     for scope, color in SCOPE_COLORS.items():
         curve = pooled_curve(complete, scope, max_weeks)
         ax.plot(curve.index, curve.values, marker="o", ms=3, color=color, label=scope)
-    ax.set(title=f"{what} retention: % of a cohort with a key event in week k (answer key, complete weeks)",
-           xlabel="weeks since cohort week (k)", ylabel="% retained", ylim=(0, 100))  # fmt: skip
+    ax.set(
+        title=f"{what} retention: % of a cohort with a key event in week k (answer key, complete weeks)",
+        xlabel="weeks since cohort week (k)",
+        ylabel="% retained",
+        ylim=(0, 100),
+    )
     ax.legend(loc="upper right")
     fig.tight_layout()
     return fig
@@ -66,8 +70,11 @@ def retention_heatmap(retention: pd.DataFrame, last_day: dt.date, max_weeks: int
         )
         grid.index = pd.to_datetime(grid.index).strftime("%Y-%m-%d")
         sns.heatmap(grid, cmap="Blues", vmin=0, vmax=100, ax=ax, cbar_kws={"label": "% of cohort retained"})
-    ax.set(title="User retention by activation week (external users): % with a key event in week k",
-           xlabel="weeks since activation week (k)", ylabel="activation week (Monday)")  # fmt: skip
+    ax.set(
+        title="User retention by activation week (external users): % with a key event in week k",
+        xlabel="weeks since activation week (k)",
+        ylabel="activation week (Monday)",
+    )
     fig.tight_layout()
     return fig
 
@@ -95,8 +102,12 @@ def retention_vs_key(published: pd.DataFrame, key: pd.DataFrame, what: str, max_
         for scope, color in SCOPE_COLORS.items():
             curve = pooled_curve(df, scope, max_weeks)
             ax.plot(curve.index, curve.values, color=color, label=f"{label}, {scope}", **style)
-    ax.set(title=f"{what} retention: SQL vs the answer key (all cohorts observed at week k)",
-           xlabel="weeks since cohort week (k)", ylabel="% retained", ylim=(0, 100))  # fmt: skip
+    ax.set(
+        title=f"{what} retention: SQL vs the answer key (all cohorts observed at week k)",
+        xlabel="weeks since cohort week (k)",
+        ylabel="% retained",
+        ylim=(0, 100),
+    )
     ax.legend(loc="upper right", ncols=2, fontsize=8)
     fig.tight_layout()
     return fig

@@ -53,7 +53,8 @@ def scenario_ingestion_incident(con, params) -> plt.Figure:
         con,
         """
         SELECT event_at_utc::DATE AS day,
-               100.0 * avg((ingested_at_utc - event_at_utc > to_seconds(getvariable('late_threshold_seconds')))::INTEGER) AS pct
+               100.0 * avg((ingested_at_utc - event_at_utc
+                            > to_seconds(getvariable('late_threshold_seconds')))::INTEGER) AS pct
         FROM qa.events GROUP BY ALL ORDER BY day""",
     )
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 3.6), gridspec_kw={"width_ratios": [3, 2]})
@@ -154,8 +155,12 @@ def scenario_onboarding_revamp(user_retention: pd.DataFrame, params, weeks: tupl
                 ax.hlines(pct[side].mean(), cohorts[side].min(), cohorts[side].max(), color=ORANGE, lw=2, label=label)
     else:
         _off(ax, "onboarding_revamp")
-    ax.set(title=f"Onboarding revamp: retention in weeks {lo}-{hi} by activation cohort (external users)",
-           xlabel="activation week (Monday)", ylabel="% retained", ylim=(0, 100))  # fmt: skip
+    ax.set(
+        title=f"Onboarding revamp: retention in weeks {lo}-{hi} by activation cohort (external users)",
+        xlabel="activation week (Monday)",
+        ylabel="% retained",
+        ylim=(0, 100),
+    )
     ax.legend(loc="upper left")
     fig.tight_layout()
     return fig

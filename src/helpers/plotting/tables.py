@@ -41,17 +41,35 @@ def rates_table(rates: list) -> pd.DataFrame:
     def pct(x):
         return None if x is None else 100 * x
 
-    return pd.DataFrame([{
-        "imperfection": r.label, "target %": pct(r.target_rate), "reachable %": pct(r.achievable_rate),
-        "measured %": pct(r.measured_rate), "tolerance ± pts": pct(r.tolerance), "rows": r.count,
-        "of": r.denominator, "definition": r.definition,
-    } for r in rates])  # fmt: skip
+    return pd.DataFrame(
+        [
+            {
+                "imperfection": r.label,
+                "target %": pct(r.target_rate),
+                "reachable %": pct(r.achievable_rate),
+                "measured %": pct(r.measured_rate),
+                "tolerance ± pts": pct(r.tolerance),
+                "rows": r.count,
+                "of": r.denominator,
+                "definition": r.definition,
+            }
+            for r in rates
+        ]
+    )
 
 
 def missing_plan_table(plans: list) -> pd.DataFrame:
     """Per blankable column (imperfections.inject.MissingPlan): natural nulls, target and the blanking probability."""
-    return pd.DataFrame([{
-        "column": f"{m.table}.{m.column}", "rows": m.rows, "natural nulls": m.natural_nulls,
-        "natural share %": 100 * m.natural_nulls / m.rows if m.rows else None, "target %": 100 * m.target,
-        "blanking probability": m.probability,
-    } for m in plans])  # fmt: skip
+    return pd.DataFrame(
+        [
+            {
+                "column": f"{m.table}.{m.column}",
+                "rows": m.rows,
+                "natural nulls": m.natural_nulls,
+                "natural share %": 100 * m.natural_nulls / m.rows if m.rows else None,
+                "target %": 100 * m.target,
+                "blanking probability": m.probability,
+            }
+            for m in plans
+        ]
+    )

@@ -15,9 +15,18 @@ from ..schema import TABLES
 from . import package, truth
 
 PACKAGES = (
-    "numpy", "pandas", "pyarrow", "duckdb", "faker", "tzdata", "pydantic", "papermill", "nbconvert",
-    "matplotlib", "seaborn",
-)  # fmt: skip
+    "numpy",
+    "pandas",
+    "pyarrow",
+    "duckdb",
+    "faker",
+    "tzdata",
+    "pydantic",
+    "papermill",
+    "nbconvert",
+    "matplotlib",
+    "seaborn",
+)
 
 
 def package_versions() -> dict[str, str | None]:

@@ -76,7 +76,7 @@ def data_dictionary() -> str:
         "",
     ]
     out += _table_sections(TRUTH_TABLES.values(), "truth/")
-    out += ["# The imperfection ledger", ""] + _table_sections([LEDGER], "imperfections/")
+    out += ["# The imperfection ledger", "", *_table_sections([LEDGER], "imperfections/")]
     return "\n".join(out)
 
 
@@ -171,7 +171,9 @@ def datapackage(data_dir: Path, name: str, keys_unique: dict[str, bool] | None =
     ledger = io.ledger_path(data_dir)
     if ledger.exists():
         schema = _table_schema(LEDGER, "parquet", primary_key=False)
-        resources.append(_parquet_resource("imperfections_ledger", ledger.relative_to(data_dir).as_posix(), LEDGER, schema))
+        resources.append(
+            _parquet_resource("imperfections_ledger", ledger.relative_to(data_dir).as_posix(), LEDGER, schema)
+        )
     return {
         "name": _package_name(name),
         "title": f"saas-synth dataset {name}",
@@ -185,10 +187,14 @@ def datapackage(data_dir: Path, name: str, keys_unique: dict[str, bool] | None =
 
 def _parquet_resource(name: str, path, table: Table, schema: dict) -> dict:
     return {
-        "name": name, "type": "table", "path": path, "format": "parquet",
-        "mediatype": "application/vnd.apache.parquet", "description": f"{table.description} Grain: {table.grain}.",
+        "name": name,
+        "type": "table",
+        "path": path,
+        "format": "parquet",
+        "mediatype": "application/vnd.apache.parquet",
+        "description": f"{table.description} Grain: {table.grain}.",
         "schema": schema,
-    }  # fmt: skip
+    }
 
 
 def csv_datapackage(data_dir: Path, name: str, keys_unique: dict[str, bool] | None = None) -> dict:
@@ -323,9 +329,16 @@ def read_csv_copy(path: str | Path, table: str):
         con.execute("SET preserve_insertion_order = true")
         with open(path, "rb") as f:
             relation = con.read_csv(
-                f, header=True, sep=",", quotechar='"', escapechar='"', na_values=[""], allow_quoted_nulls=False,
-                dtype={c.name: c.sql_type for c in t.columns}, timestamp_format=CSV_TIMESTAMP_FORMAT,
-            )  # fmt: skip
+                f,
+                header=True,
+                sep=",",
+                quotechar='"',
+                escapechar='"',
+                na_values=[""],
+                allow_quoted_nulls=False,
+                dtype={c.name: c.sql_type for c in t.columns},
+                timestamp_format=CSV_TIMESTAMP_FORMAT,
+            )
             return relation.to_arrow_table()
     finally:
         con.close()

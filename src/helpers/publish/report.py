@@ -80,7 +80,9 @@ def _injected(manifest: dict, ledger_counts: dict) -> str:
     late events and internal workspaces behave."""
     rows, definitions = [], []
     for i in manifest.get("imperfections", []):
-        reach = "" if i.get("achievable_rate") in (None, i["target_rate"]) else f" (reachable {_pct(i['achievable_rate'])})"
+        reach = (
+            "" if i.get("achievable_rate") in (None, i["target_rate"]) else f" (reachable {_pct(i['achievable_rate'])})"
+        )
         listed = ledger_counts.get((i["kind"], i["table"], i["column"]), 0)
         rows.append(
             f"| {i['kind']} | `{i['table']}.{i['column']}` | {LEDGER_KINDS.get(i['kind'], '')} | "
@@ -91,21 +93,30 @@ def _injected(manifest: dict, ledger_counts: dict) -> str:
         definitions.append(f"- **{i['kind']}, {i['table']}.{i['column']}**: {i['definition']}{threshold}.")
     late = manifest["params"]["imperfections"]["late_arrival"]
     synchronous = ", ".join(f"`{e}`" for e in SYNCHRONOUS_EVENTS)
-    return "\n".join([
-        "## What was injected, where, at what rate, and why", "",
-        "| imperfection | where | how | target | measured | rows | ledger rows | why |",
-        "|---|---|---|---:|---:|---:|---:|---|", *rows, "",
-        "Definitions (each rate is recomputed from the tables by it). Measured counts include natural "
-        "cases (a task never assigned, a task that really took that long), which the ledger does not "
-        "list: it lists only what was blanked, delayed, re-sent or planted.", "", *definitions, "",
-        f"Late arrivals: every event type except {synchronous} (written synchronously by the auth server) "
-        f"can be late; {100 * late['straggler_share']:.0f}% of late events are stragglers "
-        f"(median {late['straggler_delay_hours']['median']:g} h beyond the threshold), the rest arrive days "
-        f"later (median {late['offline_delay_days']['median']:g} days) as offline clients sync.", "",
-        "Internal workspaces are flagged `is_internal` on the account and its users, use the reserved "
-        f"`{VENDOR_TEST_DOMAIN}` domain, and behave like scripts: any hour, any day, bursts of tasks closed "
-        "within minutes.",
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            "## What was injected, where, at what rate, and why",
+            "",
+            "| imperfection | where | how | target | measured | rows | ledger rows | why |",
+            "|---|---|---|---:|---:|---:|---:|---|",
+            *rows,
+            "",
+            "Definitions (each rate is recomputed from the tables by it). Measured counts include natural "
+            "cases (a task never assigned, a task that really took that long), which the ledger does not "
+            "list: it lists only what was blanked, delayed, re-sent or planted.",
+            "",
+            *definitions,
+            "",
+            f"Late arrivals: every event type except {synchronous} (written synchronously by the auth server) "
+            f"can be late; {100 * late['straggler_share']:.0f}% of late events are stragglers "
+            f"(median {late['straggler_delay_hours']['median']:g} h beyond the threshold), the rest arrive days "
+            f"later (median {late['offline_delay_days']['median']:g} days) as offline clients sync.",
+            "",
+            "Internal workspaces are flagged `is_internal` on the account and its users, use the reserved "
+            f"`{VENDOR_TEST_DOMAIN}` domain, and behave like scripts: any hour, any day, bursts of tasks closed "
+            "within minutes.",
+        ]
+    )
 
 
 def _scenarios(manifest: dict) -> str:
@@ -123,10 +134,15 @@ def _scenarios(manifest: dict) -> str:
         else:
             start, end, rule = s["starts_at"], "" if s["ends_at"] in (None, "NaT", "None") else s["ends_at"], s["rule"]
         rows.append(f"| {name} | {start} | {end} | {s['segment']} | {rule} | {s['where_to_look']} |")
-    return head + "\n".join([
-        "Described row by row in `truth/scenarios.parquet`; each is charted in 04_qa_profile.", "",
-        "| scenario | from | to | segment | rule | where to look |", "|---|---|---|---|---|---|", *rows,
-    ])  # fmt: skip
+    return head + "\n".join(
+        [
+            "Described row by row in `truth/scenarios.parquet`; each is charted in 04_qa_profile.",
+            "",
+            "| scenario | from | to | segment | rule | where to look |",
+            "|---|---|---|---|---|---|",
+            *rows,
+        ]
+    )
 
 
 def _answer_keys(manifest: dict) -> str:
@@ -163,22 +179,33 @@ def index_html(manifest: dict, reports: list[str], guardrails: list[dict], data_
     )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>saas-synth: {esc(manifest["name"])}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }}
-table {{ border-collapse: collapse; margin: .5rem 0 1.5rem; }} td, th {{ padding: .25rem .75rem; border-bottom: 1px solid #ddd; text-align: left; }}
-td.n {{ text-align: right; font-variant-numeric: tabular-nums; }} .ok {{ color: #1e7b34; }} .bad {{ color: #b00020; font-weight: bold; }}
-</style></head><body>
+<style>{_STYLE}</style></head><body>
 <h1>saas-synth dataset <code>{esc(manifest["name"])}</code></h1>
 <p>Seed {manifest["seed"]}, window {esc(str(manifest["params"]["window"]["start"]))} to
-{esc(str(manifest["params"]["window"]["end"]))} (UTC). QA: <strong class={"bad" if failed else "ok"}>{esc(status)}</strong>.
+{esc(str(manifest["params"]["window"]["end"]))} (UTC).
+QA: <strong class={"bad" if failed else "ok"}>{esc(status)}</strong>.
 Data: <a href="{esc(data_link)}">{esc(data_link)}</a> (manifest.json, profile.json, raw/, warehouse.duckdb).</p>
 <h2>Reports</h2><ul>{links}</ul>
 <h2>Tables</h2><table><tr><th>table</th><th>rows</th></tr>{rows_counts}</table>
-<h2>Guardrails</h2><table><tr><th>guardrail</th><th>pass</th><th>fail</th><th>not applicable</th><th>status</th></tr>{rows_guard}</table>
+<h2>Guardrails</h2><table>{_head("guardrail", "pass", "fail", "not applicable", "status")}{rows_guard}</table>
 <h2>Scenarios</h2><ul>{scen}</ul>
-<h2>Imperfections</h2><table><tr><th>kind</th><th>where</th><th>target</th><th>reachable</th><th>measured</th><th>tolerance</th><th>verdict</th></tr>{rows_imp}</table>
+<h2>Imperfections</h2><table>{_head(*IMPERFECTION_COLUMNS)}{rows_imp}</table>
 </body></html>
 """
+
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
+table { border-collapse: collapse; margin: .5rem 0 1.5rem; }
+td, th { padding: .25rem .75rem; border-bottom: 1px solid #ddd; text-align: left; }
+td.n { text-align: right; font-variant-numeric: tabular-nums; }
+.ok { color: #1e7b34; } .bad { color: #b00020; font-weight: bold; }
+"""
+IMPERFECTION_COLUMNS = ("kind", "where", "target", "reachable", "measured", "tolerance", "verdict")
+
+
+def _head(*columns: str) -> str:
+    return "<tr>" + "".join(f"<th>{c}</th>" for c in columns) + "</tr>"
 
 
 def _guardrail_rows(guardrails: list[dict]) -> str:
@@ -201,8 +228,10 @@ def _imperfection_row(i: dict) -> str:
     if i["within_tolerance"] is None:
         verdict = "<td>not applicable</td>"
     else:
-        verdict = (f"<td class={'ok' if i['within_tolerance'] else 'bad'}>"
-                   f"{'within tolerance' if i['within_tolerance'] else 'off target'}</td>")  # fmt: skip
+        verdict = (
+            f"<td class={'ok' if i['within_tolerance'] else 'bad'}>"
+            f"{'within tolerance' if i['within_tolerance'] else 'off target'}</td>"
+        )
     return (
         f"<tr><td>{esc(i['kind'])}</td><td>{esc(i['table'])}.{esc(i['column'])}</td>"
         f"<td class=n>{_pct(i['target_rate'])}</td><td class=n>{_pct(i.get('achievable_rate'))}</td>"

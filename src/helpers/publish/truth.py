@@ -126,7 +126,8 @@ def connect_state(data_dir: str | Path, params: Params):
     con.execute(f"CREATE TEMP TABLE key_moments AS {KEY_MOMENTS_SQL}")
     con.execute(f"""CREATE VIEW accounts AS SELECT account_id, epoch_us(created_at) AS created_at, is_internal
                     FROM {duck.parts(con, _entity_dir(data_dir, "accounts"))}""")
-    con.execute(f"""CREATE VIEW users AS SELECT user_id, account_id, coalesce(epoch_us(activated_at), -1) AS activated_at
+    con.execute(f"""CREATE VIEW users AS
+                    SELECT user_id, account_id, coalesce(epoch_us(activated_at), -1) AS activated_at
                     FROM {duck.parts(con, _entity_dir(data_dir, "users"))}""")
     return con
 

@@ -78,7 +78,8 @@ def set_activity_applicable(con: duckdb.DuckDBPyConnection) -> bool:
         enough = con.execute(
             f"""SELECT (SELECT count(*) FROM raw.tasks) > 0
                    AND (SELECT count(activated_at) FROM raw.users) >= {MIN_ACTIVE_USERS}
-                   AND date_diff('day', getvariable('window_start'), getvariable('window_end')) >= {MIN_ACTIVITY_DAYS}"""
+                   AND date_diff('day', getvariable('window_start'), getvariable('window_end'))
+                       >= {MIN_ACTIVITY_DAYS}"""
         ).fetchall()[0][0]
     except duckdb.Error:  # before the tables exist
         enough = False

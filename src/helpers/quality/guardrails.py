@@ -102,7 +102,7 @@ def readable(report: pd.DataFrame) -> pd.DataFrame:
         return f"{v:.4g}"
 
     out = report.copy()
-    out["value"] = [fmt(v, a) for v, a in zip(report.value, report.allowed)]
+    out["value"] = [fmt(v, a) for v, a in zip(report.value, report.allowed, strict=True)]
     return out
 
 
@@ -113,7 +113,8 @@ def summary(report: pd.DataFrame) -> pd.DataFrame:
         if col not in counts:
             counts[col] = 0
     counts = counts[[PASS, FAIL, NA]].reset_index()
-    counts["status"] = [FAIL if f else (NA if p == 0 else PASS) for p, f in zip(counts[PASS], counts[FAIL])]
+    passed, failed = counts[PASS], counts[FAIL]
+    counts["status"] = [FAIL if f else (NA if p == 0 else PASS) for p, f in zip(passed, failed, strict=True)]
     order = list(dict.fromkeys(report.guardrail))
     return counts.set_index("guardrail").loc[order].reset_index()
 

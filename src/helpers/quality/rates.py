@@ -239,4 +239,5 @@ def _increments_line(params: Params, data_dir: str | Path) -> str:
     days = sorted(p.name.split("=", 1)[1] for p in folder.glob("ingested_date=*"))
     if not days:
         return "- Daily increments: no events."
-    return f"- **Daily increments**: {len(days)} folders `{io.INCREMENTS_DIR}/ingested_date=YYYY-MM-DD/`, {days[0]} .. {days[-1]}."
+    folders = f"`{io.INCREMENTS_DIR}/ingested_date=YYYY-MM-DD/`"
+    return f"- **Daily increments**: {len(days)} folders {folders}, {days[0]} .. {days[-1]}."
