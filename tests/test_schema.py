@@ -33,9 +33,9 @@ VOCABULARIES = {
 def _string_collections(tree: ast.AST):
     """Every tuple, list or set literal made only of strings (at least two), with its line."""
     for node in ast.walk(tree):
-        if isinstance(node, (ast.Tuple, ast.List, ast.Set)) and len(node.elts) >= 2:
-            if all(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.elts):
-                yield node.lineno, {e.value for e in node.elts}
+        strings = isinstance(node, (ast.Tuple, ast.List, ast.Set)) and len(node.elts) >= 2
+        if strings and all(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.elts):
+            yield node.lineno, {e.value for e in node.elts}
 
 
 def test_no_python_module_but_the_schema_lists_a_vocabulary():
@@ -99,3 +99,30 @@ def test_the_ledger_kinds_and_tables_are_the_schemas():
     assert schema.LEDGER.column("table_name").allowed == schema.IMPERFECT_TABLES
     for table, column in schema.BLANKABLE_COLUMNS:
         assert schema.TABLES[table].column(column).nullable, (table, column)
+
+
+def _imports(path: Path) -> set[str]:
+    """The helpers sub-packages and modules a file imports (relative imports resolved by name)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module.lstrip("."))
+            names |= {f"{node.module.lstrip('.')}.{a.name}".lstrip(".") for a in node.names}
+        elif isinstance(node, (ast.ImportFrom, ast.Import)):  # from .. import x, or import x
+            names |= {a.name for a in node.names}
+    return names
+
+
+@pytest.mark.parametrize(
+    "package,forbidden",
+    [("quality", ("generate", "imperfections")), ("generate", ("quality", "imperfections", "publish"))],
+)
+def test_quality_and_generation_do_not_import_each_other(package, forbidden):
+    """Quality code checks the data by SQL and never uses the generator's code (nor the other way round),
+    so a check cannot agree with the generator by sharing its mistakes."""
+    found = []
+    for path in sorted((SRC / package).glob("*.py")):
+        for name in _imports(path):
+            if any(name == f or name.startswith((f"{f}.", f"helpers.{f}")) for f in forbidden):
+                found.append(f"{package}/{path.name} imports {name}")
+    assert not found, found

@@ -28,9 +28,12 @@ from .sessions import Sessions, intraday_from_u, moment
 
 NONE = -1  # "not reached" / "no user"
 TASK_ID_STRIDE = 10_000_000  # task_id = account_id * 1e7 + n: ids do not depend on block scheduling
-TODO, IN_PROGRESS, BLOCKED, DONE, CANCELLED = (
-    STATUSES.index(s) for s in ("todo", "in_progress", "blocked", "done", "cancelled")
-)
+# the codes of the statuses a step leads to (indices into schema.STATUSES)
+TODO = STATUSES.index("todo")
+IN_PROGRESS = STATUSES.index("in_progress")
+BLOCKED = STATUSES.index("blocked")
+DONE = STATUSES.index("done")
+CANCELLED = STATUSES.index("cancelled")
 # Internal/test workspaces behave like scripts: bursts of tasks closed within minutes.
 INTERNAL_TASK_BURST = 3.0  # x tasks.created_per_session
 INTERNAL_SPEED = 0.02  # x every nominal task duration
