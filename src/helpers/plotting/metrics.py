@@ -35,7 +35,7 @@ def active_users(key: pd.DataFrame, title: str = "7-day active users (answer key
     for scope, label in (("all", "all accounts (internal included)"), ("external", "external accounts only")):
         rows = key[key.scope == scope]
         ax.plot(pd.to_datetime(rows.day), rows.active_users, color=SCOPE_COLORS[scope], lw=1.4, label=label)
-    ax.set(title=title, xlabel="", ylabel="users with a key event in the trailing 7 UTC days")
+    ax.set(title=title, xlabel="", ylabel="users (key event, trailing 7 days)")
     ax.legend(loc="upper left")
     fig.tight_layout()
     return fig
