@@ -58,6 +58,7 @@ def _problems(report: dict) -> list:
     ]
 
 
+@pytest.mark.slow  # `frictionless validate` in a subprocess
 def test_frictionless_validates_the_parquet_package(packaged):
     """Types, required, allowed values, primary and foreign keys of the Parquet resources pass. frictionless
     5.21 reads only the first file of a multi-file Parquet resource, so this covers the first part of each
@@ -73,6 +74,7 @@ def test_frictionless_validates_the_parquet_package(packaged):
         assert task["stats"]["rows"] >= first > 0, name
 
 
+@pytest.mark.slow  # `frictionless validate` in a subprocess
 def test_frictionless_validates_every_row_of_the_csv_copies(packaged):
     code, report = _validate(packaged / "csv" / "datapackage.json")
     assert code == 0 and report["valid"], _problems(report)
@@ -83,6 +85,7 @@ def test_frictionless_validates_every_row_of_the_csv_copies(packaged):
         assert task["stats"]["rows"] == io.row_count(io.table_dir(packaged, name)), name
 
 
+@pytest.mark.slow  # `frictionless validate` in a subprocess
 def test_frictionless_catches_broken_keys_in_the_csv_copies(packaged, tmp_path):
     """The CSV check is not a formality: a repeated primary key and a dangling foreign key fail it."""
     csv_dir = shutil.copytree(packaged / "csv", tmp_path / "csv")
@@ -90,7 +93,7 @@ def test_frictionless_catches_broken_keys_in_the_csv_copies(packaged, tmp_path):
     header, first = users[0].split(","), users[1].split(",")
     first[header.index("account_id")] = "999999"
     users.append(users[1])  # user_id repeated
-    users.append(",".join([str(10**9)] + first[1:]))  # a new user of an account that does not exist
+    users.append(",".join([str(10**9), *first[1:]]))  # a new user of an account that does not exist
     (csv_dir / "users.csv").write_text("\n".join(users) + "\n", encoding="utf-8")
     code, report = _validate(csv_dir / "datapackage.json")
     assert code != 0 and not report["valid"]

@@ -1,4 +1,8 @@
-"""helpers.parallel: results in task order on every backend, real parallelism, errors carry the task index."""
+"""helpers.parallel: results in task order on every backend, real parallelism, errors carry the task index.
+
+No assertion depends on wall-clock time and no ordering on how long a task sleeps: tasks wait for marker
+files that other tasks (or the test) write, so the order is fixed by construction. Each wait has a
+generous guard that only turns a hang into an error; it is never what a test asserts."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import os
 import sys
 import time
 import types
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -14,86 +19,148 @@ import pytest
 from helpers import parallel
 from helpers.parallel import default_workers, run_blocks, scheduler_from_env
 
+GUARD_SECONDS = 120  # only against hangs: a correct run never comes near it
+
+
+def _wait_for(ready, what: str) -> None:
+    """Poll until ready() is true; after GUARD_SECONDS raise TimeoutError naming what never happened."""
+    deadline = time.monotonic() + GUARD_SECONDS
+    while not ready():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"waited {GUARD_SECONDS} s for {what}")
+        time.sleep(0.005)
+
 
 # Block functions live at module top level: pool and Dask workers import them by name.
-def echo(i: int, delay: float) -> tuple[int, int, float]:
-    """Sleep, then say which task ran in which process and when it finished."""
-    time.sleep(delay)
-    return i, os.getpid(), time.monotonic()
+def whoami(i: int) -> tuple[int, int]:
+    """Say which task ran in which process."""
+    return i, os.getpid()
 
 
-def work(i: int, fail_at: int, marker_dir: str, delay: float) -> int:
-    """Leave a marker that this task started; task fail_at raises at once, the others take `delay` seconds."""
+def finish_after(i: int, marker_dir: str, others: tuple[int, ...]) -> tuple[int, int, int]:
+    """Wait until the tasks `others` have finished (their markers exist), then leave this task's marker.
+    Returns the task, its process and how many tasks had finished before it."""
+    folder = Path(marker_dir)
+    _wait_for(lambda: all((folder / f"{j}.done").exists() for j in others), f"tasks {others} to finish")
+    finished_before = len(list(folder.glob("*.done")))
+    (folder / f"{i}.done").touch()
+    return i, os.getpid(), finished_before
+
+
+def meet(i: int, marker_dir: str, processes: int) -> tuple[int, int]:
+    """Leave a marker named after this process, then wait until `processes` processes have left one:
+    a task passes only while another process runs tasks at the same time (a barrier)."""
+    folder = Path(marker_dir)
+    (folder / f"{os.getpid()}.pid").touch()
+    _wait_for(lambda: len(list(folder.glob("*.pid"))) >= processes, f"{processes} processes to run tasks")
+    return i, os.getpid()
+
+
+def step(i: int, fail_at: int, marker_dir: str) -> int:
+    """Leave a marker that this task started; task fail_at raises at once."""
     Path(marker_dir, f"{i}.started").touch()
     if i == fail_at:
         raise ValueError(f"block {i} is broken")
-    time.sleep(delay)
     return i * i
 
 
-def first_slow(n: int, slow: float = 1.0) -> list[tuple]:
-    """Task 0 takes `slow` seconds, the rest are quick: run in parallel, task 0 finishes last."""
-    return [(i, slow if i == 0 else 0.01) for i in range(n)]
+def held(i: int, fail_at: int, marker_dir: str) -> int:
+    """Like step, but every other task then waits for the file `release` (the test writes it once a
+    task has been cancelled) and leaves a marker that it finished."""
+    folder = Path(marker_dir)
+    (folder / f"{i}.started").touch()
+    if i == fail_at:
+        raise ValueError(f"block {i} is broken")
+    try:
+        _wait_for((folder / "release").exists, "a cancelled task")
+    except TimeoutError:  # nothing was cancelled: let every task run, so the started count shows it
+        (folder / "release").touch()
+    (folder / f"{i}.finished").touch()
+    return i * i
 
 
-def check_in_order(results: list, n: int) -> None:
-    assert [r[0] for r in results] == list(range(n))
-
-
-@pytest.mark.parametrize("workers", [1, 2, 7])
-def test_results_come_back_in_task_order(workers):
+# --------------------------------------------------------------------------- order and parallelism
+def test_a_plain_loop_runs_the_tasks_in_order_in_this_process(tmp_path):
+    """workers=1: no other process, and each task starts after the previous one finished."""
     n = 9
-    results = run_blocks(echo, first_slow(n), workers=workers)
-    check_in_order(results, n)
+    results = run_blocks(finish_after, [(i, str(tmp_path), ()) for i in range(n)], workers=1)
+    assert results == [(i, os.getpid(), i) for i in range(n)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", [2, 7])
+def test_pool_returns_results_in_task_order_though_the_first_finishes_last(tmp_path, workers):
+    """Task 0 waits until every other task has finished, so it finishes last (it could not finish at all
+    in a single process); the results still come back in task order, from more than one process and
+    never more than asked."""
+    n = 9
+    tasks = [(0, str(tmp_path), tuple(range(1, n)))] + [(i, str(tmp_path), ()) for i in range(1, n)]
+    results = run_blocks(finish_after, tasks, workers=workers)
+    assert [r[0] for r in results] == list(range(n))
     pids = {pid for _, pid, _ in results}
-    finished_last = max(results, key=lambda r: r[2])[0]
-    if workers == 1:
-        assert pids == {os.getpid()}  # a plain loop in this process
-        assert finished_last == n - 1
-    else:
-        assert os.getpid() not in pids
-        assert 2 <= len(pids) <= workers  # really more than one process, never more than asked
-        assert finished_last == 0  # finished out of order, returned in order
+    assert os.getpid() not in pids
+    assert 2 <= len(pids) <= workers
 
 
 def test_one_task_or_empty_runs_here():
-    assert run_blocks(echo, [(5, 0.0)], workers=4)[0][:2] == (5, os.getpid())
-    assert run_blocks(echo, [], workers=4) == []
+    assert run_blocks(whoami, [(5,)], workers=4) == [(5, os.getpid())]
+    assert run_blocks(whoami, [], workers=4) == []
 
 
 def test_bad_workers_argument_is_rejected():
     with pytest.raises(ValueError, match=r"workers: 0 is not allowed; use a whole number >= 1"):
-        run_blocks(echo, [(0, 0.0)], workers=0)
+        run_blocks(whoami, [(0,)], workers=0)
 
 
+# --------------------------------------------------------------------------- failures
 def test_failing_block_in_plain_loop_names_the_task(tmp_path):
-    tasks = [(i, 2, str(tmp_path), 0.0) for i in range(5)]
+    """The loop stops at the failing task: the tasks after it never start."""
+    tasks = [(i, 2, str(tmp_path)) for i in range(5)]
     with pytest.raises(ValueError, match=r"block 2 is broken") as info:
-        run_blocks(work, tasks, workers=1, desc="parts")
+        run_blocks(step, tasks, workers=1, desc="parts")
     assert any("parts: task index 2 (of 5 tasks) failed" in note for note in info.value.__notes__)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["0.started", "1.started", "2.started"]
 
 
-def test_failing_block_in_pool_names_the_task_cancels_the_rest_and_stops_the_pool(tmp_path):
+@pytest.mark.slow
+def test_failing_block_in_pool_names_the_task_cancels_the_rest_and_stops_the_pool(tmp_path, monkeypatch):
+    """Task 1 fails while task 0 runs. Every other task waits for `release`, written only when a task is
+    cancelled, so no task can finish before run_blocks reacts to the failure: the tasks that ever start
+    are the few already handed to the workers, each finishes (none is killed mid-way), and the workers
+    are gone when run_blocks raises. Without the cancellation, `release` comes only from the guard and
+    all 30 tasks start."""
+    release = tmp_path / "release"
+
+    class Pool(ProcessPoolExecutor):
+        """The pool run_blocks makes; a future cancelled by it writes `release`."""
+
+        def submit(self, fn, /, *args, **kwargs):
+            future = super().submit(fn, *args, **kwargs)
+            future.add_done_callback(lambda f: f.cancelled() and release.touch())
+            return future
+
+    monkeypatch.setattr(parallel, "ProcessPoolExecutor", Pool)
     children_before = set(multiprocessing.active_children())
     n = 30
-    tasks = [(i, 3, str(tmp_path), 0.3) for i in range(n)]
-    start = time.monotonic()
-    with pytest.raises(ValueError, match=r"task index 3 \(of 30 tasks\) failed") as info:
-        run_blocks(work, tasks, workers=2)
-    assert "block 3 is broken" in str(info.value)
-    started = len(list(tmp_path.iterdir()))
-    assert started < n // 2, f"{started} of {n} blocks started: the rest should have been cancelled"
-    assert time.monotonic() - start < n * 0.3 / 2  # did not wait for every block
+    with pytest.raises(ValueError, match=r"task index 1 \(of 30 tasks\) failed") as info:
+        run_blocks(held, [(i, 1, str(tmp_path)) for i in range(n)], workers=2)
+    assert "block 1 is broken" in str(info.value)
+    assert release.exists()
+    started = {int(p.name.split(".")[0]) for p in tmp_path.glob("*.started")}
+    finished = {int(p.name.split(".")[0]) for p in tmp_path.glob("*.finished")}
+    assert {0, 1} <= started
+    assert len(started) < n // 2, f"{len(started)} of {n} blocks started: the rest should have been cancelled"
+    assert finished == started - {1}  # the blocks already running were waited for, not killed
     assert set(multiprocessing.active_children()) <= children_before  # pool workers are gone
 
 
-def test_progress_bar_counts_finished_blocks(capsys):
-    run_blocks(echo, [(i, 0.0) for i in range(3)], workers=1, desc="demo", progress=True)
+def test_progress_bar_counts_finished_blocks(capsys, tmp_path):
+    run_blocks(step, [(i, -1, str(tmp_path)) for i in range(3)], workers=1, desc="demo", progress=True)
     err = capsys.readouterr().err
     assert "demo" in err and "3/3" in err
 
 
+# --------------------------------------------------------------------------- how many workers, where
 def test_default_workers_follows_cpu_affinity(monkeypatch):
     monkeypatch.delenv(parallel.WORKERS_ENV, raising=False)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 2, 5}, raising=False)
@@ -129,33 +196,39 @@ def test_scheduler_from_env(monkeypatch):
 def test_scheduler_without_dask_installed_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)  # makes `import distributed` fail
     with pytest.raises(ImportError) as info:
-        run_blocks(echo, [(0, 0.0)], scheduler="tcp://127.0.0.1:1")
+        run_blocks(whoami, [(0,)], scheduler="tcp://127.0.0.1:1")
     assert "pip install -r requirements-dask.txt" in str(info.value) and "\n" not in str(info.value)
 
 
+@pytest.mark.slow
 @pytest.mark.xdist_group("dask")
-def test_dask_cluster_gives_the_same_results_spread_over_its_workers(dask_cluster):
+def test_dask_cluster_gives_the_same_results_spread_over_its_workers(dask_cluster, tmp_path):
+    """Each task waits until both worker processes have run a task (a barrier), so the results can only
+    come back if the work was spread over the two workers; they equal the plain loop's, in task order."""
     n = 8
-    tasks = first_slow(n)
-    local = run_blocks(echo, tasks, workers=1)
-    remote = run_blocks(echo, tasks, scheduler=dask_cluster.scheduler_address, desc="dask")
+    here, there = tmp_path / "here", tmp_path / "there"
+    here.mkdir(), there.mkdir()
+    local = run_blocks(meet, [(i, str(here), 1) for i in range(n)], workers=1)
+    remote = run_blocks(meet, [(i, str(there), 2) for i in range(n)], scheduler=dask_cluster.scheduler_address)
     assert [r[0] for r in remote] == [r[0] for r in local] == list(range(n))
-    pids = {pid for _, pid, _ in remote}
+    pids = {pid for _, pid in remote}
     assert len(pids) == 2 and os.getpid() not in pids  # both worker processes did some of the work
     # run_blocks closed only its own client: the cluster it connected to still works.
-    again = run_blocks(echo, [(i, 0.0) for i in range(3)], scheduler=dask_cluster.scheduler_address)
+    again = run_blocks(whoami, [(i,) for i in range(3)], scheduler=dask_cluster.scheduler_address)
     assert [r[0] for r in again] == [0, 1, 2]
     assert len(dask_cluster.scheduler_info["workers"]) == 2
 
 
+@pytest.mark.slow
 @pytest.mark.xdist_group("dask")
 def test_dask_failing_block_names_the_task(dask_cluster, tmp_path):
-    tasks = [(i, 1, str(tmp_path), 0.0) for i in range(4)]
+    tasks = [(i, 1, str(tmp_path)) for i in range(4)]
     with pytest.raises(ValueError, match=r"task index 1 \(of 4 tasks\) failed"):
-        run_blocks(work, tasks, scheduler=dask_cluster.scheduler_address)
+        run_blocks(step, tasks, scheduler=dask_cluster.scheduler_address)
 
 
 def test_pool_refuses_functions_workers_cannot_import(monkeypatch):
+    """Refused before any worker process starts; the same function runs fine in this process."""
     with pytest.raises(ValueError, match=r"worker processes cannot import .*lambda.*top-level function"):
         run_blocks(lambda i: i, [(1,), (2,)], workers=2)
     assert run_blocks(lambda i: i, [(1,), (2,)], workers=1) == [1, 2]  # fine in this process

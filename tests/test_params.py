@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
@@ -10,10 +11,11 @@ import yaml
 from helpers import params as P
 from helpers import run
 
-from .conftest import ROOT, tiny_yaml, write_params
+from .conftest import ROOT, apply_changes, params_variant, preset, run_workbook, tiny_yaml, write_params
 
 
 def test_shipped_params_are_valid():
+    """Both shipped presets load and share the seed and the window."""
     for name in ("default", "tiny"):
         p = P.load(ROOT / f"params/{name}.yaml")
         assert p.seed == 22
@@ -21,12 +23,20 @@ def test_shipped_params_are_valid():
 
 
 def _replace(text: str, old: str, new: str) -> str:
+    """A text edit of the YAML (the loader itself is under test): the old text must be there."""
     assert old in text, old
     return text.replace(old, new, 1)
 
 
+def _write_unvalidated(tmp_path, data: dict):
+    """Parameters written as YAML without validating them first (what a user may write)."""
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
 BAD = [
-    # (description, edit of tiny.yaml, expected key in the message)
+    # (description, text edit of tiny.yaml, expected key in the message): deliberately malformed YAML text
     ("string seed", ("seed: 22", "seed: '7'"), "seed"),
     ("boolean seed", ("seed: 22", "seed: true"), "seed"),
     ("octal-looking seed", ("seed: 22", "seed: 012"), "012"),
@@ -130,9 +140,10 @@ BAD = [
 
 @pytest.mark.parametrize("label,edit,expected", BAD, ids=[b[0] for b in BAD])
 def test_bad_value_is_one_line_exit_2_nothing_written(tmp_path, capsys, label, edit, expected):
+    """The run stops before writing anything, with one line that names the key and the file."""
     path = write_params(tmp_path, _replace(tiny_yaml(), *edit))
     data_dir, reports_dir = tmp_path / "data" / "x", tmp_path / "reports" / "x"
-    code = run.main(["--params", str(path), "--data-dir", str(data_dir), "--reports-dir", str(reports_dir)])
+    code = run_workbook(data_dir, reports_dir, params=path)
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert len(err.splitlines()) == 1, err
@@ -142,6 +153,7 @@ def test_bad_value_is_one_line_exit_2_nothing_written(tmp_path, capsys, label, e
 
 
 def test_python_tag_is_never_executed(tmp_path, monkeypatch):
+    """A YAML python/object tag is refused by the loader, and its command never runs."""
     marker = tmp_path / "pwned"
     text = _replace(tiny_yaml(), "seed: 22", f"seed: !!python/object/apply:os.system ['touch {marker}']")
     with pytest.raises(P.ParamsError):
@@ -150,7 +162,8 @@ def test_python_tag_is_never_executed(tmp_path, monkeypatch):
 
 
 def test_error_names_value_and_what_is_allowed(tmp_path):
-    path = write_params(tmp_path, _replace(tiny_yaml(), "never_activated_share: 0.12", "never_activated_share: 1.5"))
+    """A value out of range is named in the message with the bound it breaks."""
+    path = _write_unvalidated(tmp_path, apply_changes(preset(), {"users.never_activated_share": 1.5}))
     with pytest.raises(P.ParamsError) as exc:
         P.load(path)
     msg = str(exc.value)
@@ -158,39 +171,47 @@ def test_error_names_value_and_what_is_allowed(tmp_path):
 
 
 def test_unknown_key_lists_allowed_keys(tmp_path):
-    path = write_params(tmp_path, _replace(tiny_yaml(), "weekend_factor:", "weekend_factr:"))
+    """A misspelled key is refused and the message lists the keys allowed there."""
+    data = preset()
+    data["activity"]["weekend_factr"] = data["activity"].pop("weekend_factor")
+    path = _write_unvalidated(tmp_path, data)
     with pytest.raises(P.ParamsError) as exc:
         P.load(path)
     assert "weekend_factor" in str(exc.value)  # the allowed keys are listed
 
 
 def test_missing_file(tmp_path, capsys):
+    """A parameters file that does not exist is a usage error (exit 2)."""
     assert run.main(["--params", str(tmp_path / "nope.yaml")]) == 2
     assert "no such parameters file" in capsys.readouterr().err
 
 
 def test_usage_error_exit_2(capsys):
+    """No arguments at all: argparse's usage error, exit 2."""
     with pytest.raises(SystemExit) as exc:
         run.main([])
     assert exc.value.code == 2
 
 
 def test_strict_loader_keeps_plain_yaml():
+    """The strict loader still reads ordinary YAML; `yes` stays a string."""
     data = P.load_yaml("a: 1\nb: true\nc: 2025-01-01\nd: 0\ne: -3\nf: 1_000\n")
     assert data["a"] == 1 and data["b"] is True and data["d"] == 0 and data["e"] == -3 and data["f"] == 1000
     assert P.load_yaml("x: yes")["x"] == "yes"  # a string, never a boolean
 
 
 def test_resolved_params_round_trip_and_hash_is_stable():
+    """Resolved parameters survive JSON and back; the hash is stable and changes with the seed."""
     p = P.load(ROOT / "params/tiny.yaml")
     assert P.from_json_dict(P.to_json_dict(p)) == p
     assert P.params_sha256(p) == P.params_sha256(P.load(ROOT / "params/tiny.yaml"))
-    q = P.validate({**yaml.safe_load(tiny_yaml()), "seed": 23})
+    q = P.validate(apply_changes(preset(), {"seed": 23}))
     assert P.params_sha256(q) != P.params_sha256(p)
 
 
 def test_as_of_with_an_offset_becomes_naive_utc(tmp_path):
-    text = tiny_yaml().replace("as_of: null", "as_of: 2025-12-31T20:00:00+02:00")
-    p = P.load(write_params(tmp_path, text))
+    """An as_of with a UTC offset is stored as naive UTC and survives the JSON round trip."""
+    plus_two = dt.timezone(dt.timedelta(hours=2))
+    p = P.load(params_variant(tmp_path, {"snapshot.as_of": dt.datetime(2025, 12, 31, 20, tzinfo=plus_two)}))
     assert p.snapshot.as_of.isoformat() == "2025-12-31T18:00:00"
     assert P.from_json_dict(P.to_json_dict(p)) == p

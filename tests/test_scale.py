@@ -13,14 +13,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import blocks, io, pipeline
+from helpers import blocks, io
 from helpers import params as P
 from helpers.generate import accounts, arrays, block, events
 from helpers.generate.arrays import order_by
 from helpers.io import ledger_path
 from helpers.streams import AccountDraws, stream
 
-from .conftest import ROOT
+from .conftest import ROOT, TINY, generate, params_variant
 
 
 def _fingerprint(data_dir) -> dict:
@@ -28,14 +28,6 @@ def _fingerprint(data_dir) -> dict:
     ledger = pa.parquet.read_table(ledger_path(data_dir))
     rows = sorted(map(tuple, ledger.to_pandas().astype(str).itertuples(index=False)))
     return {"tables": io.content_hashes(data_dir), "ledger": rows}
-
-
-def _generate(data_dir, params_path=ROOT / "params/tiny.yaml", **kw):
-    pipeline.setup(params_path, data_dir)
-    pipeline.generate_entities(data_dir, progress=False, **kw)
-    pipeline.generate_events(data_dir, progress=False, **kw)
-    pipeline.apply_imperfections(data_dir, progress=False, **kw)
-    return data_dir
 
 
 # ------------------------------------------------------------------ per-account streams, vectorised
@@ -50,9 +42,9 @@ def test_account_draws_are_each_accounts_own_draws():
     ends = np.cumsum(counts)
     # the same draws, account by account, from fresh generators
     gens = [stream(22, "tasks", k) for k in keys]
-    want = [g.random(c) for g, c in zip(gens, counts)]
-    want += [g.normal(1.0, 2.0, c) for g, c in zip(gens, counts)]
-    want += [g.poisson(rows[end - c : end]) for g, c, end in zip(gens, counts, ends)]
+    want = [g.random(c) for g, c in zip(gens, counts, strict=True)]
+    want += [g.normal(1.0, 2.0, c) for g, c in zip(gens, counts, strict=True)]
+    want += [g.poisson(rows[end - c : end]) for g, c, end in zip(gens, counts, ends, strict=True)]
     assert np.array_equal(got, np.concatenate(want))
 
 
@@ -82,21 +74,25 @@ def test_event_order_is_the_stable_order_by_time_then_account(rows):
 # ------------------------------------------------------------------ scheduling never changes the data
 
 
+@pytest.mark.slow
 @pytest.mark.xdist_group("workers")
 def test_content_is_the_same_for_1_2_and_7_workers(tmp_path, tiny_data):
+    """The same tables and ledger whether the blocks run on 1, 2 or 7 worker processes."""
     reference = _fingerprint(tiny_data)  # generated in-process (tiny: one worker)
     for workers in (2, 7):
-        data_dir = _generate(tmp_path / f"w{workers}", workers=workers)
+        data_dir = generate(TINY, tmp_path / f"w{workers}", workers=workers)
         assert _fingerprint(data_dir) == reference, f"{workers} workers"
-    one = _generate(tmp_path / "w1", workers=1)
+    one = generate(TINY, tmp_path / "w1", workers=1)
     assert _fingerprint(one) == reference
 
 
+@pytest.mark.slow
 @pytest.mark.xdist_group("dask")
 def test_a_dask_cluster_writes_the_same_data(dask_cluster, tmp_path, tiny_data):
+    """The same tables and ledger from a Dask cluster of 2 workers, both of which ran blocks."""
     import distributed
 
-    data_dir = _generate(tmp_path / "dask", scheduler=dask_cluster.scheduler_address)
+    data_dir = generate(TINY, tmp_path / "dask", scheduler=dask_cluster.scheduler_address)
     assert _fingerprint(data_dir) == _fingerprint(tiny_data)
     with distributed.Client(dask_cluster.scheduler_address) as client:  # the blocks ran on both workers
         done = client.run(lambda dask_worker: dask_worker.state.executed_count)
@@ -115,15 +111,19 @@ print(json.dumps({"events": n, "peak_mb": resource.getrusage(resource.RUSAGE_SEL
 """
 
 
+@pytest.mark.slow
 @pytest.mark.xdist_group("memory")
 def test_peak_memory_does_not_grow_with_the_dataset(tmp_path):
     """A scaled-down preset at 1x and 6x the accounts: the events stream through blocks of 32
     accounts, so the larger run's peak RSS stays within a block's worth of the smaller one's."""
-    base = (ROOT / "params/default.yaml").read_text().replace("accounts_per_part: 64", "accounts_per_part: 32")
     peaks = {}
     for scale, n_accounts in (("1x", 100), ("6x", 600)):
-        path = tmp_path / f"{scale}.yaml"
-        path.write_text(base.replace("  count: 300 ", f"  count: {n_accounts} "))
+        path = params_variant(
+            tmp_path,
+            {"output.accounts_per_part": 32, "accounts.count": n_accounts},
+            base="default",
+            name=f"{scale}.yaml",
+        )
         out = subprocess.run(
             [sys.executable, "-c", PEAK_RSS, str(path), str(tmp_path / scale)],
             capture_output=True,
@@ -158,7 +158,7 @@ def test_profile_quantiles_equal_duckdbs_exact_ones(values):
     ).fetchall()[0]
     assert (got["n"], got["min"], got["max"]) == (n, lo, hi)
     assert got["mean"] == pytest.approx(mean, rel=1e-9, abs=1e-6)
-    for key, want in zip(("p10", "median", "p90", "p99"), qs):
+    for key, want in zip(("p10", "median", "p90", "p99"), qs, strict=True):
         assert got[key] == pytest.approx(want, rel=1e-9, abs=1e-6), key
 
 
@@ -184,7 +184,9 @@ def test_bad_worker_options_are_one_line_and_exit_2(tmp_path, capsys, args, expe
     assert not (tmp_path / "d").exists()
 
 
+@pytest.mark.slow  # waits for the Dask client's connection timeout (~10 s)
 def test_unreachable_scheduler_is_one_line_and_writes_nothing(tmp_path, capsys):
+    """A scheduler nobody listens at: exit 1 with one line, nothing written, the environment as it was."""
     from helpers import run
 
     code = run.main(
@@ -273,10 +275,10 @@ def test_background_writer_reports_a_failed_write_and_never_hides_the_callers_er
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("a file where a folder should be")
     table = pa.table({"x": [1, 2, 3]})
-    with pytest.raises(OSError):  # the failed write surfaces (at the next write or at the end)
-        with io.BackgroundWriter() as writer:
-            writer.write(table, blocked / "t", 0)
-            writer.write(table, tmp_path / "ok", 0)
+    # the failed write surfaces (at the next write or at the end)
+    with pytest.raises(OSError), io.BackgroundWriter() as writer:
+        writer.write(table, blocked / "t", 0)
+        writer.write(table, tmp_path / "ok", 0)
     with pytest.raises(KeyError, match="the block's own error"), io.BackgroundWriter() as writer:
         writer.write(table, blocked / "t", 1)
         raise KeyError("the block's own error")

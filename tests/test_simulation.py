@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import duck, io, pipeline, streams
+from helpers import io, streams
 from helpers import params as P
 from helpers.generate import accounts, block
 from helpers.generate.sessions import Sessions, build_sessions, utc_offsets
@@ -17,7 +18,7 @@ from helpers.quality import checks
 from helpers.streams import stream
 from helpers.units import DAY, HOUR
 
-from .conftest import ROOT, generate, tiny_yaml
+from .conftest import ROOT, dataset, generate, params_variant, preset
 
 # ------------------------------------------------------------------ streams
 
@@ -106,7 +107,7 @@ def test_snap_returns_the_actors_first_session_moment_at_or_after_t(seed, probe)
     actor = np.array([a for a, _ in probe])
     t = ctx["w0"] + (np.array([f for _, f in probe]) * (ctx["w1"] - ctx["w0"])).astype(np.int64)
     out = ses.snap(actor, t, np.random.default_rng(seed))
-    for a, ti, o in zip(actor, t, out):
+    for a, ti, o in zip(actor, t, out, strict=True):
         mine = ses.user == a
         later = mine & (ses.end > ti)
         if not later.any():
@@ -118,7 +119,7 @@ def test_snap_returns_the_actors_first_session_moment_at_or_after_t(seed, probe)
 
 
 def test_other_user_near_never_returns_the_excluded_user():
-    ses, ctx = _sessions(5, n_users=4)
+    ses, _ = _sessions(5, n_users=4)
     after = ses.start_sorted[:50]
     excluded = ses.user_sorted[:50]
     other = ses.other_user_near(after, excluded, 7 * DAY, np.random.default_rng(1))
@@ -154,26 +155,23 @@ def test_ids_are_dense_for_users_and_projects_and_account_scoped_for_tasks(tiny_
 
 
 def test_part_size_changes_layout_not_content(tmp_path, tiny_data):
-    text = tiny_yaml().replace("accounts_per_part: 5", "accounts_per_part: 100")
-    (tmp_path / "one_part.yaml").write_text(text)
-    other = generate(tmp_path / "one_part.yaml", tmp_path / "data")
+    """All accounts in one part instead of several: other files, the same content."""
+    other = generate(params_variant(tmp_path, {"output.accounts_per_part": 100}), tmp_path / "data")
     assert len(io.parts(io.table_dir(other, "events"))) == 1
     assert len(io.parts(io.table_dir(tiny_data, "events"))) > 1
     assert io.content_hashes(other) == io.content_hashes(tiny_data)
 
 
 def test_different_seed_gives_different_data(tmp_path, tiny_data):
-    (tmp_path / "seed.yaml").write_text(tiny_yaml().replace("seed: 22", "seed: 23"))
-    other = generate(tmp_path / "seed.yaml", tmp_path / "data")
+    """Another seed changes every simulated table."""
+    other = generate(params_variant(tmp_path, seed=23), tmp_path / "data")
     a, b = io.content_hashes(other), io.content_hashes(tiny_data)
     assert all(a[t] != b[t] for t in ("users", "tasks", "events"))
 
 
 def test_event_only_parameter_leaves_entity_tables_unchanged(tmp_path, tiny_data):
-    (tmp_path / "ev.yaml").write_text(
-        tiny_yaml().replace("dashboard_views_per_session: 0.9", "dashboard_views_per_session: 2.5")
-    )
-    other = generate(tmp_path / "ev.yaml", tmp_path / "data")
+    """A parameter of the events only (dashboard views) leaves the entity tables as they were."""
+    other = generate(params_variant(tmp_path, {"activity.dashboard_views_per_session": 2.5}), tmp_path / "data")
     a, b = io.content_hashes(other), io.content_hashes(tiny_data)
     assert all(a[t] == b[t] for t in ("accounts", "users", "projects", "tasks"))
     assert a["events"] != b["events"]
@@ -229,7 +227,7 @@ def test_emails_use_reserved_domains_only(tiny_data):
 
 @st.composite
 def small_params(draw):
-    base = yaml.safe_load(tiny_yaml())
+    base = preset("tiny")
     base["seed"] = draw(st.integers(0, 10_000))
     days = draw(st.integers(1, 120))
     start = dt.date(2024, 1, 1) + dt.timedelta(days=draw(st.integers(0, 700)))
@@ -274,14 +272,17 @@ def small_params(draw):
     return P.validate(base)
 
 
+@pytest.mark.slow
 @given(params=small_params())
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_every_rule_holds_for_random_small_params(tmp_path_factory, params):
+    """25 random small parameter sets (one-day windows, no projects or tasks, extreme rates): every rule
+    holds and the counts asked for are the counts made."""
     data_dir = tmp_path_factory.mktemp("prop") / "data"
     path = data_dir.parent / "p.yaml"
     path.write_text(yaml.safe_dump(params.model_dump()))
     generate(path, data_dir)
-    con = duck.dataset(data_dir, pipeline.load_saved_params(data_dir))
+    con = dataset(data_dir)
     rules = checks.run_rules(con)
     assert rules.violations.sum() == 0, rules[rules.violations > 0]
     # the counts asked for are the counts made

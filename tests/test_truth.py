@@ -14,9 +14,9 @@ import pytest
 
 from helpers import duck, io, pipeline
 from helpers.quality import checks, metrics
-from helpers.schema import ANSWER_KEYS, TABLES
+from helpers.schema import ANSWER_KEYS, SCENARIOS, TABLES
 
-from .conftest import generate, tiny_yaml, write_params
+from .conftest import dataset, generate, params_variant, run_workbook
 
 KEY = ["task_created", "task_completed", "handoff_completed", "blocker_resolved"]
 
@@ -38,61 +38,64 @@ def _monday(ts: pd.Series) -> pd.Series:
     return (day - pd.to_timedelta(day.dt.day_of_week, unit="D")).dt.date
 
 
+def _retention(cohort: pd.DataFrame, activity: pd.DataFrame, last_day: dt.date) -> pd.DataFrame:
+    """cohort (who, cohort_week), activity (who, week): for every cohort week and every week k = 0, 1, ...
+    while cohort_week + 7k is on or before last_day, the cohort's size and how many of its members were
+    active in week k."""
+    size = cohort.groupby("cohort_week").size().rename("cohort_size").reset_index()
+    grid = pd.DataFrame(
+        [(cw, k) for cw in size.cohort_week for k in range((last_day - cw).days // 7 + 1)],
+        columns=["cohort_week", "week_number"],
+    )
+    hits = cohort.merge(activity.drop_duplicates(), on="who")
+    hits["week_number"] = (pd.to_datetime(hits.week) - pd.to_datetime(hits.cohort_week)).dt.days // 7
+    retained = hits[hits.week_number >= 0].groupby(["cohort_week", "week_number"]).size().rename("retained")
+    rows = grid.merge(size, on="cohort_week").merge(
+        retained.reset_index(), how="left", on=["cohort_week", "week_number"]
+    )
+    return rows.assign(retained=rows.retained.fillna(0).astype("int64"))
+
+
 def independent_keys(data_dir, params) -> dict[str, pd.DataFrame]:
-    """The three metrics by the issue's definitions, in pandas from the events (deduplicated by event_id)."""
+    """The three metrics by the issue's definitions, in pandas from the events (deduplicated by event_id):
+    a user is active on the 7 days from each day they had a key event; a cohort (users by activation
+    week, accounts by signup week) retains a member in week k when it has a key event that week. Scope
+    "external" leaves out internal accounts and their users."""
     events = _events_every_delivery(data_dir)
     key = events[events.event_name.astype(str).isin(KEY)].drop_duplicates("event_id")
     accounts = _read(data_dir, "accounts")[["account_id", "created_at", "is_internal"]]
     users = _read(data_dir, "users")[["user_id", "account_id", "activated_at"]]
-    internal = dict(zip(accounts.account_id, accounts.is_internal))
-    days = pd.date_range(params.window.start, params.window.end, freq="D").date
-    last_day = params.window.end
-    out = {"active_users_7d": [], "user_retention": [], "account_retention": []}
-    user_days = key.assign(day=key.event_at_utc.dt.date)[["user_id", "account_id", "day"]].drop_duplicates()
+    internal = set(accounts.account_id[accounts.is_internal])
+    days = pd.date_range(params.window.start, params.window.end, freq="D")
+    user_days = key.assign(day=key.event_at_utc.dt.normalize())[["user_id", "account_id", "day"]].drop_duplicates()
     user_weeks = key.assign(week=_monday(key.event_at_utc))[["user_id", "account_id", "week"]].drop_duplicates()
+    out = {"active_users_7d": [], "user_retention": [], "account_retention": []}
     for scope in ("all", "external"):
-        keep = (lambda a: np.ones(len(a), bool)) if scope == "all" else (lambda a: ~a.map(internal).astype(bool))
-        ud = user_days[keep(user_days.account_id)]
-        active_on = {d: set() for d in days}
-        for user, day in zip(ud.user_id, ud.day):
-            for i in range(7):
-                d = day + dt.timedelta(days=i)
-                if d in active_on:
-                    active_on[d].add(user)
-        out["active_users_7d"] += [dict(day=d, scope=scope, active_users=len(active_on[d])) for d in days]
 
-        for what, cohort, weeks_of in (
-            (
-                "user_retention",
-                users[users.activated_at.notna() & keep(users.account_id)]
-                .assign(cohort_week=lambda u: _monday(u.activated_at))[["user_id", "cohort_week"]]
-                .rename(columns={"user_id": "who"}),
-                user_weeks.rename(columns={"user_id": "who"}),
-            ),
-            (
-                "account_retention",
-                accounts[keep(accounts.account_id)]
-                .assign(cohort_week=lambda a: _monday(a.created_at))[["account_id", "cohort_week"]]
-                .rename(columns={"account_id": "who"}),
-                user_weeks.rename(columns={"account_id": "who"}),
-            ),
-        ):
-            active = set(zip(weeks_of.who, weeks_of.week))
-            for cw, members in cohort.groupby("cohort_week").who:
-                k = 0
-                while cw + dt.timedelta(days=7 * k) <= last_day:
-                    week = cw + dt.timedelta(days=7 * k)
-                    out[what].append(
-                        dict(
-                            cohort_week=cw,
-                            week_number=k,
-                            cohort_size=len(members),
-                            retained=sum((m, week) in active for m in members),
-                            scope=scope,
-                        )
-                    )
-                    k += 1
-    return {name: metrics._normalise(pd.DataFrame(rows)) for name, rows in out.items()}
+        def keep(account_ids: pd.Series, scope=scope) -> np.ndarray:
+            return np.ones(len(account_ids), bool) if scope == "all" else ~account_ids.isin(internal).to_numpy()
+
+        ud = user_days[keep(user_days.account_id)]
+        spread = pd.concat(
+            [pd.DataFrame({"user_id": ud.user_id, "on": ud.day + pd.Timedelta(days=i)}) for i in range(7)]
+        )
+        active = spread.drop_duplicates().groupby("on").size().reindex(days, fill_value=0)
+        out["active_users_7d"].append(
+            pd.DataFrame({"day": days.date, "scope": scope, "active_users": active.to_numpy()})
+        )
+
+        activated = users[users.activated_at.notna() & keep(users.account_id)]
+        user_cohorts = pd.DataFrame({"who": activated.user_id, "cohort_week": _monday(activated.activated_at)})
+        user_activity = user_weeks[["user_id", "week"]].rename(columns={"user_id": "who"})
+        out["user_retention"].append(_retention(user_cohorts, user_activity, params.window.end).assign(scope=scope))
+
+        kept = accounts[keep(accounts.account_id)]
+        account_cohorts = pd.DataFrame({"who": kept.account_id, "cohort_week": _monday(kept.created_at)})
+        account_activity = user_weeks[["account_id", "week"]].rename(columns={"account_id": "who"})
+        out["account_retention"].append(
+            _retention(account_cohorts, account_activity, params.window.end).assign(scope=scope)
+        )
+    return {name: metrics._normalise(pd.concat(frames, ignore_index=True)) for name, frames in out.items()}
 
 
 def _assert_same(name, ours: pd.DataFrame, key: pd.DataFrame) -> None:
@@ -106,18 +109,21 @@ def _assert_same(name, ours: pd.DataFrame, key: pd.DataFrame) -> None:
 def tiny_as_of(tmp_path_factory):
     """Tiny with an as_of extract on the last afternoon, daily increments and duplicate deliveries."""
     base = tmp_path_factory.mktemp("as_of")
-    text = (
-        tiny_yaml()
-        .replace("as_of: null", "as_of: 2025-12-31T15:00:00")
-        .replace("increments: false", "increments: true")
-        .replace("share: 0.0                    # off", "share: 0.01                   # on")
+    path = params_variant(
+        base,
+        {
+            "snapshot.as_of": dt.datetime(2025, 12, 31, 15),
+            "snapshot.increments": True,
+            "imperfections.duplicates.share": 0.01,
+        },
     )
-    assert "as_of: 2025-12-31T15:00:00" in text and "share: 0.01" in text
-    return generate(write_params(base, text), base / "data")
+    return generate(path, base / "data")
 
 
 def test_answer_keys_equal_an_independent_computation_on_tiny(tiny_data):
-    params = pipeline.load_saved_params(tiny_data)
+    """Tiny: the three answer keys equal the pandas computation from the events, row for row; the
+    internal account makes scope "all" differ from "external"."""
+    params = io.load_params(tiny_data)
     keys = metrics.answer_keys(tiny_data)
     ours = independent_keys(tiny_data, params)
     assert len(keys["active_users_7d"]) == 2 * params.window.days
@@ -130,14 +136,32 @@ def test_answer_keys_equal_an_independent_computation_on_tiny(tiny_data):
 
 
 def test_answer_keys_hold_with_duplicates_and_as_of(tiny_as_of):
-    params = pipeline.load_saved_params(tiny_as_of)
+    """With re-sent deliveries and an as_of extract, the keys still equal the pandas computation over
+    every delivery (the published ones and those not yet arrived)."""
+    params = io.load_params(tiny_as_of)
     keys = metrics.answer_keys(tiny_as_of)
     ours = independent_keys(tiny_as_of, params)
     for name in ANSWER_KEYS:
         _assert_same(name, ours[name], keys[name])
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("default")  # one build of the default dataset
+def test_answer_keys_equal_an_independent_computation_on_default(default_data):
+    """Default (every scenario on, ~1.1M events): the answer keys equal the pandas computation, row for row."""
+    params = io.load_params(default_data)
+    assert params.scenarios.feature_launch.enabled and params.scenarios.ingestion_incident.enabled
+    keys = metrics.answer_keys(default_data)
+    ours = independent_keys(default_data, params)
+    assert len(keys["active_users_7d"]) == 2 * params.window.days
+    for name in ANSWER_KEYS:
+        assert len(keys[name]) > 700, name
+        _assert_same(name, ours[name], keys[name])
+
+
 def test_as_of_removes_exactly_the_deliveries_ingested_after_it(tiny_data, tiny_as_of):
+    """Published deliveries are those ingested by as_of, the rest are listed as not yet arrived, and
+    together they are the stream without the cut; every rule passes."""
     as_of = pd.Timestamp("2025-12-31 15:00:00")
     published = _read(tiny_as_of, "events")
     later = pq.read_table(io.truth_dir(tiny_as_of) / "not_yet_arrived.parquet").to_pandas()
@@ -151,8 +175,7 @@ def test_as_of_removes_exactly_the_deliveries_ingested_after_it(tiny_data, tiny_
         pa_table(full), TABLES["events"]
     )
     # every rule and guardrail passes: they excuse exactly the listed deliveries
-    params = pipeline.load_saved_params(tiny_as_of)
-    rules = checks.run_rules(duck.dataset(tiny_as_of, params))
+    rules = checks.run_rules(dataset(tiny_as_of))
     assert rules.passed.all(), rules[~rules.passed]
 
 
@@ -162,18 +185,19 @@ def test_as_of_rule_catches_a_bad_cut(tiny_as_of, tmp_path):
 
     copy = tmp_path / "copy"
     shutil.copytree(tiny_as_of, copy)
-    params = pipeline.load_saved_params(copy)
     later = io.truth_dir(copy) / "not_yet_arrived.parquet"
     t = pq.read_table(later)
     early = pq.read_table(io.part_path(io.table_dir(copy, "events"), 0)).slice(0, 3)
     import pyarrow as pa
 
     pq.write_table(pa.concat_tables([t, early.cast(t.schema)]), later)  # 3 published deliveries also listed
-    rules = checks.run_rules(duck.dataset(copy, params)).set_index("rule")
+    rules = checks.run_rules(dataset(copy)).set_index("rule")
     assert rules.loc["snapshot_cut_at_as_of", "violations"] == 3
 
 
 def test_increments_hold_the_published_events_by_ingestion_day(tiny_as_of):
+    """One folder per ingestion day, each holding that day's deliveries in ingestion order; together
+    exactly the published events."""
     folder = tiny_as_of / "events_increments"
     days = sorted(folder.glob("ingested_date=*"))
     assert len(days) > 300
@@ -197,7 +221,9 @@ def pa_table(df: pd.DataFrame):
 
 
 def test_metrics_sql_reproduces_the_keys_and_as_of_explains_the_rest(tiny_as_of):
-    params = pipeline.load_saved_params(tiny_as_of)
+    """The metric SQL over the warehouse agrees with the keys; where the published data differ, the as_of
+    cut explains it, and only in the last days."""
+    params = io.load_params(tiny_as_of)
     pipeline.build_warehouse(tiny_as_of)
     con = duck.warehouse(tiny_as_of, params)
     published = metrics.compute(con)
@@ -211,9 +237,8 @@ def test_metrics_sql_reproduces_the_keys_and_as_of_explains_the_rest(tiny_as_of)
 
 
 def test_metrics_check_fails_on_a_wrong_key(tiny_data):
-    params = pipeline.load_saved_params(tiny_data)
-    con = duck.dataset(tiny_data, params)
-    published = metrics.compute(con)
+    """The reconciliation passes on the real keys and names the metric and the row count on a wrong one."""
+    published = metrics.compute(dataset(tiny_data))
     keys = metrics.answer_keys(tiny_data)
     assert all(r.agrees for r in metrics.reconcile(published, published, keys, None))
     wrong = {k: v.copy() for k, v in keys.items()}
@@ -235,11 +260,12 @@ def test_rerunning_events_forgets_what_03_derived_from_the_old_events(tiny_as_of
     pipeline.write_answer_keys(copy)
     assert not (io.truth_dir(copy) / "not_yet_arrived.parquet").exists()
     assert not (copy / "events_increments").exists()
-    rules = checks.run_rules(duck.dataset(copy, pipeline.load_saved_params(copy)))
+    rules = checks.run_rules(dataset(copy))
     failed = rules[rules.passed.eq(False)]  # ledger rules do not apply until 03 reruns (passed is None)
     assert failed.empty and rules.passed.eq(True).sum() >= 40, failed
 
 
+@pytest.mark.slow
 def test_frictionless_validates_a_published_as_of_dataset(tiny_as_of, tmp_path):
     """The whole descriptor of a dataset with an as_of extract and duplicates: raw tables, answer keys,
     not_yet_arrived and the ledger."""
@@ -265,37 +291,23 @@ def test_frictionless_validates_a_published_as_of_dataset(tiny_as_of, tmp_path):
     assert proc.returncode == 0 and report["valid"], [e for t in report["tasks"] for e in t["errors"]][:5]
 
 
-@pytest.mark.xdist_group("tiny_run")
+@pytest.mark.slow
 def test_workbook_runs_with_every_option_on(tmp_path):
     """A papermill run of tiny with every scenario on, an as_of extract, duplicates, increments and CSV:
     every notebook passes, 05 quantifies what as_of left out, and the dataset is published."""
     import json
 
-    from helpers import run
-
-    text = tiny_yaml()
-    for old, new in (
-        ("as_of: null", "as_of: 2025-12-31T12:00:00"),
-        ("increments: false", "increments: true"),
-        ("share: 0.0                    # off", "share: 0.01                   # on"),
-        ("enabled: false", "enabled: true"),
-    ):
-        assert old in text, old
-        text = text.replace(old, new)
-    data_dir, reports_dir = tmp_path / "data" / "every", tmp_path / "reports" / "every"
-    code = run.main(
-        [
-            "--params",
-            str(write_params(tmp_path, text)),
-            "--data-dir",
-            str(data_dir),
-            "--reports-dir",
-            str(reports_dir),
-            "--timeout",
-            "600",
-        ]
+    path = params_variant(
+        tmp_path,
+        {
+            "snapshot.as_of": dt.datetime(2025, 12, 31, 12),
+            "snapshot.increments": True,
+            "imperfections.duplicates.share": 0.01,
+            **{f"scenarios.{name}.enabled": True for name in SCENARIOS},
+        },
     )
-    assert code == 0
+    data_dir, reports_dir = tmp_path / "data" / "every", tmp_path / "reports" / "every"
+    assert run_workbook(data_dir, reports_dir, params=path) == 0
     m = json.loads((data_dir / "manifest.json").read_text())
     assert m["snapshot"]["as_of"] == "2025-12-31T12:00:00" and m["snapshot"]["increments_days"] > 300
     assert sum(n.startswith("scenario ") for n in m["notes"]) == 4

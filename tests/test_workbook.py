@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,33 +13,34 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from helpers import duck, faults, io, pipeline, run, runs
+from helpers import faults, io, pipeline, run, runs
 from helpers.quality import checks
 from helpers.schema import TABLES
 
-from .conftest import ROOT
+from .conftest import ROOT, dataset, generate, params_variant, run_workbook
 
-pytestmark = pytest.mark.xdist_group("tiny_run")
+# Tests that use the tiny_run fixture share one xdist worker, where it is built once (group "tiny_run");
+# tests that run the workbook, start subprocesses or generate several datasets are marked slow.
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("tiny_run")
 def test_run_publishes_dataset_and_reports(tiny_run):
+    """Exit 0; every table, the warehouse, the manifest, each shipped notebook executed (in name order)
+    and rendered, the answer keys, all published by a symlink swap that publishes the reports with them."""
     code, data_dir, reports_dir = tiny_run
     assert code == 0
     for name in TABLES:
         assert io.parts(io.table_dir(data_dir, name)), name
     assert (data_dir / "warehouse.duckdb").exists() and (data_dir / "manifest.json").exists()
-    assert run.NOTEBOOKS == (
-        "00_setup",
-        "01_entities",
-        "02_events",
-        "03_imperfections",
-        "04_qa_profile",
-        "05_metrics_preview",
-    )
+    shipped = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
+    assert shipped and list(run.NOTEBOOKS) == shipped  # the runner runs every shipped notebook, in order
     for nb in run.NOTEBOOKS:
         assert (reports_dir / f"{nb}.ipynb").exists() and (reports_dir / f"{nb}.html").exists()
     log = (reports_dir / "run.log").read_text()
-    assert "05_metrics_preview done" in log and "published" in log
+    done_at = [log.find(f"{nb} done in") for nb in run.NOTEBOOKS]
+    assert -1 not in done_at and done_at == sorted(done_at), done_at
+    assert "published" in log
     # the answer keys and the scenarios are published with the data, and the manifest lists them
     m = json.loads((data_dir / "manifest.json").read_text())
     assert set(m["truth"]) == {"active_users_7d", "user_retention", "account_retention", "scenarios"}
@@ -58,7 +60,11 @@ def test_run_publishes_dataset_and_reports(tiny_run):
     assert reports_dir.resolve() == (data_dir / "reports").resolve()
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("tiny_run")
 def test_manifest_describes_the_data(tiny_run):
+    """manifest.json: row counts equal to the Parquet, a hash per table, every imperfection within
+    tolerance with a consistent rate, and no machine-specific path or host name."""
     _, data_dir, _ = tiny_run
     m = json.loads((data_dir / "manifest.json").read_text())
     for key in (
@@ -99,7 +105,11 @@ def test_manifest_describes_the_data(tiny_run):
     assert str(ROOT) not in text and "/tmp" not in text and os.uname().nodename not in text
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("tiny_run")
 def test_warehouse_has_the_tables_with_keys_on_the_small_ones(tiny_run):
+    """warehouse.duckdb holds every table with the manifest's row counts, primary and foreign keys on the
+    entity tables (not on the fact tables), the ledger, and typed event columns."""
     _, data_dir, _ = tiny_run
     m = json.loads((data_dir / "manifest.json").read_text())
     con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
@@ -123,7 +133,10 @@ def test_warehouse_has_the_tables_with_keys_on_the_small_ones(tiny_run):
     con.close()
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("tiny_run")
 def test_warehouse_constraints_reject_bad_rows(tiny_run, tmp_path):
+    """A repeated account and a user of an account that does not exist are refused by the warehouse."""
     _, data_dir, _ = tiny_run
     copy = tmp_path / "w.duckdb"
     copy.write_bytes((data_dir / "warehouse.duckdb").read_bytes())
@@ -138,22 +151,31 @@ def test_warehouse_constraints_reject_bad_rows(tiny_run, tmp_path):
     con.close()
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("tiny_run")
 def test_every_rule_holds_on_the_published_run(tiny_run):
+    """Every rule and every threshold passes on the published tiny dataset; every threshold applies."""
     _, data_dir, _ = tiny_run
-    con = duck.dataset(data_dir, pipeline.load_saved_params(data_dir))
+    con = dataset(data_dir)
     rules, metrics = checks.run_rules(con), checks.run_metrics(con)
     assert checks.failures(rules, metrics) == []
     assert metrics.passed.notna().all()  # a year of tiny data: every threshold applies
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("tiny_run")
 def test_a_notebook_never_overwrites_a_published_dataset(tiny_run):
+    """00_setup's step refuses a folder that holds a published dataset, and leaves it as it was."""
     _, data_dir, _ = tiny_run
     with pytest.raises(FileExistsError, match="published dataset"):
         pipeline.setup(ROOT / "params/tiny.yaml", data_dir)
     assert io.parts(io.table_dir(data_dir, "events"))
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("tiny_run")
 def test_html_reports_are_code_free_and_show_charts(tiny_run):
+    """The HTML reports hide the code and show the charts and the rules table."""
     _, _, reports_dir = tiny_run
     html = (reports_dir / "02_events.html").read_text()
     assert "generate_events(" not in html and "import " not in html.split("<body")[1][:200000]
@@ -161,7 +183,10 @@ def test_html_reports_are_code_free_and_show_charts(tiny_run):
     assert "Every rule" in html
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("tiny_run")
 def test_executed_notebooks_keep_the_parameters_tag(tiny_run):
+    """Each executed notebook keeps its own parameters cell and has the cell papermill injected."""
     _, _, reports_dir = tiny_run
     for nb in run.NOTEBOOKS:
         cells = json.loads((reports_dir / f"{nb}.ipynb").read_text())["cells"]
@@ -169,6 +194,8 @@ def test_executed_notebooks_keep_the_parameters_tag(tiny_run):
         assert any("parameters" in t for t in tags) and any("injected-parameters" in t for t in tags)
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("tiny_run")
 def test_second_process_gives_identical_tables(tiny_run, tmp_path):
     """Same params in another process, another working directory and hash seed: same content."""
     _, data_dir, _ = tiny_run
@@ -199,15 +226,16 @@ def test_second_process_gives_identical_tables(tiny_run, tmp_path):
     assert a == b
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("tiny_run")
 def test_failed_run_publishes_nothing_and_keeps_previous_dataset(tiny_run, tmp_path, monkeypatch, capsys):
+    """A run failing at 04 exits 1 naming the notebook; the published dataset and reports are untouched
+    and the failed run is kept, marked FAILED with the reason."""
     _, data_dir, reports_dir = tiny_run
     before = (data_dir / "manifest.json").read_text()
     report_before = (reports_dir / "02_events.html").stat().st_mtime_ns
     monkeypatch.setenv(faults.FAULT_ENV, "warehouse")
-    code = run.main(
-        ["--params", str(ROOT / "params/tiny.yaml"), "--data-dir", str(data_dir), "--reports-dir", str(reports_dir)]
-    )
-    assert code == 1
+    assert run_workbook(data_dir, reports_dir) == 1
     assert "FAILED at 04_qa_profile: RuntimeError: fault injected at warehouse" in capsys.readouterr().err
     assert (data_dir / "manifest.json").read_text() == before
     assert (reports_dir / "02_events.html").stat().st_mtime_ns == report_before
@@ -215,25 +243,21 @@ def test_failed_run_publishes_nothing_and_keeps_previous_dataset(tiny_run, tmp_p
     assert failed and "fault injected" in (failed[0] / "FAILED").read_text()
 
 
-def test_failing_notebook_names_the_notebook(tiny_run, tmp_path, monkeypatch, capsys):
+@pytest.mark.slow
+def test_failing_notebook_names_the_notebook(tmp_path, monkeypatch, capsys):
+    """A first run failing at 02 exits 1 naming the notebook and publishes no dataset."""
     monkeypatch.setenv(faults.FAULT_ENV, "events")
-    code = run.main(
-        [
-            "--params",
-            str(ROOT / "params/tiny.yaml"),
-            "--data-dir",
-            str(tmp_path / "d" / "x"),
-            "--reports-dir",
-            str(tmp_path / "r" / "x"),
-        ]
-    )
-    assert code == 1
+    assert run_workbook(tmp_path / "d" / "x", tmp_path / "r" / "x") == 1
     err = capsys.readouterr().err
     assert "FAILED at 02_events: RuntimeError: fault injected at events" in err
     assert not (tmp_path / "d" / "x").exists()
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("tiny_run")
 def test_run_writes_the_deliverables(tiny_run):
+    """generation_notes.md lists each imperfection kind, index.html links every report and says the
+    guardrails pass, profile.json agrees with the manifest and names the guardrails."""
     _, data_dir, reports_dir = tiny_run
     notes = (reports_dir / "generation_notes.md").read_text()
     for kind in ("missing", "outlier", "late_arrival", "internal", "duplicate"):
@@ -256,30 +280,38 @@ def test_run_writes_the_deliverables(tiny_run):
     }
 
 
+def _replace_table(src: Path, dst: Path, table: str, select_sql: str) -> Path:
+    """A copy of dataset src at dst with one table replaced by select_sql, which reads the original as `t`."""
+    shutil.copytree(src, dst)
+    con = dataset(src)
+    con.execute(f"CREATE TEMP VIEW t AS SELECT * FROM raw.{table}")
+    mutated = con.sql(select_sql).to_arrow_table()
+    shutil.rmtree(io.table_dir(dst, table))
+    io.write_part(mutated.cast(TABLES[table].arrow_schema), io.table_dir(dst, table), 0)
+    return dst
+
+
+@pytest.mark.slow
 def test_qa_fails_a_broken_dataset_naming_the_rules(tiny_data, tmp_path):
     """An orphan event, an event before its user's activation and a task_completed on an open task:
     04_qa_profile writes its report, then fails, naming each rule."""
-    import shutil
-
     import papermill
 
-    from .test_rules import _mutate
-
-    broken = _mutate(
+    broken = _replace_table(
         tiny_data,
         tmp_path / "b1",
         "events",
         "SELECT * REPLACE (CASE WHEN event_id = (SELECT min(event_id) FROM t) THEN 999999999 "
         "ELSE user_id END AS user_id) FROM t",
     )
-    broken = _mutate(
+    broken = _replace_table(
         broken,
         tmp_path / "b2",
         "users",
         "SELECT * REPLACE (CASE WHEN user_id = 1 THEN activated_at + INTERVAL 20 DAY "
         "ELSE activated_at END AS activated_at) FROM t",
     )
-    broken = _mutate(
+    broken = _replace_table(
         broken,
         tmp_path / "b3",
         "tasks",
@@ -301,69 +333,54 @@ def test_qa_fails_a_broken_dataset_naming_the_rules(tiny_data, tmp_path):
     shutil.rmtree(broken)
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("tiny_run")
 def test_a_full_disk_fails_cleanly_and_keeps_the_previous_dataset(tiny_run, monkeypatch, capsys):
+    """No space left while writing events: exit 1 with the OS's message, the published dataset untouched."""
     _, data_dir, reports_dir = tiny_run
     before = (data_dir / "manifest.json").read_text()
     monkeypatch.setenv(faults.FAULT_ENV, "enospc:events")
-    code = run.main(
-        ["--params", str(ROOT / "params/tiny.yaml"), "--data-dir", str(data_dir), "--reports-dir", str(reports_dir)]
-    )
-    assert code == 1
+    assert run_workbook(data_dir, reports_dir) == 1
     assert "No space left on device" in capsys.readouterr().err
     assert (data_dir / "manifest.json").read_text() == before
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("tiny_run")
 def test_second_run_of_the_same_dataset_is_locked_out(tiny_run, capsys):
+    """While another run holds the dataset's lock, a run exits 3 at once saying so."""
     _, data_dir, reports_dir = tiny_run
     held = runs.acquire_lock(data_dir.parent / ".runs" / data_dir.name, wait=False)
     try:
-        code = run.main(
-            ["--params", str(ROOT / "params/tiny.yaml"), "--data-dir", str(data_dir), "--reports-dir", str(reports_dir)]
-        )
+        code = run_workbook(data_dir, reports_dir)
     finally:
         held.close()
-    assert code == run.EXIT_LOCKED == 3
+    assert code == 3  # the documented exit code of a locked-out run
     assert "locked:" in capsys.readouterr().err
 
 
 def test_dry_run_writes_nothing(tmp_path, capsys):
-    code = run.main(
-        [
-            "--params",
-            str(ROOT / "params/tiny.yaml"),
-            "--data-dir",
-            str(tmp_path / "d" / "x"),
-            "--reports-dir",
-            str(tmp_path / "r" / "x"),
-            "--dry-run",
-        ]
-    )
+    """--dry-run prints the estimate and writes nothing at all."""
+    code = run_workbook(tmp_path / "d" / "x", tmp_path / "r" / "x", "--dry-run")
     out = capsys.readouterr().out
     assert code == 0 and "events (approx.)" in out and "nothing was written" in out
     assert list(tmp_path.iterdir()) == []
 
 
 def test_not_enough_disk_space_is_refused_up_front(tmp_path, monkeypatch, capsys):
-    import shutil as sh
+    """Too little free space for the estimate: exit 1 before anything is written."""
     from collections import namedtuple
 
     usage = namedtuple("usage", "total used free")
-    monkeypatch.setattr(sh, "disk_usage", lambda p: usage(10**6, 10**6 - 1000, 1000))
-    code = run.main(
-        [
-            "--params",
-            str(ROOT / "params/tiny.yaml"),
-            "--data-dir",
-            str(tmp_path / "d" / "x"),
-            "--reports-dir",
-            str(tmp_path / "r" / "x"),
-        ]
-    )
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10**6, 10**6 - 1000, 1000))
+    code = run_workbook(tmp_path / "d" / "x", tmp_path / "r" / "x")
     assert code == 1 and "not enough disk space" in capsys.readouterr().err
     assert not (tmp_path / "d" / "x").exists() and not (tmp_path / "r").exists()
 
 
 def test_publish_is_a_symlink_swap_and_prune_keeps_the_newest(tmp_path):
+    """Publishing swaps a symlink (an old real folder is kept aside, not lost); pruning keeps the newest
+    published runs and the failed ones."""
     runs_dir = tmp_path / ".runs" / "ds"
     final = tmp_path / "ds"
     final.mkdir()
@@ -410,6 +427,8 @@ def _run_process(data_dir, reports_dir, fault=None, cwd=None):
     )
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("tiny_run")
 def test_killed_runs_leave_the_previous_dataset_intact_and_the_next_run_clean(tiny_run, tmp_path):
     """The kernel killed while a part is half-written, then the runner killed just before publishing:
     the published dataset still verifies; the next run succeeds and removes the killed runs' leftovers."""
@@ -441,6 +460,8 @@ def test_killed_runs_leave_the_previous_dataset_intact_and_the_next_run_clean(ti
 
 
 def test_notebooks_only_take_known_parameters(tmp_path):
+    """Every shipped notebook declares the parameters the runner passes; unknown names and a notebook
+    without a parameters cell are refused."""
     import nbformat
 
     for nb in run.NOTEBOOKS:  # every shipped notebook declares what the runner passes
@@ -454,7 +475,11 @@ def test_notebooks_only_take_known_parameters(tmp_path):
         run.check_parameters(path, ["params_path"])
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("tiny_run")
 def test_notebooks_receive_the_resolved_parameters(tiny_run):
+    """The notebooks read the resolved parameters the run wrote (params.resolved.json), the same as the
+    dataset's state/params.json."""
     _, data_dir, reports_dir = tiny_run
     resolved = reports_dir / "params.resolved.json"
     assert json.loads(resolved.read_text()) == json.loads((data_dir / "state" / "params.json").read_text())
@@ -463,13 +488,11 @@ def test_notebooks_receive_the_resolved_parameters(tiny_run):
     assert "params.resolved.json" in "".join(injected["source"])
 
 
+@pytest.mark.slow
 def test_fewer_parts_leave_no_stale_part(tmp_path):
     """A 16-part run followed by a 2-part run in the same folder leaves no part-00015."""
-    from .conftest import generate, tiny_yaml
-
-    many, few = tmp_path / "many.yaml", tmp_path / "few.yaml"
-    many.write_text(tiny_yaml().replace("accounts_per_part: 5", "accounts_per_part: 1"))
-    few.write_text(tiny_yaml().replace("accounts_per_part: 5", "accounts_per_part: 8"))
+    many = params_variant(tmp_path, {"output.accounts_per_part": 1}, name="many.yaml")
+    few = params_variant(tmp_path, {"output.accounts_per_part": 8}, name="few.yaml")
     folder = tmp_path / "d"
     generate(many, folder)
     assert len(io.parts(io.table_dir(folder, "events"))) == 16
@@ -480,6 +503,7 @@ def test_fewer_parts_leave_no_stale_part(tmp_path):
 
 
 def test_read_only_disk_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    """A read-only file system: exit 1 with the OS's message, no dataset folder."""
     import errno
 
     real_mkdir = Path.mkdir
@@ -490,21 +514,14 @@ def test_read_only_disk_is_a_clear_error(tmp_path, monkeypatch, capsys):
         return real_mkdir(self, *a, **k)
 
     monkeypatch.setattr(Path, "mkdir", read_only)
-    code = run.main(
-        [
-            "--params",
-            str(ROOT / "params/tiny.yaml"),
-            "--data-dir",
-            str(tmp_path / "d" / "x"),
-            "--reports-dir",
-            str(tmp_path / "r" / "x"),
-        ]
-    )
+    code = run_workbook(tmp_path / "d" / "x", tmp_path / "r" / "x")
     assert code == 1
     assert "Read-only file system" in capsys.readouterr().err
     assert not (tmp_path / "d" / "x").exists()
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("tiny_run")
 def test_documentation_describes_exactly_the_published_columns(tiny_run):
     """schema.sql, data_dictionary.md, sources.yml and datapackage.json come from the one schema:
     every published column, with its type, and nothing else."""
