@@ -340,86 +340,70 @@ def simulate_tasks(
     u = DrawColumns(draws.random(counts, cols=len(UNIFORMS)), UNIFORMS)
     z = DrawColumns(draws.normal(0.0, 1.0, counts, cols=len(NORMALS)), NORMALS)
     intent = intentions(params, plan, block, acct, made.created, u, z)
-    walk = _Walk(ses, acct, u)
+    walked = _walk_steps(_Walk(ses, acct, u), made, intent)
+    return _timeline(params, block, ses, task_id, acct, made, intent, walked)
 
-    # assignment, by the creator moments after creation: to themself or a colleague who is around
+
+@dataclass(frozen=True)
+class _Walked:
+    """When each step of each task happened (NONE: never) and who held it at the end."""
+
+    assignee: np.ndarray
+    assigned_at: np.ndarray
+    started_at: np.ndarray
+    blocker1: Blocker
+    handoff: Handoff
+    blocker2: Blocker
+    holder: np.ndarray
+    done_at: np.ndarray
+    cancelled_at: np.ndarray
+
+
+def _walk_steps(walk: _Walk, made: Creations, intent: Intentions) -> _Walked:
+    """Assignment (by the creator, to themself or a colleague who is around), start (by the assignee),
+    a blocker, a hand-off, a second blocker, the finish (done or cancelled); backlog nobody starts is
+    sometimes cancelled by its creator weeks later."""
     other = walk.colleague(intent.assigned & ~intent.self_assigned, made.created, made.creator, "assign")
     assignee = np.where(intent.assigned, np.where(other < 0, made.creator, other), NONE)
     assigned_at, _ = walk.step(intent.assigned, made.creator, made.created + intent.assign_delay, "assigned")
     assignee = np.where(assigned_at >= 0, assignee, NONE)
-    # start, by the assignee; then blockers, a hand-off, a second blocker, and the finish
     go = (assignee >= 0) & ~intent.never_started
     started_at, reached = walk.step(go, assignee, assigned_at + to_us(intent.to_start), "started")
     progress = _Progress(go & reached, assignee.copy(), np.where(go & reached, started_at, NONE))
-    blocker1 = _blocker(
-        walk, progress, progress.go & (intent.blockers >= 1), 0.25 * intent.cycle, intent.blocker_lengths[:, 0], 1
-    )
+    lengths = intent.blocker_lengths
+    blocker1 = _blocker(walk, progress, progress.go & (intent.blockers >= 1), 0.25 * intent.cycle, lengths[:, 0], 1)
     handoff = _handoff(walk, progress, intent)
-    blocker2 = _blocker(
-        walk, progress, progress.go & (intent.blockers >= 2), 0.2 * intent.cycle, intent.blocker_lengths[:, 1], 2
-    )
-    finished_at, reached = walk.step(
-        progress.go, progress.holder, progress.last + to_us(0.3 * intent.cycle), "finished"
-    )
-    done_at = np.where(reached & ~intent.cancelled, finished_at, NONE)
-    cancelled_at = np.where(reached & intent.cancelled, finished_at, NONE)
-    # backlog nobody starts: some of it is cancelled by its creator weeks later
+    blocker2 = _blocker(walk, progress, progress.go & (intent.blockers >= 2), 0.2 * intent.cycle, lengths[:, 1], 2)
+    nominal = progress.last + to_us(0.3 * intent.cycle)
+    finished_at, reached = walk.step(progress.go, progress.holder, nominal, "finished")
     backlog = (started_at < 0) & intent.backlog_cancel
-    dropped_at, reached = walk.step(
-        backlog, made.creator, made.created + to_us(intent.backlog_wait), "backlog_cancelled"
-    )
-    cancelled_at = np.where(reached, dropped_at, cancelled_at)
-    return _planted_and_closed(
-        params,
-        block,
-        ses,
-        made,
-        task_id,
-        acct,
-        intent,
-        assignee,
-        assigned_at,
-        started_at,
-        progress.holder,
-        blocker1,
-        handoff,
-        blocker2,
-        done_at,
-        cancelled_at,
+    nominal = made.created + to_us(intent.backlog_wait)
+    dropped_at, dropped = walk.step(backlog, made.creator, nominal, "backlog_cancelled")
+    cancelled_at = np.where(dropped, dropped_at, np.where(reached & intent.cancelled, finished_at, NONE))
+    done_at = np.where(reached & ~intent.cancelled, finished_at, NONE)
+    return _Walked(
+        assignee, assigned_at, started_at, blocker1, handoff, blocker2, progress.holder, done_at, cancelled_at
     )
 
 
-def _planted_and_closed(
-    params,
-    block,
-    ses,
-    made,
-    task_id,
-    acct,
-    intent,
-    assignee,
-    assigned_at,
-    started_at,
-    holder,
-    blocker1,
-    handoff,
-    blocker2,
-    done_at,
-    cancelled_at,
+def _timeline(
+    params: Params,
+    block: Block,
+    ses: Sessions,
+    task_id: np.ndarray,
+    acct: np.ndarray,
+    made: Creations,
+    intent: Intentions,
+    walked: _Walked,
 ) -> Timeline:
     """Plant the outliers (each kind from its own stream: changing one rate never moves the other's
-    rows: a few done tasks drag on past the threshold, a few get far-future due dates), then the
-    status each task ends the window in."""
-    long_cycle = plant_long_cycles(params, block, acct, ses, holder, started_at, done_at)
+    rows: a few done tasks drag on past the threshold, a few get far-future due dates), then say how
+    each task ends the window."""
+    w = walked
+    long_cycle = plant_long_cycles(params, block, acct, ses, w.holder, w.started_at, w.done_at)
     far_due = plant_far_due_dates(params, block, acct, made.created, intent.due)
-    final_done = np.where(long_cycle >= 0, long_cycle, done_at)
-    status = np.full(len(task_id), TODO, dtype=np.int64)
-    status = np.where(started_at >= 0, IN_PROGRESS, status)
-    status = np.where((blocker1.added >= 0) & (blocker1.resolved < 0), BLOCKED, status)
-    status = np.where((blocker2.added >= 0) & (blocker2.resolved < 0), BLOCKED, status)
-    status = np.where(final_done >= 0, DONE, status)
-    status = np.where(cancelled_at >= 0, CANCELLED, status)
-    cancelled = cancelled_at >= 0
+    done_at = np.where(long_cycle >= 0, long_cycle, w.done_at)
+    cancelled, started = w.cancelled_at >= 0, w.started_at >= 0
     return Timeline(
         task_id=task_id,
         project=made.project,
@@ -429,21 +413,31 @@ def _planted_and_closed(
         title=intent.title,
         priority=intent.priority,
         due=np.where(far_due >= 0, far_due, intent.due),
-        assignee=assignee,
-        holder=np.where(assignee >= 0, holder, NONE),
-        assigned_at=assigned_at,
-        started_at=started_at,
-        blocker1=blocker1,
-        handoff=handoff,
-        blocker2=blocker2,
-        done_at=final_done,
-        finisher=np.where(final_done >= 0, holder, NONE),
-        cancelled_at=cancelled_at,
-        cancelled_from=np.where(cancelled, np.where(started_at >= 0, IN_PROGRESS, TODO), NONE),
-        cancelled_by=np.where(cancelled, np.where(started_at >= 0, holder, made.creator), NONE),
-        status=status,
-        original_done_at=done_at,
+        assignee=w.assignee,
+        holder=np.where(w.assignee >= 0, w.holder, NONE),
+        assigned_at=w.assigned_at,
+        started_at=w.started_at,
+        blocker1=w.blocker1,
+        handoff=w.handoff,
+        blocker2=w.blocker2,
+        done_at=done_at,
+        finisher=np.where(done_at >= 0, w.holder, NONE),
+        cancelled_at=w.cancelled_at,
+        cancelled_from=np.where(cancelled, np.where(started, IN_PROGRESS, TODO), NONE),
+        cancelled_by=np.where(cancelled, np.where(started, w.holder, made.creator), NONE),
+        status=_status(w, done_at),
+        original_done_at=w.done_at,
         planted_long_cycle=long_cycle >= 0,
         original_due=intent.due,
         planted_far_due=far_due >= 0,
     )
+
+
+def _status(w: _Walked, done_at: np.ndarray) -> np.ndarray:
+    """The status each task ends the window in: the last step it reached decides."""
+    status = np.full(len(done_at), TODO, dtype=np.int64)
+    status = np.where(w.started_at >= 0, IN_PROGRESS, status)
+    status = np.where((w.blocker1.added >= 0) & (w.blocker1.resolved < 0), BLOCKED, status)
+    status = np.where((w.blocker2.added >= 0) & (w.blocker2.resolved < 0), BLOCKED, status)
+    status = np.where(done_at >= 0, DONE, status)
+    return np.where(w.cancelled_at >= 0, CANCELLED, status)
