@@ -84,7 +84,7 @@ def set_variables(con: duckdb.DuckDBPyConnection, params: Params) -> None:
 
 
 # --------------------------------------------------------------------------- files in SQL
-def parquet(con: duckdb.DuckDBPyConnection, files: Iterable[str | Path], name: str | None = None) -> str:
+def parquet(con: duckdb.DuckDBPyConnection, files: Iterable[str | Path]) -> str:
     """A relation over exactly these Parquet files, to use in SQL by the name returned: a pyarrow dataset
     registered on the connection (DuckDB scans it with projection and filter pushdown). No path ever
     reaches SQL text or DuckDB's glob, so any folder name works (quotes, brackets, `*`, `?`, braces,
@@ -92,17 +92,17 @@ def parquet(con: duckdb.DuckDBPyConnection, files: Iterable[str | Path], name: s
     files = [os.fspath(f) for f in files]
     if not files:
         raise FileNotFoundError("no Parquet files to read")
-    name = name or f"parquet_{next(_names)}"
+    name = f"parquet_{next(_names)}"
     con.register(name, ds.dataset(files, format="parquet"))
     return name
 
 
-def parts(con: duckdb.DuckDBPyConnection, folder: str | Path, name: str | None = None) -> str:
+def parts(con: duckdb.DuckDBPyConnection, folder: str | Path) -> str:
     """`parquet` over the part files of one table folder (io.parts: our own fixed pattern part-NNNNN.parquet)."""
     files = io.parts(folder)
     if not files:
         raise FileNotFoundError(f"no part files in {folder}: run the notebook that makes them first")
-    return parquet(con, files, name)
+    return parquet(con, files)
 
 
 def empty(table: Table) -> str:
