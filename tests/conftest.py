@@ -32,8 +32,8 @@ TINY = ROOT / "params/tiny.yaml"
 
 # --------------------------------------------------------------------------- helpers
 def preset(base: str = "tiny") -> dict:
-    """params/<base>.yaml as plain Python data (yaml.safe_load), to edit and validate."""
-    return yaml.safe_load((ROOT / "params" / f"{base}.yaml").read_text())
+    """params/<base>.yaml with its bases applied, as plain Python data (every key), to edit and validate."""
+    return P.read([ROOT / "params" / f"{base}.yaml"])[0].data
 
 
 def apply_changes(data: dict, changes: dict[str, Any]) -> dict:
@@ -56,21 +56,28 @@ def apply_changes(data: dict, changes: dict[str, Any]) -> dict:
 def params_variant(
     tmp_path: Path, changes: dict[str, Any] | None = None, *, base: str = "tiny", name: str | None = None, **kw: Any
 ) -> Path:
-    """params/<base>.yaml with `changes` applied, validated and written to tmp_path; returns the file.
+    """An overlay of params/<base>.yaml (`extends:` it) giving `changes`, validated and written to tmp_path;
+    returns the file.
 
     Changes are dotted keys, in a dict (`{"snapshot.as_of": dt.datetime(2025, 12, 31, 15)}`) or as keyword
     arguments with `__` for the dots (`output__accounts_per_part=1`). Values are Python values as
     yaml.safe_load gives them (dates as datetime.date/datetime, not strings). The result must pass
     helpers.params.validate: a wrong key or value raises ParamsError before anything is written."""
     edits = {**(changes or {}), **{k.replace("__", "."): v for k, v in kw.items()}}
-    data = apply_changes(preset(base), edits)
-    P.validate(data, f"{base}.yaml with {sorted(edits)}")
+    P.validate(apply_changes(preset(base), edits), f"{base}.yaml with {sorted(edits)}")
+    overlay: dict[str, Any] = {P.EXTENDS: str(ROOT / "params" / f"{base}.yaml")}
+    for dotted, value in edits.items():
+        *path, last = dotted.split(".")
+        node = overlay
+        for key in path:
+            node = node.setdefault(key, {})
+        node[last] = value
     path = Path(tmp_path) / (name or f"{base}-variant.yaml")
     k = 1
     while name is None and path.exists():  # several variants in one folder never overwrite each other
         k += 1
         path = Path(tmp_path) / f"{base}-variant-{k}.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    path.write_text(yaml.safe_dump(overlay, sort_keys=False))
     return path
 
 
@@ -198,8 +205,3 @@ def write_params(tmp_path: Path, text: str, name: str = "p.yaml") -> Path:
     path = tmp_path / name
     path.write_text(text)
     return path
-
-
-def tiny_yaml() -> str:
-    """params/tiny.yaml as text (only for tests of the YAML loader itself; otherwise params_variant)."""
-    return TINY.read_text()

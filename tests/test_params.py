@@ -11,7 +11,7 @@ import yaml
 from helpers import params as P
 from helpers import run
 
-from .conftest import ROOT, apply_changes, params_variant, preset, run_workbook, tiny_yaml, write_params
+from .conftest import ROOT, TINY, apply_changes, params_variant, preset, run_workbook, write_params
 
 
 def test_shipped_params_are_valid():
@@ -22,12 +22,6 @@ def test_shipped_params_are_valid():
         assert p.window.start.isoformat() == "2025-01-01" and p.window.end.isoformat() == "2025-12-31"
 
 
-def _replace(text: str, old: str, new: str) -> str:
-    """A text edit of the YAML (the loader itself is under test): the old text must be there."""
-    assert old in text, old
-    return text.replace(old, new, 1)
-
-
 def _write_unvalidated(tmp_path, data: dict):
     """Parameters written as YAML without validating them first (what a user may write)."""
     path = tmp_path / "p.yaml"
@@ -35,113 +29,89 @@ def _write_unvalidated(tmp_path, data: dict):
     return path
 
 
+def _overlay(tmp_path, text: str, name: str = "p.yaml"):
+    """A file that extends params/tiny.yaml with `text` (YAML as a user types it: the loader is under test)."""
+    return write_params(tmp_path, f"extends: {TINY}\n{text}\n", name)
+
+
 BAD = [
-    # (description, text edit of tiny.yaml, expected key in the message): deliberately malformed YAML text
-    ("string seed", ("seed: 22", "seed: '7'"), "seed"),
-    ("boolean seed", ("seed: 22", "seed: true"), "seed"),
-    ("octal-looking seed", ("seed: 22", "seed: 012"), "012"),
-    ("yes is not a boolean", ("seed: 22", "seed: yes"), "seed"),
-    ("fractional count", ("count: 16", "count: 16.5"), "accounts.count"),
-    ("rate above 1", ("never_activated_share: 0.12", "never_activated_share: 1.5"), "users.never_activated_share"),
-    ("negative rate", ("never_activated_share: 0.12", "never_activated_share: -0.1"), "users.never_activated_share"),
-    ("NaN rate", ("never_activated_share: 0.12", "never_activated_share: .nan"), "users.never_activated_share"),
-    ("infinite rate", ("never_activated_share: 0.12", "never_activated_share: .inf"), "users.never_activated_share"),
-    (
-        "min above max",
-        ("users_per_account: {min: 1, max: 25}", "users_per_account: {min: 30, max: 25}"),
-        "users_per_account",
-    ),
-    ("end before start", ("end: 2025-12-31", "end: 2024-12-31"), "window"),
-    ("unknown key", ("seed: 22", "seed: 22\nsede: 3"), "sede"),
-    ("misspelled nested key", ("weekend_factor:", "weekend_factr:"), "activity.weekend_factr"),
-    ("duplicate key", ("seed: 22", "seed: 22\nseed: 23"), "duplicate key"),
-    ("python object tag", ("seed: 22", "seed: !!python/object/apply:os.system ['echo pwned']"), "python"),
+    # (description, YAML text over tiny.yaml, expected in the message): deliberately malformed values
+    ("string seed", "seed: '7'", "seed"),
+    ("boolean seed", "seed: true", "seed"),
+    ("octal-looking seed", "seed: 012", "012"),
+    ("yes is not a boolean", "seed: yes", "seed"),
+    ("fractional count", "accounts: {count: 16.5}", "accounts.count"),
+    ("rate above 1", "users: {never_activated_share: 1.5}", "users.never_activated_share"),
+    ("negative rate", "users: {never_activated_share: -0.1}", "users.never_activated_share"),
+    ("NaN rate", "users: {never_activated_share: .nan}", "users.never_activated_share"),
+    ("infinite rate", "users: {never_activated_share: .inf}", "users.never_activated_share"),
+    ("min above max", "users_per_account: {min: 30, max: 25}", "users_per_account"),
+    ("end before start", "window: {end: 2024-12-31}", "window"),
+    ("unknown key", "sede: 3", "sede"),
+    ("misspelled nested key", "activity: {weekend_factr: 0.2}", "activity.weekend_factr"),
+    ("duplicate key", "seed: 22\nseed: 23", "duplicate key"),
+    ("python object tag", "seed: !!python/object/apply:os.system ['echo pwned']", "python"),
     (
         "all weights zero",
-        (
-            "priority_weights: {low: 0.25, medium: 0.45, high: 0.22, urgent: 0.08}",
-            "priority_weights: {low: 0, medium: 0, high: 0, urgent: 0}",
-        ),
+        "tasks: {priority_weights: {low: 0, medium: 0, high: 0, urgent: 0}}",
         "tasks.priority_weights",
     ),
-    (
-        "sigma too wide",
-        ("cycle_time_days: {median: 2.5, sigma: 1.1}", "cycle_time_days: {median: 2.5, sigma: 4.5}"),
-        "tasks.cycle_time_days.sigma",
-    ),
-    (
-        "latency at the late threshold",
-        ("max_latency_seconds: 900", "max_latency_seconds: 3600"),
-        "ingestion.max_latency_seconds",
-    ),
-    ("window before 2000", ("start: 2025-01-01", "start: 1969-11-01"), "window.start"),
-    (
-        "too many users per account",
-        ("users_per_account: {min: 1, max: 25}", "users_per_account: {min: 1, max: 20000}"),
-        "users_per_account.max",
-    ),
-    ("window too short for long cycles", ("end: 2025-12-31", "end: 2025-01-31"), "too short"),
-    ("missing key", ("seed: 22                          # spec: reproducibility\n", ""), "missing key 'seed'"),
+    ("sigma too wide", "tasks: {cycle_time_days: {median: 2.5, sigma: 4.5}}", "tasks.cycle_time_days.sigma"),
+    ("latency at the late threshold", "ingestion: {max_latency_seconds: 3600}", "ingestion.max_latency_seconds"),
+    ("window before 2000", "window: {start: 1969-11-01}", "window.start"),
+    ("too many users per account", "users_per_account: {max: 20000}", "users_per_account.max"),
+    ("no user per account", "users_per_account: {min: 0}", "users_per_account.min"),
+    ("window too short for long cycles", "window: {end: 2025-01-31}", "too short"),
+    ("a key event that cannot happen", "accounts: {count: 20}\ntasks: {blocker_prob: 0}", "tasks.blocker_prob"),
+    ("hand-offs without a colleague", "accounts: {count: 20}\nusers_per_account: {max: 1}", "users_per_account.max"),
     (
         "launch before the window",
-        (
-            "enabled: false\n    name: Hand-off assistant\n    date: 2025-06-02",
-            "enabled: true\n    name: Hand-off assistant\n    date: 2024-06-02",
-        ),
+        "scenarios: {feature_launch: {enabled: true, date: 2024-06-02}}",
         "scenarios.feature_launch.date",
     ),
+    ("launch on the last day", "scenarios: {feature_launch: {enabled: true, date: 2025-12-31}}", "a week after"),
     (
         "unknown plan tier in the segment",
-        ("plan_tiers: [business, enterprise]", "plan_tiers: [business, gold]"),
+        "scenarios: {feature_launch: {plan_tiers: [business, gold]}}",
         "scenarios.feature_launch.plan_tiers",
     ),
     (
         "incident backfill not late",
-        (
-            "enabled: false\n    start: 2025-09-16T13:00:00    # UTC\n    hours: 5\n    backfill_delay_hours: 3 ",
-            "enabled: true\n    start: 2025-09-16T13:00:00\n    hours: 5\n    backfill_delay_hours: 0.5 ",
-        ),
+        "scenarios: {ingestion_incident: {enabled: true, backfill_delay_hours: 0.5}}",
         "scenarios.ingestion_incident.backfill_delay_hours",
     ),
     (
         "incident outside the window",
-        ("enabled: false\n    start: 2025-09-16T13:00:00", "enabled: true\n    start: 2026-09-16T13:00:00"),
+        "scenarios: {ingestion_incident: {enabled: true, start: 2026-09-16T13:00:00}}",
         "scenarios.ingestion_incident.start",
     ),
     (
         "holiday outside the window",
-        ("enabled: false\n    days: [2025-01-01,", "enabled: true\n    days: [2024-12-25, 2025-01-01,"),
+        "scenarios: {holidays: {enabled: true, days: [2024-12-25, 2025-01-01]}}",
         "scenarios.holidays.days",
     ),
     (
         "holiday listed twice, even when off",
-        ("days: [2025-01-01,", "days: [2025-01-01, 2025-01-01,"),
+        "scenarios: {holidays: {days: [2025-01-01, 2025-01-01]}}",
         "scenarios.holidays.days lists 2025-01-01 twice",
     ),
+    ("holidays on without days", "scenarios: {holidays: {enabled: true, days: []}}", "lists no days"),
     (
-        "holidays on without days",
-        (
-            "enabled: false\n    days: [2025-01-01, 2025-04-18, 2025-04-21, 2025-05-01, "
-            "2025-12-24, 2025-12-25, 2025-12-26, 2025-12-31]",
-            "enabled: true\n    days: []",
-        ),
-        "lists no days",
+        "revamp without 4 weeks of cohorts after it",
+        "scenarios: {onboarding_revamp: {enabled: true, date: 2025-12-01}}",
+        "scenarios.onboarding_revamp.date",
     ),
-    (
-        "launch segment tier twice",
-        ("plan_tiers: [business, enterprise]", "plan_tiers: [business, business]"),
-        "lists a tier twice",
-    ),
-    ("as_of before the window", ("as_of: null", "as_of: 2024-12-31T00:00:00"), "snapshot.as_of"),
-    ("as_of not a time", ("as_of: null", "as_of: tomorrow"), "snapshot.as_of"),
-    ("csv not a boolean", ("csv: true", "csv: yes"), "output.csv"),
+    ("launch segment tier twice", "scenarios: {feature_launch: {plan_tiers: [business, business]}}", "a tier twice"),
+    ("as_of before the window", "snapshot: {as_of: 2024-12-31T00:00:00}", "snapshot.as_of"),
+    ("as_of not a time", "snapshot: {as_of: tomorrow}", "snapshot.as_of"),
+    ("csv not a boolean", "output: {csv: yes}", "output.csv"),
 ]
 
 
-@pytest.mark.parametrize("label,edit,expected", BAD, ids=[b[0] for b in BAD])
-def test_bad_value_is_one_line_exit_2_nothing_written(tmp_path, capsys, label, edit, expected):
-    """The run stops before writing anything, with one line that names the key and the file."""
-    path = write_params(tmp_path, _replace(tiny_yaml(), *edit))
+@pytest.mark.parametrize("label,text,expected", BAD, ids=[b[0] for b in BAD])
+def test_bad_value_is_one_line_exit_2_nothing_written(tmp_path, capsys, label, text, expected):
+    """The run stops before writing anything, with one line that names the key and the file that gave it."""
+    path = _overlay(tmp_path, text)
     data_dir, reports_dir = tmp_path / "data" / "x", tmp_path / "reports" / "x"
     code = run_workbook(data_dir, reports_dir, params=path)
     err = capsys.readouterr().err.strip()
@@ -152,12 +122,23 @@ def test_bad_value_is_one_line_exit_2_nothing_written(tmp_path, capsys, label, e
     assert not (tmp_path / "data").exists() and not (tmp_path / "reports").exists()
 
 
+def test_a_whole_file_missing_a_key_is_told_it_may_extend_a_base(tmp_path, capsys):
+    """A complete file without `seed` (no base) gets one line naming the key, and how a base would supply it."""
+    data = preset()
+    del data["seed"]
+    path = _write_unvalidated(tmp_path, data)
+    assert run.main(["--params", str(path), "--dry-run"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"parameters error: {path}: missing key 'seed' (or name a base that has it: `extends: default.yaml`)"
+    ]
+
+
 def test_python_tag_is_never_executed(tmp_path, monkeypatch):
     """A YAML python/object tag is refused by the loader, and its command never runs."""
     marker = tmp_path / "pwned"
-    text = _replace(tiny_yaml(), "seed: 22", f"seed: !!python/object/apply:os.system ['touch {marker}']")
     with pytest.raises(P.ParamsError):
-        P.load(write_params(tmp_path, text))
+        P.load(_overlay(tmp_path, f"seed: !!python/object/apply:os.system ['touch {marker}']"))
     assert not marker.exists()
 
 
@@ -215,3 +196,127 @@ def test_as_of_with_an_offset_becomes_naive_utc(tmp_path):
     p = P.load(params_variant(tmp_path, {"snapshot.as_of": dt.datetime(2025, 12, 31, 20, tzinfo=plus_two)}))
     assert p.snapshot.as_of.isoformat() == "2025-12-31T18:00:00"
     assert P.from_json_dict(P.to_json_dict(p)) == p
+
+
+# --------------------------------------------------------------------------- layers
+def test_shipped_presets_are_overlays_that_repeat_nothing():
+    """tiny and large extend default.yaml and every value they give differs from it (no copied keys)."""
+    default = preset("default")
+    for name in ("tiny", "large"):
+        own = P.load_yaml((ROOT / "params" / f"{name}.yaml").read_text())
+        assert own.pop(P.EXTENDS) == "default.yaml"
+
+        def same(mine, base, at=()):
+            if isinstance(mine, dict):
+                return [k for key, v in mine.items() for k in same(v, base[key], (*at, key))]
+            return [".".join(at)] if mine == base else []
+
+        assert same(own, default) == [], name
+        assert len((ROOT / "params" / f"{name}.yaml").read_text().splitlines()) < 40
+
+
+def test_three_line_overlay_layers_files_sets_and_seed_in_order(tmp_path):
+    """Later layers win: a base, the overlay, later files, each --set, then --seed."""
+    first = write_params(tmp_path, f"extends: {ROOT / 'params/default.yaml'}\nseed: 7\naccounts:\n  count: 50\n")
+    assert len(first.read_text().splitlines()) == 4  # extends, seed, a section and its count
+    p = P.load(first)
+    assert (p.seed, p.accounts.count, p.window.end) == (7, 50, dt.date(2025, 12, 31))
+    assert p.accounts.plan_tier_weights == P.load(ROOT / "params/default.yaml").accounts.plan_tier_weights
+    second = write_params(tmp_path, "accounts: {count: 60}\nwindow: {start: 2024-12-01}\n", "second.yaml")
+    loaded = P.load_layers([first, second], ["accounts.count=70", P.set_layer("seed=9", "--seed 9")])
+    p = loaded.params
+    assert (p.seed, p.accounts.count, p.window.end, p.window.start) == (
+        9,
+        70,
+        dt.date(2025, 12, 31),
+        dt.date(2024, 12, 1),
+    )
+    assert [d.get("file") or d["set"] for d in loaded.describe(tmp_path)] == [
+        "default.yaml",
+        "p.yaml",
+        "second.yaml",
+        "accounts.count=70",
+        "seed=9",
+    ]
+
+
+def test_a_shared_base_is_applied_once_and_never_undoes_an_earlier_file(tmp_path):
+    """--params tiny.yaml --params mine.yaml (mine extends default.yaml too): tiny's values stay."""
+    mine = write_params(tmp_path, f"extends: {ROOT / 'params/default.yaml'}\nseed: 5\n", "mine.yaml")
+    p = P.load([TINY, mine])
+    assert (p.accounts.count, p.seed) == (16, 5)
+
+
+def test_extends_is_relative_to_the_file_and_may_chain(tmp_path, monkeypatch):
+    """A base is found beside the file that names it, whatever the working directory; bases may extend bases."""
+    (tmp_path / "presets" / "team").mkdir(parents=True)
+    write_params(tmp_path / "presets", f"extends: {TINY}\naccounts: {{count: 12}}\n", "small.yaml")
+    leaf = write_params(tmp_path / "presets" / "team", "extends: ../small.yaml\nseed: 3\n", "mine.yaml")
+    monkeypatch.chdir(tmp_path)
+    p = P.load("presets/team/mine.yaml")
+    assert (p.accounts.count, p.seed, p.users_per_account.max) == (12, 3, 25)
+    assert P.load(leaf) == p
+
+
+def test_extends_cycle_and_missing_base_are_errors(tmp_path):
+    """A base that extends its child, or a base that does not exist, is one line naming the file."""
+    write_params(tmp_path, "extends: b.yaml\nseed: 1\n", "a.yaml")
+    write_params(tmp_path, "extends: a.yaml\nseed: 2\n", "b.yaml")
+    with pytest.raises(P.ParamsError, match=r"cycle: a.yaml -> b.yaml -> a.yaml"):
+        P.load(tmp_path / "a.yaml")
+    path = write_params(tmp_path, "extends: nope.yaml\nseed: 1\n", "c.yaml")
+    with pytest.raises(P.ParamsError, match=r"c.yaml: extends = 'nope.yaml': no such parameters file"):
+        P.load(path)
+
+
+@pytest.mark.parametrize(
+    "assignment,expected",
+    [
+        ("accounts.cont=5", "--set accounts.cont=5: unknown key 'accounts.cont' (did you mean 'accounts.count'?)"),
+        ("accounts.count=abc", "--set accounts.count=abc: accounts.count = 'abc' is not allowed"),
+        ("window.end.day=3", "'window.end' is a value, not a section"),
+        ("accounts.count", "write key.path=value"),
+        ("users.never_activated_share=2", "users.never_activated_share = 2 is not allowed: Input should be less"),
+    ],
+)
+def test_bad_set_names_the_set_the_key_and_what_is_allowed(capsys, assignment, expected):
+    """A --set of an unknown key or a wrong type is an error naming it (exit 2, one line)."""
+    assert run.main(["--params", str(TINY), "--set", assignment, "--dry-run"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and expected in err[0], err
+
+
+def test_every_problem_is_reported_at_once(tmp_path, capsys):
+    """A file with four mistakes (a type, an unknown key, a range, a date outside the window) gets four
+    lines in one run, each naming the file and the key; exit 2, nothing written."""
+    path = write_params(
+        tmp_path,
+        f"extends: {ROOT / 'params/default.yaml'}\nseed: '7'\naccounts: {{cont: 50}}\n"
+        "users: {never_activated_share: 1.5}\nscenarios: {feature_launch: {date: 2026-01-05}}\n",
+    )
+    assert run_workbook(tmp_path / "data" / "x", params=path) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 4, err
+    keys = ["seed", "accounts.cont", "users.never_activated_share", "feature_launch.date"]
+    for line, key in zip(err, keys, strict=True):
+        assert line.startswith(f"parameters error: {path}: ") and key in line, line
+    assert not (tmp_path / "data").exists()
+
+
+def test_a_shorter_window_names_every_scenario_outside_it(capsys):
+    """default.yaml with window.end moved to March: each of the four scenarios is named, in one run."""
+    assert run.main(["--params", str(ROOT / "params/default.yaml"), "--set", "window.end=2025-03-31", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    for scenario in ("feature_launch", "ingestion_incident", "holidays", "onboarding_revamp"):
+        assert f"scenarios.{scenario}" in err, err
+    assert len(err.strip().splitlines()) == 4
+    assert "--set window.end=2025-03-31" in err  # the layer that broke the rule is named
+
+
+def test_relative_paths_resolve_against_the_working_directory(tmp_path, monkeypatch, capsys):
+    """--params, --data-dir and --reports-dir typed relative are relative to where the command runs."""
+    (tmp_path / "mine.yaml").write_text(f"extends: {TINY}\nseed: 4\n")
+    monkeypatch.chdir(tmp_path)
+    assert run.main(["--params", "mine.yaml", "--data-dir", "out/d", "--reports-dir", "out/r", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert f"it would write {tmp_path / 'out/d'} and {tmp_path / 'out/r'}" in out, out

@@ -17,14 +17,12 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
-import yaml
 
 from helpers import duck, io
-from helpers import params as P
 from helpers.quality import checks
 from helpers.schema import KEY_EVENTS
 
-from .conftest import ROOT, generate
+from .conftest import generate, params_variant
 
 
 def _con(data_dir: Path):
@@ -564,12 +562,7 @@ def as_of_data(tmp_path_factory) -> Path:
     """Tiny as an extract at AS_OF: deliveries ingested later are left out of raw.events, listed in
     truth/not_yet_arrived."""
     base = tmp_path_factory.mktemp("rules_as_of")
-    data = yaml.safe_load((ROOT / "params/tiny.yaml").read_text())
-    data["snapshot"]["as_of"] = AS_OF
-    P.validate(data, "tiny.yaml with snapshot.as_of")
-    path = base / "tiny-as-of.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return generate(path, base / "data")
+    return generate(params_variant(base, {"snapshot.as_of": AS_OF}), base / "data")
 
 
 SNAPSHOT_MUTATIONS = [

@@ -87,11 +87,11 @@ def test_rule_descriptions_name_the_vocabulary_values():
 
 
 def test_params_models_take_their_keys_from_the_schema():
-    assert tuple(P.TierWeights.model_fields) == schema.PLAN_TIERS == tuple(P.TierRates.model_fields)
-    assert tuple(P.RoleWeights.model_fields) == schema.ROLES
-    assert tuple(P.PriorityWeights.model_fields) == schema.PRIORITIES
-    assert tuple(P.MissingShares.model_fields) == tuple(f"{t}_{c}" for t, c in schema.BLANKABLE_COLUMNS)
-    assert tuple(P.Scenarios.model_fields) == schema.SCENARIOS
+    assert tuple(P.model.TierWeights.model_fields) == schema.PLAN_TIERS == tuple(P.model.TierRates.model_fields)
+    assert tuple(P.model.RoleWeights.model_fields) == schema.ROLES
+    assert tuple(P.model.PriorityWeights.model_fields) == schema.PRIORITIES
+    assert tuple(P.model.MissingShares.model_fields) == tuple(f"{t}_{c}" for t, c in schema.BLANKABLE_COLUMNS)
+    assert tuple(P.model.Scenarios.model_fields) == schema.SCENARIOS
 
 
 def test_the_ledger_kinds_and_tables_are_the_schemas():

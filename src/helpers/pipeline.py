@@ -163,6 +163,9 @@ def build_warehouse(data_dir: str | os.PathLike) -> Path:
     return warehouse.build(data_dir)
 
 
-def write_manifest(data_dir: str | os.PathLike, timings: dict | None = None, name: str | None = None) -> dict:
-    """The package and manifest.json, written last (helpers.publish.manifest)."""
-    return manifest.write(data_dir, timings, name)
+def write_manifest(
+    data_dir: str | os.PathLike, timings: dict | None = None, name: str | None = None, layers: list | None = None
+) -> dict:
+    """The package and manifest.json, written last (helpers.publish.manifest); `layers` says where the
+    parameters came from."""
+    return manifest.write(data_dir, timings, name, layers)

@@ -35,8 +35,8 @@ from . import PROJECT_ROOT, duck, runs
 from .blocks import BATCH_ENV, POOL_MIN_ACCOUNTS
 from .faults import fault_point
 from .io import write_json
-from .params import Params, ParamsError, load, to_json_dict
-from .pipeline import resolve, write_manifest
+from .params import Layer, Loaded, Params, ParamsError, load_layers, set_layer, to_json_dict
+from .pipeline import write_manifest
 from .publish.report import write_run_reports
 
 NOTEBOOKS = ("00_setup", "01_entities", "02_events", "03_imperfections", "04_qa_profile", "05_metrics_preview")
@@ -58,8 +58,26 @@ def _at_least_one(text: str) -> int:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = _Parser(prog="python -m helpers.run", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--params", required=True, help="parameters file, e.g. params/default.yaml")
-    ap.add_argument("--data-dir", help="dataset folder to publish (default: data/NAME, NAME = params file stem)")
+    ap.add_argument(
+        "--params",
+        required=True,
+        action="append",
+        metavar="FILE",
+        help="parameters file, e.g. params/default.yaml; give it again to layer more files (later wins); a file "
+        "may name its base with `extends: default.yaml` and give only what differs",
+    )
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        dest="sets",
+        help="override one value, e.g. --set accounts.count=50 --set window.end=2025-03-31 (after every file)",
+    )
+    ap.add_argument("--seed", metavar="N", help="override the seed (the same as --set seed=N)")
+    ap.add_argument(
+        "--data-dir", help="dataset folder to publish (default: data/NAME, NAME = the last params file's stem)"
+    )
     ap.add_argument("--reports-dir", help="reports folder to publish (default: reports/NAME)")
     ap.add_argument("--timeout", type=int, default=3600, help="seconds one notebook cell may run (default 3600)")
     ap.add_argument(
@@ -260,12 +278,15 @@ class Run:
     """One run of the workbook: what it makes, where it stages it and where it publishes it."""
 
     args: argparse.Namespace
-    params: Params
-    params_path: Path
+    loaded: Loaded
     data_dir: Path  # data/NAME: the published link
     reports_dir: Path  # reports/NAME: a link to data/NAME/reports
     run_id: str
     workers: int
+
+    @property
+    def params(self) -> Params:
+        return self.loaded.params
 
     @property
     def runs_dir(self) -> Path:
@@ -284,16 +305,29 @@ class Run:
         return self.stage_reports / "params.resolved.json"
 
 
+def _from_cwd(path: str) -> Path:
+    """A path as the user typed it: relative to the folder the command runs in."""
+    return Path.cwd() / Path(path).expanduser()
+
+
+def _load(args: argparse.Namespace) -> Loaded:
+    """The layered parameters: the files in order, then each --set, then --seed."""
+    sets: list[str | Layer] = list(args.sets)
+    if args.seed is not None:
+        sets.append(set_layer(f"seed={args.seed}", source=f"--seed {args.seed}"))
+    return load_layers([_from_cwd(p) for p in args.params], sets)
+
+
 def _main(args: argparse.Namespace, workers: int) -> int:
-    params_path = resolve(args.params)
     try:
-        params = load(params_path)
+        loaded = _load(args)
     except ParamsError as exc:
-        print(f"parameters error: {exc}", file=sys.stderr)
+        for line in exc.problems:
+            print(f"parameters error: {line}", file=sys.stderr)
         return EXIT_USAGE
-    name = params_path.stem
-    data_dir = resolve(args.data_dir) if args.data_dir else PROJECT_ROOT / "data" / name
-    reports_dir = resolve(args.reports_dir) if args.reports_dir else PROJECT_ROOT / "reports" / name
+    name = Path(args.params[-1]).stem
+    data_dir = _from_cwd(args.data_dir) if args.data_dir else PROJECT_ROOT / "data" / name
+    reports_dir = _from_cwd(args.reports_dir) if args.reports_dir else PROJECT_ROOT / "reports" / name
     try:
         duck.supported_folder(data_dir, "--data-dir")
         duck.supported_folder(reports_dir, "--reports-dir")
@@ -301,7 +335,7 @@ def _main(args: argparse.Namespace, workers: int) -> int:
         print(f"usage error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if args.dry_run:
-        return _dry_run(params, params_path, data_dir, reports_dir)
+        return _dry_run(loaded, data_dir, reports_dir)
     if args.scheduler:
         try:
             _check_scheduler(args.scheduler)
@@ -312,7 +346,7 @@ def _main(args: argparse.Namespace, workers: int) -> int:
             )
             return EXIT_FAILED
     run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + f"-{os.getpid()}"
-    run = Run(args, params, params_path, data_dir, reports_dir, run_id, workers)
+    run = Run(args, loaded, data_dir, reports_dir, run_id, workers)
     try:
         lock = runs.acquire_lock(run.runs_dir, args.wait)
     except runs.Locked as exc:
@@ -327,9 +361,15 @@ def _main(args: argparse.Namespace, workers: int) -> int:
         lock.close()  # releases the lock (so does the end of the process, whatever ends it)
 
 
-def _dry_run(params: Params, params_path: Path, data_dir: Path, reports_dir: Path) -> int:
-    print(f"dry run: {params_path.name} is valid; it would write {_rel(data_dir)} and {_rel(reports_dir)}")
-    for k, v in estimate(params).items():
+def _layers(loaded: Loaded) -> str:
+    """The layers in the order applied, for people: files by path, then key=value."""
+    return " + ".join(d.get("file") or f"--set {d['set']}" for d in loaded.describe(PROJECT_ROOT))
+
+
+def _dry_run(loaded: Loaded, data_dir: Path, reports_dir: Path) -> int:
+    print(f"dry run: the parameters are valid ({_layers(loaded)})")
+    print(f"it would write {_rel(data_dir)} and {_rel(reports_dir)}")
+    for k, v in estimate(loaded.params).items():
         print(f"  {k:22s} {v:>15,}")
     print("nothing was written")
     return EXIT_OK
@@ -397,7 +437,7 @@ def _log_start(run: Run) -> None:
     log.info(
         "saas-synth run %s: params %s (seed %d), %d accounts, window %s..%s",
         run.run_id,
-        run.params_path.name,
+        _layers(run.loaded),
         p.seed,
         p.accounts.count,
         p.window.start,
@@ -435,7 +475,7 @@ def _execute(run: Run, step: Step, started: float) -> dict:
     step.name = "manifest"
     log.info("[%d/%d] writing manifest.json (content hashes) ...", steps, steps)
     timings["total_before_manifest"] = time.perf_counter() - started
-    manifest = write_manifest(run.stage, timings, name=run.data_dir.name)
+    manifest = write_manifest(run.stage, timings, name=run.data_dir.name, layers=run.loaded.describe(PROJECT_ROOT))
     write_run_reports(run.stage, run.stage_reports, run.data_dir, run.reports_dir, NOTEBOOKS)
     return manifest
 

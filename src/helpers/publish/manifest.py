@@ -63,7 +63,7 @@ def notes(params: Params) -> list[str]:
     return out
 
 
-def build(data_dir: Path, params: Params, name: str, timings: dict | None = None) -> dict:
+def build(data_dir: Path, params: Params, name: str, timings: dict | None = None, layers: list | None = None) -> dict:
     """The manifest's content (see the README's output contract)."""
     table = scenarios.scenarios_table(params).to_pandas()
     return {
@@ -73,6 +73,7 @@ def build(data_dir: Path, params: Params, name: str, timings: dict | None = None
         "seed": params.seed,
         "params": to_json_dict(params),
         "params_sha256": params_sha256(params),
+        "params_layers": layers or [],
         "package_versions": package_versions(),
         "row_counts": {t: io.row_count(io.table_dir(data_dir, t)) for t in TABLES},
         "parts": {t: len(io.parts(io.table_dir(data_dir, t))) for t in TABLES},
@@ -92,13 +93,15 @@ def build(data_dir: Path, params: Params, name: str, timings: dict | None = None
     }
 
 
-def write(data_dir: str | Path, timings: dict | None = None, name: str | None = None) -> dict:
+def write(
+    data_dir: str | Path, timings: dict | None = None, name: str | None = None, layers: list | None = None
+) -> dict:
     """The package beside the data (schema.sql, data_dictionary.md, sources.yml, datapackage.json; CSV
     copies on request), then manifest.json, last."""
     data_dir = Path(data_dir)
     params = io.load_params(data_dir)
     name = name or data_dir.name
-    manifest = build(data_dir, params, name, timings)
+    manifest = build(data_dir, params, name, timings, layers)
     package.write_package(data_dir, name, csv=params.output.csv)
     io.write_json(manifest, data_dir / "manifest.json")
     return manifest

@@ -21,6 +21,7 @@ import duckdb
 import pandas as pd
 
 from .. import duck
+from ..params.cross import ACTIVITY_MIN_DAYS, ACTIVITY_MIN_USERS
 from ..schema import KEY_EVENTS, SQL_VOCABULARIES
 
 # Realism thresholds (issue 2): metric -> (lowest allowed, highest allowed)
@@ -34,8 +35,8 @@ THRESHOLDS = {
     "empty_weekdays_after_first_month": (0, 0),
 }
 
-MIN_ACTIVE_USERS = 20  # below this, activity "patterns" are a handful of people: not applicable
-MIN_ACTIVITY_DAYS = 28
+# below this many activated users or days, activity "patterns" are a handful of people: not applicable
+MIN_ACTIVE_USERS, MIN_ACTIVITY_DAYS = ACTIVITY_MIN_USERS, ACTIVITY_MIN_DAYS
 # rules about what 03_imperfections makes (the ledger, the as_of cut): not applicable before it has run
 AFTER_IMPERFECTIONS = ("50_ledger", "60_snapshot")
 # What a description may name in braces: each vocabulary ({key_events}) and its size ({n_key_events}).

@@ -1,0 +1,317 @@
+"""The parameters model: one validated field for every knob of the simulation.
+
+Each key's own rules live here (strict types: `'7'` is not an integer, `true` is not a number; ranges;
+unknown keys are errors). Rules across keys live in helpers.params.cross; reading, layering and error
+messages in helpers.params.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, model_validator
+
+from ..schema import BLANKABLE_COLUMNS, PLAN_TIERS, PRIORITIES, ROLES
+
+SCHEMA_VERSION = "1"
+MAX_WINDOW_DAYS = 3660
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+Rate = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+PosFloat = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
+NonNegFloat = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+Count = Annotated[int, Field(ge=0)]
+
+
+class IntRange(_Strict):
+    """min..max, both included."""
+
+    min: Count
+    max: Count
+
+    @model_validator(mode="after")
+    def _ordered(self) -> IntRange:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) must not exceed max ({self.max})")
+        return self
+
+
+class LogNormal(_Strict):
+    """A positive duration drawn as median * exp(sigma * N(0, 1)); sigma above 3 is not a realistic spread."""
+
+    median: Annotated[float, Field(gt=0.0, le=1e6, allow_inf_nan=False)]
+    sigma: Annotated[float, Field(ge=0.0, le=3.0, allow_inf_nan=False)]
+
+
+class Window(_Strict):
+    start: Annotated[dt.date, Field(ge=dt.date(2000, 1, 1), le=dt.date(2099, 12, 31))]
+    end: Annotated[dt.date, Field(ge=dt.date(2000, 1, 1), le=dt.date(2099, 12, 31))]  # inclusive
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Window:
+        if self.end < self.start:
+            raise ValueError(f"end ({self.end}) must not be before start ({self.start})")
+        if self.days > MAX_WINDOW_DAYS:
+            raise ValueError(f"the window spans {self.days} days; at most {MAX_WINDOW_DAYS} are allowed")
+        return self
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+class _Weights(_Strict):
+    """Relative weights: each >= 0, at least one above 0 (they need not sum to 1)."""
+
+    @model_validator(mode="after")
+    def _some(self):
+        if sum(getattr(self, f) for f in type(self).model_fields) <= 0:
+            raise ValueError("at least one weight must be above 0")
+        return self
+
+
+def _one_per(name: str, keys, value, base: type[BaseModel] = _Strict, doc: str | None = None) -> type[BaseModel]:
+    """A model with one field per vocabulary value (a weight per plan tier, ...): the keys come from
+    the schema, so a vocabulary is never listed twice."""
+    return create_model(name, __base__=base, __doc__=doc, **dict.fromkeys(keys, (value, ...)))
+
+
+TierWeights = _one_per("TierWeights", PLAN_TIERS, NonNegFloat, _Weights, "Relative weight of each plan tier.")
+TierRates = _one_per("TierRates", PLAN_TIERS, Rate, doc="A rate per plan tier.")
+
+
+class Signup(_Strict):
+    launch_share: Rate
+    launch_days: Annotated[int, Field(ge=1)]
+    growth_per_year: Annotated[float, Field(ge=-5.0, le=5.0, allow_inf_nan=False)]
+
+
+class Accounts(_Strict):
+    count: Annotated[int, Field(ge=1, le=1_000_000)]
+    signup: Signup
+    plan_tier_weights: TierWeights
+    monthly_churn: TierRates
+
+
+class UserChurn(_Strict):
+    early_share: Rate
+    early_mean_days: PosFloat
+    late_monthly_rate: Rate
+
+
+RoleWeights = _one_per("RoleWeights", ROLES, NonNegFloat, _Weights, "Relative weight of each role of invited users.")
+
+
+class Users(_Strict):
+    invite_lag_days_mean: PosFloat
+    activation_lag_hours: LogNormal
+    never_activated_share: Rate
+    workday_active_prob: Rate
+    engagement_sigma: Annotated[float, Field(ge=0.0, le=3.0, allow_inf_nan=False)]
+    guest_engagement_factor: Rate
+    churn: UserChurn
+    role_weights: RoleWeights
+    remote_share: Rate
+
+
+class HourProfile(_Strict):
+    mean: Annotated[float, Field(ge=0.0, le=23.0, allow_inf_nan=False)]
+    sd: NonNegFloat
+
+
+class Activity(_Strict):
+    weekend_factor: Rate
+    workday_start_hour: HourProfile
+    workday_hours: Annotated[float, Field(ge=1.0, le=16.0, allow_inf_nan=False)]
+    weekend_hours_factor: Rate
+    login_share_of_sessions: Rate
+    dashboard_views_per_session: Annotated[float, Field(ge=0.0, le=100.0, allow_inf_nan=False)]
+
+
+PriorityWeights = _one_per("PriorityWeights", PRIORITIES, NonNegFloat, _Weights, "Relative weight of each priority.")
+
+
+class Tasks(_Strict):
+    created_per_session: Annotated[float, Field(ge=0.0, le=50.0, allow_inf_nan=False)]
+    assigned_share: Rate
+    self_assigned_share: Rate
+    never_started_share: Rate
+    cancelled_share: Rate
+    backlog_cancelled_share: Rate
+    blocker_prob: Rate
+    second_blocker_prob: Rate
+    handoff_prob: Rate
+    time_to_start_hours: LogNormal
+    cycle_time_days: LogNormal
+    blocker_duration_hours: LogNormal
+    work_notes_per_day: Annotated[float, Field(ge=0.0, le=50.0, allow_inf_nan=False)]
+    max_work_notes: Annotated[int, Field(ge=0, le=100)]
+    due_date_share: Rate
+    due_in_days: LogNormal
+    priority_weights: PriorityWeights
+
+
+class Projects(_Strict):
+    archive_share: Rate
+    archive_lag_days: LogNormal
+
+
+class Ingestion(_Strict):
+    latency_seconds: LogNormal
+    max_latency_seconds: Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
+
+
+class Output(_Strict):
+    accounts_per_part: Annotated[int, Field(ge=1)]
+    csv: bool  # also write csv/<table>.csv copies of the published tables
+
+
+def _naive_utc(value: dt.datetime | None) -> dt.datetime | None:
+    """A moment as naive UTC (an offset, if given, is converted; no offset means UTC)."""
+    if value is not None and value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value
+
+
+UtcMoment = Annotated[dt.datetime, AfterValidator(_naive_utc)]
+PlanTier = Literal[PLAN_TIERS]
+
+
+class FeatureLaunch(_Strict):
+    """From `date` on, tasks created in accounts of the segment are handed off more often."""
+
+    enabled: bool
+    name: Annotated[str, Field(min_length=1, max_length=80)]
+    date: dt.date
+    plan_tiers: Annotated[list[PlanTier], Field(min_length=1)]  # the segment
+    handoff_multiplier: Annotated[float, Field(ge=1.0, le=10.0, allow_inf_nan=False)]
+
+
+class IngestionIncident(_Strict):
+    """Every event of a stretch of hours is held back by the pipeline and arrives late, together."""
+
+    enabled: bool
+    start: UtcMoment
+    hours: Annotated[float, Field(gt=0.0, le=168.0, allow_inf_nan=False)]
+    backfill_delay_hours: Annotated[float, Field(gt=0.0, le=720.0, allow_inf_nan=False)]  # after the stretch ends
+
+
+class Holidays(_Strict):
+    """Listed days (each user's local calendar) when few people work."""
+
+    enabled: bool
+    days: list[dt.date]
+    activity_factor: Rate  # chance of a session on a holiday, relative to the same weekday
+
+
+class OnboardingRevamp(_Strict):
+    """Users activated from `date` on churn early less often: later cohorts retain better."""
+
+    enabled: bool
+    date: dt.date
+    early_churn_share: Rate  # replaces users.churn.early_share for those users
+
+
+class Scenarios(_Strict):
+    feature_launch: FeatureLaunch
+    ingestion_incident: IngestionIncident
+    holidays: Holidays
+    onboarding_revamp: OnboardingRevamp
+
+
+class Snapshot(_Strict):
+    """An extraction at `as_of`: events ingested later are left out (listed in truth/not_yet_arrived)."""
+
+    as_of: UtcMoment | None
+    increments: bool  # also write events_increments/ingested_date=YYYY-MM-DD/ (daily extracts)
+
+
+MissingShares = _one_per(
+    "MissingShares",
+    [f"{table}_{column}" for table, column in BLANKABLE_COLUMNS],
+    Rate,
+    doc="Final share of nulls per blankable column (<table>_<column>); nulls the simulation makes on its own "
+    "(a task nobody was assigned, a task without a due date) count toward it.",
+)
+
+
+class Outliers(_Strict):
+    long_cycle_share: Rate  # of done tasks: completed_at - first_started_at > long_cycle_threshold_days
+    long_cycle_threshold_days: Annotated[float, Field(gt=0.0, le=3650.0, allow_inf_nan=False)]
+    far_due_share: Rate  # of tasks: due_at > created_at + far_due_threshold_days
+    far_due_threshold_days: Annotated[float, Field(gt=0.0, le=3650.0, allow_inf_nan=False)]
+
+
+class LateArrival(_Strict):
+    share: Rate  # of all events: ingested_at_utc - event_at_utc > threshold_seconds
+    threshold_seconds: Annotated[int, Field(ge=60, le=30 * 86_400)]
+    straggler_share: Rate  # of late events: hours late (retries); the rest days late (offline sync)
+    straggler_delay_hours: LogNormal  # beyond the threshold
+    offline_delay_days: LogNormal  # beyond the threshold
+
+
+class Internal(_Strict):
+    account_share: Rate
+
+
+class Duplicates(_Strict):
+    share: Rate  # of events delivered twice (same event_id); 0 = off
+
+
+class Imperfections(_Strict):
+    missing: MissingShares
+    outliers: Outliers
+    late_arrival: LateArrival
+    internal: Internal
+    duplicates: Duplicates
+
+
+class UsersPerAccount(IntRange):
+    min: Annotated[int, Field(ge=1)]  # an account is created by its first user
+    max: Annotated[int, Field(ge=1, le=10_000)]
+
+
+class ProjectsPerAccount(IntRange):
+    max: Annotated[int, Field(ge=0, le=10_000)]
+
+
+class TasksPerProject(IntRange):
+    max: Annotated[int, Field(ge=0, le=1_000_000)]
+
+
+class Params(_Strict):
+    seed: Annotated[int, Field(ge=0, le=2**63 - 1)]
+    window: Window
+    accounts: Accounts
+    users_per_account: UsersPerAccount
+    projects_per_account: ProjectsPerAccount
+    tasks_per_project: TasksPerProject
+    users: Users
+    activity: Activity
+    projects: Projects
+    tasks: Tasks
+    ingestion: Ingestion
+    imperfections: Imperfections
+    scenarios: Scenarios
+    snapshot: Snapshot
+    output: Output
+
+
+def to_json_dict(params: Params) -> dict:
+    """The resolved parameters as plain JSON types (dates as ISO strings)."""
+    return params.model_dump(mode="json")
+
+
+def canonical_json(params: Params) -> str:
+    return json.dumps(to_json_dict(params), sort_keys=True, separators=(",", ":"))
+
+
+def params_sha256(params: Params) -> str:
+    return hashlib.sha256(canonical_json(params).encode()).hexdigest()
