@@ -33,6 +33,7 @@ from pathlib import Path
 
 from . import PROJECT_ROOT, duck, runs
 from .blocks import BATCH_ENV, POOL_MIN_ACCOUNTS
+from .estimate import estimate
 from .faults import fault_point
 from .io import write_json
 from .params import Layer, Loaded, Params, ParamsError, load_layers, set_layer, to_json_dict
@@ -221,32 +222,6 @@ def render_html(notebook: Path) -> Path:
     return out
 
 
-def estimate(params) -> dict:
-    """Row-count and disk estimates from the account plan and a sample of simulated accounts (in memory)."""
-    import numpy as np
-
-    from .generate.accounts import plan_accounts
-    from .generate.block import simulate_account
-
-    plan = plan_accounts(params)
-    sample = np.unique(np.linspace(0, plan.n_accounts - 1, min(plan.n_accounts, 12)).astype(int))
-    sims = [simulate_account(params, plan, int(a)) for a in sample]
-    sessions = sum(len(s.sessions["session_start"]) for s in sims)
-    tasks = sum(len(s.tasks["task_id"]) for s in sims)
-    scale = plan.total_users / max(sum(len(s.users["user_id"]) for s in sims), 1)
-    est_tasks = tasks * scale
-    est_events = est_tasks * 5.3 + sessions * scale * 1.25  # events per task and per session (default calibration)
-    bytes_per_event = 40  # zstd Parquet, all tables (measured: ~110 bytes/event for the whole folder)
-    return {
-        "accounts": plan.n_accounts,
-        "users": plan.total_users,
-        "projects": int(plan.n_projects.sum()),
-        "tasks (approx.)": int(est_tasks),
-        "events (approx.)": int(est_events),
-        "disk bytes (approx.)": int(est_events * bytes_per_event * 3),
-    }
-
-
 def main(argv: list[str] | None = None) -> int:
     from .parallel import SCHEDULER_ENV, WORKERS_ENV, default_workers
 
@@ -369,7 +344,7 @@ def _layers(loaded: Loaded) -> str:
 def _dry_run(loaded: Loaded, data_dir: Path, reports_dir: Path) -> int:
     print(f"dry run: the parameters are valid ({_layers(loaded)})")
     print(f"it would write {_rel(data_dir)} and {_rel(reports_dir)}")
-    for k, v in estimate(loaded.params).items():
+    for k, v in estimate(loaded.params).rows().items():
         print(f"  {k:22s} {v:>15,}")
     print("nothing was written")
     return EXIT_OK
@@ -406,7 +381,7 @@ class Step:
 
 
 def _disk_fits(run: Run) -> bool:
-    need = estimate(run.params)["disk bytes (approx.)"]
+    need = estimate(run.params).disk_bytes
     free = shutil.disk_usage(run.runs_dir).free
     if need > free:
         print(

@@ -32,8 +32,8 @@ def plant_long_cycles(
 
     The share is of done tasks of each account, natural long ones included. Candidates are taken
     in a random order: each is completed by its holder in their first session after started +
-    threshold x U(1.05, 2.5); one whose holder has no session left then keeps its normal
-    completion, and the next candidate is taken instead.
+    threshold x U(1.05, 2.5) (up to what the window holds, in a shorter window); one whose holder has
+    no session left then keeps its normal completion, and the next candidate is taken instead.
     """
     out = params.imperfections.outliers
     threshold = out.long_cycle_threshold_days * DAY
@@ -52,7 +52,9 @@ def plant_long_cycles(
     c_acct = acct[cand]
     c_counts = np.bincount(c_acct, minlength=n_acc)
     key = draws.random(c_counts)  # candidates are taken in the order of this key
-    stretch = draws.uniform(1.05, 2.5, c_counts)
+    # up to 2.5x the threshold; in a window too short for that, up to what the window holds
+    longest = float(np.clip((params.window.days - 1) / out.long_cycle_threshold_days, 1.06, 2.5))
+    stretch = draws.uniform(1.05, longest, c_counts)
     got = np.zeros(n_acc, dtype=np.int64)
     lo = np.zeros(n_acc)
     for round_ in range(64):  # each round takes the next slice of keys, twice as wide as needed (and growing)

@@ -29,8 +29,8 @@ THRESHOLDS = {
     "key_event_types_present": (len(KEY_EVENTS), len(KEY_EVENTS)),
     "key_event_share": (0.20, 1.0),
     "max_supporting_share": (0.0, 0.45),
-    "weekday_weekend_ratio": (1.5, 8.0),
-    "hour_max_min_ratio": (3.0, float("inf")),
+    "weekday_weekend_ratio": (1.5, 12.0),  # a weekend day with under a twelfth of a weekday's events: unused
+    "local_hour_max_min_ratio": (3.0, float("inf")),
     "busiest_hour_share": (0.0, 0.25),  # default 0.07, tiny 0.11; every event in one hour: 1.0
     "empty_weekdays_after_first_month": (0, 0),
 }
@@ -72,20 +72,26 @@ def load_queries(folder: str) -> list[Query]:
     return out
 
 
-def set_activity_applicable(con: duckdb.DuckDBPyConnection) -> bool:
+def set_activity_applicable(con: duckdb.DuckDBPyConnection) -> str | None:
     """Variable activity_applicable: activity patterns need a population to have a pattern: tasks,
-    MIN_ACTIVE_USERS activated users and a window of MIN_ACTIVITY_DAYS (else the metrics are NULL)."""
+    MIN_ACTIVE_USERS activated users and a window of MIN_ACTIVITY_DAYS (else the metrics are NULL).
+    Returns why not (None when they apply)."""
     try:
-        enough = con.execute(
-            f"""SELECT (SELECT count(*) FROM raw.tasks) > 0
-                   AND (SELECT count(activated_at) FROM raw.users) >= {MIN_ACTIVE_USERS}
-                   AND date_diff('day', getvariable('window_start'), getvariable('window_end'))
-                       >= {MIN_ACTIVITY_DAYS}"""
-        ).fetchall()[0][0]
+        tasks, users, days = con.execute(
+            """SELECT (SELECT count(*) FROM raw.tasks), (SELECT count(activated_at) FROM raw.users),
+                      date_diff('day', getvariable('window_start'), getvariable('window_end'))"""
+        ).fetchall()[0]
     except duckdb.Error:  # before the tables exist
-        enough = False
-    con.execute("SET VARIABLE activity_applicable = ?", [bool(enough)])
-    return bool(enough)
+        tasks, users, days = 0, 0, 0
+    reason = None
+    if not tasks:
+        reason = "no tasks"
+    elif users < MIN_ACTIVE_USERS:
+        reason = f"{users} activated users; activity patterns are judged from {MIN_ACTIVE_USERS}"
+    elif days < MIN_ACTIVITY_DAYS:
+        reason = f"a window of {days} days; activity patterns are judged from {MIN_ACTIVITY_DAYS}"
+    con.execute("SET VARIABLE activity_applicable = ?", [reason is None])
+    return reason
 
 
 # Above this many events, 02 and 03 leave the rules that read events to 04_qa_profile (the gate runs
@@ -152,11 +158,11 @@ def deferred_note(rules: pd.DataFrame) -> str:
 
 
 def run_metrics(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Every activity metric with its value and, where one is set, its allowed range."""
+    """Every activity metric with its value, its allowed range, and why it does not apply (value NULL)."""
     rows = []
-    set_activity_applicable(con)
+    gate = set_activity_applicable(con)
     for q in load_queries("qa"):
-        value = con.execute(q.sql).fetchall()[0][0]
+        value, *reason = con.execute(q.sql).fetchall()[0]
         lo, hi = THRESHOLDS.get(q.name, (None, None))
         ok = None if lo is None or value is None else (lo <= value <= hi)
         rows.append(
@@ -166,6 +172,7 @@ def run_metrics(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
                 "value": None if value is None else float(value),
                 "allowed": None if lo is None else f"{lo:g} .. {hi:g}",
                 "passed": ok,
+                "not_applicable": None if value is not None else (gate or (reason[0] if reason else None)),
             }
         )
     return pd.DataFrame(rows)

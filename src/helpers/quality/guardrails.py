@@ -1,7 +1,9 @@
 """QA guardrails (04_qa_profile), run against the DuckDB warehouse.
 
-A guardrail is a group of checks; each check has a value, what is allowed, and a status: "pass",
-"fail" or "not applicable" (the data cannot answer it: no tasks at all, a window too short).
+A guardrail is a group of checks; each check has a value, what is allowed, a status ("pass", "fail" or
+"not applicable": the data is too small to judge it) and a note: for a failed check, what to change
+(the parameters that drive it, and a value that would pass: helpers.quality.hints); for one that does
+not apply, why.
 The checks are the SQL files of helpers/quality/sql/rules (each must report 0 violations) and
 helpers/quality/sql/qa (activity metrics with allowed ranges), plus every imperfection's measured
 rate against its target (helpers.quality.rates).
@@ -13,7 +15,7 @@ import duckdb
 import pandas as pd
 
 from ..params import Params
-from . import checks, rates
+from . import checks, hints, rates
 
 PASS, FAIL, NA = "pass", "fail", "not applicable"
 
@@ -30,7 +32,7 @@ METRIC_GUARDRAILS = {
     "key_event_share": "Key events present and not drowned by noise",
     "max_supporting_share": "Key events present and not drowned by noise",
     "weekday_weekend_ratio": "Daily and weekly activity plausible",
-    "hour_max_min_ratio": "Daily and weekly activity plausible",
+    "local_hour_max_min_ratio": "Daily and weekly activity plausible",
     "busiest_hour_share": "Daily and weekly activity plausible",
     "empty_weekdays_after_first_month": "Daily and weekly activity plausible",
 }
@@ -52,9 +54,11 @@ def _status(passed) -> str:
 
 
 def guardrails(con: duckdb.DuckDBPyConnection, params: Params) -> pd.DataFrame:
-    """Every check of every guardrail: guardrail, check, description, value, allowed, status."""
+    """Every check of every guardrail: guardrail, check, description, value, allowed, status, note."""
     rows = []
     for r in checks.run_rules(con).itertuples():
+        status = _status(r.passed)
+        note = hints.RULE_HINT if status == FAIL else ("runs after 03_imperfections" if status == NA else "")
         rows.append(
             dict(
                 guardrail=RULE_GUARDRAILS.get(r.file, r.file),
@@ -62,10 +66,13 @@ def guardrails(con: duckdb.DuckDBPyConnection, params: Params) -> pd.DataFrame:
                 description=r.description,
                 value=r.violations,
                 allowed="0 violations",
-                status=_status(r.passed),
+                status=status,
+                note=note,
             )
         )
     for m in checks.run_metrics(con).itertuples():
+        status = _status(m.passed)
+        note = hints.for_metric(m.metric, m.value, params) if status == FAIL else (m.not_applicable or "")
         rows.append(
             dict(
                 guardrail=METRIC_GUARDRAILS.get(m.metric, "Activity"),
@@ -73,10 +80,13 @@ def guardrails(con: duckdb.DuckDBPyConnection, params: Params) -> pd.DataFrame:
                 description=m.description,
                 value=m.value,
                 allowed=m.allowed,
-                status=_status(m.passed),
+                status=status,
+                note=note,
             )
         )
     for r in rates.measure(con, params):
+        status = _status(r.within_tolerance)
+        note = hints.for_rate(r, params) if status == FAIL else ("no rows to measure" if status == NA else "")
         rows.append(
             dict(
                 guardrail="Imperfection rates match their targets",
@@ -84,7 +94,8 @@ def guardrails(con: duckdb.DuckDBPyConnection, params: Params) -> pd.DataFrame:
                 description=r.definition,
                 value=r.measured_rate,
                 allowed=_allowed_rate(r),
-                status=_status(r.within_tolerance),
+                status=status,
+                note=note,
             )
         )
     return pd.DataFrame(rows)
@@ -120,8 +131,8 @@ def summary(report: pd.DataFrame) -> pd.DataFrame:
 
 
 def raise_if_failed(report: pd.DataFrame) -> None:
-    """AssertionError naming every failed check, on one line."""
-    failed = report[report.status == FAIL]
+    """AssertionError naming every failed check with its value, what is allowed and what to change, on one line."""
+    failed = readable(report[report.status == FAIL])
     if len(failed):
-        names = "; ".join(f"{r.check} = {r.value} (allowed {r.allowed})" for r in failed.itertuples())
+        names = "; ".join(f"{r.check} = {r.value} (allowed {r.allowed}): {r.note}" for r in failed.itertuples())
         raise AssertionError(f"{len(failed)} guardrail check(s) failed: {names}")
