@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import re
 
 import pytest
@@ -320,3 +322,25 @@ def test_relative_paths_resolve_against_the_working_directory(tmp_path, monkeypa
     assert run.main(["--params", "mine.yaml", "--data-dir", "out/d", "--reports-dir", "out/r", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert f"it would write {tmp_path / 'out/d'} and {tmp_path / 'out/r'}" in out, out
+
+
+@pytest.mark.slow
+def test_a_three_line_overlay_runs_and_the_manifest_records_its_layers(tmp_path):
+    """extends, a seed and an account count: the whole workbook publishes it; the manifest holds the resolved
+    parameters (every value) and the layers (files with their digests, then the command line)."""
+    mine = write_params(tmp_path, f"extends: {TINY}\nseed: 5\naccounts: {{count: 10}}\n", "mine.yaml")
+    assert len(mine.read_text().splitlines()) == 3
+    data_dir = tmp_path / "data" / "mine"
+    assert run_workbook(data_dir, None, "--set", "imperfections.internal.account_share=0.1", params=mine) == 0
+    manifest = json.loads((data_dir / "manifest.json").read_text())
+    expected = P.load(mine, ["imperfections.internal.account_share=0.1"])
+    assert manifest["params"] == P.to_json_dict(expected) and manifest["params_sha256"] == P.params_sha256(expected)
+    assert (manifest["seed"], manifest["row_counts"]["accounts"]) == (5, 10)
+    layers = manifest["params_layers"]
+    assert [d.get("file") or d["set"] for d in layers] == [
+        "params/default.yaml",
+        "params/tiny.yaml",
+        "mine.yaml",
+        "imperfections.internal.account_share=0.1",
+    ]
+    assert layers[2]["sha256"] == hashlib.sha256(mine.read_bytes()).hexdigest()
