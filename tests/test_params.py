@@ -306,12 +306,13 @@ def test_every_problem_is_reported_at_once(tmp_path, capsys):
 
 
 def test_a_shorter_window_names_every_scenario_outside_it(capsys):
-    """default.yaml with window.end moved to March: each of the four scenarios is named, in one run."""
+    """default.yaml with window.end moved to March: each of the four scenarios is named, and the long cycles
+    that need a longer window, in one run."""
     assert run.main(["--params", str(ROOT / "params/default.yaml"), "--set", "window.end=2025-03-31", "--dry-run"]) == 2
     err = capsys.readouterr().err
-    for scenario in ("feature_launch", "ingestion_incident", "holidays", "onboarding_revamp"):
-        assert f"scenarios.{scenario}" in err, err
-    assert len(err.strip().splitlines()) == 4
+    for key in ("feature_launch", "ingestion_incident", "holidays", "onboarding_revamp", "outliers.long_cycle_share"):
+        assert f".{key}" in err, err
+    assert len(err.strip().splitlines()) == 5  # the four scenarios, and a quarter is too short for 60-day cycles
     assert "--set window.end=2025-03-31" in err  # the layer that broke the rule is named
 
 

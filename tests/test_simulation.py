@@ -267,8 +267,8 @@ def small_params(draw):
         base["tasks"][key] = draw(st.floats(0, 1))
     base["users"]["churn"]["early_share"] = draw(st.floats(0, 1))
     base["output"]["accounts_per_part"] = draw(st.integers(1, 4))
-    if days < 64:  # long cycles need a window longer than their threshold (validated)
-        base["imperfections"]["outliers"]["long_cycle_share"] = 0.0
+    if days <= 2 * base["imperfections"]["outliers"]["long_cycle_threshold_days"]:
+        base["imperfections"]["outliers"]["long_cycle_share"] = 0.0  # long cycles need twice their threshold
     return P.validate(base)
 
 
