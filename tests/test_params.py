@@ -345,3 +345,10 @@ def test_a_three_line_overlay_runs_and_the_manifest_records_its_layers(tmp_path)
         "imperfections.internal.account_share=0.1",
     ]
     assert layers[2]["sha256"] == hashlib.sha256(mine.read_bytes()).hexdigest()
+
+
+def test_a_set_layer_is_recorded_as_typed():
+    """A --set of a section is merged key by key and recorded as the user typed it (no Python reprs)."""
+    loaded = P.load_layers([TINY], ["window={start: 2025-02-01, end: 2025-08-31}"])
+    assert (loaded.params.window.start, loaded.params.window.end) == (dt.date(2025, 2, 1), dt.date(2025, 8, 31))
+    assert loaded.describe(ROOT)[-1] == {"set": "window={start: 2025-02-01, end: 2025-08-31}"}

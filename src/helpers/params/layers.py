@@ -36,25 +36,18 @@ class Layer:
     data: dict
     sha256: str | None = None  # a file's bytes
     path: Path | None = None  # a file's absolute path
+    assignment: str | None = None  # a value set on the command line, as typed: key.path=value
 
     def describe(self, root: Path | None = None) -> dict:
         """What the manifest records: a file by its path below `root` (else its name) and digest; a value set
         on the command line as key=value."""
         if self.path is None:
-            return {"set": _flat(self.data)}
+            return {"set": self.assignment}
         try:
             shown = self.path.relative_to(root).as_posix() if root else self.path.name
         except ValueError:
             shown = self.path.name
         return {"file": shown, "sha256": self.sha256}
-
-
-def _flat(data: Any, at: str = "") -> str:
-    """{"a": {"b": 1}} -> "a.b=1" (a --set layer holds one value)."""
-    if isinstance(data, dict) and len(data) == 1:
-        ((k, v),) = data.items()
-        return _flat(v, f"{at}.{k}" if at else str(k))
-    return f"{at}={data}"
 
 
 @dataclass(frozen=True)
@@ -168,7 +161,7 @@ def set_layer(assignment: str, source: str | None = None) -> Layer:
     data: Any = value
     for part in reversed(key):
         data = {part: data}
-    return Layer(source, data)
+    return Layer(source, data, assignment=f"{dotted}={text.strip()}")
 
 
 def _apply(into: dict, data: dict, source: str, origins: dict[Key, str], at: Key = ()) -> None:
