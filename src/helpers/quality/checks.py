@@ -35,8 +35,6 @@ THRESHOLDS = {
     "empty_weekdays_after_first_month": (0, 0),
 }
 
-# below this many activated users or days, activity "patterns" are a handful of people: not applicable
-MIN_ACTIVE_USERS, MIN_ACTIVITY_DAYS = ACTIVITY_MIN_USERS, ACTIVITY_MIN_DAYS
 # rules about what 03_imperfections makes (the ledger, the as_of cut): not applicable before it has run
 AFTER_IMPERFECTIONS = ("50_ledger", "60_snapshot")
 # What a description may name in braces: each vocabulary ({key_events}) and its size ({n_key_events}).
@@ -74,7 +72,7 @@ def load_queries(folder: str) -> list[Query]:
 
 def set_activity_applicable(con: duckdb.DuckDBPyConnection) -> str | None:
     """Variable activity_applicable: activity patterns need a population to have a pattern: tasks,
-    MIN_ACTIVE_USERS activated users and a window of MIN_ACTIVITY_DAYS (else the metrics are NULL).
+    ACTIVITY_MIN_USERS activated users and a window of ACTIVITY_MIN_DAYS (else the metrics are NULL).
     Returns why not (None when they apply)."""
     try:
         tasks, users, days = con.execute(
@@ -86,10 +84,10 @@ def set_activity_applicable(con: duckdb.DuckDBPyConnection) -> str | None:
     reason = None
     if not tasks:
         reason = "no tasks"
-    elif users < MIN_ACTIVE_USERS:
-        reason = f"{users} activated users; activity patterns are judged from {MIN_ACTIVE_USERS}"
-    elif days < MIN_ACTIVITY_DAYS:
-        reason = f"a window of {days} days; activity patterns are judged from {MIN_ACTIVITY_DAYS}"
+    elif users < ACTIVITY_MIN_USERS:
+        reason = f"{users} activated users; activity patterns are judged from {ACTIVITY_MIN_USERS}"
+    elif days < ACTIVITY_MIN_DAYS:
+        reason = f"a window of {days} days; activity patterns are judged from {ACTIVITY_MIN_DAYS}"
     con.execute("SET VARIABLE activity_applicable = ?", [reason is None])
     return reason
 
