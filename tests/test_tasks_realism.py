@@ -170,14 +170,18 @@ def test_launch_segment_hand_offs_ramp_up_over_weeks(default_data):
     params = _params(default_data)
     f = params.scenarios.feature_launch
     tiers = ", ".join(f"'{t}'" for t in f.plan_tiers)
-    weekly = _q(
-        dataset(default_data),
-        f"""WITH h AS (SELECT DISTINCT task_id FROM raw.events WHERE event_name = 'handoff_completed')
+    weekly = (
+        _q(
+            dataset(default_data),
+            f"""WITH h AS (SELECT DISTINCT task_id FROM raw.events WHERE event_name = 'handoff_completed')
             SELECT date_diff('week', DATE '{f.date}', date_trunc('week', t.created_at)::DATE) AS week,
                    avg((h.task_id IS NOT NULL)::INTEGER) AS share, count(*) AS tasks
             FROM raw.tasks t JOIN raw.accounts a USING (account_id) LEFT JOIN h USING (task_id)
             WHERE a.plan_tier IN ({tiers}) AND NOT a.is_internal GROUP BY week""",
-    ).set_index("week").sort_index()
+        )
+        .set_index("week")
+        .sort_index()
+    )
 
     def mean(lo: int, hi: int) -> float:
         w = weekly.loc[lo:hi]
