@@ -483,6 +483,44 @@ MUTATIONS = [
             due_at="due_at + INTERVAL 1 DAY",
         ),
     ),
+    # sessions: an event moved to a session of nobody (the user's last event, so the sessions' order holds)
+    Mutation(
+        "session_of_its_user",
+        "events",
+        _change(
+            "event_id",
+            f"{DASHBOARD} AND event_at_utc = "
+            "(SELECT max(x.event_at_utc) FROM raw.events x WHERE x.user_id = t.user_id)",
+            session_id="(user_id + 1000000) * 100000 + 1",
+        ),
+    ),
+    Mutation(
+        "session_one_client",
+        "events",
+        _change(
+            "event_id",
+            f"{DASHBOARD} AND session_id IN (SELECT session_id FROM raw.events GROUP BY 1 HAVING count(*) > 1)",
+            client="CASE WHEN client::VARCHAR = 'web' THEN 'ios' ELSE 'web' END",
+        ),
+    ),
+    # a second login in a session (a new event id: no other rule reads logins)
+    Mutation(
+        "login_opens_its_session",
+        "events",
+        _add("event_id", f"event_name = 'login_succeeded' AND {EVENT}", event_id="event_id + 500000000"),
+    ),
+    # a view moved into the user's first session (its client too): that session now ends after the next begins
+    Mutation(
+        "sessions_do_not_overlap",
+        "events",
+        _change(
+            "event_id",
+            f"{DASHBOARD} AND session_id % 100000 >= 3",
+            session_id="session_id // 100000 * 100000 + 1",
+            client="(SELECT any_value(c.client) FROM raw.events c "
+            "WHERE c.session_id = t.session_id // 100000 * 100000 + 1)",
+        ),
+    ),
     # an unlisted re-delivery: pk_events counts the same thing in total (re-deliveries minus listed duplicates)
     Mutation(
         "ledger_duplicates_are_resent",

@@ -78,6 +78,8 @@ ROLES = ("admin", "member", "guest")
 PRIORITIES = ("low", "medium", "high", "urgent")
 STATUSES = ("todo", "in_progress", "blocked", "done", "cancelled")
 COMPANY_SIZES = ("1-10", "11-50", "51-200", "201-1000", "1001+")
+CLIENTS = ("web", "desktop", "ios", "android")  # where a session happens
+MOBILE_CLIENTS = ("ios", "android")  # offline syncs that arrive days late come from these
 # Key events drive active users and retention (the locked definitions); the rest support them.
 KEY_EVENTS = ("task_created", "task_completed", "handoff_completed", "blocker_resolved")
 SESSION_EVENTS = ("login_succeeded", "dashboard_viewed")  # about the session: no project, no task
@@ -99,6 +101,8 @@ SQL_VOCABULARIES = {
     "task_events": TASK_EVENTS,
     "session_events": SESSION_EVENTS,
     "synchronous_events": SYNCHRONOUS_EVENTS,
+    "clients": CLIENTS,
+    "mobile_clients": MOBILE_CLIENTS,
 }
 
 ACCOUNTS = Table(
@@ -198,6 +202,14 @@ EVENTS = Table(
         Column("event_id", ID, "Event identifier: account_id * 1e9 + the event's rank in its account."),
         Column("account_id", ID, "The acting user's account.", references="accounts.account_id"),
         Column("user_id", ID, "The acting user (activated before the event).", references="users.user_id"),
+        Column(
+            "session_id",
+            ID,
+            "The session of the acting user the event happened in: user_id * 1e5 + n, n in order of the user's "
+            "sessions. A session is one sitting in the product on one client; login_succeeded, where present, "
+            "is its first event (SSO sessions persist, so most sessions have none).",
+        ),
+        Column("client", DICT_STR, "Where the session happened.", allowed=CLIENTS),
         Column("event_name", DICT_STR, "One of the 11 names of the taxonomy.", allowed=EVENT_NAMES),
         Column("event_at_utc", TS, "When it happened (UTC); inside the window."),
         Column("ingested_at_utc", TS, "When the pipeline received it (UTC); >= event_at_utc."),

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from .. import duck, io, scenarios
 from ..params import Params
-from ..schema import BLANKABLE_COLUMNS, IMPERFECT_TABLES, SYNCHRONOUS_EVENTS, TABLES
+from ..schema import BLANKABLE_COLUMNS, IMPERFECT_TABLES, MOBILE_CLIENTS, SYNCHRONOUS_EVENTS, TABLES
 from ..streams import AccountDraws
 from ..units import DAY, US, to_us
 from . import ledger, snapshot
@@ -48,6 +48,7 @@ class Plan:
 
     missing: list[MissingPlan]
     late_probability: float  # chance that an eligible event (not synchronous, not held by the incident) is late
+    offline_given_mobile: float  # chance that a late event of a phone is an offline sync (days late)
     work: list[tuple[str, int]]  # (table, part number) for every part of every table touched
 
 
@@ -96,6 +97,19 @@ def late_probability(params: Params, data_dir: Path, con: duckdb.DuckDBPyConnect
     return min(max(want / pool, 0.0), 1.0) if pool else 0.0
 
 
+def offline_given_mobile(params: Params, data_dir: Path, con: duckdb.DuckDBPyConnection) -> float:
+    """The chance that a late event from a phone is an offline sync, so that offline syncs are the
+    target share of late events (1 - straggler_share): only phones go offline; every other late event
+    is a retrying client (hours late)."""
+    events = duck.parts(con, io.clean_dir(data_dir, "events"))
+    mobile = con.execute(
+        f"SELECT avg(list_contains(getvariable('mobile_clients'), client::VARCHAR)::INT) FROM {events}"
+        " WHERE NOT list_contains(getvariable('synchronous_events'), event_name)"
+    ).fetchall()[0][0]
+    want = 1.0 - params.imperfections.late_arrival.straggler_share
+    return min(want / mobile, 1.0) if mobile else 0.0
+
+
 def plan(params: Params, data_dir: str | Path) -> Plan:
     """Keep the untouched tables in state/clean/ and decide the probabilities from them (DuckDB over
     the parts); what an earlier run of 03 left is removed."""
@@ -104,6 +118,7 @@ def plan(params: Params, data_dir: str | Path) -> Plan:
     con = duck.connect(params=params)
     try:
         missing, late = plan_missing(params, data_dir, con), late_probability(params, data_dir, con)
+        offline = offline_given_mobile(params, data_dir, con)
     finally:
         con.close()
     ledger.forget(data_dir)
@@ -111,7 +126,7 @@ def plan(params: Params, data_dir: str | Path) -> Plan:
     work = [
         (name, io.part_number(path)) for name in IMPERFECT_TABLES for path in io.parts(io.clean_dir(data_dir, name))
     ]
-    return Plan(missing, late, work)
+    return Plan(missing, late, offline, work)
 
 
 # --------------------------------------------------------------------------- one part
@@ -121,7 +136,9 @@ class PartDraws:
 
     blank_u: dict[str, np.ndarray]  # per blankable column of the table
     late_u: np.ndarray | None = None  # events only
-    late_delay_us: np.ndarray | None = None  # ingestion delay if late: beyond the threshold
+    offline_u: np.ndarray | None = None  # an offline sync if a phone's and below the plan's chance
+    retry_delay_us: np.ndarray | None = None  # ingestion delay if late: beyond the threshold (hours)
+    offline_delay_us: np.ndarray | None = None  # (days)
     resend_u: np.ndarray | None = None
     resend_delay_us: np.ndarray | None = None  # a re-sent delivery's lag after the first
 
@@ -143,14 +160,15 @@ def _draws(params: Params, name: str, part: pa.Table, plans: list[MissingPlan]) 
         return PartDraws(blank_u)
     late = params.imperfections.late_arrival
     late_u = draws.random(counts)
-    straggler = draws.random(counts) < late.straggler_share
+    offline_u = draws.random(counts)
     hours = draws.lognormal(late.straggler_delay_hours.median * 3600 * US, late.straggler_delay_hours.sigma, counts)
     days = draws.lognormal(late.offline_delay_days.median * DAY, late.offline_delay_days.sigma, counts)
     # beyond the threshold by at least a second: a late event is unambiguously late
-    delay = late.threshold_seconds * US + US + to_us(np.where(straggler, hours, days))
+    beyond = late.threshold_seconds * US + US
     resend_u = draws.random(counts)
     resend_delay = to_us(draws.uniform(1.0, 600.0, counts) * US)  # the pipeline re-sends within minutes
-    return PartDraws(blank_u, *(in_row_order(x) for x in (late_u, delay, resend_u, resend_delay)))
+    columns = (late_u, offline_u, beyond + to_us(hours), beyond + to_us(days), resend_u, resend_delay)
+    return PartDraws(blank_u, *(in_row_order(x) for x in columns))
 
 
 class _Edit:
@@ -183,12 +201,15 @@ def _blank(edit: _Edit, plan: MissingPlan, u: np.ndarray, params: Params) -> Non
         edit.replace(plan.column, blank, pa.nulls(len(blank), col.type), "missing")
 
 
-def _delay(edit: _Edit, params: Params, draws: PartDraws, probability: float) -> None:
-    """Late arrivals: eligible events with the given probability, delayed past the threshold; the
-    incident's events are held back and delivered together after it, each with its own latency."""
+def _delay(edit: _Edit, params: Params, draws: PartDraws, probability: float, offline_given_mobile: float) -> None:
+    """Late arrivals: eligible events with the given probability, delayed past the threshold: a phone's
+    offline sync days late (only phones go offline), else a retrying client hours late; the incident's
+    events are held back and delivered together after it, each with its own latency."""
     names = pc.cast(edit.table.column("event_name"), pa.string()).to_numpy(zero_copy_only=False)
+    client = pc.cast(edit.table.column("client"), pa.string()).to_numpy(zero_copy_only=False)
     event_at = pc.cast(edit.table.column("event_at_utc"), pa.int64()).to_numpy()
-    ingested = event_at + draws.late_delay_us
+    offline = np.isin(client, MOBILE_CLIENTS) & (draws.offline_u < offline_given_mobile)
+    ingested = event_at + np.where(offline, draws.offline_delay_us, draws.retry_delay_us)
     late = (draws.late_u < probability) & ~np.isin(names, SYNCHRONOUS_EVENTS)
     incident = scenarios.incident_us(params)
     if incident:
@@ -217,7 +238,14 @@ def _resend(edit: _Edit, params: Params, draws: PartDraws) -> None:
     edit.table = table.take(pa.array(order))
 
 
-def imperfect(params: Params, name: str, part: pa.Table, plans: list[MissingPlan], probability: float) -> _Edit:
+def imperfect(
+    params: Params,
+    name: str,
+    part: pa.Table,
+    plans: list[MissingPlan],
+    probability: float,
+    offline_given_mobile: float = 0.0,
+) -> _Edit:
     """One part of one table with its values blanked and, for events, delayed and re-sent."""
     edit = _Edit(name, part)
     if part.num_rows == 0:
@@ -227,7 +255,7 @@ def imperfect(params: Params, name: str, part: pa.Table, plans: list[MissingPlan
         if p.table == name:
             _blank(edit, p, draws.blank_u[p.column], params)
     if name == "events":
-        _delay(edit, params, draws, probability)
+        _delay(edit, params, draws, probability, offline_given_mobile)
         _resend(edit, params, draws)
     return edit
 
@@ -239,7 +267,7 @@ def apply_part(params: Params, data_dir: Path, name: str, part: int, plan: Plan,
     data_dir = Path(data_dir)
     schema = TABLES[name].arrow_schema
     clean = io.read_parts_file(io.part_path(io.clean_dir(data_dir, name), part))
-    edit = imperfect(params, name, clean, plan.missing, plan.late_probability)
+    edit = imperfect(params, name, clean, plan.missing, plan.late_probability, plan.offline_given_mobile)
     out = edit.table
     if name == "events":
         out, later = snapshot.cut_at_as_of(params, out)

@@ -104,9 +104,36 @@ class UserChurn(_Strict):
     early_share: Rate
     early_mean_days: PosFloat
     late_monthly_rate: Rate
+    fade_days: LogNormal  # activity fades over this many days before a user leaves...
+    fade_floor: Rate  # ...down to this share of usual
+    leave_before_account_days: NonNegFloat  # members of a leaving account go up to this long before it
 
 
 RoleWeights = _one_per("RoleWeights", ROLES, NonNegFloat, _Weights, "Relative weight of each role of invited users.")
+
+
+TierFactors = _one_per(
+    "TierFactors",
+    PLAN_TIERS,
+    Annotated[float, Field(ge=0.0, le=10.0, allow_inf_nan=False)],
+    doc="A factor per plan tier.",
+)
+
+
+class Onboarding(_Strict):
+    """The first days after activation: more days in the product and more work per session."""
+
+    boost: Annotated[float, Field(ge=0.0, le=10.0, allow_inf_nan=False)]  # x(1 + boost) on the activation day
+    days: PosFloat  # ...decaying as exp(-days since activation / days)
+    first_session_work: Annotated[float, Field(ge=0.0, le=20.0, allow_inf_nan=False)]  # x work of the first session
+
+
+class Dormancy(_Strict):
+    """A share of users goes quiet for weeks and comes back."""
+
+    share: Rate
+    weeks: LogNormal
+    activity_factor: Rate  # chance of a session during the spell, relative to usual
 
 
 class Users(_Strict):
@@ -115,9 +142,13 @@ class Users(_Strict):
     never_activated_share: Rate
     workday_active_prob: Rate
     engagement_sigma: Annotated[float, Field(ge=0.0, le=3.0, allow_inf_nan=False)]
+    plan_engagement: TierFactors
     guest_engagement_factor: Rate
+    onboarding: Onboarding
     churn: UserChurn
+    dormancy: Dormancy
     role_weights: RoleWeights
+    guest_weight_by_plan: TierFactors
     remote_share: Rate
 
 
@@ -126,11 +157,30 @@ class HourProfile(_Strict):
     sd: NonNegFloat
 
 
+def _day_profile(weights: list[float]) -> list[float]:
+    if len(weights) != 24:
+        raise ValueError(f"give 24 weights, one per local hour 0..23 (got {len(weights)})")
+    if sum(weights) <= 0:
+        raise ValueError("at least one weight must be above 0")
+    return weights
+
+
+class Clients(_Strict):
+    """Which client each session is on (web, desktop, ios, android)."""
+
+    desktop_app_share: Rate  # users on the desktop app rather than the browser
+    mobile_user_share: Rate  # users who also use a phone...
+    mobile_session_share: Rate  # ...for this share of their workday sessions (twice that evenings and weekends)
+    ios_share: Rate  # of phone users
+
+
 class Activity(_Strict):
     weekend_factor: Rate
     workday_start_hour: HourProfile
-    workday_hours: Annotated[float, Field(ge=1.0, le=16.0, allow_inf_nan=False)]
-    weekend_hours_factor: Rate
+    local_hour_weights: Annotated[list[NonNegFloat], AfterValidator(_day_profile)]
+    sessions_per_active_day: Annotated[float, Field(ge=1.0, le=20.0, allow_inf_nan=False)]
+    session_minutes: LogNormal
+    clients: Clients
     login_share_of_sessions: Rate
     dashboard_views_per_session: Annotated[float, Field(ge=0.0, le=100.0, allow_inf_nan=False)]
 

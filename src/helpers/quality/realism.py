@@ -72,6 +72,9 @@ EXPECTED: dict[str, Expectation] = {
     "funnel_created_of_activated": Expectation(0.4, 0.85, "many users only follow and finish others' work"),
     "funnel_completed_of_created": Expectation(0.5, 0.95, "not every creator finishes work"),
     "funnel_handed_off_of_completed": Expectation(0.1, 0.7, "hand-offs need a colleague and a reason"),
+    "days_late_from_phones": Expectation(0.8, 1.0, "only phones go offline and sync days later"),
+    "session_minutes_median": Expectation(1.0, 30.0, "a sitting lasts minutes"),
+    "sessions_per_active_user_day": Expectation(1.5, 6.0, "several sittings a day"),
 }
 
 

@@ -318,3 +318,19 @@ SELECT avg((user_id IN (SELECT user_id FROM qa.events WHERE event_name = 'handof
 FROM raw.users WHERE NOT is_internal
   AND user_id IN (SELECT user_id FROM qa.events WHERE event_name = 'task_created')
   AND user_id IN (SELECT user_id FROM qa.events WHERE event_name = 'task_completed');
+
+-- metric: days_late_from_phones | share of deliveries a day or more late that came from a phone (offline syncs)
+SELECT avg(list_contains(getvariable('mobile_clients'), client::VARCHAR)::INT)
+FROM qa.events
+WHERE ingested_at_utc >= event_at_utc + INTERVAL 1 DAY;
+
+-- metric: session_minutes_median | median minutes from the first to the last event of a session with two or more events
+SELECT median(date_diff('second', first_at, last_at)) / 60.0 FROM (
+    SELECT session_id, min(event_at_utc) AS first_at, max(event_at_utc) AS last_at
+    FROM qa.events e JOIN raw.users u USING (user_id) WHERE NOT u.is_internal
+    GROUP BY session_id HAVING count(*) >= 2
+);
+
+-- metric: sessions_per_active_user_day | sessions per user and UTC day with any event
+SELECT count(DISTINCT session_id) / count(DISTINCT (user_id, event_at_utc::DATE))::DOUBLE
+FROM qa.events e JOIN raw.users u USING (user_id) WHERE NOT u.is_internal;
