@@ -191,7 +191,13 @@ MUTATIONS = [
         _change("task_id", f"{TASK} AND assignee_user_id IS NOT NULL", assignee_user_id=NOWHERE),
         also={"assignee_matches_last_assignment": 1},
     ),
-    Mutation("fk_events_user", "events", _change("event_id", DASHBOARD, user_id=NOWHERE)),
+    # the session id names its user (user_id * 1e5 + n): an event of no user is in a session of another
+    Mutation(
+        "fk_events_user",
+        "events",
+        _change("event_id", DASHBOARD, user_id=NOWHERE),
+        also={"session_of_its_user": 1},
+    ),
     # fk_events_user also requires the event's account to be its user's (which exists)
     Mutation(
         "fk_events_account", "events", _change("event_id", DASHBOARD, account_id=NOWHERE), also={"fk_events_user": 1}
@@ -336,7 +342,11 @@ MUTATIONS = [
             f"{DASHBOARD} AND {OWN_USER.format('activated_at')} > getvariable('window_start') + INTERVAL 1 DAY",
             event_at_utc=f"{OWN_USER.format('activated_at')} - INTERVAL 1 SECOND",
             ingested_at_utc=f"{OWN_USER.format('activated_at')} - INTERVAL 1 SECOND + {LATENCY}",
+            session_id="user_id * 100000 + 1",
+            client="(SELECT any_value(c.client) FROM raw.events c WHERE c.session_id = t.user_id * 100000 + 1)",
         ),
+        # moved into the user's first session (it opens at activation, with a login): before that login
+        also={"login_opens_its_session": 1},
     ),
     # a task's first assignment (to its own assigner, activated before) moved to just before the task exists
     Mutation(
@@ -447,6 +457,7 @@ MUTATIONS = [
             user_id="(SELECT min(u.user_id) FROM raw.users u "
             "WHERE u.account_id = t.account_id AND u.activated_at <= t.event_at_utc AND u.user_id <> t.user_id)",
         ),
+        also={"session_of_its_user": 1},  # the note keeps its session, which names the note's real writer
     ),
     # ---- the ledger (50_ledger.sql)
     Mutation(
@@ -612,7 +623,8 @@ SNAPSHOT_MUTATIONS = [
             "events",
             _change(
                 "event_id",
-                f"{DASHBOARD} AND ingested_at_utc > getvariable('as_of') - INTERVAL 1 DAY",
+                f"{DASHBOARD} AND ingested_at_utc > getvariable('as_of') - INTERVAL 1 DAY AND session_id = "
+                "(SELECT max(x.session_id) FROM qa.all_events x WHERE x.user_id = t.user_id)",  # no later session
                 event_at_utc=f"getvariable('as_of') + INTERVAL 1 SECOND - {LATENCY}",
                 ingested_at_utc="getvariable('as_of') + INTERVAL 1 SECOND",
             ),

@@ -207,6 +207,7 @@ class DayPlan:
     prob: np.ndarray  # (users, days + 2)
     intensity: np.ndarray  # (users, days + 2)
     extra_sessions: np.ndarray  # (users,)
+    length_factor: np.ndarray | None = None  # (users,): x session minutes (scripted test runs last hours)
     first_session_work: float = 1.0  # x the work of the activation session (an onboarding checklist)
 
 
@@ -284,7 +285,9 @@ def build_sessions(
     local_h = _local_hours(shape, per_session[:, 0], per_session[:, 1]) + (start_hour[su] - REFERENCE_START_HOUR)
     local_h = np.clip(local_h, 0.0, 24.0 - 1e-6)
     minutes = shape.minutes_median * np.exp(shape.minutes_sigma * _probit(per_session[:, 2]))
-    minutes = np.clip(minutes, 1.0, 240.0)
+    if plan.length_factor is not None:
+        minutes = minutes * plan.length_factor[su]
+    minutes = np.clip(minutes, 1.0, 600.0)
     start = w0 + (sd - 1) * DAY + np.floor(local_h * HOUR).astype(np.int64) - offsets[tz[su], sd]
     off_hours = weekend[sd] | (local_h >= 18.0)
     client = _clients(shape, habits[su], per_session[:, 3], off_hours)

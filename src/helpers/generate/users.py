@@ -334,8 +334,9 @@ def user_sessions(params: Params, block: Block, users: Users, w0: int, w1: int) 
     return Sessions(act[own.user], own.start, own.end, w0, own.account, len(block), own.client, own.intensity)
 
 
-# Internal/test workspaces run scripts: a few sessions on the days they are in the product.
+# Internal/test workspaces run scripts: a few long runs (x usual session minutes) on the days they are on.
 INTERNAL_EXTRA_SESSIONS = 2.0
+INTERNAL_SESSION_LENGTH = 20.0
 
 
 def day_plan(params: Params, users: Users, act: np.ndarray, w0: int, w1: int) -> DayPlan:
@@ -356,7 +357,8 @@ def day_plan(params: Params, users: Users, act: np.ndarray, w0: int, w1: int) ->
     intensity = np.where(internal[:, None], 1.0, life.work)
     extra = (params.activity.sessions_per_active_day - 1.0) * users.engagement[act] ** 0.6
     extra = np.where(internal, INTERNAL_EXTRA_SESSIONS, np.clip(extra, 0.0, 12.0))
-    return DayPlan(prob, intensity, extra, params.users.onboarding.first_session_work)
+    length = np.where(internal, INTERNAL_SESSION_LENGTH, 1.0)
+    return DayPlan(prob, intensity, extra, length, params.users.onboarding.first_session_work)
 
 
 @dataclass(frozen=True)
