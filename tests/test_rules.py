@@ -354,7 +354,7 @@ MUTATIONS = [
     Mutation(
         "projects_archive_order",
         "projects",
-        _change("project_id", "archived_at IS NOT NULL", archived_at="created_at - INTERVAL 1 SECOND"),
+        _change("project_id", "true", archived_at="created_at - INTERVAL 1 SECOND"),
     ),
     # the task_created event is at the task's created_at
     Mutation(
