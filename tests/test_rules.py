@@ -215,8 +215,84 @@ MUTATIONS = [
         "events",
         _add("event_id", f"event_name = 'task_assigned' AND {EVENT}", event_id="event_id + 500000000", task_id=NOWHERE),
     ),
+    # ---- plan history (15_account_plans.sql)
+    # a second period takes its predecessor's id: the rows stay in order (by valid_from), only the key repeats
+    Mutation(
+        "pk_account_plans",
+        "account_plans",
+        _change("account_plan_id", "account_plan_id % 100 = 2", account_plan_id="account_plan_id - 1"),
+    ),
+    # a plan period of no account: a whole history of its own (one open period), so only the key breaks
+    Mutation(
+        "fk_account_plans_account",
+        "account_plans",
+        _add(
+            "account_plan_id",
+            "valid_to IS NULL AND account_plan_id % 100 = 1",
+            account_id=NOWHERE,
+            account_plan_id=f"{NOWHERE}::BIGINT * 100 + 1",
+        ),
+    ),
+    # a closed period (not the last, which must match the account's plan_tier) on an unknown plan
+    Mutation(
+        "account_plans_values", "account_plans", _change("account_plan_id", "valid_to IS NOT NULL", plan_tier="'gold'")
+    ),
+    Mutation(
+        "account_plans_start_at_signup",
+        "account_plans",
+        _change("account_plan_id", "account_plan_id % 100 = 1", valid_from="valid_from + INTERVAL 1 SECOND"),
+    ),
+    Mutation(
+        "account_plans_contiguous",
+        "account_plans",
+        _change("account_plan_id", "valid_to IS NOT NULL", valid_to="valid_to + INTERVAL 1 SECOND"),
+    ),
+    Mutation(
+        "account_plans_open_last",
+        "account_plans",
+        _change("account_plan_id", "valid_to IS NULL", valid_to="getvariable('window_end') - INTERVAL 1 SECOND"),
+    ),
+    # the only period of an account (no predecessor to repeat) on another plan than the account's plan_tier
+    Mutation(
+        "account_plans_last_is_current",
+        "account_plans",
+        _change(
+            "account_plan_id",
+            "valid_to IS NULL AND account_plan_id % 100 = 1",
+            plan_tier="CASE WHEN plan_tier = 'enterprise' THEN 'team' ELSE 'enterprise' END",
+        ),
+    ),
+    # a last period that starts after the window: its predecessor's valid_to no longer meets it (one row
+    # cannot move both)
+    Mutation(
+        "account_plans_in_window",
+        "account_plans",
+        _change(
+            "account_plan_id",
+            "valid_to IS NULL AND account_plan_id % 100 > 1",
+            valid_from="getvariable('window_end') + INTERVAL 1 HOUR",
+        ),
+        also={"account_plans_contiguous": 1},
+    ),
+    # a first period made the same plan as the period after it: no change between them
+    Mutation(
+        "account_plans_changes",
+        "account_plans",
+        _change(
+            "account_plan_id",
+            "account_plan_id % 100 = 1 AND valid_to IS NOT NULL",
+            plan_tier="(SELECT n.plan_tier FROM raw.account_plans n WHERE n.account_plan_id = t.account_plan_id + 1)",
+            is_trial="(SELECT n.is_trial FROM raw.account_plans n WHERE n.account_plan_id = t.account_plan_id + 1)",
+        ),
+    ),
     # ---- values (20_values.sql)
-    Mutation("accounts_plan_tier", "accounts", _change("account_id", "true", plan_tier="'gold'")),
+    # the account's last plan period says otherwise
+    Mutation(
+        "accounts_plan_tier",
+        "accounts",
+        _change("account_id", "true", plan_tier="'gold'"),
+        also={"account_plans_last_is_current": 1},
+    ),
     Mutation("users_role", "users", _change("user_id", "true", role="'owner'")),
     Mutation("users_email_reserved", "users", _change("user_id", "NOT is_internal", email="'ceo@gmail.com'")),
     Mutation("tasks_priority", "tasks", _change("task_id", TASK, priority="'critical'")),
@@ -248,10 +324,12 @@ MUTATIONS = [
         also={"work_goes_to_activated_colleagues": 1},
     ),
     # ---- timestamps (30_timestamps.sql)
+    # the account's first plan period starts at the signup as recorded
     Mutation(
         "accounts_in_window",
         "accounts",
         _change("account_id", "NOT is_internal", created_at="getvariable('window_start') - INTERVAL 1 DAY"),
+        also={"account_plans_start_at_signup": 1},
     ),
     Mutation(
         "users_after_account",
@@ -282,7 +360,7 @@ MUTATIONS = [
     Mutation(
         "projects_archive_order",
         "projects",
-        _change("project_id", "archived_at IS NOT NULL", archived_at="created_at - INTERVAL 1 SECOND"),
+        _change("project_id", "true", archived_at="created_at - INTERVAL 1 SECOND"),
     ),
     # the task_created event is at the task's created_at
     Mutation(

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, model_validator
 
-from ..schema import BLANKABLE_COLUMNS, PLAN_TIERS, PRIORITIES, ROLES
+from ..schema import BLANKABLE_COLUMNS, COMPANY_SIZES, PLAN_TIERS, PRIORITIES, ROLES
 
 SCHEMA_VERSION = "1"
 MAX_WINDOW_DAYS = 3660
@@ -83,21 +83,100 @@ def _one_per(name: str, keys, value, base: type[BaseModel] = _Strict, doc: str |
     return create_model(name, __base__=base, __doc__=doc, **dict.fromkeys(keys, (value, ...)))
 
 
-TierWeights = _one_per("TierWeights", PLAN_TIERS, NonNegFloat, _Weights, "Relative weight of each plan tier.")
 TierRates = _one_per("TierRates", PLAN_TIERS, Rate, doc="A rate per plan tier.")
+# One value per company-size band, in schema.COMPANY_SIZES order (1-10, 11-50, 51-200, 201-1000, 1001+).
+BandWeights = Annotated[list[NonNegFloat], Field(min_length=len(COMPANY_SIZES), max_length=len(COMPANY_SIZES))]
+
+
+class HourProfile(_Strict):
+    mean: Annotated[float, Field(ge=0.0, le=23.0, allow_inf_nan=False)]
+    sd: NonNegFloat
 
 
 class Signup(_Strict):
     launch_share: Rate
     launch_days: Annotated[int, Field(ge=1)]
     growth_per_year: Annotated[float, Field(ge=-5.0, le=5.0, allow_inf_nan=False)]
+    weekend_factor: Rate  # chance of a signup on a local Saturday/Sunday relative to a weekday
+    local_hour: HourProfile  # working-hour signups: local hour of the country's main time zone
+    evening_share: Rate  # of signups: in the local evening (18:00-23:00) instead
+
+
+def _some_weight(values: list[float], what: str) -> None:
+    if sum(values) <= 0:
+        raise ValueError(f"{what}: at least one weight must be above 0")
+
+
+class _TierBandBase(_Strict):
+    """Per plan tier, a weight per company-size band; every band needs some tier."""
+
+    @model_validator(mode="after")
+    def _every_band(self):
+        for b, band in enumerate(COMPANY_SIZES):
+            _some_weight([getattr(self, t)[b] for t in PLAN_TIERS], f"company size {band}")
+        return self
+
+
+TierBandWeights = _one_per(
+    "TierBandWeights",
+    PLAN_TIERS,
+    BandWeights,
+    _TierBandBase,
+    "Relative weight of each plan tier a company settles on, per company-size band (schema.COMPANY_SIZES order).",
+)
+TierMedians = _one_per(
+    "TierMedians",
+    PLAN_TIERS,
+    Annotated[float, Field(gt=0.0, le=10_000.0, allow_inf_nan=False)],
+    doc="A median per plan tier.",
+)
+# Days on the tier below before moving up to each paid tier (team: from free, business: from team, ...).
+UpgradeDays = _one_per("UpgradeDays", PLAN_TIERS[1:], LogNormal, doc="Days on the tier below before moving up to it.")
+
+
+class TeamSize(_Strict):
+    """Users invited to an account: lognormal(median of the tier the company settles on x (employees /
+    50) ^ size_elasticity, sigma), bounded softly by employee_share x employees and users_per_account."""
+
+    median: TierMedians
+    sigma: Annotated[float, Field(ge=0.0, le=3.0, allow_inf_nan=False)]
+    size_elasticity: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+    employee_share: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)]
+
+
+class PlanChanges(_Strict):
+    """How accounts move between plans (generate.accounts: _plan_periods)."""
+
+    trial_share: Rate  # of self-serve signups: start on a team trial
+    trial_days: Annotated[float, Field(gt=0.0, le=365.0, allow_inf_nan=False)]
+    trial_conversion: Rate  # of trials of companies headed for a paid tier: convert at the trial's end
+    sales_led_share: TierRates  # of companies headed for a tier: buy it at signup (free: must be 0)
+    upgrade_days: UpgradeDays
+    downgrade_share: Rate  # of team accounts whose team fits the free plan: back to free later
+    downgrade_days: LogNormal  # days on team before the downgrade
+
+    @model_validator(mode="after")
+    def _free_is_not_sold(self) -> PlanChanges:
+        if self.sales_led_share.free != 0:
+            raise ValueError("sales_led_share.free must be 0: nobody buys the free plan")
+        return self
 
 
 class Accounts(_Strict):
     count: Annotated[int, Field(ge=1, le=1_000_000)]
     signup: Signup
-    plan_tier_weights: TierWeights
+    company_size_weights: BandWeights
+    largest_company: Annotated[int, Field(ge=1001, le=10_000_000)]  # employees of the biggest 1001+ company
+    plan_by_company_size: TierBandWeights
+    free_seat_limit: Annotated[int, Field(ge=1, le=10_000)]  # users an account on the free plan may have
+    team_size: TeamSize
+    plan_changes: PlanChanges
     monthly_churn: TierRates
+
+    @model_validator(mode="after")
+    def _some_company(self) -> Accounts:
+        _some_weight(self.company_size_weights, "company_size_weights")
+        return self
 
 
 class UserChurn(_Strict):
@@ -150,11 +229,6 @@ class Users(_Strict):
     role_weights: RoleWeights
     guest_weight_by_plan: TierFactors
     remote_share: Rate
-
-
-class HourProfile(_Strict):
-    mean: Annotated[float, Field(ge=0.0, le=23.0, allow_inf_nan=False)]
-    sd: NonNegFloat
 
 
 def _day_profile(weights: list[float]) -> list[float]:
@@ -211,6 +285,11 @@ class Tasks(_Strict):
 class Projects(_Strict):
     archive_share: Rate
     archive_lag_days: LogNormal
+    # projects of an account: lognormal(1 + per_member x (users - 1) ^ team_exponent, count_sigma), bounded
+    per_member: Annotated[float, Field(ge=0.0, le=100.0, allow_inf_nan=False)]
+    team_exponent: Annotated[float, Field(ge=0.0, le=1.5, allow_inf_nan=False)]
+    count_sigma: Annotated[float, Field(ge=0.0, le=3.0, allow_inf_nan=False)]
+    with_team_share: Rate  # of later projects: started as the team grows (the rest any time in the account's life)
 
 
 class Ingestion(_Strict):
