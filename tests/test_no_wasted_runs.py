@@ -118,8 +118,9 @@ def test_a_sweep_of_random_overlays_publishes_refuses_or_names_the_key(tmp_path,
 
 
 def test_small_data_is_not_applicable_with_a_reason(tmp_path):
-    """Three accounts: the activity guardrails do not judge a handful of people, and say why."""
-    d = generate(params_variant(tmp_path, {"accounts.count": 3}), tmp_path / "d")
+    """Three small accounts: the activity guardrails do not judge a handful of people, and say why."""
+    # teams follow the plan (a paying company brings a dozen people), so the handful is asked for
+    d = generate(params_variant(tmp_path, {"accounts.count": 3, "users_per_account.max": 5}), tmp_path / "d")
     params = io.load_params(d)
     report = guardrails.guardrails(duck.dataset(d, params), params).set_index("check")
     activity = report[report.guardrail.str.startswith(("Daily", "Key events"))]

@@ -223,7 +223,7 @@ def test_three_line_overlay_layers_files_sets_and_seed_in_order(tmp_path):
     assert len(first.read_text().splitlines()) == 4  # extends, seed, a section and its count
     p = P.load(first)
     assert (p.seed, p.accounts.count, p.window.end) == (7, 50, dt.date(2025, 12, 31))
-    assert p.accounts.plan_tier_weights == P.load(ROOT / "params/default.yaml").accounts.plan_tier_weights
+    assert p.accounts.plan_by_company_size == P.load(ROOT / "params/default.yaml").accounts.plan_by_company_size
     second = write_params(tmp_path, "accounts: {count: 60}\nwindow: {start: 2024-12-01}\n", "second.yaml")
     loaded = P.load_layers([first, second], ["accounts.count=70", P.set_layer("seed=9", "--seed 9")])
     p = loaded.params

@@ -205,7 +205,13 @@ MUTATIONS = [
         _change("task_id", f"{TASK} AND assignee_user_id IS NOT NULL", assignee_user_id=NOWHERE),
         also={"assignee_matches_last_assignment": 1},
     ),
-    Mutation("fk_events_user", "events", _change("event_id", DASHBOARD, user_id=NOWHERE)),
+    # the session id names its user (user_id * 1e5 + n): an event of no user is in a session of another
+    Mutation(
+        "fk_events_user",
+        "events",
+        _change("event_id", DASHBOARD, user_id=NOWHERE),
+        also={"session_of_its_user": 1},
+    ),
     # fk_events_user also requires the event's account to be its user's (which exists)
     Mutation(
         "fk_events_account", "events", _change("event_id", DASHBOARD, account_id=NOWHERE), also={"fk_events_user": 1}
@@ -223,8 +229,84 @@ MUTATIONS = [
         "events",
         _add("event_id", f"event_name = 'task_assigned' AND {EVENT}", event_id="event_id + 500000000", task_id=NOWHERE),
     ),
+    # ---- plan history (15_account_plans.sql)
+    # a second period takes its predecessor's id: the rows stay in order (by valid_from), only the key repeats
+    Mutation(
+        "pk_account_plans",
+        "account_plans",
+        _change("account_plan_id", "account_plan_id % 100 = 2", account_plan_id="account_plan_id - 1"),
+    ),
+    # a plan period of no account: a whole history of its own (one open period), so only the key breaks
+    Mutation(
+        "fk_account_plans_account",
+        "account_plans",
+        _add(
+            "account_plan_id",
+            "valid_to IS NULL AND account_plan_id % 100 = 1",
+            account_id=NOWHERE,
+            account_plan_id=f"{NOWHERE}::BIGINT * 100 + 1",
+        ),
+    ),
+    # a closed period (not the last, which must match the account's plan_tier) on an unknown plan
+    Mutation(
+        "account_plans_values", "account_plans", _change("account_plan_id", "valid_to IS NOT NULL", plan_tier="'gold'")
+    ),
+    Mutation(
+        "account_plans_start_at_signup",
+        "account_plans",
+        _change("account_plan_id", "account_plan_id % 100 = 1", valid_from="valid_from + INTERVAL 1 SECOND"),
+    ),
+    Mutation(
+        "account_plans_contiguous",
+        "account_plans",
+        _change("account_plan_id", "valid_to IS NOT NULL", valid_to="valid_to + INTERVAL 1 SECOND"),
+    ),
+    Mutation(
+        "account_plans_open_last",
+        "account_plans",
+        _change("account_plan_id", "valid_to IS NULL", valid_to="getvariable('window_end') - INTERVAL 1 SECOND"),
+    ),
+    # the only period of an account (no predecessor to repeat) on another plan than the account's plan_tier
+    Mutation(
+        "account_plans_last_is_current",
+        "account_plans",
+        _change(
+            "account_plan_id",
+            "valid_to IS NULL AND account_plan_id % 100 = 1",
+            plan_tier="CASE WHEN plan_tier = 'enterprise' THEN 'team' ELSE 'enterprise' END",
+        ),
+    ),
+    # a last period that starts after the window: its predecessor's valid_to no longer meets it (one row
+    # cannot move both)
+    Mutation(
+        "account_plans_in_window",
+        "account_plans",
+        _change(
+            "account_plan_id",
+            "valid_to IS NULL AND account_plan_id % 100 > 1",
+            valid_from="getvariable('window_end') + INTERVAL 1 HOUR",
+        ),
+        also={"account_plans_contiguous": 1},
+    ),
+    # a first period made the same plan as the period after it: no change between them
+    Mutation(
+        "account_plans_changes",
+        "account_plans",
+        _change(
+            "account_plan_id",
+            "account_plan_id % 100 = 1 AND valid_to IS NOT NULL",
+            plan_tier="(SELECT n.plan_tier FROM raw.account_plans n WHERE n.account_plan_id = t.account_plan_id + 1)",
+            is_trial="(SELECT n.is_trial FROM raw.account_plans n WHERE n.account_plan_id = t.account_plan_id + 1)",
+        ),
+    ),
     # ---- values (20_values.sql)
-    Mutation("accounts_plan_tier", "accounts", _change("account_id", "true", plan_tier="'gold'")),
+    # the account's last plan period says otherwise
+    Mutation(
+        "accounts_plan_tier",
+        "accounts",
+        _change("account_id", "true", plan_tier="'gold'"),
+        also={"account_plans_last_is_current": 1},
+    ),
     Mutation("users_role", "users", _change("user_id", "true", role="'owner'")),
     Mutation("users_email_reserved", "users", _change("user_id", "NOT is_internal", email="'ceo@gmail.com'")),
     Mutation("tasks_priority", "tasks", _change("task_id", TASK, priority="'critical'")),
@@ -263,10 +345,12 @@ MUTATIONS = [
         },
     ),
     # ---- timestamps (30_timestamps.sql)
+    # the account's first plan period starts at the signup as recorded
     Mutation(
         "accounts_in_window",
         "accounts",
         _change("account_id", "NOT is_internal", created_at="getvariable('window_start') - INTERVAL 1 DAY"),
+        also={"account_plans_start_at_signup": 1},
     ),
     Mutation(
         "users_after_account",
@@ -361,7 +445,11 @@ MUTATIONS = [
             f"{DASHBOARD} AND {OWN_USER.format('activated_at')} > getvariable('window_start') + INTERVAL 1 DAY",
             event_at_utc=f"{OWN_USER.format('activated_at')} - INTERVAL 1 SECOND",
             ingested_at_utc=f"{OWN_USER.format('activated_at')} - INTERVAL 1 SECOND + {LATENCY}",
+            session_id="user_id * 100000 + 1",
+            client="(SELECT any_value(c.client) FROM raw.events c WHERE c.session_id = t.user_id * 100000 + 1)",
         ),
+        # moved into the user's first session (it opens at activation, with a login): before that login
+        also={"login_opens_its_session": 1},
     ),
     # a task's first assignment (to its own assigner, activated before) moved to just before the task exists
     Mutation(
@@ -472,6 +560,7 @@ MUTATIONS = [
             user_id="(SELECT min(u.user_id) FROM raw.users u "
             "WHERE u.account_id = t.account_id AND u.activated_at <= t.event_at_utc AND u.user_id <> t.user_id)",
         ),
+        also={"session_of_its_user": 1},  # the note keeps its session, which names the note's real writer
     ),
     # a hand-off made (and named as made) by a colleague who does not hold the task
     Mutation(
@@ -561,6 +650,44 @@ MUTATIONS = [
             "task_id",
             "task_id IN (SELECT row_key FROM imperfections.ledger WHERE kind = 'outlier' AND column_name = 'due_at')",
             due_at="due_at + INTERVAL 1 DAY",
+        ),
+    ),
+    # sessions: an event moved to a session of nobody (the user's last event, so the sessions' order holds)
+    Mutation(
+        "session_of_its_user",
+        "events",
+        _change(
+            "event_id",
+            f"{DASHBOARD} AND event_at_utc = "
+            "(SELECT max(x.event_at_utc) FROM raw.events x WHERE x.user_id = t.user_id)",
+            session_id="(user_id + 1000000) * 100000 + 1",
+        ),
+    ),
+    Mutation(
+        "session_one_client",
+        "events",
+        _change(
+            "event_id",
+            f"{DASHBOARD} AND session_id IN (SELECT session_id FROM raw.events GROUP BY 1 HAVING count(*) > 1)",
+            client="CASE WHEN client::VARCHAR = 'web' THEN 'ios' ELSE 'web' END",
+        ),
+    ),
+    # a second login in a session (a new event id: no other rule reads logins)
+    Mutation(
+        "login_opens_its_session",
+        "events",
+        _add("event_id", f"event_name = 'login_succeeded' AND {EVENT}", event_id="event_id + 500000000"),
+    ),
+    # a view moved into the user's first session (its client too): that session now ends after the next begins
+    Mutation(
+        "sessions_do_not_overlap",
+        "events",
+        _change(
+            "event_id",
+            f"{DASHBOARD} AND session_id % 100000 >= 3",
+            session_id="session_id // 100000 * 100000 + 1",
+            client="(SELECT any_value(c.client) FROM raw.events c "
+            "WHERE c.session_id = t.session_id // 100000 * 100000 + 1)",
         ),
     ),
     # an unlisted re-delivery: pk_events counts the same thing in total (re-deliveries minus listed duplicates)
@@ -654,7 +781,8 @@ SNAPSHOT_MUTATIONS = [
             "events",
             _change(
                 "event_id",
-                f"{DASHBOARD} AND ingested_at_utc > getvariable('as_of') - INTERVAL 1 DAY",
+                f"{DASHBOARD} AND ingested_at_utc > getvariable('as_of') - INTERVAL 1 DAY AND session_id = "
+                "(SELECT max(x.session_id) FROM qa.all_events x WHERE x.user_id = t.user_id)",  # no later session
                 event_at_utc=f"getvariable('as_of') + INTERVAL 1 SECOND - {LATENCY}",
                 ingested_at_utc="getvariable('as_of') + INTERVAL 1 SECOND",
             ),

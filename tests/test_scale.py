@@ -250,8 +250,9 @@ def test_events_do_not_depend_on_where_the_blocks_user_ids_start(tiny_data):
     base = events.block_events(params, accounts, *read.values())
     far = events.block_events(params, accounts, *moved.values())
     assert np.array_equal(far["user_id"] - shift, base["user_id"])
+    assert np.array_equal(far["session_id"] - shift * events.SESSION_ID_STRIDE, base["session_id"])  # user-scoped
     for k in base:
-        if k != "user_id" and k not in ("prop_a", "prop_b"):
+        if k not in ("user_id", "session_id", "prop_a", "prop_b"):
             assert np.array_equal(far[k], base[k]), k
 
 

@@ -87,7 +87,9 @@ def test_rule_descriptions_name_the_vocabulary_values():
 
 
 def test_params_models_take_their_keys_from_the_schema():
-    assert tuple(P.model.TierWeights.model_fields) == schema.PLAN_TIERS == tuple(P.model.TierRates.model_fields)
+    assert tuple(P.model.TierBandWeights.model_fields) == schema.PLAN_TIERS == tuple(P.model.TierRates.model_fields)
+    assert tuple(P.model.TierMedians.model_fields) == schema.PLAN_TIERS
+    assert tuple(P.model.UpgradeDays.model_fields) == schema.PLAN_TIERS[1:]  # the paid tiers, moved up to
     assert tuple(P.model.RoleWeights.model_fields) == schema.ROLES
     assert tuple(P.model.PriorityWeights.model_fields) == schema.PRIORITIES
     assert tuple(P.model.MissingShares.model_fields) == tuple(f"{t}_{c}" for t, c in schema.BLANKABLE_COLUMNS)

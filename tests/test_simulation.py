@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from helpers import io, streams
 from helpers import params as P
 from helpers.generate import accounts, block
-from helpers.generate.sessions import Sessions, build_sessions, utc_offsets
+from helpers.generate.sessions import DayPlan, Sessions, SessionShape, build_sessions, utc_offsets
 from helpers.quality import checks
 from helpers.streams import stream
 from helpers.units import DAY, HOUR
@@ -74,11 +74,21 @@ def _sessions(seed: int, n_users: int = 6, days: int = 60) -> tuple[Sessions, di
         tz=tz,
         activated_at=activated,
         churn_at=churn,
-        active_prob=rng.uniform(0.1, 0.9, n_users),
         start_hour=rng.uniform(6, 11, n_users),
-        weekend_factor=0.2,
-        workday_hours=8.0,
-        weekend_hours_factor=0.5,
+        plan=DayPlan(
+            prob=np.repeat(rng.uniform(0.1, 0.9, n_users)[:, None], days + 2, axis=1),
+            intensity=np.ones((n_users, days + 2)),
+            extra_sessions=rng.uniform(0.0, 4.0, n_users),
+        ),
+        shape=SessionShape(
+            hour_weights=rng.uniform(0.0, 1.0, 24),
+            minutes_median=15.0,
+            minutes_sigma=0.8,
+            desktop_app_share=0.3,
+            mobile_user_share=0.4,
+            mobile_session_share=0.2,
+            ios_share=0.6,
+        ),
     )
     return ses, dict(w0=w0, w1=w1, activated=activated, churn=churn)
 

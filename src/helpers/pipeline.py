@@ -2,7 +2,7 @@
 memory, so a notebook can be rerun alone.
 
     setup(params_path, data_dir)   -> Params       00_setup: validate, lay out the folder, save params
-    generate_entities(data_dir)    -> row counts   01_entities: accounts, users, projects, tasks (+ state)
+    generate_entities(data_dir)    -> row counts   01_entities: accounts (+ plans), users, projects, tasks, state
     generate_events(data_dir)      -> row counts   02_events: the event stream from the saved state
     write_answer_keys(data_dir)    -> row counts   02_events: truth/ from the simulation's state
     apply_imperfections(data_dir)  -> Imperfected  03_imperfections: blank, delay, re-send; the ledger
@@ -92,15 +92,17 @@ def _forget(data_dir: Path, tables: tuple[str, ...]) -> None:
 def generate_entities(
     data_dir: str | os.PathLike, progress: bool | None = None, workers: int | None = None, scheduler: str | None = None
 ) -> dict[str, int]:
-    """Plan accounts, simulate every block of accounts, write the four entity tables and state."""
+    """Plan accounts (accounts and account_plans), simulate every block of accounts, write the entity tables
+    and state."""
     data_dir = Path(data_dir)
     params = load_saved_params(data_dir)
-    _forget(data_dir, (*IMPERFECT_TABLES, "projects"))
+    _forget(data_dir, (*IMPERFECT_TABLES, "account_plans", "projects"))
     for name in blocks.STATE_TABLES:
         for old in io.parts(io.state_dir(data_dir, name)):
             old.unlink()
     plan = plan_accounts(params)
     io.write_part(plan.accounts, io.table_dir(data_dir, "accounts"), 0)
+    io.write_part(plan.account_plans, io.table_dir(data_dir, "account_plans"), 0)
     churn_at = np.where(plan.churn_at == NEVER, -1, plan.churn_at)
     account_latent = {"account_id": np.arange(1, plan.n_accounts + 1, dtype=np.int64), "churn_at": churn_at}
     io.write_part(io.from_numpy_state(account_latent), io.state_dir(data_dir, "account_latent"), 0)

@@ -78,6 +78,8 @@ ROLES = ("admin", "member", "guest")
 PRIORITIES = ("low", "medium", "high", "urgent")
 STATUSES = ("todo", "in_progress", "blocked", "done", "cancelled")
 COMPANY_SIZES = ("1-10", "11-50", "51-200", "201-1000", "1001+")
+CLIENTS = ("web", "desktop", "ios", "android")  # where a session happens
+MOBILE_CLIENTS = ("ios", "android")  # offline syncs that arrive days late come from these
 # Key events drive active users and retention (the locked definitions); the rest support them.
 KEY_EVENTS = ("task_created", "task_completed", "handoff_completed", "blocker_resolved")
 SESSION_EVENTS = ("login_succeeded", "dashboard_viewed")  # about the session: no project, no task
@@ -99,6 +101,8 @@ SQL_VOCABULARIES = {
     "task_events": TASK_EVENTS,
     "session_events": SESSION_EVENTS,
     "synchronous_events": SYNCHRONOUS_EVENTS,
+    "clients": CLIENTS,
+    "mobile_clients": MOBILE_CLIENTS,
 }
 
 ACCOUNTS = Table(
@@ -110,12 +114,44 @@ ACCOUNTS = Table(
         Column("account_name", STR, "Company name (Faker pool)."),
         Column("industry", STR, "Industry the company gave at signup.", nullable=True),
         Column("country_code", STR, "ISO 3166-1 alpha-2 country of the company.", nullable=True),
-        Column("plan_tier", STR, "Plan at the end of the window.", allowed=PLAN_TIERS),
+        Column(
+            "plan_tier", STR, "Plan at the end of the window (= its last account_plans period).", allowed=PLAN_TIERS
+        ),
         Column("company_size", STR, "Employee band the company gave at signup.", allowed=COMPANY_SIZES),
         Column("created_at", TS, "Signup time (UTC); inside the window."),
         Column("is_internal", BOOL, "True for the vendor's own internal/test workspaces."),
     ),
     "Customer accounts. Every account signs up inside the window.",
+)
+
+ACCOUNT_PLANS = Table(
+    "account_plans",
+    "one row per plan period of an account (from one plan change to the next)",
+    "account_plan_id",
+    (
+        Column("account_plan_id", ID, "Plan period identifier: account_id * 100 + n, n = 1, 2, ... in time order."),
+        Column("account_id", ID, "The account.", references="accounts.account_id"),
+        Column("plan_tier", STR, "The plan during the period.", allowed=PLAN_TIERS),
+        Column("is_trial", BOOL, "True for a free trial of the tier (the account does not pay yet)."),
+        Column(
+            "valid_from",
+            TS,
+            "Start of the period (UTC): the account's created_at for its first period, else the moment the plan "
+            "changed; inside the window and the account's life.",
+        ),
+        Column(
+            "valid_to",
+            TS,
+            "End of the period (UTC), exclusive: the next period's valid_from; null for the account's last period.",
+            nullable=True,
+        ),
+    ),
+    "Plan history: every account's periods are contiguous and non-overlapping from its created_at; the last "
+    "period (valid_to null) has the account's plan_tier. Trials, upgrades and downgrades are plan changes.",
+    notes=(
+        "The plan at a moment t: the period with valid_from <= t < coalesce(valid_to, t + 1). An account that "
+        "churned keeps its last period open (accounts has no churn date: churn shows as activity that stops).",
+    ),
 )
 
 USERS = Table(
@@ -185,7 +221,7 @@ TASKS = Table(
     "Tasks move todo -> in_progress -> (blocked <-> in_progress) -> done or cancelled.",
     constraints_in_warehouse=False,
     notes=(
-        "A fact table (10 million rows on params/large.yaml): keys are declared on accounts, users and "
+        "A fact table (10 million rows on params/large.yaml): keys are declared on accounts, account_plans, users and "
         "projects only; tasks' keys are checked by SQL (rules pk_tasks, fk_tasks_*).",
     ),
 )
@@ -198,6 +234,14 @@ EVENTS = Table(
         Column("event_id", ID, "Event identifier: account_id * 1e9 + the event's rank in its account."),
         Column("account_id", ID, "The acting user's account.", references="accounts.account_id"),
         Column("user_id", ID, "The acting user (activated before the event).", references="users.user_id"),
+        Column(
+            "session_id",
+            ID,
+            "The session of the acting user the event happened in: user_id * 1e5 + n, n in order of the user's "
+            "sessions. A session is one sitting in the product on one client; login_succeeded, where present, "
+            "is its first event (SSO sessions persist, so most sessions have none).",
+        ),
+        Column("client", DICT_STR, "Where the session happened.", allowed=CLIENTS),
         Column("event_name", DICT_STR, "One of the 11 names of the taxonomy.", allowed=EVENT_NAMES),
         Column("event_at_utc", TS, "When it happened (UTC); inside the window."),
         Column("ingested_at_utc", TS, "When the pipeline received it (UTC); >= event_at_utc."),
@@ -227,15 +271,15 @@ EVENTS = Table(
     "The product event stream. Each part file is sorted by event_at_utc.",
     constraints_in_warehouse=False,
     notes=(
-        "Keys are declared on the small tables only (accounts, users, projects); events' keys are checked by "
-        "SQL (rules pk_events, fk_events_*).",
+        "Keys are declared on the small tables only (accounts, account_plans, users, projects); events' keys are "
+        "checked by SQL (rules pk_events, fk_events_*).",
         "With imperfections.duplicates.share > 0, a re-sent event repeats its event_id (same row, later "
         "ingested_at_utc), as at-least-once pipelines deliver them: deduplicate by event_id (view qa.events).",
     ),
 )
 
-TABLES: dict[str, Table] = {t.name: t for t in (ACCOUNTS, USERS, PROJECTS, TASKS, EVENTS)}
-ENTITY_TABLES = ("accounts", "users", "projects", "tasks")
+TABLES: dict[str, Table] = {t.name: t for t in (ACCOUNTS, ACCOUNT_PLANS, USERS, PROJECTS, TASKS, EVENTS)}
+ENTITY_TABLES = ("accounts", "account_plans", "users", "projects", "tasks")
 
 
 def ddl(table: Table, schema: str = "raw", constraints: bool | None = None) -> str:

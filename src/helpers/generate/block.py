@@ -144,6 +144,7 @@ def _sessions_state(ids: _Ids, ses: Sessions) -> dict:
         user_id=ids.user_id[ses.user],
         session_start=ses.start,
         session_end=ses.end,
+        client=ses.client,
     )
 
 

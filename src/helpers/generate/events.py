@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..params import Params
-from ..schema import EVENT_NAMES, EVENTS, STATUSES
+from ..schema import CLIENTS, EVENT_NAMES, EVENTS, STATUSES
 from ..streams import AccountDraws, poisson_from_u
 from ..units import DAY, US, window_us
 from .arrays import chunk_ranges, group_rank, stable_order
@@ -133,7 +133,13 @@ def _chunk_events(
     w0, w1 = window_us(params.window)
     s_acct = sessions["account_id"] - 1 - a0
     ses = Sessions(
-        sessions["user_id"] - first_user_id, sessions["session_start"], sessions["session_end"], w0, s_acct, n_acc
+        sessions["user_id"] - first_user_id,
+        sessions["session_start"],
+        sessions["session_end"],
+        w0,
+        s_acct,
+        n_acc,
+        sessions["client"],
     )
     builder = _Builder()
     _session_events(builder, params, draws, ses, first_user_id)
@@ -147,20 +153,39 @@ def _chunk_events(
     t_acct = timeline["account_id"] - 1 - a0
     _task_events(builder, timeline, t_acct)
     _work_notes(builder, params, draws, ses, timeline, t_acct, first_user_id, w1)
-    return _numbered(params, draws, builder.columns(), a0, n_acc, w0)
+    cols = _numbered(params, draws, builder.columns(), a0, n_acc, w0)
+    return cols | _session_columns(ses, cols["user_id"] - first_user_id, cols["event_at_utc"], first_user_id)
+
+
+SESSION_ID_STRIDE = 100_000  # session_id = user_id * 1e5 + n: ids do not depend on block scheduling
+
+
+def _session_columns(ses: Sessions, user: np.ndarray, t: np.ndarray, first_user_id: int) -> dict:
+    """Each event's session (every event happens inside one of its user's sessions, by construction)
+    and that session's client."""
+    idx = ses.next_session(user, t)
+    if len(idx) and ((idx < 0).any() or (ses.start[np.maximum(idx, 0)] > t).any()):
+        raise AssertionError("an event outside its user's sessions: a generator bug")
+    rank = group_rank(ses.user)  # sessions are sorted by (user, start)
+    if len(rank) and rank.max() >= SESSION_ID_STRIDE - 1:
+        raise ValueError(f"a user has more than {SESSION_ID_STRIDE - 1} sessions")
+    return dict(
+        session_id=(ses.user[idx] + first_user_id) * SESSION_ID_STRIDE + 1 + rank[idx],
+        client=ses.client[idx].astype(np.int8),
+    )
 
 
 def _session_events(b: _Builder, params: Params, draws: AccountDraws, ses: Sessions, first_user_id: int) -> None:
-    """A login when a session opens (always on a user's first; later on login_share_of_sessions of
-    them, as SSO sessions persist), a few seconds in; dashboard views at moments inside sessions."""
+    """A login opens a session (always a user's first; later login_share_of_sessions of them, as SSO
+    sessions persist): it is the session's first event, at its start; dashboard views at moments inside
+    sessions."""
     act = params.activity
     s_acct, n_acc = ses.account, ses.n_accounts
-    per_session = draws.random(np.bincount(s_acct, minlength=n_acc), cols=3)  # login?, its offset, views
+    per_session = draws.random(np.bincount(s_acct, minlength=n_acc), cols=2)  # login?, views
     first_of_user = np.r_[True, ses.user[1:] != ses.user[:-1]] if len(ses) else np.zeros(0, bool)
     login = first_of_user | (per_session[:, 0] < act.login_share_of_sessions)
-    offset = np.minimum(np.floor(30.0 * per_session[:, 1] * US).astype(np.int64), ses.end - ses.start - 1)
-    b.add("login_succeeded", s_acct[login], ses.user[login] + first_user_id, (ses.start + offset)[login])
-    views = np.repeat(np.arange(len(ses)), poisson_from_u(act.dashboard_views_per_session, per_session[:, 2]))
+    b.add("login_succeeded", s_acct[login], ses.user[login] + first_user_id, ses.start[login])
+    views = np.repeat(np.arange(len(ses)), poisson_from_u(act.dashboard_views_per_session, per_session[:, 1]))
     view_t = moment(draws, ses.start[views], ses.end[views], np.bincount(s_acct[views], minlength=n_acc))
     b.add("dashboard_viewed", s_acct[views], ses.user[views] + first_user_id, view_t)
 
@@ -300,6 +325,7 @@ _TEMPLATE = {
 }
 _PREFIX, _MIDDLE, _SUFFIX = (pa.array([_TEMPLATE[k][i] for k in range(5)], pa.string()) for i in range(3))
 _STATUS_TEXT = pa.array(STATUSES, pa.string())
+CLIENT_TEXT = pa.array(CLIENTS, pa.string())
 
 
 def _json_props(kind: np.ndarray, a: np.ndarray, b: np.ndarray) -> pa.Array:
@@ -346,6 +372,8 @@ def to_arrow(cols: dict) -> pa.Table:
             "event_id": pa.array(cols["event_id"], pa.int64()),
             "account_id": pa.array(cols["account_id"], pa.int64()),
             "user_id": pa.array(cols["user_id"], pa.int64()),
+            "session_id": pa.array(cols["session_id"], pa.int64()),
+            "client": pa.DictionaryArray.from_arrays(pa.array(cols["client"], pa.int8()), CLIENT_TEXT),
             "event_name": names,
             "event_at_utc": pa.array(cols["event_at_utc"], pa.timestamp("us")),
             "ingested_at_utc": pa.array(cols["ingested_at_utc"], pa.timestamp("us")),

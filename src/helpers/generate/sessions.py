@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from ..streams import AccountDraws
-from ..units import DAY, HOUR
+from ..units import DAY, HOUR, MINUTE
 from . import vocab
 from .arrays import KEY_SPAN, MAX_USERS, order_by
 
@@ -95,10 +95,16 @@ class Sessions:
     origin: int  # us; keys are relative to it
     account: np.ndarray | None = None  # block-local account index per session (None: one account)
     n_accounts: int = 1
+    client: np.ndarray | None = None  # schema.CLIENTS code per session (None: all web)
+    intensity: np.ndarray | None = None  # how much work the session holds (1: a usual one)
 
     def __post_init__(self) -> None:
         if self.account is None:
             self.account = np.zeros(len(self.user), dtype=np.int64)
+        if self.client is None:
+            self.client = np.zeros(len(self.user), dtype=np.int8)
+        if self.intensity is None:
+            self.intensity = np.ones(len(self.user))
         if (len(self.user) and self.user.max() >= MAX_USERS) or self.n_accounts > MAX_USERS:
             raise ValueError(
                 f"a block of sessions keys at most {MAX_USERS:,} users and accounts; split it "
@@ -108,6 +114,7 @@ class Sessions:
         self.start_sorted = self.start[self.by_start]
         self.user_sorted = self.user[self.by_start]
         self.end_sorted = self.end[self.by_start]
+        self.intensity_sorted = self.intensity[self.by_start]
         self.account_sorted = self.account[self.by_start]
         self.sorted_key = self.account_sorted * KEY_SPAN + self._rel(self.start_sorted)
         self._end_key = self.user * KEY_SPAN + (self.end - self.origin)
@@ -139,16 +146,24 @@ class Sessions:
             where = intraday(draws, len(t) if counts is None else counts)
         if len(self.user) == 0 or len(t) == 0:
             return np.full(len(t), -1, dtype=np.int64)
-        key = actor * KEY_SPAN + self._rel(t)
-        idx = np.searchsorted(self._end_key, key, side="right")
-        ok = idx < len(self.user)
-        idx_c = np.minimum(idx, len(self.user) - 1)
-        ok &= self.user[idx_c] == actor
+        idx = self.next_session(actor, t)
+        ok = idx >= 0
+        idx_c = np.maximum(idx, 0)
         s, e = self.start[idx_c], self.end[idx_c]
         inside = s <= t
         moved = s + np.floor(where * (e - s)).astype(np.int64)
         out = np.where(inside, t, moved)
         return np.where(ok, out, -1)
+
+    def next_session(self, actor: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Each actor's first session (row index) that ends after t; -1 if none is left. For an instant
+        inside a session, that session."""
+        actor = np.asarray(actor, dtype=np.int64)
+        if len(self.user) == 0:
+            return np.full(len(actor), -1, dtype=np.int64)
+        idx = np.searchsorted(self._end_key, actor * KEY_SPAN + self._rel(t), side="right")
+        idx_c = np.minimum(idx, len(self.user) - 1)
+        return np.where((idx < len(self.user)) & (self.user[idx_c] == actor), idx_c, -1)
 
     def other_user_near(
         self,
@@ -182,6 +197,39 @@ class Sessions:
         return np.where(has, chosen, -1)
 
 
+@dataclass(frozen=True)
+class DayPlan:
+    """What a user's days look like, per user x local day (columns d + 1 for window days d = -1..days):
+    the chance of being in the product that day and how much work that day's sessions hold (onboarding,
+    fading before churn, a dormant spell, the calendar: helpers.generate.users computes it), plus per
+    user the mean number of extra sessions on an active day (heavier users come back more often)."""
+
+    prob: np.ndarray  # (users, days + 2)
+    intensity: np.ndarray  # (users, days + 2)
+    extra_sessions: np.ndarray  # (users,)
+    length_factor: np.ndarray | None = None  # (users,): x session minutes (scripted test runs last hours)
+    first_session_work: float = 1.0  # x the work of the activation session (an onboarding checklist)
+
+
+@dataclass(frozen=True)
+class SessionShape:
+    """How sessions fall in a local day: the weight of each local hour (a start hour of 9 reads it as
+    is; a user who starts earlier or later shifts it), session length, and the client of each session."""
+
+    hour_weights: np.ndarray  # 24 weights, local hours 0..23
+    minutes_median: float
+    minutes_sigma: float
+    desktop_app_share: float  # users who use the desktop app instead of the browser
+    mobile_user_share: float  # users who also use a phone
+    mobile_session_share: float  # of such a user's workday sessions; twice that in the evening and at weekends
+    ios_share: float  # of mobile users
+
+
+# client codes (schema.CLIENTS order)
+WEB, DESKTOP, IOS, ANDROID = range(4)
+REFERENCE_START_HOUR = 9.0  # the start hour a SessionShape's hour_weights are read at
+
+
 def build_sessions(
     *,
     rng,
@@ -192,72 +240,108 @@ def build_sessions(
     tz: np.ndarray,
     activated_at: np.ndarray,
     churn_at: np.ndarray,
-    active_prob: np.ndarray,
     start_hour: np.ndarray,
-    weekend_factor,
-    workday_hours: float,
-    weekend_hours_factor: float,
+    plan: DayPlan,
+    shape: SessionShape,
+    first_minutes: float = 40.0,
     account: np.ndarray | None = None,
     n_accounts: int = 1,
-    holiday: np.ndarray | None = None,
-    holiday_factor=1.0,
 ) -> Sessions:
     """Sessions of a block's activated users (grouped by account; `account` is each user's
     block-local account, None for a single account drawing from the Generator `rng`; else `rng` is
     AccountDraws).
 
-    A user's activation opens a first session at activated_at. On each later local day before churn,
-    the user is in the product with probability active_prob (times weekend_factor on Saturday and
-    Sunday, times holiday_factor on the local days where `holiday` is true), from their habitual start
-    hour (+-30 min) for about workday_hours. Sessions are clipped to [activated_at, min(churn_at,
-    window end)) and never overlap.
+    A user's activation opens a first session at activated_at (about `first_minutes` long). On each
+    later local day the user is in the product with probability plan.prob; such a day holds
+    1 + Poisson(plan.extra_sessions) short sessions (lognormal minutes), each starting at a local hour
+    drawn from shape.hour_weights shifted by the user's start hour (a morning peak, a lunch dip, an
+    evening tail). Each session is on one client (web, desktop app, or a phone: more often in the
+    evening and at weekends). Sessions are clipped to [activated_at, min(churn_at, window end)) and
+    never overlap (a session ends where the next one starts).
     """
     n = len(tz)
     if account is None:
         rng, account = AccountDraws.of([rng]), np.zeros(n, dtype=np.int64)
     counts = np.bincount(account, minlength=n_accounts)
-    weekend = weekend_mask(start_date, days)
     offsets = utc_offsets(start_date, days)
-    prob = _day_probabilities(active_prob, weekend, weekend_factor, holiday, holiday_factor)
-    # which local days each user is in the product (drawn for every user-day)...
+    weekend = weekend_mask(start_date, days)
+    # per user: which local days, the device habits (drawn for every user-day / user)...
     draw_active = rng.random(counts, days + 2)
+    habits = rng.random(counts, cols=3)  # desktop app?, uses a phone?, iOS?
+    first_len = np.floor(rng.lognormal(first_minutes * MINUTE, 0.5, counts)).astype(np.int64)
     act_day_utc = np.clip((activated_at - w0) // DAY + 1, 0, days + 1)
     act_day_col = (activated_at + offsets[tz, act_day_utc] - w0) // DAY + 1  # the activation's local day
-    active = (draw_active < prob) & (np.arange(days + 2)[None, :] > act_day_col[:, None])
+    active = (draw_active < plan.prob) & (np.arange(days + 2)[None, :] > act_day_col[:, None])
     u_idx, d_idx = np.nonzero(active)  # row-major: users (so accounts), then days
-    # ...and, for those days only, when the session starts and how long it lasts
-    active_counts = np.bincount(account[u_idx], minlength=n_accounts)
-    draw_start = rng.normal(0.0, 0.5, active_counts)
-    draw_len = rng.lognormal(1.0, 0.25, active_counts)
-    first_len = np.floor(rng.lognormal(2.0 * HOUR, 0.6, counts)).astype(np.int64)
+    # ...how many sessions each active day holds...
+    extra = rng.poisson(plan.extra_sessions[u_idx], np.bincount(account[u_idx], minlength=n_accounts))
+    k = np.repeat(np.arange(len(u_idx)), 1 + extra)
+    su, sd = u_idx[k], d_idx[k]
+    # ...and, per session, when it starts, how long it lasts and on which client
+    per_session = rng.random(np.bincount(account[su], minlength=n_accounts), cols=4)
     if n == 0:
         empty = np.zeros(0, np.int64)
-        return Sessions(empty, empty, empty, w0, empty, n_accounts)
-    hours = np.clip(np.where(weekend[d_idx], workday_hours * weekend_hours_factor, workday_hours) * draw_len, 0.5, 15.0)
-    local_start_h = np.clip(start_hour[u_idx] + draw_start, 0.0, 23.0)
-    start = w0 + (d_idx - 1) * DAY + np.floor(local_start_h * HOUR).astype(np.int64) - offsets[tz[u_idx], d_idx]
+        return Sessions(empty, empty, empty, w0, empty, n_accounts, np.zeros(0, np.int8), np.zeros(0))
+    local_h = _local_hours(shape, per_session[:, 0], per_session[:, 1]) + (start_hour[su] - REFERENCE_START_HOUR)
+    local_h = np.clip(local_h, 0.0, 24.0 - 1e-6)
+    minutes = shape.minutes_median * np.exp(shape.minutes_sigma * _probit(per_session[:, 2]))
+    if plan.length_factor is not None:
+        minutes = minutes * plan.length_factor[su]
+    minutes = np.clip(minutes, 1.0, 600.0)
+    start = w0 + (sd - 1) * DAY + np.floor(local_h * HOUR).astype(np.int64) - offsets[tz[su], sd]
+    off_hours = weekend[sd] | (local_h >= 18.0)
+    client = _clients(shape, habits[su], per_session[:, 3], off_hours)
+    first_client = _clients(shape, habits, np.ones(n), np.zeros(n, bool))  # onboarding: never on a phone
     # the activation session comes first for each user (np.nonzero is row-major: users, then days)
-    user = np.concatenate([np.arange(n), u_idx])
+    user = np.concatenate([np.arange(n), su])
     start, end = (
         np.concatenate([activated_at, start]),
-        np.concatenate([activated_at + first_len, start + np.floor(hours * HOUR).astype(np.int64)]),
+        np.concatenate([activated_at + first_len, start + np.floor(minutes * MINUTE).astype(np.int64)]),
     )
-    user, start, end = _within_life(user, start, end, activated_at, churn_at, w0, w1)
-    return Sessions(user, start, end, w0, account[user], n_accounts)
+    day_col = np.concatenate([act_day_col, sd])
+    client = np.concatenate([first_client, client])
+    work = np.concatenate([np.full(n, plan.first_session_work), np.ones(len(su))])
+    keep = _within_life(user, start, end, activated_at, churn_at, w0, w1)
+    user, day_col, client, work = (x[keep.order][keep.mask] for x in (user, day_col, client, work))
+    start, end = keep.start, keep.end
+    intensity = work * plan.intensity[user, np.clip(day_col, 0, days + 1)]
+    return Sessions(user, start, end, w0, account[user], n_accounts, client.astype(np.int8), intensity)
 
 
-def _day_probabilities(active_prob, weekend, weekend_factor, holiday, holiday_factor) -> np.ndarray:
-    """(users, local days): the chance of a session, lower on weekends and listed holidays."""
-    n = len(active_prob)
-    weekend_factor = np.broadcast_to(np.asarray(weekend_factor, dtype=float), (n,))
-    prob = active_prob[:, None] * np.where(weekend[None, :], weekend_factor[:, None], 1.0)
-    if holiday is not None and holiday.any():
-        holiday_factor = np.broadcast_to(np.asarray(holiday_factor, dtype=float), (n,))
-        prob = prob * np.where(holiday[None, :], holiday_factor[:, None], 1.0)
-    return prob
+def _probit(u: np.ndarray) -> np.ndarray:
+    """Standard normal quantiles of uniforms (a rational approximation, |error| < 5e-4: plenty for durations)."""
+    u = np.clip(u, 1e-9, 1 - 1e-9)
+    t = np.sqrt(-2.0 * np.log(np.minimum(u, 1 - u)))
+    z = t - (2.515517 + 0.802853 * t + 0.010328 * t * t) / (1 + 1.432788 * t + 0.189269 * t * t + 0.001308 * t**3)
+    return np.where(u < 0.5, -z, z)
 
 
-def _within_life(user, start, end, activated_at, churn_at, w0: int, w1: int):
+def _local_hours(shape: SessionShape, u_hour: np.ndarray, u_within: np.ndarray) -> np.ndarray:
+    """Local start hours (at the reference start hour) drawn from the hourly weights."""
+    cdf = np.cumsum(shape.hour_weights) / np.sum(shape.hour_weights)
+    cdf[-1] = 1.0
+    return np.searchsorted(cdf, u_hour, side="right").clip(0, 23) + u_within
+
+
+def _clients(shape: SessionShape, habits: np.ndarray, u: np.ndarray, off_hours: np.ndarray) -> np.ndarray:
+    """Each session's client: a phone (more often off hours) for users who use one, else the desktop app
+    for its users, else the browser."""
+    phone_user = habits[:, 1] < shape.mobile_user_share
+    share = np.where(off_hours, 2.0, 1.0) * shape.mobile_session_share
+    phone = phone_user & (u < share)
+    mobile = np.where(habits[:, 2] < shape.ios_share, IOS, ANDROID)
+    return np.where(phone, mobile, np.where(habits[:, 0] < shape.desktop_app_share, DESKTOP, WEB))
+
+
+@dataclass(frozen=True)
+class _Kept:
+    order: np.ndarray  # sorts the sessions by (user, start)
+    mask: np.ndarray  # after sorting: the sessions kept
+    start: np.ndarray  # their clipped starts
+    end: np.ndarray  # and ends
+
+
+def _within_life(user, start, end, activated_at, churn_at, w0: int, w1: int) -> _Kept:
     """Sessions sorted by (user, start), clipped to [activated_at, min(churn_at, window end)), each
     ending before the user's next one starts; empty ones dropped."""
     order = order_by(user, start, w0)
@@ -268,4 +352,4 @@ def _within_life(user, start, end, activated_at, churn_at, w0: int, w1: int):
     same_user_next = np.r_[user[1:] == user[:-1], False]
     end = np.where(same_user_next, np.minimum(end, next_start), end)
     keep = end > start
-    return user[keep], start[keep], end[keep]
+    return _Kept(order, keep, start[keep], end[keep])

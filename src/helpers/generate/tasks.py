@@ -126,7 +126,8 @@ def _in_sessions(
 ):
     """(session, time, project) of the tasks created as people work (before the per-project cap)."""
     per_session = draws.poisson(
-        params.tasks.created_per_session * create_rate[ses.user_sorted], ses.account_hi - ses.account_lo
+        params.tasks.created_per_session * create_rate[ses.user_sorted] * ses.intensity_sorted,
+        ses.account_hi - ses.account_lo,
     )
     k = np.repeat(np.arange(len(ses)), per_session)
     ka = ses.account_sorted[k]

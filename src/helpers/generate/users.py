@@ -13,12 +13,12 @@ import numpy as np
 
 from .. import scenarios
 from ..params import Params
-from ..schema import ROLES
-from ..streams import DrawColumns, choice_from_u, truncated_exponential_from_u
+from ..schema import PLAN_TIERS, ROLES
+from ..streams import DrawColumns, truncated_exponential_from_u
 from ..units import DAY, HOUR, MAX_DAYS, MINUTE, MONTH_DAYS, NEVER, US, to_us
-from . import names, vocab
+from . import calendar, names, vocab
 from .accounts import AccountPlan, Block
-from .sessions import Sessions, build_sessions
+from .sessions import DayPlan, Sessions, SessionShape, build_sessions, utc_offsets, weekend_mask
 
 NONE = -1  # no activation / no churn time
 ADMIN, GUEST = ROLES.index("admin"), ROLES.index("guest")
@@ -27,6 +27,13 @@ INTERNAL_ACTIVE_PROB = 0.25
 
 UNIFORMS = (
     "invite_lag",
+    "invite_day",
+    "invite_hour",
+    "sign_in_day",
+    "sign_in_hour",
+    "leave_early",
+    "dormant",
+    "dormant_start",
     "never_activated",
     "role",
     "home_zone",
@@ -40,7 +47,7 @@ UNIFORMS = (
     "first_name",
     "last_name",
 )
-NORMALS = ("activation_lag", "engagement", "start_hour")
+NORMALS = ("activation_lag", "engagement", "start_hour", "fade_days", "dormant_weeks")
 
 # each country's home time zones: cumulative weights (as streams.choice_index computes them), padded
 HOME_ZONE_CDF = np.full((len(vocab.COUNTRIES), max(len(c[3]) for c in vocab.COUNTRIES)), 2.0)
@@ -72,6 +79,9 @@ class Users:
     internal: np.ndarray  # of an internal/test workspace
     full_name: np.ndarray
     email: np.ndarray
+    fade: np.ndarray  # us: activity fades over this span before churn
+    dormant_from: np.ndarray  # a quiet spell (NONE: none)
+    dormant_to: np.ndarray
 
 
 def simulate_users(params: Params, plan: AccountPlan, block: Block, w1: int) -> Users:
@@ -80,11 +90,12 @@ def simulate_users(params: Params, plan: AccountPlan, block: Block, w1: int) -> 
     draws = block.draws(params, "users")
     u = DrawColumns(draws.random(block.n_users, cols=len(UNIFORMS)), UNIFORMS)
     z = DrawColumns(draws.normal(0.0, 1.0, block.n_users, cols=len(NORMALS)), NORMALS)
-    created, activated = _invite_and_activate(params, plan, block, w1, u, z)
-    weights = [getattr(params.users.role_weights, r) for r in ROLES]
-    role = np.where(block.first_user, ADMIN, choice_from_u(u.role, weights))  # the founder administers it
     country = plan.country[block.accounts][block.user_acct]
-    engagement, active_prob, start_hour = _engagement(params, block, role, u, z)
+    tier = plan.tier[block.accounts][block.user_acct]
+    tz = _time_zones(params, country, u)
+    created, activated = _invite_and_activate(params, plan, block, tz, w1, u, z)
+    role = np.where(block.first_user, ADMIN, _roles(params, tier, u.role))  # the founder administers it
+    engagement, active_prob, start_hour = _engagement(params, block, role, tier, u, z)
     early, churn = _churn(params, plan, block, activated, w1, u)
     full_name, email = _names_and_emails(params, plan, block, country, u)
     user_id = (
@@ -92,13 +103,14 @@ def simulate_users(params: Params, plan: AccountPlan, block: Block, w1: int) -> 
         if len(created)
         else np.zeros(0, np.int64)
     )
+    fade, dormant_from, dormant_to = _quiet_spells(params, activated, churn, early, u, z)
     return Users(
         user_id,
         created,
         activated,
         churn,
         role,
-        _time_zones(params, country, u),
+        tz,
         engagement,
         active_prob,
         start_hour,
@@ -106,19 +118,37 @@ def simulate_users(params: Params, plan: AccountPlan, block: Block, w1: int) -> 
         block.internal[block.user_acct],
         full_name,
         email,
+        fade,
+        dormant_from,
+        dormant_to,
     )
 
 
-def _invite_and_activate(params: Params, plan: AccountPlan, block: Block, w1: int, u: DrawColumns, z: DrawColumns):
-    """Invitations: the founder at signup, the others spread over the account's life (front-loaded).
-    Activation a lognormal lag later (the founder's within minutes); some never activate, nobody after
-    the account's churn or the window."""
+def _roles(params: Params, tier: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Invited users' roles; guests (external collaborators) weigh more on paid plans."""
+    p = params.users
+    guest_factor = np.array([getattr(p.guest_weight_by_plan, t) for t in PLAN_TIERS])[tier]
+    weights = np.array([getattr(p.role_weights, r) for r in ROLES], dtype=float)
+    w = np.broadcast_to(weights, (len(tier), len(ROLES))).copy()
+    w[:, GUEST] *= guest_factor
+    cdf = np.cumsum(w, axis=1)
+    return np.minimum(np.sum(cdf <= (u * cdf[:, -1])[:, None], axis=1), len(ROLES) - 1)
+
+
+def _invite_and_activate(
+    params: Params, plan: AccountPlan, block: Block, tz: np.ndarray, w1: int, u: DrawColumns, z: DrawColumns
+):
+    """Invitations: the founder at signup, the others spread over the account's life (front-loaded), sent
+    during the working day; activation a lognormal lag later, at the invitee's next working moment (the
+    founder's within minutes of signup); some never activate, nobody after the account's churn or the window."""
     p = params.users
     created_acct = plan.created_at[block.accounts][block.user_acct]
     live_until = np.minimum(plan.churn_at[block.accounts], w1)[block.user_acct]
     first = block.first_user
     lag = truncated_exponential_from_u(u.invite_lag, p.invite_lag_days_mean * DAY, live_until - created_acct)
-    created = np.where(first, created_acct, np.maximum(created_acct + lag, created_acct + US))
+    invited = working_moment(params, created_acct + lag, tz, u.invite_day, u.invite_hour)
+    invited = np.where(invited < live_until, invited, created_acct + lag)  # no working day left: as it came
+    created = np.where(first, created_acct, np.maximum(invited, created_acct + US))
     act_lag = to_us(
         np.where(
             first,
@@ -126,10 +156,46 @@ def _invite_and_activate(params: Params, plan: AccountPlan, block: Block, w1: in
             p.activation_lag_hours.median * HOUR * np.exp(p.activation_lag_hours.sigma * z.activation_lag),
         )
     )
-    activated = created + act_lag
+    signed_in = working_moment(params, created + act_lag, tz, u.sign_in_day, u.sign_in_hour)
+    activated = np.where(first, created + act_lag, np.maximum(signed_in, created + US))
     never = (u.never_activated < p.never_activated_share) & ~first
     activated = np.where(first, np.minimum(np.minimum(activated, live_until - US), w1 - US), activated)
     return created, np.where(never | (activated >= live_until), NONE, activated)
+
+
+# When people act in the product on purpose (invite, first sign-in): a weekday, 08:00-18:00 local.
+WORK_FROM_HOUR, WORK_TO_HOUR = 8.0, 18.0
+
+
+def working_moment(params: Params, t: np.ndarray, tz: np.ndarray, u_day: np.ndarray, u_hour: np.ndarray) -> np.ndarray:
+    """t where it falls on a local weekday between 08:00 and 18:00; else a moment of the next such
+    working day (a local hour from activity.local_hour_weights, within those hours). A usual share of
+    moments (a fifth, by u_day) is kept as it is: people also act in the evening and at weekends."""
+    start = params.window.start
+    days = params.window.days
+    w0 = int((np.datetime64(start) - np.datetime64("1970-01-01")).astype("timedelta64[us]").astype(np.int64))
+    offsets = utc_offsets(start, days)
+    col = np.clip((t - w0) // DAY + 1, 0, days + 1)
+    local = t + offsets[tz, col]
+    local_col = (local - w0) // DAY + 1
+    hour = (local - w0 - (local_col - 1) * DAY) / HOUR
+    day_number = start.toordinal() + local_col - 1  # proleptic ordinal: Monday when % 7 == 1
+    weekday = (day_number - 1) % 7 < 5
+    at_work = weekday & (hour >= WORK_FROM_HOUR) & (hour < WORK_TO_HOUR)
+    # the next working day: today if it is a weekday and the day has not started, else the next weekday
+    today = weekday & (hour < WORK_FROM_HOUR)
+    step = np.where(today, 0, 1)
+    dow = (day_number + step - 1) % 7  # 0 = Monday
+    step = step + np.where(dow == 5, 2, np.where(dow == 6, 1, 0))
+    new_col = local_col + step
+    weights = np.asarray(params.activity.local_hour_weights, dtype=float)[int(WORK_FROM_HOUR) : int(WORK_TO_HOUR)]
+    cdf = np.cumsum(weights) / weights.sum()
+    u_h = np.mod(u_hour * 7.0, 1.0)  # u_hour picks the hour bin; its fractional part the minute
+    h = WORK_FROM_HOUR + np.searchsorted(cdf, u_hour, side="right").clip(0, len(weights) - 1) + u_h
+    new_local = w0 + (new_col - 1) * DAY + np.floor(h * HOUR).astype(np.int64)
+    moved = new_local - offsets[tz, np.clip(new_col, 0, days + 1)]
+    keep = at_work | (u_day < 0.2)
+    return np.where(keep, t, np.maximum(moved, t))
 
 
 def _time_zones(params: Params, country: np.ndarray, u: DrawColumns) -> np.ndarray:
@@ -139,13 +205,15 @@ def _time_zones(params: Params, country: np.ndarray, u: DrawColumns) -> np.ndarr
     return np.where(u.remote < params.users.remote_share, remote, HOME_ZONE[country, home])
 
 
-def _engagement(params: Params, block: Block, role: np.ndarray, u: DrawColumns, z: DrawColumns):
-    """(engagement, chance of a session on a workday, local start hour). Guests drop by; internal
-    workspaces are scripted: any hour, a fixed chance."""
+def _engagement(params: Params, block: Block, role: np.ndarray, tier: np.ndarray, u: DrawColumns, z: DrawColumns):
+    """(engagement, chance of a session on a workday, local start hour). Engagement is heavy-tailed
+    (a small core of power users), higher on paid plans; guests drop by; internal workspaces are
+    scripted: any hour, a fixed chance."""
     p = params.users
-    engagement = np.clip(np.exp(p.engagement_sigma * z.engagement), 1e-3, 1e3)
+    plan_factor = np.array([getattr(p.plan_engagement, t) for t in PLAN_TIERS])[tier]
+    engagement = np.clip(np.exp(p.engagement_sigma * z.engagement) * plan_factor, 1e-3, 1e3)
     engagement = engagement * np.where(role == GUEST, p.guest_engagement_factor, 1.0)
-    active_prob = np.clip(p.workday_active_prob * engagement, 0.0, 0.97)
+    active_prob = np.clip(p.workday_active_prob * np.sqrt(engagement), 0.0, 0.95)
     hour = params.activity.workday_start_hour
     start_hour = np.clip(hour.mean + hour.sd * z.start_hour, 5.0, 13.0)
     internal = block.internal[block.user_acct]
@@ -156,7 +224,8 @@ def _engagement(params: Params, block: Block, role: np.ndarray, u: DrawColumns, 
 
 def _churn(params: Params, plan: AccountPlan, block: Block, activated: np.ndarray, w1: int, u: DrawColumns):
     """(early churner, churn time): "tourists" leave within days, the rest at a slow monthly rate, and
-    nobody outlives their account; NEVER past the window, NONE for users who never activated."""
+    nobody outlives their account: members of a leaving account go one by one in the weeks before it
+    (its seats shrink), the founder last. NEVER past the window, NONE for users who never activated."""
     p = params.users.churn
     early = u.early_churner < scenarios.early_churn_share(params, activated)
     early_days = -np.log1p(-u.early_days) * p.early_mean_days
@@ -168,10 +237,25 @@ def _churn(params: Params, plan: AccountPlan, block: Block, activated: np.ndarra
     own_churn = np.full(len(activated), NEVER, dtype=np.int64)
     finite = life_days < MAX_DAYS
     own_churn[finite] = activated[finite] + np.floor(life_days[finite] * DAY).astype(np.int64)
-    churn = np.where(activated == NONE, NONE, np.minimum(own_churn, plan.churn_at[block.accounts][block.user_acct]))
+    account_churn = plan.churn_at[block.accounts][block.user_acct]
+    lead = np.where(block.first_user, 0, np.floor(u.leave_early * p.leave_before_account_days * DAY).astype(np.int64))
+    leaves_with_account = np.where(account_churn == NEVER, NEVER, np.maximum(account_churn - lead, activated + MINUTE))
+    churn = np.where(activated == NONE, NONE, np.minimum(own_churn, leaves_with_account))
     churn = np.where((churn != NONE) & (churn >= w1), NEVER, churn)
     # a user churns strictly after activating (the activation session always exists)
     return early, np.where((churn != NONE) & (churn <= activated), activated + MINUTE, churn)
+
+
+def _quiet_spells(params: Params, activated, churn, early, u: DrawColumns, z: DrawColumns):
+    """(fade span, dormant from, dormant to): activity fades over `fade` before churn; some users (not
+    tourists) go quiet for weeks some time after their first fortnight, and come back."""
+    c, d = params.users.churn, params.users.dormancy
+    fade = to_us(c.fade_days.median * DAY * np.exp(c.fade_days.sigma * z.fade_days))
+    dormant = (u.dormant < d.share) & ~early & (activated != NONE)
+    begin = activated + to_us((14.0 + 150.0 * u.dormant_start) * DAY)
+    length = to_us(d.weeks.median * 7 * DAY * np.exp(d.weeks.sigma * z.dormant_weeks))
+    ok = dormant & ((churn == NEVER) | (begin + length < churn))  # they come back: the spell ends before churn
+    return fade, np.where(ok, begin, NONE), np.where(ok, begin + length, NONE)
 
 
 def _names_and_emails(params: Params, plan: AccountPlan, block: Block, country: np.ndarray, u: DrawColumns):
@@ -219,9 +303,18 @@ def _rank_in_account(flag: np.ndarray, block: Block) -> np.ndarray:
 
 
 def user_sessions(params: Params, block: Block, users: Users, w0: int, w1: int) -> Sessions:
-    """The working sessions of the block's activated users (indexed by the block's user index)."""
+    """The sessions of the block's activated users (indexed by the block's user index)."""
     act = np.nonzero(users.activated >= 0)[0]
-    internal = users.internal[act]
+    a = params.activity
+    shape = SessionShape(
+        hour_weights=np.asarray(a.local_hour_weights, dtype=float),
+        minutes_median=a.session_minutes.median,
+        minutes_sigma=a.session_minutes.sigma,
+        desktop_app_share=a.clients.desktop_app_share,
+        mobile_user_share=a.clients.mobile_user_share,
+        mobile_session_share=a.clients.mobile_session_share,
+        ios_share=a.clients.ios_share,
+    )
     own = build_sessions(
         rng=block.draws(params, "sessions"),
         start_date=params.window.start,
@@ -231,15 +324,59 @@ def user_sessions(params: Params, block: Block, users: Users, w0: int, w1: int) 
         tz=users.tz[act],
         activated_at=users.activated[act],
         churn_at=users.churn[act],
-        active_prob=users.active_prob[act],
         start_hour=users.start_hour[act],
-        weekend_factor=np.where(internal, 1.0, params.activity.weekend_factor),
-        holiday=scenarios.holiday_days(params, params.window.start, params.window.days),
-        holiday_factor=np.where(internal, 1.0, params.scenarios.holidays.activity_factor),
-        workday_hours=params.activity.workday_hours,
-        weekend_hours_factor=params.activity.weekend_hours_factor,
+        plan=day_plan(params, users, act, w0, w1),
+        shape=shape,
         account=block.user_acct[act],
         n_accounts=len(block),
     )
     # session users index the activated users: map them back to the block's user index
-    return Sessions(act[own.user], own.start, own.end, w0, own.account, len(block))
+    return Sessions(act[own.user], own.start, own.end, w0, own.account, len(block), own.client, own.intensity)
+
+
+# Internal/test workspaces run scripts: a few long runs (x usual session minutes) on the days they are on.
+INTERNAL_EXTRA_SESSIONS = 2.0
+INTERNAL_SESSION_LENGTH = 20.0
+
+
+def day_plan(params: Params, users: Users, act: np.ndarray, w0: int, w1: int) -> DayPlan:
+    """Per activated user and local day: the chance of a session (workday chance x weekend x holidays x
+    how far the user is in their life: an onboarding burst, a fade before churn, a quiet spell) and the
+    work per session (the onboarding burst and the fade again); per user, the extra sessions of an active
+    day (heavier users come back more often). Internal workspaces follow their script: no calendar, no life."""
+    days = params.window.days
+    start = params.window.start
+    internal = users.internal[act]
+    col = np.arange(days + 2)[None, :]
+    day_start = w0 + (col - 1) * DAY  # UTC midnight of each column: close enough for a life measured in days
+    weekend = weekend_mask(start, days)[None, :]
+    day_factor = calendar.day_factors(params, start, days)[users.tz[act]]
+    base = users.active_prob[act][:, None] * np.where(weekend, params.activity.weekend_factor, 1.0) * day_factor
+    life = _life_factors(params, users, act, day_start)
+    prob = np.where(internal[:, None], INTERNAL_ACTIVE_PROB, np.clip(base * life.days, 0.0, 0.98))
+    intensity = np.where(internal[:, None], 1.0, life.work)
+    extra = (params.activity.sessions_per_active_day - 1.0) * users.engagement[act] ** 0.6
+    extra = np.where(internal, INTERNAL_EXTRA_SESSIONS, np.clip(extra, 0.0, 12.0))
+    length = np.where(internal, INTERNAL_SESSION_LENGTH, 1.0)
+    return DayPlan(prob, intensity, extra, length, params.users.onboarding.first_session_work)
+
+
+@dataclass(frozen=True)
+class _Life:
+    days: np.ndarray  # factor on the chance of a session
+    work: np.ndarray  # factor on the work a session holds
+
+
+def _life_factors(params: Params, users: Users, act: np.ndarray, day_start: np.ndarray) -> _Life:
+    """Where each day falls in a user's life: the onboarding burst after activation (more days, more work),
+    the fade over the span before churn (fewer days, less work), and a quiet spell."""
+    o, c, d = params.users.onboarding, params.users.churn, params.users.dormancy
+    activated, churn = users.activated[act][:, None], users.churn[act][:, None]
+    age_days = (day_start - activated) / DAY
+    onboarding = 1.0 + o.boost * np.exp(-np.maximum(age_days, 0.0) / o.days)
+    fade_span = users.fade[act][:, None].astype(float)
+    to_churn = np.where(churn == NEVER, np.inf, (churn - day_start).astype(float))
+    fade = c.fade_floor + (1.0 - c.fade_floor) * np.clip(to_churn / np.maximum(fade_span, 1.0), 0.0, 1.0)
+    quiet_from, quiet_to = users.dormant_from[act][:, None], users.dormant_to[act][:, None]
+    quiet = (quiet_from != NONE) & (day_start >= quiet_from) & (day_start < quiet_to)
+    return _Life(onboarding * fade * np.where(quiet, d.activity_factor, 1.0), onboarding * fade)

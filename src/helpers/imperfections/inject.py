@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from .. import duck, io, scenarios
 from ..params import Params
-from ..schema import BLANKABLE_COLUMNS, IMPERFECT_TABLES, SYNCHRONOUS_EVENTS, TABLES
+from ..schema import BLANKABLE_COLUMNS, IMPERFECT_TABLES, MOBILE_CLIENTS, SYNCHRONOUS_EVENTS, TABLES
 from ..streams import AccountDraws
 from ..units import DAY, US, to_us
 from . import ledger, snapshot
@@ -47,7 +47,8 @@ class Plan:
     """What 03 does to the whole dataset, decided once before the parts are worked."""
 
     missing: list[MissingPlan]
-    late_probability: float  # chance that an eligible event (not synchronous, not held by the incident) is late
+    late_probability: float  # chance that an eligible event (not synchronous, not held by the incident) is a straggler
+    offline_probability: float  # chance that an eligible event of a phone is an offline sync (days late)
     work: list[tuple[str, int]]  # (table, part number) for every part of every table touched
 
 
@@ -81,19 +82,26 @@ def plan_missing(params: Params, data_dir: Path, con: duckdb.DuckDBPyConnection)
     return plans
 
 
-def late_probability(params: Params, data_dir: Path, con: duckdb.DuckDBPyConnection) -> float:
-    """The chance that an eligible event is late, so that late events are the target share of all
-    events: synchronous events are never late, and the incident's held-back events are late already."""
+def late_probabilities(params: Params, data_dir: Path, con: duckdb.DuckDBPyConnection) -> tuple[float, float]:
+    """(the chance that an eligible event is a straggler, the chance that an eligible phone's event is an
+    offline sync), so that late events are the target share of all events and offline syncs
+    1 - straggler_share of them. Only phones go offline; synchronous events are never late, and the
+    incident's held-back events are late already."""
     events = duck.parts(con, io.clean_dir(data_dir, "events"))
-    eligible = "NOT list_contains(getvariable('synchronous_events'), event_name)"
-    held = scenarios.incident_sql(params)
-    n_events, n_eligible, n_held, n_held_eligible = con.execute(
-        f"SELECT count(*), count(*) FILTER (WHERE {eligible}), count(*) FILTER (WHERE {held}), "
-        f"count(*) FILTER (WHERE {eligible} AND {held}) FROM {events}"
+    eligible = (
+        f"NOT list_contains(getvariable('synchronous_events'), event_name) AND NOT {scenarios.incident_sql(params)}"
+    )
+    phone = "list_contains(getvariable('mobile_clients'), client::VARCHAR)"
+    n_events, n_held, pool, phones = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE {scenarios.incident_sql(params)}), "
+        f"count(*) FILTER (WHERE {eligible}), count(*) FILTER (WHERE {eligible} AND {phone}) FROM {events}"
     ).fetchall()[0]
-    want = params.imperfections.late_arrival.share * n_events - n_held
-    pool = n_eligible - n_held_eligible
-    return min(max(want / pool, 0.0), 1.0) if pool else 0.0
+    late = params.imperfections.late_arrival
+    want = max(late.share * n_events - n_held, 0.0)
+    offline = min((1.0 - late.straggler_share) * want / phones, 1.0) if phones else 0.0
+    synced = offline * phones
+    straggler = min(max((want - synced) / (pool - synced), 0.0), 1.0) if pool > synced else 0.0
+    return straggler, offline
 
 
 def plan(params: Params, data_dir: str | Path) -> Plan:
@@ -103,7 +111,7 @@ def plan(params: Params, data_dir: str | Path) -> Plan:
     keep_clean_copy(data_dir)
     con = duck.connect(params=params)
     try:
-        missing, late = plan_missing(params, data_dir, con), late_probability(params, data_dir, con)
+        missing, (late, offline) = plan_missing(params, data_dir, con), late_probabilities(params, data_dir, con)
     finally:
         con.close()
     ledger.forget(data_dir)
@@ -111,7 +119,7 @@ def plan(params: Params, data_dir: str | Path) -> Plan:
     work = [
         (name, io.part_number(path)) for name in IMPERFECT_TABLES for path in io.parts(io.clean_dir(data_dir, name))
     ]
-    return Plan(missing, late, work)
+    return Plan(missing, late, offline, work)
 
 
 # --------------------------------------------------------------------------- one part
@@ -121,7 +129,9 @@ class PartDraws:
 
     blank_u: dict[str, np.ndarray]  # per blankable column of the table
     late_u: np.ndarray | None = None  # events only
-    late_delay_us: np.ndarray | None = None  # ingestion delay if late: beyond the threshold
+    offline_u: np.ndarray | None = None  # an offline sync if a phone's and below the plan's offline chance
+    retry_delay_us: np.ndarray | None = None  # ingestion delay if late: beyond the threshold (hours)
+    offline_delay_us: np.ndarray | None = None  # (days)
     resend_u: np.ndarray | None = None
     resend_delay_us: np.ndarray | None = None  # a re-sent delivery's lag after the first
 
@@ -143,14 +153,15 @@ def _draws(params: Params, name: str, part: pa.Table, plans: list[MissingPlan]) 
         return PartDraws(blank_u)
     late = params.imperfections.late_arrival
     late_u = draws.random(counts)
-    straggler = draws.random(counts) < late.straggler_share
+    offline_u = draws.random(counts)
     hours = draws.lognormal(late.straggler_delay_hours.median * 3600 * US, late.straggler_delay_hours.sigma, counts)
     days = draws.lognormal(late.offline_delay_days.median * DAY, late.offline_delay_days.sigma, counts)
     # beyond the threshold by at least a second: a late event is unambiguously late
-    delay = late.threshold_seconds * US + US + to_us(np.where(straggler, hours, days))
+    beyond = late.threshold_seconds * US + US
     resend_u = draws.random(counts)
     resend_delay = to_us(draws.uniform(1.0, 600.0, counts) * US)  # the pipeline re-sends within minutes
-    return PartDraws(blank_u, *(in_row_order(x) for x in (late_u, delay, resend_u, resend_delay)))
+    columns = (late_u, offline_u, beyond + to_us(hours), beyond + to_us(days), resend_u, resend_delay)
+    return PartDraws(blank_u, *(in_row_order(x) for x in columns))
 
 
 class _Edit:
@@ -183,20 +194,23 @@ def _blank(edit: _Edit, plan: MissingPlan, u: np.ndarray, params: Params) -> Non
         edit.replace(plan.column, blank, pa.nulls(len(blank), col.type), "missing")
 
 
-def _delay(edit: _Edit, params: Params, draws: PartDraws, probability: float) -> None:
-    """Late arrivals: eligible events with the given probability, delayed past the threshold; the
-    incident's events are held back and delivered together after it, each with its own latency."""
+def _delay(edit: _Edit, params: Params, draws: PartDraws, straggler_probability: float, offline_probability: float):
+    """Late arrivals, delayed past the threshold: a phone's events go offline and sync days later (with
+    offline_probability), any eligible event may be a retrying client hours late (straggler_probability);
+    the incident's events are held back and delivered together after it, each with its own latency."""
     names = pc.cast(edit.table.column("event_name"), pa.string()).to_numpy(zero_copy_only=False)
+    client = pc.cast(edit.table.column("client"), pa.string()).to_numpy(zero_copy_only=False)
     event_at = pc.cast(edit.table.column("event_at_utc"), pa.int64()).to_numpy()
-    ingested = event_at + draws.late_delay_us
-    late = (draws.late_u < probability) & ~np.isin(names, SYNCHRONOUS_EVENTS)
+    eligible = ~np.isin(names, SYNCHRONOUS_EVENTS)
     incident = scenarios.incident_us(params)
+    held = (event_at >= incident[0]) & (event_at < incident[1]) if incident else np.zeros(len(event_at), bool)
+    offline = eligible & ~held & np.isin(client, MOBILE_CLIENTS) & (draws.offline_u < offline_probability)
+    straggler = eligible & ~held & ~offline & (draws.late_u < straggler_probability)
+    ingested = event_at + np.where(offline, draws.offline_delay_us, draws.retry_delay_us)
     if incident:
-        start, end, delivered = incident
-        held = (event_at >= start) & (event_at < end)
         latency = pc.cast(edit.table.column("ingested_at_utc"), pa.int64()).to_numpy() - event_at
-        ingested = np.where(held, delivered + latency, ingested)
-        late |= held
+        ingested = np.where(held, incident[2] + latency, ingested)
+    late = offline | straggler | held
     if late.any():
         edit.replace("ingested_at_utc", late, pa.array(ingested, pa.timestamp("us")), "late_arrival")
 
@@ -217,7 +231,14 @@ def _resend(edit: _Edit, params: Params, draws: PartDraws) -> None:
     edit.table = table.take(pa.array(order))
 
 
-def imperfect(params: Params, name: str, part: pa.Table, plans: list[MissingPlan], probability: float) -> _Edit:
+def imperfect(
+    params: Params,
+    name: str,
+    part: pa.Table,
+    plans: list[MissingPlan],
+    straggler_probability: float,
+    offline_probability: float = 0.0,
+) -> _Edit:
     """One part of one table with its values blanked and, for events, delayed and re-sent."""
     edit = _Edit(name, part)
     if part.num_rows == 0:
@@ -227,7 +248,7 @@ def imperfect(params: Params, name: str, part: pa.Table, plans: list[MissingPlan
         if p.table == name:
             _blank(edit, p, draws.blank_u[p.column], params)
     if name == "events":
-        _delay(edit, params, draws, probability)
+        _delay(edit, params, draws, straggler_probability, offline_probability)
         _resend(edit, params, draws)
     return edit
 
@@ -239,7 +260,7 @@ def apply_part(params: Params, data_dir: Path, name: str, part: int, plan: Plan,
     data_dir = Path(data_dir)
     schema = TABLES[name].arrow_schema
     clean = io.read_parts_file(io.part_path(io.clean_dir(data_dir, name), part))
-    edit = imperfect(params, name, clean, plan.missing, plan.late_probability)
+    edit = imperfect(params, name, clean, plan.missing, plan.late_probability, plan.offline_probability)
     out = edit.table
     if name == "events":
         out, later = snapshot.cut_at_as_of(params, out)

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, model_validator
 
-from ..schema import BLANKABLE_COLUMNS, PLAN_TIERS, PRIORITIES, ROLES
+from ..schema import BLANKABLE_COLUMNS, COMPANY_SIZES, PLAN_TIERS, PRIORITIES, ROLES
 
 SCHEMA_VERSION = "1"
 MAX_WINDOW_DAYS = 3660
@@ -83,30 +83,136 @@ def _one_per(name: str, keys, value, base: type[BaseModel] = _Strict, doc: str |
     return create_model(name, __base__=base, __doc__=doc, **dict.fromkeys(keys, (value, ...)))
 
 
-TierWeights = _one_per("TierWeights", PLAN_TIERS, NonNegFloat, _Weights, "Relative weight of each plan tier.")
 TierRates = _one_per("TierRates", PLAN_TIERS, Rate, doc="A rate per plan tier.")
+# One value per company-size band, in schema.COMPANY_SIZES order (1-10, 11-50, 51-200, 201-1000, 1001+).
+BandWeights = Annotated[list[NonNegFloat], Field(min_length=len(COMPANY_SIZES), max_length=len(COMPANY_SIZES))]
+
+
+class HourProfile(_Strict):
+    mean: Annotated[float, Field(ge=0.0, le=23.0, allow_inf_nan=False)]
+    sd: NonNegFloat
 
 
 class Signup(_Strict):
     launch_share: Rate
     launch_days: Annotated[int, Field(ge=1)]
     growth_per_year: Annotated[float, Field(ge=-5.0, le=5.0, allow_inf_nan=False)]
+    weekend_factor: Rate  # chance of a signup on a local Saturday/Sunday relative to a weekday
+    local_hour: HourProfile  # working-hour signups: local hour of the country's main time zone
+    evening_share: Rate  # of signups: in the local evening (18:00-23:00) instead
+
+
+def _some_weight(values: list[float], what: str) -> None:
+    if sum(values) <= 0:
+        raise ValueError(f"{what}: at least one weight must be above 0")
+
+
+class _TierBandBase(_Strict):
+    """Per plan tier, a weight per company-size band; every band needs some tier."""
+
+    @model_validator(mode="after")
+    def _every_band(self):
+        for b, band in enumerate(COMPANY_SIZES):
+            _some_weight([getattr(self, t)[b] for t in PLAN_TIERS], f"company size {band}")
+        return self
+
+
+TierBandWeights = _one_per(
+    "TierBandWeights",
+    PLAN_TIERS,
+    BandWeights,
+    _TierBandBase,
+    "Relative weight of each plan tier a company settles on, per company-size band (schema.COMPANY_SIZES order).",
+)
+TierMedians = _one_per(
+    "TierMedians",
+    PLAN_TIERS,
+    Annotated[float, Field(gt=0.0, le=10_000.0, allow_inf_nan=False)],
+    doc="A median per plan tier.",
+)
+# Days on the tier below before moving up to each paid tier (team: from free, business: from team, ...).
+UpgradeDays = _one_per("UpgradeDays", PLAN_TIERS[1:], LogNormal, doc="Days on the tier below before moving up to it.")
+
+
+class TeamSize(_Strict):
+    """Users invited to an account: lognormal(median of the tier the company settles on x (employees /
+    50) ^ size_elasticity, sigma), bounded softly by employee_share x employees and users_per_account."""
+
+    median: TierMedians
+    sigma: Annotated[float, Field(ge=0.0, le=3.0, allow_inf_nan=False)]
+    size_elasticity: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+    employee_share: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)]
+
+
+class PlanChanges(_Strict):
+    """How accounts move between plans (generate.accounts: _plan_periods)."""
+
+    trial_share: Rate  # of self-serve signups: start on a team trial
+    trial_days: Annotated[float, Field(gt=0.0, le=365.0, allow_inf_nan=False)]
+    trial_conversion: Rate  # of trials of companies headed for a paid tier: convert at the trial's end
+    sales_led_share: TierRates  # of companies headed for a tier: buy it at signup (free: must be 0)
+    upgrade_days: UpgradeDays
+    downgrade_share: Rate  # of team accounts whose team fits the free plan: back to free later
+    downgrade_days: LogNormal  # days on team before the downgrade
+
+    @model_validator(mode="after")
+    def _free_is_not_sold(self) -> PlanChanges:
+        if self.sales_led_share.free != 0:
+            raise ValueError("sales_led_share.free must be 0: nobody buys the free plan")
+        return self
 
 
 class Accounts(_Strict):
     count: Annotated[int, Field(ge=1, le=1_000_000)]
     signup: Signup
-    plan_tier_weights: TierWeights
+    company_size_weights: BandWeights
+    largest_company: Annotated[int, Field(ge=1001, le=10_000_000)]  # employees of the biggest 1001+ company
+    plan_by_company_size: TierBandWeights
+    free_seat_limit: Annotated[int, Field(ge=1, le=10_000)]  # users an account on the free plan may have
+    team_size: TeamSize
+    plan_changes: PlanChanges
     monthly_churn: TierRates
+
+    @model_validator(mode="after")
+    def _some_company(self) -> Accounts:
+        _some_weight(self.company_size_weights, "company_size_weights")
+        return self
 
 
 class UserChurn(_Strict):
     early_share: Rate
     early_mean_days: PosFloat
     late_monthly_rate: Rate
+    fade_days: LogNormal  # activity fades over this many days before a user leaves...
+    fade_floor: Rate  # ...down to this share of usual
+    leave_before_account_days: NonNegFloat  # members of a leaving account go up to this long before it
 
 
 RoleWeights = _one_per("RoleWeights", ROLES, NonNegFloat, _Weights, "Relative weight of each role of invited users.")
+
+
+TierFactors = _one_per(
+    "TierFactors",
+    PLAN_TIERS,
+    Annotated[float, Field(ge=0.0, le=10.0, allow_inf_nan=False)],
+    doc="A factor per plan tier.",
+)
+
+
+class Onboarding(_Strict):
+    """The first days after activation: more days in the product and more work per session."""
+
+    boost: Annotated[float, Field(ge=0.0, le=10.0, allow_inf_nan=False)]  # x(1 + boost) on the activation day
+    days: PosFloat  # ...decaying as exp(-days since activation / days)
+    first_session_work: Annotated[float, Field(ge=0.0, le=20.0, allow_inf_nan=False)]  # x work of the first session
+
+
+class Dormancy(_Strict):
+    """A share of users goes quiet for weeks and comes back."""
+
+    share: Rate
+    weeks: LogNormal
+    activity_factor: Rate  # chance of a session during the spell, relative to usual
 
 
 class Users(_Strict):
@@ -115,22 +221,40 @@ class Users(_Strict):
     never_activated_share: Rate
     workday_active_prob: Rate
     engagement_sigma: Annotated[float, Field(ge=0.0, le=3.0, allow_inf_nan=False)]
+    plan_engagement: TierFactors
     guest_engagement_factor: Rate
+    onboarding: Onboarding
     churn: UserChurn
+    dormancy: Dormancy
     role_weights: RoleWeights
+    guest_weight_by_plan: TierFactors
     remote_share: Rate
 
 
-class HourProfile(_Strict):
-    mean: Annotated[float, Field(ge=0.0, le=23.0, allow_inf_nan=False)]
-    sd: NonNegFloat
+def _day_profile(weights: list[float]) -> list[float]:
+    if len(weights) != 24:
+        raise ValueError(f"give 24 weights, one per local hour 0..23 (got {len(weights)})")
+    if sum(weights) <= 0:
+        raise ValueError("at least one weight must be above 0")
+    return weights
+
+
+class Clients(_Strict):
+    """Which client each session is on (web, desktop, ios, android)."""
+
+    desktop_app_share: Rate  # users on the desktop app rather than the browser
+    mobile_user_share: Rate  # users who also use a phone...
+    mobile_session_share: Rate  # ...for this share of their workday sessions (twice that evenings and weekends)
+    ios_share: Rate  # of phone users
 
 
 class Activity(_Strict):
     weekend_factor: Rate
     workday_start_hour: HourProfile
-    workday_hours: Annotated[float, Field(ge=1.0, le=16.0, allow_inf_nan=False)]
-    weekend_hours_factor: Rate
+    local_hour_weights: Annotated[list[NonNegFloat], AfterValidator(_day_profile)]
+    sessions_per_active_day: Annotated[float, Field(ge=1.0, le=20.0, allow_inf_nan=False)]
+    session_minutes: LogNormal
+    clients: Clients
     login_share_of_sessions: Rate
     dashboard_views_per_session: Annotated[float, Field(ge=0.0, le=100.0, allow_inf_nan=False)]
 
@@ -170,6 +294,11 @@ class Tasks(_Strict):
 class Projects(_Strict):
     archive_share: Rate
     archive_lag_days: LogNormal
+    # projects of an account: lognormal(1 + per_member x (users - 1) ^ team_exponent, count_sigma), bounded
+    per_member: Annotated[float, Field(ge=0.0, le=100.0, allow_inf_nan=False)]
+    team_exponent: Annotated[float, Field(ge=0.0, le=1.5, allow_inf_nan=False)]
+    count_sigma: Annotated[float, Field(ge=0.0, le=3.0, allow_inf_nan=False)]
+    with_team_share: Rate  # of later projects: started as the team grows (the rest any time in the account's life)
 
 
 class Ingestion(_Strict):

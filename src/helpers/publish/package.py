@@ -45,7 +45,7 @@ def schema_sql() -> str:
     """The CREATE TABLE statements of the warehouse (schema raw), constraints as the warehouse declares them."""
     head = (
         "-- saas-synth: the raw tables, as loaded into warehouse.duckdb (DuckDB SQL).\n"
-        "-- Timestamps are naive and hold UTC. Keys are declared on accounts, users and projects;\n"
+        "-- Timestamps are naive and hold UTC. Keys are declared on accounts, account_plans, users and projects;\n"
         "-- tasks' and events' keys are checked by the QA SQL (helpers/quality/sql/rules).\n\nCREATE SCHEMA raw;\n"
     )
     return head + "\n" + "\n\n".join(ddl(t) for t in TABLES.values()) + "\n"

@@ -72,8 +72,8 @@ def _weekday_weekend(value: float, p: Params) -> str:
 def _local_hours(value: float, p: Params) -> str:
     a = p.activity
     return (
-        f"the local day has no working-hours shape: shorten activity.workday_hours (now {_g(a.workday_hours)}) "
-        f"or lower activity.workday_start_hour.sd (now {_g(a.workday_start_hour.sd)})"
+        "the local day has no working-hours shape: give activity.local_hour_weights a working day (night hours "
+        f"far below daytime ones) or lower activity.workday_start_hour.sd (now {_g(a.workday_start_hour.sd)})"
     )
 
 
@@ -81,8 +81,8 @@ def _busiest_hour(value: float, p: Params) -> str:
     a = p.activity
     return (
         f"activity crowds into one hour: raise activity.workday_start_hour.sd (now {_g(a.workday_start_hour.sd)}) "
-        f"to about >= {_g(max(a.workday_start_hour.sd, 0.5) * value / 0.2)} or lengthen activity.workday_hours "
-        f"(now {_g(a.workday_hours)})"
+        f"to about >= {_g(max(a.workday_start_hour.sd, 0.5) * value / 0.2)} or spread activity.local_hour_weights "
+        "over more hours"
     )
 
 

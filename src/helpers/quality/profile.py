@@ -41,6 +41,7 @@ def profile(con: duckdb.DuckDBPyConnection) -> dict:
         "users_per_account": "SELECT count(*) AS v FROM raw.users GROUP BY account_id",
         "projects_per_account": "SELECT count(p.project_id) AS v FROM raw.accounts a LEFT JOIN raw.projects p "
         "USING (account_id) GROUP BY a.account_id",
+        "plan_periods_per_account": "SELECT count(*) AS v FROM raw.account_plans GROUP BY account_id",
         "tasks_per_project": "SELECT count(t.task_id) AS v FROM raw.projects p LEFT JOIN raw.tasks t "
         "USING (project_id) GROUP BY p.project_id",
         "cycle_time_days": "SELECT date_diff('second', first_started_at, completed_at) / 86400.0 AS v "
