@@ -143,6 +143,26 @@ COLLEAGUE = (
     "AND u.user_id <> t.user_id AND u.user_id IS DISTINCT FROM {})"
 )
 TO_USER = "TRY_CAST(json_extract(properties, '$.to_user_id') AS BIGINT)"
+# a session of another user of the row's account (not `{}`) that is going on at the row's moment (an event of
+# it before and one after): the row can move into it, user and client too, and every session stays in order
+SITTING = (
+    "(SELECT min(s.session_id) FROM (SELECT session_id, any_value(account_id) AS account_id, min(event_at_utc) AS "
+    "first_at, max(event_at_utc) AS last_at FROM raw.events GROUP BY session_id) s WHERE s.account_id = "
+    "t.account_id AND s.session_id // 100000 <> t.user_id AND s.session_id // 100000 IS DISTINCT FROM {} "
+    "AND s.first_at < t.event_at_utc AND s.last_at > t.event_at_utc)"
+)
+
+
+def _into_sitting(exclude: str) -> dict[str, str]:
+    """Columns moving the row into SITTING.format(exclude): its session, that session's user and client."""
+    sitting = SITTING.format(exclude)
+    return dict(
+        user_id=f"{sitting} // 100000",
+        session_id=sitting,
+        client=f"(SELECT any_value(c.client) FROM raw.events c WHERE c.session_id = {sitting})",
+    )
+
+
 NOWHERE = "999999999"  # an id no account, user, project or task has
 
 
@@ -420,9 +440,9 @@ MUTATIONS = [
     Mutation(
         "events_in_window",
         "events",
-        _change(
+        _change(  # a view of the user's last session (moved later, it still follows their other sessions)
             "event_id",
-            DASHBOARD,
+            f"{DASHBOARD} AND session_id = (SELECT max(x.session_id) FROM raw.events x WHERE x.user_id = t.user_id)",
             event_at_utc="getvariable('window_end')",
             ingested_at_utc=f"getvariable('window_end') + {LATENCY}",
         ),
@@ -463,7 +483,11 @@ MUTATIONS = [
             "AND e.event_name IN ('task_assigned', 'handoff_completed')) "
             f"AND {OWN_USER.format('activated_at')} < {OWN_TASK.format('created_at')} - INTERVAL 1 SECOND "
             "AND (SELECT p.created_at FROM raw.projects p WHERE p.project_id = t.project_id) "
-            f"< {OWN_TASK.format('created_at')} - INTERVAL 1 SECOND",
+            f"< {OWN_TASK.format('created_at')} - INTERVAL 1 SECOND "
+            # in the session that created the task, which was going on a second before (sessions stay in order)
+            "AND session_id = (SELECT c.session_id FROM raw.events c WHERE c.task_id = t.task_id "
+            "AND c.event_name = 'task_created') AND EXISTS (SELECT 1 FROM raw.events x WHERE x.session_id = "
+            f"t.session_id AND x.event_at_utc < {OWN_TASK.format('created_at')} - INTERVAL 1 SECOND)",
             event_at_utc=f"{OWN_TASK.format('created_at')} - INTERVAL 1 SECOND",
             ingested_at_utc=f"{OWN_TASK.format('created_at')} - INTERVAL 1 SECOND + {LATENCY}",
         ),
@@ -562,25 +586,27 @@ MUTATIONS = [
         ),
         also={"session_of_its_user": 1},  # the note keeps its session, which names the note's real writer
     ),
-    # a hand-off made (and named as made) by a colleague who does not hold the task
+    # a hand-off made (and named as made) by a colleague who does not hold the task, in a session of theirs
     Mutation(
         "handoff_by_current_holder",
         "events",
         _change(
             "event_id",
-            f"event_name = 'handoff_completed' AND {EVENT} AND {COLLEAGUE.format(TO_USER)} IS NOT NULL",
-            user_id=COLLEAGUE.format(TO_USER),
-            properties=f"json_object('from_user_id', {COLLEAGUE.format(TO_USER)}, 'to_user_id', {TO_USER})::VARCHAR",
+            f"event_name = 'handoff_completed' AND {EVENT} AND {SITTING.format(TO_USER)} IS NOT NULL",
+            **_into_sitting(TO_USER),
+            properties=f"json_object('from_user_id', {SITTING.format(TO_USER)} // 100000, 'to_user_id', "
+            f"{TO_USER})::VARCHAR",
         ),
     ),
-    # a blocker resolved by a colleague who does not hold the task
+    # a blocker resolved by a colleague who does not hold the task, in a session of theirs
     Mutation(
         "steps_by_current_holder",
         "events",
         _change(
             "event_id",
-            f"event_name = 'blocker_resolved' AND {EVENT} AND {COLLEAGUE.format('NULL')} IS NOT NULL",
-            user_id=COLLEAGUE.format("NULL"),
+            f"event_name IN ('blocker_resolved', 'blocker_added', 'task_completed') AND {EVENT} "
+            f"AND {SITTING.format('NULL')} IS NOT NULL",
+            **_into_sitting("NULL"),
         ),
     ),
     # the one who started the task is assigned it again a second later (same holder: only the order is wrong)
