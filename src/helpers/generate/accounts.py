@@ -72,7 +72,6 @@ ACCOUNT_NORMALS = (
     "projects",
 )
 PROJECT_UNIFORMS = ("with_team", "lag")
-PROJECT_NORMALS = ("first_lag",)
 
 
 @dataclass
@@ -130,7 +129,7 @@ def plan_accounts(params: Params) -> AccountPlan:
     """Draw accounts and the per-account plan; the same params always give the same plan. One stream
     ("accounts", 0), drawn in this order: a row of ACCOUNT_UNIFORMS and one of ACCOUNT_NORMALS per
     account (rows then ordered by signup time: account i takes the i-th signup's rows), a row of
-    PROJECT_UNIFORMS and one of PROJECT_NORMALS per project; company names from the names stream;
+    PROJECT_UNIFORMS per project; company names from the names stream;
     internal workspaces from a stream of their own."""
     rng = stream(params.seed, "accounts", 0)
     n = params.accounts.count
@@ -158,9 +157,8 @@ def plan_accounts(params: Params) -> AccountPlan:
     n_users = _seat_limit(params, n_users, tier)
     n_projects = _project_counts(params, z, n_users)
     pu = rng.random((int(n_projects.sum()), len(PROJECT_UNIFORMS)))
-    pz = rng.normal(0.0, 1.0, (int(n_projects.sum()), len(PROJECT_NORMALS)))
     project_account, nominal = _project_plan(
-        params, DrawColumns(pu, PROJECT_UNIFORMS), DrawColumns(pz, PROJECT_NORMALS), created, churn_at, n_projects, w1
+        params, DrawColumns(pu, PROJECT_UNIFORMS), created, churn_at, n_projects, w1
     )
     industry_names = np.array([i for i, _ in vocab.INDUSTRIES], dtype=object)[industry]
     account_name, domain = _names_and_domains(params, u, country, industry_names, internal)
@@ -462,16 +460,16 @@ def _project_counts(params: Params, z: DrawColumns, n_users: np.ndarray) -> np.n
 def _project_plan(
     params: Params,
     u: DrawColumns,
-    z: DrawColumns,
     created: np.ndarray,
     churn_at: np.ndarray,
     n_projects: np.ndarray,
     w1: int,
 ):
     """(account, nominal creation time) per project, in creation order within each account (so project
-    ids follow it): the first in the hours after signup; each later one either as the team grows (at a
-    time drawn like a colleague's invitation: projects.with_team_share) or any time in the account's
-    life; all before it ends."""
+    ids follow it): the first at signup (so it is made in the founder's first session: creating a first
+    project is the first onboarding step, and the session's first tasks go into it); each later one
+    either as the team grows (at a time drawn like a colleague's invitation: projects.with_team_share)
+    or any time in the account's life; all before it ends."""
     project_account = np.repeat(np.arange(len(created)), n_projects)
     live = (np.minimum(churn_at, w1) - created)[project_account]
     first_of_account = (
@@ -481,7 +479,7 @@ def _project_plan(
     limit = np.maximum(live.astype(float), 1.0)
     with_team = np.floor(-mean * np.log1p(-u.lag * -np.expm1(-limit / mean)))
     lag = np.where(u.with_team < params.projects.with_team_share, with_team, np.floor(u.lag * limit))
-    lag = np.where(first_of_account, to_us(2.0 * HOUR * np.exp(z.first_lag)), lag.astype(np.int64))
+    lag = np.where(first_of_account, 0, lag.astype(np.int64))
     nominal = np.minimum(created[project_account] + lag, created[project_account] + live - 1)
     order = np.lexsort((nominal, project_account))
     return project_account, nominal[order]
