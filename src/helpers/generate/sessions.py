@@ -199,8 +199,8 @@ def build_sessions(
     weekend_hours_factor: float,
     account: np.ndarray | None = None,
     n_accounts: int = 1,
-    holiday: np.ndarray | None = None,
-    holiday_factor=1.0,
+    day_factor: np.ndarray | None = None,
+    on_calendar: np.ndarray | None = None,
 ) -> Sessions:
     """Sessions of a block's activated users (grouped by account; `account` is each user's
     block-local account, None for a single account drawing from the Generator `rng`; else `rng` is
@@ -208,7 +208,8 @@ def build_sessions(
 
     A user's activation opens a first session at activated_at. On each later local day before churn,
     the user is in the product with probability active_prob (times weekend_factor on Saturday and
-    Sunday, times holiday_factor on the local days where `holiday` is true), from their habitual start
+    Sunday, times day_factor[tz] on each local day: calendar.day_factors, for the users where
+    `on_calendar` is true, all when it is None), from their habitual start
     hour (+-30 min) for about workday_hours. Sessions are clipped to [activated_at, min(churn_at,
     window end)) and never overlap.
     """
@@ -218,7 +219,7 @@ def build_sessions(
     counts = np.bincount(account, minlength=n_accounts)
     weekend = weekend_mask(start_date, days)
     offsets = utc_offsets(start_date, days)
-    prob = _day_probabilities(active_prob, weekend, weekend_factor, holiday, holiday_factor)
+    prob = _day_probabilities(active_prob, weekend, weekend_factor, tz, day_factor, on_calendar)
     # which local days each user is in the product (drawn for every user-day)...
     draw_active = rng.random(counts, days + 2)
     act_day_utc = np.clip((activated_at - w0) // DAY + 1, 0, days + 1)
@@ -246,14 +247,15 @@ def build_sessions(
     return Sessions(user, start, end, w0, account[user], n_accounts)
 
 
-def _day_probabilities(active_prob, weekend, weekend_factor, holiday, holiday_factor) -> np.ndarray:
-    """(users, local days): the chance of a session, lower on weekends and listed holidays."""
+def _day_probabilities(active_prob, weekend, weekend_factor, tz, day_factor, on_calendar) -> np.ndarray:
+    """(users, local days): the chance of a session, lower on weekends, and times each user's time
+    zone's calendar factor (weekday, holidays, year-end lull) for the users on the calendar."""
     n = len(active_prob)
     weekend_factor = np.broadcast_to(np.asarray(weekend_factor, dtype=float), (n,))
     prob = active_prob[:, None] * np.where(weekend[None, :], weekend_factor[:, None], 1.0)
-    if holiday is not None and holiday.any():
-        holiday_factor = np.broadcast_to(np.asarray(holiday_factor, dtype=float), (n,))
-        prob = prob * np.where(holiday[None, :], holiday_factor[:, None], 1.0)
+    if day_factor is not None:
+        factor = day_factor[tz]
+        prob = prob * (factor if on_calendar is None else np.where(on_calendar[:, None], factor, 1.0))
     return prob
 
 

@@ -16,7 +16,7 @@ from ..params import Params
 from ..schema import ROLES
 from ..streams import DrawColumns, choice_from_u, truncated_exponential_from_u
 from ..units import DAY, HOUR, MAX_DAYS, MINUTE, MONTH_DAYS, NEVER, US, to_us
-from . import names, vocab
+from . import calendar, names, vocab
 from .accounts import AccountPlan, Block
 from .sessions import Sessions, build_sessions
 
@@ -234,8 +234,8 @@ def user_sessions(params: Params, block: Block, users: Users, w0: int, w1: int) 
         active_prob=users.active_prob[act],
         start_hour=users.start_hour[act],
         weekend_factor=np.where(internal, 1.0, params.activity.weekend_factor),
-        holiday=scenarios.holiday_days(params, params.window.start, params.window.days),
-        holiday_factor=np.where(internal, 1.0, params.scenarios.holidays.activity_factor),
+        day_factor=calendar.day_factors(params, params.window.start, params.window.days),
+        on_calendar=~internal,  # internal workspaces (scripts) keep no calendar
         workday_hours=params.activity.workday_hours,
         weekend_hours_factor=params.activity.weekend_hours_factor,
         account=block.user_acct[act],
