@@ -50,18 +50,24 @@ def _observed_share(country: str, name: str) -> float:
     return max(shares.get(part, 1.0) for part in parts)
 
 
-@lru_cache(maxsize=64)
-def zone_holidays(zone: str, first_year: int, last_year: int) -> tuple[Holiday, ...]:
-    """The days off in a time zone's calendar in the years first_year..last_year, by day."""
-    country = vocab.ZONE_COUNTRY[zone]
+@lru_cache(maxsize=128)
+def _calendar(country: str, subdiv: str | None, first_year: int, last_year: int) -> tuple[tuple[dt.date, str], ...]:
+    """(day, name) of a country's (subdivision's) days off in the years first_year..last_year, by day."""
     days = holiday_calendars.country_holidays(
         country,
-        subdiv=vocab.HOLIDAY_SUBDIVISIONS.get(zone),
+        subdiv=subdiv,
         years=range(first_year, last_year + 1),
         categories=("public", *vocab.HOLIDAY_EXTRA_CATEGORIES.get(country, ())),
         language=LANGUAGE,
     )
-    return tuple(Holiday(day, zone, name, _observed_share(country, name)) for day, name in sorted(days.items()))
+    return tuple(sorted(days.items()))
+
+
+def zone_holidays(zone: str, first_year: int, last_year: int) -> tuple[Holiday, ...]:
+    """The days off in a time zone's calendar in the years first_year..last_year, by day."""
+    country = vocab.ZONE_COUNTRY[zone]
+    days = _calendar(country, vocab.HOLIDAY_SUBDIVISIONS.get(zone), first_year, last_year)
+    return tuple(Holiday(day, zone, name, _observed_share(country, name)) for day, name in days)
 
 
 def holidays_between(first: dt.date, last: dt.date) -> tuple[Holiday, ...]:

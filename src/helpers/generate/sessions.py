@@ -254,8 +254,10 @@ def _day_probabilities(active_prob, weekend, weekend_factor, tz, day_factor, on_
     weekend_factor = np.broadcast_to(np.asarray(weekend_factor, dtype=float), (n,))
     prob = active_prob[:, None] * np.where(weekend[None, :], weekend_factor[:, None], 1.0)
     if day_factor is not None:
-        factor = day_factor[tz]
-        prob = prob * (factor if on_calendar is None else np.where(on_calendar[:, None], factor, 1.0))
+        factor = day_factor[tz]  # a copy, (users, local days)
+        if on_calendar is not None:
+            factor[~on_calendar] = 1.0
+        prob *= factor
     return prob
 
 
