@@ -258,7 +258,9 @@ def test_extends_is_relative_to_the_file_and_may_chain(tmp_path, monkeypatch):
     leaf = write_params(tmp_path / "presets" / "team", "extends: ../small.yaml\nseed: 3\n", "mine.yaml")
     monkeypatch.chdir(tmp_path)
     p = P.load("presets/team/mine.yaml")
-    assert (p.accounts.count, p.seed, p.users_per_account.max) == (12, 3, 25)
+    tiny_max = preset("tiny")["users_per_account"]["max"]  # the chain's root gives the rest
+    assert (p.accounts.count, p.seed, p.users_per_account.max) == (12, 3, tiny_max)
+    assert tiny_max != preset("default")["users_per_account"]["max"]
     assert P.load(leaf) == p
 
 

@@ -37,6 +37,7 @@ ENTERPRISE = PLAN_TIERS.index("enterprise")
 # Plan periods an account can go through: signup plan, trial end, free -> team, -> business, -> enterprise,
 # team -> free (at most five of them happen to one account).
 MAX_PERIODS = 6
+NO_TIER = -1  # the tier of an unused plan-period slot
 PERIOD_ID_STRIDE = 100  # account_plan_id = account_id * 100 + n (n = 1, 2, ... in time order)
 MIN_STEP = HOUR  # the shortest plan period (a plan change is at least this long after the previous one)
 # Each country's main (first) time zone: where a company's signup hour is local.
@@ -98,7 +99,7 @@ class AccountPlan:
     internal: np.ndarray  # bool per account: the vendor's own QA/demo workspace
     employees: np.ndarray  # the company's headcount (its band is accounts.company_size)
     period_from: np.ndarray  # (accounts, MAX_PERIODS) us, NEVER for unused slots
-    period_tier: np.ndarray  # (accounts, MAX_PERIODS) index into PLAN_TIERS
+    period_tier: np.ndarray  # (accounts, MAX_PERIODS) index into PLAN_TIERS, NO_TIER for unused slots
     period_trial: np.ndarray  # (accounts, MAX_PERIODS) bool
     account_plans: pa.Table | None = None  # the published account_plans table
 
@@ -288,18 +289,17 @@ def internal_accounts(params: Params, n: int) -> np.ndarray:
 
 @dataclass
 class Periods:
-    """Plan periods, (accounts x MAX_PERIODS): start (NEVER for unused slots, which come last), tier and
-    trial flag, in time order within each account."""
+    """Plan periods, (accounts x MAX_PERIODS): start, tier and trial flag, in time order within each
+    account; unused slots come last (start NEVER, tier NO_TIER, no trial)."""
 
     start: np.ndarray
     tier: np.ndarray
     trial: np.ndarray
-    account_created: np.ndarray
 
     def until(self, end: np.ndarray) -> Periods:
         """Only the periods that start before `end` (per account: its churn or the window's end)."""
         keep = self.start < end[:, None]
-        return Periods(np.where(keep, self.start, NEVER), self.tier, self.trial & keep, self.account_created)
+        return Periods(np.where(keep, self.start, NEVER), np.where(keep, self.tier, NO_TIER), self.trial & keep)
 
     def used(self) -> np.ndarray:
         return self.start != NEVER
@@ -422,7 +422,7 @@ def _plan_periods(
     # the slots are in time order where present; unused ones move to the end
     order = np.argsort(start, axis=1, kind="stable")
     take = (np.arange(n)[:, None], order)
-    return Periods(start[take], tier[take].astype(np.int64), is_trial[take], created)
+    return Periods(start[take], tier[take].astype(np.int64), is_trial[take]).until(np.full(n, NEVER))
 
 
 def _churn_times(params: Params, u: DrawColumns, created: np.ndarray, periods: Periods, w1: int) -> np.ndarray:
