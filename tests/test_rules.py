@@ -123,12 +123,26 @@ DASHBOARD = f"event_name = 'dashboard_viewed' AND {EVENT}"  # a session event: n
 LATENCY = "(ingested_at_utc - event_at_utc)"  # added to a moved event_at_utc, keeps ingestion latency as it was
 OWN_TASK = "(SELECT k.{} FROM raw.tasks k WHERE k.task_id = t.task_id)"
 OWN_USER = "(SELECT u.{} FROM raw.users u WHERE u.user_id = t.user_id)"
-# an assignment or hand-off whose target can change without touching another rule: its task's assignee is
-# not recorded (so it need not match the last assignment) and no work note follows it (no note's holder moves)
+# an assignment whose target can change without touching another rule: the task is reassigned later, before
+# anyone works on it (so the assignment is not the last one, and no step or note is by its assignee)
 RETARGETABLE = (
-    f"{EVENT} AND {OWN_TASK.format('assignee_user_id')} IS NULL AND NOT EXISTS (SELECT 1 FROM raw.events n "
-    "WHERE n.task_id = t.task_id AND n.event_name = 'work_note_added' AND n.event_at_utc >= t.event_at_utc)"
+    f"event_name = 'task_assigned' AND {EVENT} AND EXISTS (SELECT 1 FROM raw.events n WHERE n.task_id = t.task_id "
+    "AND n.event_name = 'task_assigned' AND n.event_at_utc > t.event_at_utc)"
 )
+
+
+def _later(name: str | None = None) -> str:
+    """How many events of the row's task come after it (only those named `name`, if given)."""
+    only = f" AND n.event_name = '{name}'" if name else ""
+    return f"(SELECT count(*) FROM raw.events n WHERE n.task_id = t.task_id AND n.event_at_utc > t.event_at_utc{only})"
+
+
+# another activated user of the row's account (activated by the row's moment) who is neither its user nor `{}`
+COLLEAGUE = (
+    "(SELECT min(u.user_id) FROM raw.users u WHERE u.account_id = t.account_id AND u.activated_at <= t.event_at_utc "
+    "AND u.user_id <> t.user_id AND u.user_id IS DISTINCT FROM {})"
+)
+TO_USER = "TRY_CAST(json_extract(properties, '$.to_user_id') AS BIGINT)"
 NOWHERE = "999999999"  # an id no account, user, project or task has
 
 
@@ -311,17 +325,24 @@ MUTATIONS = [
         ),
     ),
     Mutation("events_properties", "events", _change("event_id", DASHBOARD, properties="""'{"tab": "home"}'""")),
-    # a hand-off to an activated user of another account: work_goes_to_activated_colleagues requires the same account
+    # a hand-off to an activated user of another account: work_goes_to_activated_colleagues requires the same
+    # account; the outsider becomes the task's holder, so the task's recorded assignee (the real receiver) is no
+    # longer the last one handed to, and the receiver's one later step (the completion) is not by the holder
     Mutation(
         "events_handoff_target",
         "events",
         _change(
             "event_id",
-            f"event_name = 'handoff_completed' AND {RETARGETABLE}",
+            f"event_name = 'handoff_completed' AND {EVENT} AND {OWN_TASK.format('assignee_user_id')} IS NOT NULL "
+            f"AND {_later()} = 1 AND {_later('task_completed')} = 1",
             properties="json_object('from_user_id', user_id, 'to_user_id', (SELECT min(u.user_id) FROM raw.users u "
             "WHERE u.account_id <> t.account_id AND u.activated_at IS NOT NULL))::VARCHAR",
         ),
-        also={"work_goes_to_activated_colleagues": 1},
+        also={
+            "work_goes_to_activated_colleagues": 1,
+            "assignee_matches_last_assignment": 1,
+            "steps_by_current_holder": 1,
+        },
     ),
     # ---- timestamps (30_timestamps.sql)
     # the account's first plan period starts at the signup as recorded
@@ -357,6 +378,7 @@ MUTATIONS = [
         ),
         also={"project_created_once_at_created_at": 1},
     ),
+    # archived before it was created (any project: a small dataset may have none archived)
     Mutation(
         "projects_archive_order",
         "projects",
@@ -374,14 +396,17 @@ MUTATIONS = [
         ),
         also={"task_created_once_at_created_at": 1},
     ),
-    # the first move into in_progress is at first_started_at
+    # the first move into in_progress is at first_started_at, and the task's one assignment now follows its start
     Mutation(
         "tasks_timestamp_order",
         "tasks",
         _change(
-            "task_id", f"{TASK} AND first_started_at IS NOT NULL", first_started_at="created_at - INTERVAL 1 SECOND"
+            "task_id",
+            f"{TASK} AND first_started_at IS NOT NULL AND (SELECT count(*) FROM raw.events e "
+            "WHERE e.task_id = t.task_id AND e.event_name = 'task_assigned') = 1",
+            first_started_at="created_at - INTERVAL 1 SECOND",
         ),
-        also={"started_event_at_first_started_at": 1},
+        also={"started_event_at_first_started_at": 1, "assignments_before_start": 1},
     ),
     Mutation(
         "tasks_completed_iff_done",
@@ -518,7 +543,7 @@ MUTATIONS = [
         "events",
         _change(
             "event_id",
-            f"event_name = 'task_assigned' AND {RETARGETABLE} AND EXISTS (SELECT 1 FROM raw.users u "
+            f"{RETARGETABLE} AND EXISTS (SELECT 1 FROM raw.users u "
             "WHERE u.account_id = t.account_id AND u.activated_at IS NULL)",
             properties="json_object('assignee_user_id', (SELECT min(u.user_id) FROM raw.users u "
             "WHERE u.account_id = t.account_id AND u.activated_at IS NULL))::VARCHAR",
@@ -536,6 +561,61 @@ MUTATIONS = [
             "WHERE u.account_id = t.account_id AND u.activated_at <= t.event_at_utc AND u.user_id <> t.user_id)",
         ),
         also={"session_of_its_user": 1},  # the note keeps its session, which names the note's real writer
+    ),
+    # a hand-off made (and named as made) by a colleague who does not hold the task
+    Mutation(
+        "handoff_by_current_holder",
+        "events",
+        _change(
+            "event_id",
+            f"event_name = 'handoff_completed' AND {EVENT} AND {COLLEAGUE.format(TO_USER)} IS NOT NULL",
+            user_id=COLLEAGUE.format(TO_USER),
+            properties=f"json_object('from_user_id', {COLLEAGUE.format(TO_USER)}, 'to_user_id', {TO_USER})::VARCHAR",
+        ),
+    ),
+    # a blocker resolved by a colleague who does not hold the task
+    Mutation(
+        "steps_by_current_holder",
+        "events",
+        _change(
+            "event_id",
+            f"event_name = 'blocker_resolved' AND {EVENT} AND {COLLEAGUE.format('NULL')} IS NOT NULL",
+            user_id=COLLEAGUE.format("NULL"),
+        ),
+    ),
+    # the one who started the task is assigned it again a second later (same holder: only the order is wrong)
+    Mutation(
+        "assignments_before_start",
+        "events",
+        _add(
+            "event_id",
+            f"event_name = 'task_status_changed' AND {EVENT} AND json_extract_string(properties, '$.to_status') = "
+            "'in_progress' AND event_at_utc < getvariable('window_end') - INTERVAL 1 DAY AND NOT EXISTS (SELECT 1 "
+            "FROM raw.events n WHERE n.task_id = t.task_id AND n.event_at_utc > t.event_at_utc "
+            "AND n.event_at_utc <= t.event_at_utc + INTERVAL 1 SECOND)",
+            event_id="event_id + 500000000",
+            event_name="'task_assigned'",
+            event_at_utc="event_at_utc + INTERVAL 1 SECOND",
+            ingested_at_utc="ingested_at_utc + INTERVAL 1 SECOND",
+            properties="json_object('assignee_user_id', user_id)::VARCHAR",
+        ),
+    ),
+    # a done task handed off a second after its completion, by its finisher (who still holds it) to a colleague;
+    # its assignee is not recorded (so the new last receiver need not match it)
+    Mutation(
+        "handoffs_while_in_progress",
+        "events",
+        _add(
+            "event_id",
+            f"event_name = 'task_completed' AND {EVENT} AND {OWN_TASK.format('assignee_user_id')} IS NULL "
+            f"AND {_later()} = 0 AND event_at_utc < getvariable('window_end') - INTERVAL 1 DAY "
+            f"AND {COLLEAGUE.format('NULL')} IS NOT NULL",
+            event_id="event_id + 500000000",
+            event_name="'handoff_completed'",
+            event_at_utc="event_at_utc + INTERVAL 1 SECOND",
+            ingested_at_utc="ingested_at_utc + INTERVAL 1 SECOND",
+            properties=f"json_object('from_user_id', user_id, 'to_user_id', {COLLEAGUE.format('NULL')})::VARCHAR",
+        ),
     ),
     # ---- the ledger (50_ledger.sql)
     Mutation(

@@ -232,7 +232,9 @@ USER_COLUMNS = {
     "users": ["user_id"],
     "sessions": ["user_id"],
     "projects": ["owner_user_id"],
-    "timeline": ["creator_id", "assignee_id", "handoff_from_id", "handoff_to_id", "done_by_id", "cancelled_by_id"],
+    "timeline": [
+        c for c in blocks.TIMELINE_FOR_EVENTS if c.endswith("_id") and c not in ("task_id", "account_id", "project_id")
+    ],
 }
 
 

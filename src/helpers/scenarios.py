@@ -1,8 +1,10 @@
 """Scenarios: effects planted on purpose that a good dashboard should reveal (params `scenarios`).
 
 Each is off unless `enabled`, and each changes one rule of the simulation:
-- feature_launch: from `date` on, tasks created in accounts of the segment (plan tiers) are handed
-  off with probability min(1, tasks.handoff_prob x handoff_multiplier);
+- feature_launch: each account of the segment (plan tiers) adopts the feature an exponential lag
+  (mean adoption_lag_days_mean) after `date`; its tasks created from its adoption on are handed off
+  with probability min(1, tasks.handoff_prob x handoff_multiplier) (by holders who hand work off), so
+  the segment's hand-offs ramp up over the weeks after the launch;
 - ingestion_incident: every event that happens in [start, start + hours) is held back by the pipeline
   and ingested at the end of the stretch + backfill_delay_hours (+ its normal latency): all late;
 - holidays: on the public holidays of a user's time zone's country (the `holidays` package; each
@@ -26,18 +28,29 @@ import pyarrow as pa
 from .generate import calendar, vocab
 from .params import Params
 from .schema import PLAN_TIERS, TRUTH_TABLES
-from .units import DAY, HOUR, moment_us
+from .units import DAY, HOUR, NEVER, moment_us, to_us
 
 
-def handoff_probability(params: Params, tier: np.ndarray, created: np.ndarray) -> np.ndarray:
-    """Per task: the chance of a hand-off, raised for the launch segment's tasks created from the launch on."""
+def feature_adoption(params: Params, tier: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Per account (plan tier index, a uniform each): when it adopts the launched feature (us), the
+    launch + an exponential lag of mean adoption_lag_days_mean; NEVER outside the segment or when off.
+    The uniform is drawn whether or not the scenario is on, so turning it on moves nothing else."""
+    f = params.scenarios.feature_launch
+    if not f.enabled:
+        return np.full(len(tier), NEVER, dtype=np.int64)
+    lag = to_us(-f.adoption_lag_days_mean * DAY * np.log1p(-np.asarray(u, dtype=float)))
+    segment = np.isin(tier, [PLAN_TIERS.index(t) for t in f.plan_tiers])
+    return np.where(segment, moment_us(f.date) + lag, NEVER)
+
+
+def handoff_probability(params: Params, adopted_at: np.ndarray, created: np.ndarray) -> np.ndarray:
+    """Per task: the chance of a hand-off (for a holder who hands work off), raised for the tasks its
+    account created from its adoption of the launched feature on (adopted_at: NEVER if it never does)."""
     p = params.tasks.handoff_prob
     f = params.scenarios.feature_launch
     if not f.enabled:
         return np.full(len(created), p)
-    segment = np.isin(tier, [PLAN_TIERS.index(t) for t in f.plan_tiers])
-    launched = segment & (created >= moment_us(f.date))
-    return np.where(launched, min(1.0, p * f.handoff_multiplier), p)
+    return np.where(created >= adopted_at, min(1.0, p * f.handoff_multiplier), p)
 
 
 def early_churn_share(params: Params, activated: np.ndarray) -> np.ndarray:
@@ -99,8 +112,9 @@ def _feature_launch(params: Params) -> ScenarioRow:
         moment_us(f.date),
         None,
         "plan_tier in (" + ", ".join(f.plan_tiers) + ")",
-        f"'{f.name}' launches: hand-off probability of tasks created from then on x{f.handoff_multiplier:g} "
-        f"({p:g} -> {min(1.0, p * f.handoff_multiplier):g})",
+        f"'{f.name}' launches; each account of the segment adopts it an exponential lag after the launch "
+        f"(mean {f.adoption_lag_days_mean:g} days): hand-off probability of its tasks created from its adoption "
+        f"on x{f.handoff_multiplier:g} ({p:g} -> {min(1.0, p * f.handoff_multiplier):g}, for users who hand work off)",
         "handoff_completed per task created, by week and segment (04_qa_profile)",
     )
 

@@ -176,6 +176,15 @@ def _tasks_table(ids: _Ids, projects: Projects, tl: Timeline) -> dict:
     )
 
 
+def _handoff_columns(ids: _Ids, tl: Timeline) -> dict:
+    """handoff_at, handoff_from_id, handoff_to_id for the first hand-off; handoff2_*, handoff3_* next."""
+    out = {}
+    for k, h in enumerate(tl.handoffs, start=1):
+        name = "handoff" if k == 1 else f"handoff{k}"
+        out |= {f"{name}_at": h.at, f"{name}_from_id": ids.user(h.giver), f"{name}_to_id": ids.user(h.receiver)}
+    return out
+
+
 def _timeline_state(ids: _Ids, projects: Projects, tl: Timeline) -> dict:
     """Every task's steps: who did what when (state/timeline: the events and the answer keys read it)."""
     return dict(
@@ -186,14 +195,17 @@ def _timeline_state(ids: _Ids, projects: Projects, tl: Timeline) -> dict:
         creator_id=ids.user_id[tl.creator],
         assigned_at=tl.assigned_at,
         assignee_id=ids.user(tl.assignee),
+        reassigned_at=tl.reassigned_at,
+        reassignee_id=ids.user(tl.reassignee),
         started_at=tl.started_at,
+        started_by_id=ids.user(tl.starter),
         blocker1_added_at=tl.blocker1.added,
         blocker1_resolved_at=tl.blocker1.resolved,
-        handoff_at=tl.handoff.at,
-        handoff_from_id=ids.user(tl.handoff.giver),
-        handoff_to_id=ids.user(tl.handoff.receiver),
+        blocker1_by_id=ids.user(tl.blocker1.by),
+        **_handoff_columns(ids, tl),
         blocker2_added_at=tl.blocker2.added,
         blocker2_resolved_at=tl.blocker2.resolved,
+        blocker2_by_id=ids.user(tl.blocker2.by),
         done_at=tl.done_at,
         done_by_id=ids.user(tl.finisher),
         cancelled_at=tl.cancelled_at,

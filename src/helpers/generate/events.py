@@ -27,7 +27,8 @@ from ..streams import AccountDraws, poisson_from_u
 from ..units import DAY, US, window_us
 from .arrays import chunk_ranges, group_rank, stable_order
 from .block import CHUNK_USERS
-from .sessions import Sessions, intraday_from_u, moment
+from .sessions import Sessions, moment
+from .worktime import from_work, to_work
 
 CODE = {name: i for i, name in enumerate(EVENT_NAMES)}
 EVENT_ID_STRIDE = 1_000_000_000
@@ -189,33 +190,32 @@ def _session_events(b: _Builder, params: Params, draws: AccountDraws, ses: Sessi
     b.add("dashboard_viewed", s_acct[views], ses.user[views] + first_user_id, view_t)
 
 
-# Each step of the timeline that is an event: (event, time column, actor, properties (kind, a, b)).
-# "holder_after" is whoever holds the task after a hand-off (the receiver, else the assignee);
-# properties name timeline columns or the constants below.
+# Each step of the timeline that is an event: (event, time column, actor, properties (kind, a, b)), in
+# the order the steps happen; properties name timeline columns or the constants below.
 _TODO_CODE, _IN_PROGRESS_CODE, _CANCELLED_CODE = (STATUSES.index(s) for s in ("todo", "in_progress", "cancelled"))
 _TASK_STEPS = (
     ("task_created", "created_at", "creator_id", (P_NONE, None, None)),
     ("task_assigned", "assigned_at", "creator_id", (P_ASSIGNEE, "assignee_id", None)),
-    ("task_status_changed", "started_at", "assignee_id", (P_STATUS, _TODO_CODE, _IN_PROGRESS_CODE)),
-    ("blocker_added", "blocker1_added_at", "assignee_id", (P_BLOCKER, "blocker1", None)),
-    ("blocker_resolved", "blocker1_resolved_at", "assignee_id", (P_BLOCKER, "blocker1", None)),
+    ("task_assigned", "reassigned_at", "creator_id", (P_ASSIGNEE, "reassignee_id", None)),
+    ("task_status_changed", "started_at", "started_by_id", (P_STATUS, _TODO_CODE, _IN_PROGRESS_CODE)),
+    ("blocker_added", "blocker1_added_at", "blocker1_by_id", (P_BLOCKER, "blocker1", None)),
+    ("blocker_resolved", "blocker1_resolved_at", "blocker1_by_id", (P_BLOCKER, "blocker1", None)),
     ("handoff_completed", "handoff_at", "handoff_from_id", (P_HANDOFF, "handoff_from_id", "handoff_to_id")),
-    ("blocker_added", "blocker2_added_at", "holder_after", (P_BLOCKER, "blocker2", None)),
-    ("blocker_resolved", "blocker2_resolved_at", "holder_after", (P_BLOCKER, "blocker2", None)),
+    ("blocker_added", "blocker2_added_at", "blocker2_by_id", (P_BLOCKER, "blocker2", None)),
+    ("blocker_resolved", "blocker2_resolved_at", "blocker2_by_id", (P_BLOCKER, "blocker2", None)),
+    ("handoff_completed", "handoff2_at", "handoff2_from_id", (P_HANDOFF, "handoff2_from_id", "handoff2_to_id")),
+    ("handoff_completed", "handoff3_at", "handoff3_from_id", (P_HANDOFF, "handoff3_from_id", "handoff3_to_id")),
     ("task_completed", "done_at", "done_by_id", (P_NONE, None, None)),
     ("task_status_changed", "cancelled_at", "cancelled_by_id", (P_STATUS, "cancelled_from", _CANCELLED_CODE)),
 )
+# the hand-offs of the timeline, in time order: (time, giver, receiver)
+_HANDOFFS = tuple((f"handoff{k}_at", f"handoff{k}_from_id", f"handoff{k}_to_id") for k in ("", "2", "3"))
 
 
 def _task_events(b: _Builder, timeline: dict, t_acct: np.ndarray) -> None:
     """One event per step of the timeline that happened, by the step's actor, with its properties."""
     task = timeline["task_id"]
-    cols = dict(
-        timeline,
-        blocker1=task * 10 + 1,
-        blocker2=task * 10 + 2,
-        holder_after=np.where(timeline["handoff_to_id"] >= 0, timeline["handoff_to_id"], timeline["assignee_id"]),
-    )
+    cols = dict(timeline, blocker1=task * 10 + 1, blocker2=task * 10 + 2)
 
     def value(x, rows):
         return None if x is None else (cols[x][rows] if isinstance(x, str) else np.full(len(rows), x, np.int64))
@@ -245,24 +245,24 @@ def _work_notes(
     first_user_id: int,
     w1: int,
 ) -> None:
-    """Notes while a task is in progress (Poisson per day, capped), each by whoever holds the task at
-    that moment, in their next session; the first holder's notes stop at the hand-off."""
+    """Notes while a task is in progress, Poisson(expected_notes) per task, each at a random moment of
+    working time in progress (weekends do not count), by whoever holds the task at that moment, in
+    their next session (anywhere in it); a holder's notes stop at their hand-off."""
     started = tl["started_at"] >= 0
     end = np.where(tl["done_at"] >= 0, tl["done_at"], np.where(tl["cancelled_at"] >= 0, tl["cancelled_at"], w1))
     span = np.where(started, end - tl["started_at"], 0)
     n_acc = ses.n_accounts
-    n_notes = np.minimum(
-        draws.poisson(params.tasks.work_notes_per_day * span / DAY, np.bincount(t_acct, minlength=n_acc)),
-        params.tasks.max_work_notes,
-    )
+    n_notes = draws.poisson(expected_notes(params, span), np.bincount(t_acct, minlength=n_acc))
     ni = np.repeat(np.arange(len(span)), n_notes)
     per_note = draws.random(np.bincount(t_acct[ni], minlength=n_acc), cols=2)  # when it is due, where in the session
-    nominal = tl["started_at"][ni] + np.floor(per_note[:, 0] * span[ni]).astype(np.int64)
-    handoff_at = tl["handoff_at"][ni]
-    after_handoff = (handoff_at >= 0) & (nominal >= handoff_at)
-    writer = np.where(after_handoff, tl["handoff_to_id"][ni], tl["assignee_id"][ni])
-    note_t = ses.snap(writer - first_user_id, nominal, where=intraday_from_u(per_note[:, 1]))
-    holds_until = np.where(after_handoff | (handoff_at < 0), end[ni], handoff_at)
+    w_start = to_work(tl["started_at"][ni])
+    nominal = from_work(w_start + np.floor(per_note[:, 0] * (to_work(end[ni]) - w_start)).astype(np.int64))
+    writer, holds_until = tl["started_by_id"][ni], end[ni].copy()
+    for at, _, to in _HANDOFFS:  # the holder at the nominal moment, and until when they hold the task
+        h_at = tl[at][ni]
+        holds_until = np.where((h_at >= 0) & (h_at > nominal) & (h_at < holds_until), h_at, holds_until)
+        writer = np.where((h_at >= 0) & (nominal >= h_at), tl[to][ni], writer)
+    note_t = ses.snap(writer - first_user_id, nominal, where=per_note[:, 1])
     ok = (note_t >= 0) & (note_t < holds_until)
     b.add(
         "work_note_added",
@@ -272,6 +272,16 @@ def _work_notes(
         project=tl["project_id"][ni][ok],
         task=tl["task_id"][ni][ok],
     )
+
+
+def expected_notes(params: Params, span: np.ndarray) -> np.ndarray:
+    """Expected work notes of a task in progress for `span` us: work_notes_per_day per day at first,
+    saturating at work_notes_soft_cap on long tasks (cap x (1 - exp(-rate x days / cap))): long tasks
+    get more notes, never a pile-up at a cap."""
+    t = params.tasks
+    if t.work_notes_soft_cap <= 0:
+        return np.zeros(len(span))
+    return t.work_notes_soft_cap * -np.expm1(-t.work_notes_per_day * (span / DAY) / t.work_notes_soft_cap)
 
 
 def _numbered(params: Params, draws: AccountDraws, ev: EventColumns, a0: int, n_acc: int, w0: int) -> dict:

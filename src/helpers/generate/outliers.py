@@ -15,6 +15,10 @@ from .arrays import group_rank
 from .sessions import Sessions
 
 NONE = -1
+# Planted long cycles run 1.05 + a Rayleigh(STRETCH_SCALE) multiple of the threshold: few just above it
+# (where the natural tail of parked tasks already is), most 1.3-2.3x, a thinning tail: with the natural
+# tail the density above the threshold keeps falling instead of a flat bump (as a uniform stretch made).
+STRETCH_SCALE = 0.7
 
 
 def _quota(share: float, of: np.ndarray, natural: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -32,8 +36,9 @@ def plant_long_cycles(
 
     The share is of done tasks of each account, natural long ones included. Candidates are taken
     in a random order: each is completed by its holder in their first session after started +
-    threshold x U(1.05, 2.5) (up to what the window holds, in a shorter window); one whose holder has
-    no session left then keeps its normal completion, and the next candidate is taken instead.
+    threshold x stretch (anywhere in that session), the stretch drawn by _stretch (up to 2.5, or what
+    the window holds in a shorter window); one whose holder has no session left then keeps its normal
+    completion, and the next candidate is taken instead.
     """
     out = params.imperfections.outliers
     threshold = out.long_cycle_threshold_days * DAY
@@ -54,7 +59,7 @@ def plant_long_cycles(
     key = draws.random(c_counts)  # candidates are taken in the order of this key
     # up to 2.5x the threshold; in a window too short for that, up to what the window holds
     longest = float(np.clip((params.window.days - 1) / out.long_cycle_threshold_days, 1.06, 2.5))
-    stretch = draws.uniform(1.05, longest, c_counts)
+    stretch = _stretch(draws.random(c_counts), longest)
     got = np.zeros(n_acc, dtype=np.int64)
     lo = np.zeros(n_acc)
     for round_ in range(64):  # each round takes the next slice of keys, twice as wide as needed (and growing)
@@ -66,7 +71,8 @@ def plant_long_cycles(
             break
         rows = rows[np.lexsort((key[rows], c_acct[rows]))]
         nominal = t_started[cand[rows]] + to_us(threshold * stretch[rows])
-        t = ses.snap(holder[cand[rows]], nominal, draws, np.bincount(c_acct[rows], minlength=n_acc))
+        where = draws.random(np.bincount(c_acct[rows], minlength=n_acc))
+        t = ses.snap(holder[cand[rows]], nominal, where=where)
         ok = rows[t >= 0]
         t = t[t >= 0]
         keep = group_rank(c_acct[ok]) < need[c_acct[ok]]  # successes in key order, per account
@@ -74,6 +80,14 @@ def plant_long_cycles(
         got += np.bincount(c_acct[ok[keep]], minlength=n_acc)
         lo = hi
     return new
+
+
+def _stretch(u: np.ndarray, longest: float) -> np.ndarray:
+    """Multiples of the threshold at uniforms u: 1.05 + Rayleigh(STRETCH_SCALE), truncated at `longest`
+    (inverse CDF of the truncated distribution, so every u gives a stretch in [1.05, longest])."""
+    span = max(longest - 1.05, 0.0)
+    top = -np.expm1(-0.5 * (span / STRETCH_SCALE) ** 2)  # the Rayleigh CDF at the truncation
+    return 1.05 + STRETCH_SCALE * np.sqrt(-2.0 * np.log1p(-u * top))
 
 
 def plant_far_due_dates(params: Params, block: Block, acct: np.ndarray, created, due) -> np.ndarray:

@@ -3,8 +3,11 @@
 A task moves todo -> in_progress -> (blocked <-> in_progress) -> done | cancelled, each step by the
 user holding it, at that user's next session after the step's nominal time (sessions.snap); a step
 with no session left (the holder churned, the window ended) never happens and the task keeps its
-last status. Every task draws one row of uniforms and one of normals up front (one named column per
-decision), so whether a step happens never shifts another step's numbers.
+last status. Nominal times are a working-time duration after the previous step (generate.worktime:
+weekends do not count), and a step that waits for a session lands anywhere in it (uniformly), so
+cycle times are continuous and the weekend's work is not piled onto Monday. Every task draws one row
+of uniforms and one of normals up front (one named column per decision), so whether a step happens
+never shifts another step's numbers.
 """
 
 from __future__ import annotations
@@ -18,13 +21,14 @@ from .. import scenarios
 from ..params import Params
 from ..schema import PRIORITIES, STATUSES
 from ..streams import AccountDraws, DrawColumns, choice_from_u
-from ..units import DAY, HOUR, US, to_us
+from ..units import DAY, HOUR, MINUTE, to_us
 from . import vocab
 from .accounts import AccountPlan, Block
 from .arrays import group_rank, order_by
 from .outliers import plant_far_due_dates, plant_long_cycles
 from .projects import Projects
-from .sessions import Sessions, intraday_from_u, moment
+from .sessions import Sessions, moment
+from .worktime import advance
 
 NONE = -1  # "not reached" / "no user"
 TASK_ID_STRIDE = 10_000_000  # task_id = account_id * 1e7 + n: ids do not depend on block scheduling
@@ -37,6 +41,10 @@ CANCELLED = STATUSES.index("cancelled")
 # Internal/test workspaces behave like scripts: bursts of tasks closed within minutes.
 INTERNAL_TASK_BURST = 3.0  # x tasks.created_per_session
 INTERNAL_SPEED = 0.02  # x every nominal task duration
+MAX_HANDOFFS = 3  # hand-offs a task's timeline holds: a first, a second (repeat_handoff_prob), rarely a third
+# A project fills up: its r-th offered task is created with probability 1 / (1 + (r / capacity)^FILL_EDGE),
+# a soft edge (no project stops at a round number) that leaves projects well below capacity untouched.
+FILL_EDGE = 6.0
 
 TITLE_POOL = np.array([f"{v} {o}" for v in vocab.TASK_VERBS for o in vocab.TASK_OBJECTS], dtype=object)
 # text columns of many rows are built in Arrow from codes (no Python string objects per task)
@@ -53,23 +61,33 @@ UNIFORMS = (
     "never_started",
     "blocked",
     "blocked_twice",
-    "handoff",
+    "handoff1",
+    "handoff2",
+    "handoff3",
     "cancelled",
     "backlog_cancel",
-    "assign_delay",
+    "assign_later",
+    "reassigned",
+    "parked",
     "colleague_assign",
-    "colleague_handoff",
+    "colleague_reassign",
+    "colleague_handoff1",
+    "colleague_handoff2",
+    "colleague_handoff3",
     "at_assigned",
+    "at_reassigned",
     "at_started",
     "at_blocker1_added",
     "at_blocker1_resolved",
-    "at_handoff",
+    "at_handoff1",
     "at_blocker2_added",
     "at_blocker2_resolved",
+    "at_handoff2",
+    "at_handoff3",
     "at_finished",
     "at_backlog_cancelled",
 )
-NORMALS = ("due_in", "cycle", "to_start", "blocker1", "blocker2", "backlog_wait")
+NORMALS = ("due_in", "cycle", "to_start", "blocker1", "blocker2", "backlog_wait", "assign_delay", "parked_for")
 
 
 # --------------------------------------------------------------------------- creation
@@ -87,12 +105,13 @@ def task_creations(
 ) -> Creations:
     """Work follows activity: each session creates Poisson(tasks.created_per_session x the user's
     creation factor) tasks at random moments of the session, each into a project of the account that
-    already exists (the newest project half the time, else any live one). A project keeps at most
-    tasks_per_project.max tasks (first come, first kept) and gets at least tasks_per_project.min:
-    missing ones are created in random sessions from the project's creation on. Task ids follow time."""
+    already exists (the newest project half the time, else any live one). A project fills up softly
+    (_fill_up: never more than tasks_per_project.max, and no two projects stop at one round number)
+    and gets at least tasks_per_project.min: missing ones are created in random sessions from the
+    project's creation on. Task ids follow time."""
     session, t, project = _in_sessions(params, block, ses, projects, create_rate, draws)
-    order = order_by(project, t, ses.origin)  # a project keeps its first tasks_per_project.max tasks
-    keep = order[group_rank(project[order]) < params.tasks_per_project.max]
+    order = order_by(project, t, ses.origin)  # each project's offered tasks in time order
+    keep = order[_fill_up(params, block, projects, project[order], draws)]
     top_session, top_t, top_project = _top_up(params, block, ses, projects, project[keep], draws)
     session, t, project = (
         np.concatenate(x) for x in ((session[keep], top_session), (t[keep], top_t), (project[keep], top_project))
@@ -125,6 +144,33 @@ def _in_sessions(
     return k[ok], t[ok], project
 
 
+def _fill_up(params: Params, block: Block, projects: Projects, project: np.ndarray, draws: AccountDraws) -> np.ndarray:
+    """Which offered tasks (grouped by project, in time order) are created: a project fills up.
+
+    Each project has its own capacity, tasks_per_project.max x tasks.project_soft_cap_share x U(0.7, 1);
+    its r-th offered task is created with probability 1 / (1 + (r / capacity)^FILL_EDGE), so a busy
+    project slows down around its capacity instead of stopping at a cap, and the few that get there
+    end at different counts. tasks_per_project.max stays a hard bound (rarely reached)."""
+    tpp, n_acc = params.tasks_per_project, len(block)
+    capacity = (
+        tpp.max * params.tasks.project_soft_cap_share * (0.7 + 0.3 * draws.random(_per_account(projects.acct, n_acc)))
+    )
+    rank = group_rank(project)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(capacity[project] > 0, rank / np.maximum(capacity[project], 1e-9), np.inf)
+    offered = draws.random(_per_account(projects.acct[project], n_acc))
+    keep = offered * (1.0 + np.minimum(ratio, 1e6) ** FILL_EDGE) < 1.0
+    created_before = np.cumsum(keep) - keep  # kept rows before this one, all projects
+    first = np.r_[True, project[1:] != project[:-1]] if len(project) else np.zeros(0, bool)
+    kept_rank = created_before - np.maximum.accumulate(np.where(first, created_before, 0))
+    return keep & (kept_rank < tpp.max)
+
+
+def _per_account(acct: np.ndarray, n_acc: int) -> np.ndarray:
+    """Rows per account of the block (rows grouped by account): the counts of per-row draws."""
+    return np.bincount(acct, minlength=n_acc)
+
+
 def _top_up(
     params: Params, block: Block, ses: Sessions, projects: Projects, kept_project: np.ndarray, draws: AccountDraws
 ):
@@ -152,34 +198,38 @@ def _top_up(
 # --------------------------------------------------------------------------- what each task would do
 @dataclass(frozen=True)
 class Intentions:
-    """Each task's draws turned into what it would do if every step were reached (durations in us)."""
+    """Each task's draws turned into what it would do if every step were reached (durations in us of
+    working time, see generate.worktime)."""
 
     priority: np.ndarray  # index into schema.PRIORITIES
     title: np.ndarray  # index into TITLE_POOL
     due: np.ndarray  # NONE without a due date
     assigned: np.ndarray
     self_assigned: np.ndarray
+    reassigned: np.ndarray  # reassigned to another colleague before work starts
     never_started: np.ndarray
     blockers: np.ndarray  # 0, 1 or 2
-    handoff: np.ndarray
+    handoff_prob: np.ndarray  # the chance of a first hand-off, for a holder who hands work off
     cancelled: np.ndarray
     backlog_cancel: np.ndarray
     assign_delay: np.ndarray
     to_start: np.ndarray
     cycle: np.ndarray  # nominal work time
+    parked: np.ndarray  # extra wait of a parked (stalled) task before it is finished; 0 if not parked
     blocker_lengths: np.ndarray  # (n, 2)
     backlog_wait: np.ndarray
 
 
 def intentions(
     params: Params,
-    plan: AccountPlan,
     block: Block,
     acct: np.ndarray,
     created: np.ndarray,
+    adopted_at: np.ndarray,
     u: DrawColumns,
     z: DrawColumns,
 ) -> Intentions:
+    """What each task would do; `adopted_at` is when each account adopted the launched feature."""
     p = params.tasks
 
     def lognormal(name: str, median: float, sigma: float) -> np.ndarray:
@@ -193,6 +243,9 @@ def intentions(
     to_start = lognormal("to_start", p.time_to_start_hours.median * HOUR, p.time_to_start_hours.sigma)
     blocked_for = p.blocker_duration_hours
     lengths = np.stack([lognormal(f"blocker{i}", blocked_for.median * HOUR, blocked_for.sigma) for i in (1, 2)], axis=1)
+    parked = np.where(
+        u.parked < p.parked_share, lognormal("parked_for", p.parked_days.median * DAY, p.parked_days.sigma), 0
+    )
     speed = np.where(block.internal[acct], INTERNAL_SPEED, 1.0)  # scripted test traffic: minutes, not days
     return Intentions(
         priority=priority,
@@ -200,17 +253,30 @@ def intentions(
         due=np.where(u.has_due < p.due_date_share, due, NONE),
         assigned=u.assigned < p.assigned_share,
         self_assigned=u.self_assigned < p.self_assigned_share,
+        reassigned=u.reassigned < p.reassigned_share,
         never_started=u.never_started < p.never_started_share,
         blockers=blockers,
-        handoff=u.handoff < scenarios.handoff_probability(params, plan.tier[block.accounts][acct], created),
+        handoff_prob=scenarios.handoff_probability(params, adopted_at[acct], created),
         cancelled=u.cancelled < p.cancelled_share,
         backlog_cancel=u.backlog_cancel < p.backlog_cancelled_share,
-        assign_delay=np.floor((5.0 + 235.0 * u.assign_delay) * US).astype(np.int64),
-        to_start=np.where(speed < 1, to_start * INTERNAL_SPEED, to_start),
-        cycle=np.where(speed < 1, cycle * INTERNAL_SPEED, cycle),
-        blocker_lengths=np.where(speed[:, None] < 1, lengths * INTERNAL_SPEED, lengths),
+        assign_delay=_assign_delay(p, u, z, speed),
+        to_start=to_start * speed,
+        cycle=cycle * speed,
+        parked=parked * speed,
+        blocker_lengths=lengths * speed[:, None],
         backlog_wait=lognormal("backlog_wait", 14.0 * DAY, 1.0),
     )
+
+
+def _assign_delay(p, u: DrawColumns, z: DrawColumns, speed: np.ndarray) -> np.ndarray:
+    """Creation -> assignment: most tasks are assigned within minutes of being written (lognormal
+    tasks.assign_delay_minutes); tasks.assign_later_share wait for a later triage, hours to days later
+    (lognormal tasks.assign_later_hours, of working time). The same normal draw serves both, so the
+    share moves tasks between the two without changing anyone's rank."""
+    now, later = p.assign_delay_minutes, p.assign_later_hours
+    soon = now.median * MINUTE * np.exp(now.sigma * z.assign_delay)
+    triage = later.median * HOUR * np.exp(later.sigma * z.assign_delay)
+    return to_us(np.where(u.assign_later < p.assign_later_share, triage, soon) * speed)
 
 
 # --------------------------------------------------------------------------- the walk
@@ -220,12 +286,15 @@ class _Walk:
     def __init__(self, ses: Sessions, acct: np.ndarray, u: DrawColumns) -> None:
         self.ses, self.acct, self.u, self.n = ses, acct, u, len(acct)
 
-    def step(self, active: np.ndarray, actor: np.ndarray, nominal: np.ndarray, name: str):
-        """(time, reached): where `active`, the actor's first session moment at or after `nominal`
-        (where in the session: draw at_<name>); NONE elsewhere, or where no session is left."""
+    def step(self, active: np.ndarray, actor: np.ndarray, since: np.ndarray, wait, name: str):
+        """(time, reached): where `active`, the actor's first session moment at or after `wait` of
+        working time after `since` (anywhere in a session it waits for: draw at_<name>); NONE
+        elsewhere, or where no session is left."""
         rows = np.flatnonzero(active)
+        wait_us = np.maximum(np.broadcast_to(to_us(wait), (self.n,))[rows], 1)  # each step after the one before
+        nominal = advance(since[rows], wait_us)
         t = np.full(self.n, NONE, dtype=np.int64)
-        t[rows] = self.ses.snap(actor[rows], nominal[rows], where=intraday_from_u(self.u["at_" + name][rows]))
+        t[rows] = self.ses.snap(actor[rows], nominal, where=self.u["at_" + name][rows])
         return t, t >= 0
 
     def colleague(self, active: np.ndarray, after: np.ndarray, exclude: np.ndarray, name: str) -> np.ndarray:
@@ -251,6 +320,7 @@ class _Progress:
 class Blocker:
     added: np.ndarray
     resolved: np.ndarray
+    by: np.ndarray  # who held the task (and so added and resolved it); NONE if never added
 
 
 @dataclass(frozen=True)
@@ -262,23 +332,19 @@ class Handoff:
 
 def _blocker(walk: _Walk, progress: _Progress, want: np.ndarray, offset, duration, which: int) -> Blocker:
     """Blocked by the holder after `offset`, resolved after `duration`; a step not reached stalls the task."""
-    added, reached = walk.step(want, progress.holder, progress.last + to_us(offset), f"blocker{which}_added")
+    added, reached = walk.step(want, progress.holder, progress.last, offset, f"blocker{which}_added")
     progress.go &= ~want | reached
     progress.last = np.where(reached, added, progress.last)
-    resolved, unblocked = walk.step(
-        reached, progress.holder, progress.last + to_us(duration), f"blocker{which}_resolved"
-    )
+    resolved, unblocked = walk.step(reached, progress.holder, progress.last, duration, f"blocker{which}_resolved")
     progress.go &= ~reached | unblocked
     progress.last = np.where(unblocked, resolved, progress.last)
-    return Blocker(added, resolved)
+    return Blocker(added, resolved, np.where(reached, progress.holder, NONE))
 
 
-def _handoff(walk: _Walk, progress: _Progress, intent: Intentions) -> Handoff:
+def _handoff(walk: _Walk, progress: _Progress, want: np.ndarray, offset, k: int) -> Handoff:
     """The holder passes the task to a colleague who is around in the next week; the receiver holds it."""
-    at, reached = walk.step(
-        progress.go & intent.handoff, progress.holder, progress.last + to_us(0.25 * intent.cycle), "handoff"
-    )
-    receiver = walk.colleague(reached, at, progress.holder, "handoff")
+    at, reached = walk.step(progress.go & want, progress.holder, progress.last, offset, f"handoff{k}")
+    receiver = walk.colleague(reached, at, progress.holder, f"handoff{k}")
     done = reached & (receiver >= 0)
     handoff = Handoff(np.where(done, at, NONE), np.where(done, progress.holder, NONE), np.where(done, receiver, NONE))
     progress.holder = np.where(done, receiver, progress.holder)
@@ -300,11 +366,14 @@ class Timeline:
     priority: np.ndarray
     due: np.ndarray
     assignee: np.ndarray  # the first assignee
-    holder: np.ndarray  # who holds it at the end (after a hand-off), NONE if never assigned
     assigned_at: np.ndarray
+    reassigned_at: np.ndarray  # reassigned (by the creator) before work started
+    reassignee: np.ndarray  # the second assignee, NONE if not reassigned
+    starter: np.ndarray  # the assignee when work started (the reassignee, else the first assignee)
+    holder: np.ndarray  # who holds it at the end (after hand-offs), NONE if never assigned
     started_at: np.ndarray
     blocker1: Blocker
-    handoff: Handoff
+    handoffs: tuple[Handoff, ...]  # the first, second and third hand-off (MAX_HANDOFFS), in time order
     blocker2: Blocker
     done_at: np.ndarray
     finisher: np.ndarray
@@ -340,8 +409,10 @@ def simulate_tasks(
     task_id = (block.accounts[acct] + 1) * TASK_ID_STRIDE + 1 + group_rank(acct)
     u = DrawColumns(draws.random(counts, cols=len(UNIFORMS)), UNIFORMS)
     z = DrawColumns(draws.normal(0.0, 1.0, counts, cols=len(NORMALS)), NORMALS)
-    intent = intentions(params, plan, block, acct, made.created, u, z)
-    walked = _walk_steps(_Walk(ses, acct, u), made, intent)
+    hands_off = draws.random(block.n_users) < params.tasks.handoff_user_share  # per user: ever hands work off
+    adopted_at = scenarios.feature_adoption(params, plan.tier[block.accounts], draws.random(np.ones(len(block))))
+    intent = intentions(params, block, acct, made.created, adopted_at, u, z)
+    walked = _walk_steps(params, _Walk(ses, acct, u), made, intent, hands_off)
     return _timeline(params, block, ses, task_id, acct, made, intent, walked)
 
 
@@ -351,40 +422,74 @@ class _Walked:
 
     assignee: np.ndarray
     assigned_at: np.ndarray
+    reassigned_at: np.ndarray
+    reassignee: np.ndarray
+    starter: np.ndarray
     started_at: np.ndarray
     blocker1: Blocker
-    handoff: Handoff
+    handoffs: tuple[Handoff, ...]
     blocker2: Blocker
     holder: np.ndarray
     done_at: np.ndarray
     cancelled_at: np.ndarray
 
 
-def _walk_steps(walk: _Walk, made: Creations, intent: Intentions) -> _Walked:
-    """Assignment (by the creator, to themself or a colleague who is around), start (by the assignee),
-    a blocker, a hand-off, a second blocker, the finish (done or cancelled); backlog nobody starts is
-    sometimes cancelled by its creator weeks later."""
+def _walk_steps(params: Params, walk: _Walk, made: Creations, intent: Intentions, hands_off: np.ndarray) -> _Walked:
+    """Assignment (by the creator, to themself or a colleague who is around), sometimes a reassignment
+    before work starts (by the creator, to another colleague), start (by the assignee then), a blocker,
+    hand-offs (a first; a second and rarely a third after the second blocker), the finish (done or
+    cancelled, after a long wait if the task is parked); backlog nobody starts is sometimes cancelled
+    by its creator weeks later."""
     other = walk.colleague(intent.assigned & ~intent.self_assigned, made.created, made.creator, "assign")
-    assignee = np.where(intent.assigned, np.where(other < 0, made.creator, other), NONE)
-    assigned_at, _ = walk.step(intent.assigned, made.creator, made.created + intent.assign_delay, "assigned")
-    assignee = np.where(assigned_at >= 0, assignee, NONE)
+    first = np.where(intent.assigned, np.where(other < 0, made.creator, other), NONE)
+    assigned_at, _ = walk.step(intent.assigned, made.creator, made.created, intent.assign_delay, "assigned")
+    first = np.where(assigned_at >= 0, first, NONE)
+    moved_at, moved = walk.step(
+        (first >= 0) & intent.reassigned, made.creator, assigned_at, 0.5 * intent.to_start, "reassigned"
+    )
+    second = walk.colleague(moved, moved_at, first, "reassign")
+    moved &= second >= 0
+    assignee = np.where(moved, second, first)
     go = (assignee >= 0) & ~intent.never_started
-    started_at, reached = walk.step(go, assignee, assigned_at + to_us(intent.to_start), "started")
+    since, wait = np.where(moved, moved_at, assigned_at), np.where(moved, 0.5, 1.0) * intent.to_start
+    started_at, reached = walk.step(go, assignee, since, wait, "started")
     progress = _Progress(go & reached, assignee.copy(), np.where(go & reached, started_at, NONE))
     lengths = intent.blocker_lengths
     blocker1 = _blocker(walk, progress, progress.go & (intent.blockers >= 1), 0.25 * intent.cycle, lengths[:, 0], 1)
-    handoff = _handoff(walk, progress, intent)
+    first_prob = intent.handoff_prob * _trait(hands_off, progress.holder)
+    handoffs = [_handoff(walk, progress, walk.u.handoff1 < first_prob, 0.25 * intent.cycle, 1)]
     blocker2 = _blocker(walk, progress, progress.go & (intent.blockers >= 2), 0.2 * intent.cycle, lengths[:, 1], 2)
-    nominal = progress.last + to_us(0.3 * intent.cycle)
-    finished_at, reached = walk.step(progress.go, progress.holder, nominal, "finished")
-    backlog = (started_at < 0) & intent.backlog_cancel
-    nominal = made.created + to_us(intent.backlog_wait)
-    dropped_at, dropped = walk.step(backlog, made.creator, nominal, "backlog_cancelled")
+    for k in range(2, MAX_HANDOFFS + 1):  # the receiver passes it on again
+        prob = params.tasks.repeat_handoff_prob * _trait(hands_off, progress.holder)
+        again = (handoffs[-1].at >= 0) & (walk.u[f"handoff{k}"] < prob)
+        handoffs.append(_handoff(walk, progress, again, 0.15 * intent.cycle, k))
+    finished_at, reached = walk.step(
+        progress.go, progress.holder, progress.last, 0.3 * intent.cycle + intent.parked, "finished"
+    )
+    backlog = (started_at < 0) & intent.backlog_cancel  # weeks after it was last (re)assigned, or created
+    last_touch = np.maximum(np.maximum(made.created, assigned_at), np.where(moved, moved_at, NONE))
+    dropped_at, dropped = walk.step(backlog, made.creator, last_touch, intent.backlog_wait, "backlog_cancelled")
     cancelled_at = np.where(dropped, dropped_at, np.where(reached & intent.cancelled, finished_at, NONE))
     done_at = np.where(reached & ~intent.cancelled, finished_at, NONE)
     return _Walked(
-        assignee, assigned_at, started_at, blocker1, handoff, blocker2, progress.holder, done_at, cancelled_at
+        assignee=first,
+        assigned_at=assigned_at,
+        reassigned_at=np.where(moved, moved_at, NONE),
+        reassignee=np.where(moved, second, NONE),
+        starter=np.where(started_at >= 0, assignee, NONE),
+        started_at=started_at,
+        blocker1=blocker1,
+        handoffs=tuple(handoffs),
+        blocker2=blocker2,
+        holder=progress.holder,
+        done_at=done_at,
+        cancelled_at=cancelled_at,
     )
+
+
+def _trait(flag: np.ndarray, user: np.ndarray) -> np.ndarray:
+    """A per-user flag at block-local users (False for NONE)."""
+    return (user >= 0) & flag[np.maximum(user, 0)] if len(flag) else np.zeros(len(user), bool)
 
 
 def _timeline(
@@ -415,11 +520,14 @@ def _timeline(
         priority=intent.priority,
         due=np.where(far_due >= 0, far_due, intent.due),
         assignee=w.assignee,
-        holder=np.where(w.assignee >= 0, w.holder, NONE),
         assigned_at=w.assigned_at,
+        reassigned_at=w.reassigned_at,
+        reassignee=w.reassignee,
+        starter=w.starter,
+        holder=np.where(w.assignee >= 0, w.holder, NONE),
         started_at=w.started_at,
         blocker1=w.blocker1,
-        handoff=w.handoff,
+        handoffs=w.handoffs,
         blocker2=w.blocker2,
         done_at=done_at,
         finisher=np.where(done_at >= 0, w.holder, NONE),

@@ -294,12 +294,21 @@ class Tasks(_Strict):
     backlog_cancelled_share: Rate
     blocker_prob: Rate
     second_blocker_prob: Rate
-    handoff_prob: Rate
+    handoff_prob: Rate  # per task, for a holder who hands work off
+    handoff_user_share: Rate  # users who ever hand work off
+    repeat_handoff_prob: Rate  # a receiver (who hands work off) passes the task on again
+    reassigned_share: Rate  # of assigned tasks: reassigned to another colleague before work starts
+    assign_delay_minutes: LogNormal  # creation -> assignment, most tasks
+    assign_later_share: Rate  # tasks assigned at a later triage instead
+    assign_later_hours: LogNormal  # creation -> assignment of those (working time)
+    project_soft_cap_share: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)]  # x tasks_per_project.max
     time_to_start_hours: LogNormal
     cycle_time_days: LogNormal
+    parked_share: Rate  # started tasks that stall for weeks before they are finished
+    parked_days: LogNormal  # how long (working days)
     blocker_duration_hours: LogNormal
     work_notes_per_day: Annotated[float, Field(ge=0.0, le=50.0, allow_inf_nan=False)]
-    max_work_notes: Annotated[int, Field(ge=0, le=100)]
+    work_notes_soft_cap: Annotated[float, Field(ge=0.0, le=100.0, allow_inf_nan=False)]  # expected notes saturate here
     due_date_share: Rate
     due_in_days: LogNormal
     priority_weights: PriorityWeights
@@ -337,13 +346,17 @@ PlanTier = Literal[PLAN_TIERS]
 
 
 class FeatureLaunch(_Strict):
-    """From `date` on, tasks created in accounts of the segment are handed off more often."""
+    """From `date` on, accounts of the segment adopt the feature (each after its own lag); the tasks they
+    create from then on are handed off more often."""
 
     enabled: bool
     name: Annotated[str, Field(min_length=1, max_length=80)]
     date: dt.date
     plan_tiers: Annotated[list[PlanTier], Field(min_length=1)]  # the segment
     handoff_multiplier: Annotated[float, Field(ge=1.0, le=10.0, allow_inf_nan=False)]
+    adoption_lag_days_mean: Annotated[
+        float, Field(gt=0.0, le=365.0, allow_inf_nan=False)
+    ]  # launch -> an account adopts
 
 
 class IngestionIncident(_Strict):

@@ -3,8 +3,9 @@ own state, never from the published events, so they are an independent second pa
 
 Definitions (fixed; also in the data dictionary and the assumptions log):
 - key event: task_created, task_completed, handoff_completed or blocker_resolved. In the state, these
-  are the timeline's moments: a task's creation (by its creator), completion (by its finisher),
-  hand-off (by the user handing it off), and each blocker's resolution (by the user holding the task).
+  are the timeline's moments: a task's creation (by its creator), completion (by its finisher), each
+  hand-off (up to three, each by the user handing it off) and each blocker's resolution (by the user
+  holding the task then).
 - active on day d: at least one key event in UTC days d-6..d. active_users_7d has one row per day of
   the window and scope.
 - user retention: cohort = ISO week (Monday, UTC) of activated_at; retained in week k (k = 0, 1, ...)
@@ -33,9 +34,10 @@ KEY_MOMENTS_SQL = """
     SELECT account_id, creator_id AS user_id, created_at AS t FROM timeline
     UNION ALL SELECT account_id, done_by_id, done_at FROM timeline WHERE done_at >= 0
     UNION ALL SELECT account_id, handoff_from_id, handoff_at FROM timeline WHERE handoff_at >= 0
-    UNION ALL SELECT account_id, assignee_id, blocker1_resolved_at FROM timeline WHERE blocker1_resolved_at >= 0
-    UNION ALL SELECT account_id, CASE WHEN handoff_to_id >= 0 THEN handoff_to_id ELSE assignee_id END,
-                     blocker2_resolved_at FROM timeline WHERE blocker2_resolved_at >= 0
+    UNION ALL SELECT account_id, handoff2_from_id, handoff2_at FROM timeline WHERE handoff2_at >= 0
+    UNION ALL SELECT account_id, handoff3_from_id, handoff3_at FROM timeline WHERE handoff3_at >= 0
+    UNION ALL SELECT account_id, blocker1_by_id, blocker1_resolved_at FROM timeline WHERE blocker1_resolved_at >= 0
+    UNION ALL SELECT account_id, blocker2_by_id, blocker2_resolved_at FROM timeline WHERE blocker2_resolved_at >= 0
 """
 
 SCOPES_SQL = "(SELECT 'all' AS scope UNION ALL SELECT 'external')"

@@ -13,7 +13,9 @@ from .rates import Rate
 
 RULE_HINT = "a rule of the data itself broke: a generator bug, not a parameter; please report it with manifest.json"
 # The thresholds the hints aim for: inside the allowed range, with a margin (see checks.THRESHOLDS).
-AIM = {"key_event_share": 0.25, "max_supporting_share": 0.40, "weekday_weekend_low": 2.0, "weekday_weekend_high": 9.0}
+# The weekend's events are not all proportional to activity.weekend_factor (activations and internal
+# workspaces come any day, task steps wait for weekdays), so the high side aims well inside the range.
+AIM = {"key_event_share": 0.25, "max_supporting_share": 0.40, "weekday_weekend_low": 2.0, "weekday_weekend_high": 6.0}
 
 
 def _g(x: float) -> str:

@@ -105,3 +105,47 @@ WITH holders AS (
 SELECT count(*) FROM (SELECT * FROM qa.events WHERE event_name = 'work_note_added') n
 ASOF LEFT JOIN holders h ON h.task_id = n.task_id AND n.event_at_utc >= h.since
 WHERE n.user_id IS DISTINCT FROM h.holder;
+
+-- rule: handoff_by_current_holder | each handoff_completed is made by the task's holder at that moment (the last one assigned or handed to before it)
+WITH holders AS (
+    SELECT task_id, event_at_utc AS since,
+           TRY_CAST(json_extract(properties, CASE event_name WHEN 'task_assigned' THEN '$.assignee_user_id'
+                                                             ELSE '$.to_user_id' END) AS BIGINT) AS holder
+    FROM qa.events WHERE event_name IN ('task_assigned', 'handoff_completed')
+)
+-- (an ASOF join takes, for each hand-off, the latest assignment or hand-off strictly before it)
+SELECT count(*) FROM (SELECT * FROM qa.events WHERE event_name = 'handoff_completed') h
+ASOF LEFT JOIN holders p ON p.task_id = h.task_id AND h.event_at_utc > p.since
+WHERE h.user_id IS DISTINCT FROM p.holder;
+
+-- rule: steps_by_current_holder | the start of work, blockers, the completion and the cancelling of started work are made by the task's holder at that moment
+WITH holders AS (
+    SELECT task_id, event_at_utc AS since,
+           TRY_CAST(json_extract(properties, CASE event_name WHEN 'task_assigned' THEN '$.assignee_user_id'
+                                                             ELSE '$.to_user_id' END) AS BIGINT) AS holder
+    FROM qa.events WHERE event_name IN ('task_assigned', 'handoff_completed')
+)
+SELECT count(*) FROM (
+    SELECT * FROM qa.events
+    WHERE event_name IN ('blocker_added', 'blocker_resolved', 'task_completed')
+       OR (event_name = 'task_status_changed' AND 'in_progress' IN (json_extract_string(properties, '$.from_status'),
+                                                                    json_extract_string(properties, '$.to_status')))
+) s
+ASOF LEFT JOIN holders h ON h.task_id = s.task_id AND s.event_at_utc >= h.since
+WHERE s.user_id IS DISTINCT FROM h.holder;
+
+-- rule: assignments_before_start | a task is assigned or reassigned only before work starts (no task_assigned at or after first_started_at)
+SELECT count(*) FROM qa.events e JOIN raw.tasks t USING (task_id)
+WHERE e.event_name = 'task_assigned' AND e.event_at_utc >= t.first_started_at;
+
+-- rule: handoffs_while_in_progress | a hand-off happens after the task's start and before it is completed or cancelled
+SELECT count(*) FROM qa.events h
+JOIN raw.tasks t USING (task_id)
+LEFT JOIN (
+    SELECT task_id, min(event_at_utc) AS at FROM qa.events
+    WHERE event_name = 'task_status_changed' AND json_extract_string(properties, '$.to_status') = 'cancelled'
+    GROUP BY task_id
+) c USING (task_id)
+WHERE h.event_name = 'handoff_completed'
+  AND (t.first_started_at IS NULL OR h.event_at_utc <= t.first_started_at
+       OR h.event_at_utc >= t.completed_at OR h.event_at_utc >= c.at);
