@@ -425,6 +425,7 @@ MUTATIONS = [
             DASHBOARD,
             event_at_utc="getvariable('window_end')",
             ingested_at_utc=f"getvariable('window_end') + {LATENCY}",
+            session_id="user_id * 100000 + 99999",  # a sitting of its own, the user's last: sessions stay in order
         ),
     ),
     Mutation(
@@ -572,6 +573,7 @@ MUTATIONS = [
             user_id=COLLEAGUE.format(TO_USER),
             properties=f"json_object('from_user_id', {COLLEAGUE.format(TO_USER)}, 'to_user_id', {TO_USER})::VARCHAR",
         ),
+        also={"session_of_its_user": 1},  # the event keeps its session, which names the real holder
     ),
     # a blocker resolved by a colleague who does not hold the task
     Mutation(
@@ -582,6 +584,7 @@ MUTATIONS = [
             f"event_name = 'blocker_resolved' AND {EVENT} AND {COLLEAGUE.format('NULL')} IS NOT NULL",
             user_id=COLLEAGUE.format("NULL"),
         ),
+        also={"session_of_its_user": 1},  # the event keeps its session, which names the real holder
     ),
     # the one who started the task is assigned it again a second later (same holder: only the order is wrong)
     Mutation(
@@ -797,7 +800,11 @@ SNAPSHOT_MUTATIONS = [
             "not_yet_arrived",
             _change(
                 "event_id",
-                f"{DASHBOARD} AND {OWN_USER.format('activated_at')} < getvariable('as_of') - INTERVAL 1 HOUR",
+                f"{DASHBOARD} AND {OWN_USER.format('activated_at')} < getvariable('as_of') - INTERVAL 1 HOUR "
+                # its sitting stays after the user's others and after its login: sessions stay in order
+                "AND NOT EXISTS (SELECT 1 FROM qa.all_events x WHERE x.user_id = t.user_id "
+                f"AND (x.session_id <> t.session_id OR x.event_name = 'login_succeeded') "
+                f"AND x.event_at_utc >= getvariable('as_of') - {LATENCY} AND x.event_id <> t.event_id)",
                 event_at_utc=f"getvariable('as_of') - {LATENCY}",
                 ingested_at_utc="getvariable('as_of')",
             ),
