@@ -88,16 +88,18 @@ BAD = [
         "scenarios.ingestion_incident.start",
     ),
     (
-        "holiday outside the window",
-        "scenarios: {holidays: {enabled: true, days: [2024-12-25, 2025-01-01]}}",
-        "scenarios.holidays.days",
+        "extra day off outside the window",
+        "scenarios: {holidays: {enabled: true, extra_days: [2024-12-27, 2025-12-29]}}",
+        "scenarios.holidays.extra_days holds 2024-12-27",
     ),
     (
-        "holiday listed twice, even when off",
-        "scenarios: {holidays: {days: [2025-01-01, 2025-01-01]}}",
-        "scenarios.holidays.days lists 2025-01-01 twice",
+        "extra day off listed twice, even when off",
+        "scenarios: {holidays: {enabled: false, extra_days: [2025-12-29, 2025-12-29]}}",
+        "scenarios.holidays.extra_days lists 2025-12-29 twice",
     ),
-    ("holidays on without days", "scenarios: {holidays: {enabled: true, days: []}}", "lists no days"),
+    ("a list of holidays (the calendars know them)", "scenarios: {holidays: {days: [2025-01-01]}}", "extra_days"),
+    ("Friday factor above 2", "activity: {weekday_factors: {fri: 2.5}}", "activity.weekday_factors.fri"),
+    ("lull from 32 December", "activity: {year_end_lull: {from_december_day: 32}}", "from_december_day"),
     (
         "revamp without 4 weeks of cohorts after it",
         "scenarios: {onboarding_revamp: {enabled: true, date: 2025-12-01}}",
@@ -246,7 +248,7 @@ def test_a_shared_base_is_applied_once_and_never_undoes_an_earlier_file(tmp_path
     """--params tiny.yaml --params mine.yaml (mine extends default.yaml too): tiny's values stay."""
     mine = write_params(tmp_path, f"extends: {ROOT / 'params/default.yaml'}\nseed: 5\n", "mine.yaml")
     p = P.load([TINY, mine])
-    assert (p.accounts.count, p.seed) == (16, 5)
+    assert (p.accounts.count, p.seed) == (18, 5)
 
 
 def test_extends_is_relative_to_the_file_and_may_chain(tmp_path, monkeypatch):
@@ -256,7 +258,9 @@ def test_extends_is_relative_to_the_file_and_may_chain(tmp_path, monkeypatch):
     leaf = write_params(tmp_path / "presets" / "team", "extends: ../small.yaml\nseed: 3\n", "mine.yaml")
     monkeypatch.chdir(tmp_path)
     p = P.load("presets/team/mine.yaml")
-    assert (p.accounts.count, p.seed, p.users_per_account.max) == (12, 3, 25)
+    tiny_max = preset("tiny")["users_per_account"]["max"]  # the chain's root gives the rest
+    assert (p.accounts.count, p.seed, p.users_per_account.max) == (12, 3, tiny_max)
+    assert tiny_max != preset("default")["users_per_account"]["max"]
     assert P.load(leaf) == p
 
 
@@ -306,13 +310,14 @@ def test_every_problem_is_reported_at_once(tmp_path, capsys):
 
 
 def test_a_shorter_window_names_every_scenario_outside_it(capsys):
-    """default.yaml with window.end moved to March: each of the four scenarios is named, and the long cycles
-    that need a longer window, in one run."""
+    """default.yaml with window.end moved to March: each of the three dated scenarios is named, and the long
+    cycles that need a longer window, in one run (the holidays come from each year's calendars: no edit)."""
     assert run.main(["--params", str(ROOT / "params/default.yaml"), "--set", "window.end=2025-03-31", "--dry-run"]) == 2
     err = capsys.readouterr().err
-    for key in ("feature_launch", "ingestion_incident", "holidays", "onboarding_revamp", "outliers.long_cycle_share"):
+    for key in ("feature_launch", "ingestion_incident", "onboarding_revamp", "outliers.long_cycle_share"):
         assert f".{key}" in err, err
-    assert len(err.strip().splitlines()) == 5  # the four scenarios, and a quarter is too short for 60-day cycles
+    assert "holidays" not in err
+    assert len(err.strip().splitlines()) == 4  # three scenarios, and a quarter is too short for 60-day cycles
     assert "--set window.end=2025-03-31" in err  # the layer that broke the rule is named
 
 

@@ -173,6 +173,10 @@ def test_periods_are_the_account_history(plan):
     assert np.array_equal(plan.tier_at(a, np.full(plan.n_accounts, w1 - 1)), plan.tier)
     assert np.array_equal(plan.tier_at(ids, frm), tier)
     assert np.array_equal(plan.trial_at(ids, frm), t["is_trial"])
+    unused = plan.period_from == NEVER
+    assert np.all(unused == (plan.period_tier == A.NO_TIER)) and not plan.period_trial[unused].any()
+    assert not np.any(unused[:, :-1] & ~unused[:, 1:])  # unused slots last
+    assert np.all(np.diff(plan.period_from, axis=1)[~unused[:, 1:]] > 0)  # the others strictly in time order
     assert np.all(plan.tier[plan.internal] == ENTERPRISE) and np.all(plan.churn_at[plan.internal] == NEVER)
 
 

@@ -143,26 +143,6 @@ COLLEAGUE = (
     "AND u.user_id <> t.user_id AND u.user_id IS DISTINCT FROM {})"
 )
 TO_USER = "TRY_CAST(json_extract(properties, '$.to_user_id') AS BIGINT)"
-# a session of another user of the row's account (not `{}`) that is going on at the row's moment (an event of
-# it before and one after): the row can move into it, user and client too, and every session stays in order
-SITTING = (
-    "(SELECT min(s.session_id) FROM (SELECT session_id, any_value(account_id) AS account_id, min(event_at_utc) AS "
-    "first_at, max(event_at_utc) AS last_at FROM raw.events GROUP BY session_id) s WHERE s.account_id = "
-    "t.account_id AND s.session_id // 100000 <> t.user_id AND s.session_id // 100000 IS DISTINCT FROM {} "
-    "AND s.first_at < t.event_at_utc AND s.last_at > t.event_at_utc)"
-)
-
-
-def _into_sitting(exclude: str) -> dict[str, str]:
-    """Columns moving the row into SITTING.format(exclude): its session, that session's user and client."""
-    sitting = SITTING.format(exclude)
-    return dict(
-        user_id=f"{sitting} // 100000",
-        session_id=sitting,
-        client=f"(SELECT any_value(c.client) FROM raw.events c WHERE c.session_id = {sitting})",
-    )
-
-
 NOWHERE = "999999999"  # an id no account, user, project or task has
 
 
@@ -440,11 +420,12 @@ MUTATIONS = [
     Mutation(
         "events_in_window",
         "events",
-        _change(  # a view of the user's last session (moved later, it still follows their other sessions)
+        _change(
             "event_id",
-            f"{DASHBOARD} AND session_id = (SELECT max(x.session_id) FROM raw.events x WHERE x.user_id = t.user_id)",
+            DASHBOARD,
             event_at_utc="getvariable('window_end')",
             ingested_at_utc=f"getvariable('window_end') + {LATENCY}",
+            session_id="user_id * 100000 + 99999",  # a sitting of its own, the user's last: sessions stay in order
         ),
     ),
     Mutation(
@@ -483,11 +464,7 @@ MUTATIONS = [
             "AND e.event_name IN ('task_assigned', 'handoff_completed')) "
             f"AND {OWN_USER.format('activated_at')} < {OWN_TASK.format('created_at')} - INTERVAL 1 SECOND "
             "AND (SELECT p.created_at FROM raw.projects p WHERE p.project_id = t.project_id) "
-            f"< {OWN_TASK.format('created_at')} - INTERVAL 1 SECOND "
-            # in the session that created the task, which was going on a second before (sessions stay in order)
-            "AND session_id = (SELECT c.session_id FROM raw.events c WHERE c.task_id = t.task_id "
-            "AND c.event_name = 'task_created') AND EXISTS (SELECT 1 FROM raw.events x WHERE x.session_id = "
-            f"t.session_id AND x.event_at_utc < {OWN_TASK.format('created_at')} - INTERVAL 1 SECOND)",
+            f"< {OWN_TASK.format('created_at')} - INTERVAL 1 SECOND",
             event_at_utc=f"{OWN_TASK.format('created_at')} - INTERVAL 1 SECOND",
             ingested_at_utc=f"{OWN_TASK.format('created_at')} - INTERVAL 1 SECOND + {LATENCY}",
         ),
@@ -586,28 +563,28 @@ MUTATIONS = [
         ),
         also={"session_of_its_user": 1},  # the note keeps its session, which names the note's real writer
     ),
-    # a hand-off made (and named as made) by a colleague who does not hold the task, in a session of theirs
+    # a hand-off made (and named as made) by a colleague who does not hold the task
     Mutation(
         "handoff_by_current_holder",
         "events",
         _change(
             "event_id",
-            f"event_name = 'handoff_completed' AND {EVENT} AND {SITTING.format(TO_USER)} IS NOT NULL",
-            **_into_sitting(TO_USER),
-            properties=f"json_object('from_user_id', {SITTING.format(TO_USER)} // 100000, 'to_user_id', "
-            f"{TO_USER})::VARCHAR",
+            f"event_name = 'handoff_completed' AND {EVENT} AND {COLLEAGUE.format(TO_USER)} IS NOT NULL",
+            user_id=COLLEAGUE.format(TO_USER),
+            properties=f"json_object('from_user_id', {COLLEAGUE.format(TO_USER)}, 'to_user_id', {TO_USER})::VARCHAR",
         ),
+        also={"session_of_its_user": 1},  # the event keeps its session, which names the real holder
     ),
-    # a blocker resolved by a colleague who does not hold the task, in a session of theirs
+    # a blocker resolved by a colleague who does not hold the task
     Mutation(
         "steps_by_current_holder",
         "events",
         _change(
             "event_id",
-            f"event_name IN ('blocker_resolved', 'blocker_added', 'task_completed') AND {EVENT} "
-            f"AND {SITTING.format('NULL')} IS NOT NULL",
-            **_into_sitting("NULL"),
+            f"event_name = 'blocker_resolved' AND {EVENT} AND {COLLEAGUE.format('NULL')} IS NOT NULL",
+            user_id=COLLEAGUE.format("NULL"),
         ),
+        also={"session_of_its_user": 1},  # the event keeps its session, which names the real holder
     ),
     # the one who started the task is assigned it again a second later (same holder: only the order is wrong)
     Mutation(
@@ -788,7 +765,7 @@ def test_one_bad_row_counts_once(tiny_data, tmp_path, rule, table, sql, expected
 
 
 # --------------------------------------------------------------------------- the as_of cut, both ways
-AS_OF = dt.datetime(2025, 12, 31, 15, 0)
+AS_OF = dt.datetime(2025, 12, 29, 15, 0)  # a Monday afternoon: deliveries on both sides, even in the year-end lull
 
 
 @pytest.fixture(scope="module")
@@ -823,7 +800,11 @@ SNAPSHOT_MUTATIONS = [
             "not_yet_arrived",
             _change(
                 "event_id",
-                f"{DASHBOARD} AND {OWN_USER.format('activated_at')} < getvariable('as_of') - INTERVAL 1 HOUR",
+                f"{DASHBOARD} AND {OWN_USER.format('activated_at')} < getvariable('as_of') - INTERVAL 1 HOUR "
+                # its sitting stays after the user's others and after its login: sessions stay in order
+                "AND NOT EXISTS (SELECT 1 FROM qa.all_events x WHERE x.user_id = t.user_id "
+                f"AND (x.session_id <> t.session_id OR x.event_name = 'login_succeeded') "
+                f"AND x.event_at_utc >= getvariable('as_of') - {LATENCY} AND x.event_id <> t.event_id)",
                 event_at_utc=f"getvariable('as_of') - {LATENCY}",
                 ingested_at_utc="getvariable('as_of')",
             ),

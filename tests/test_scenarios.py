@@ -6,12 +6,15 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
 from helpers import io, scenarios
 from helpers import params as P
+from helpers.generate import calendar, vocab
 
 from .conftest import ROOT, dataset, generate, incident_window, params_variant
 
@@ -23,62 +26,126 @@ def _read(data_dir, name, columns=None) -> pd.DataFrame:
 @pytest.mark.slow
 @pytest.mark.xdist_group("default")  # one build of the default dataset
 def test_feature_launch_raises_handoffs_for_the_segment_only(default_data):
-    """After the launch date the segment's hand-off share roughly doubles; other accounts stay level."""
+    """After the launch date the segment's hand-off share roughly doubles; other accounts do not."""
     params = io.load_params(default_data)
     f = params.scenarios.feature_launch
     assert f.enabled
     tasks = _read(default_data, "tasks", ["task_id", "account_id", "created_at"])
     accounts = _read(default_data, "accounts", ["account_id", "plan_tier", "is_internal", "created_at"])
-    events = _read(default_data, "events", ["task_id", "event_name", "user_id", "properties"])
-    handed = set(events.query("event_name == 'handoff_completed'").task_id)
-    started = events[(events.event_name == "task_status_changed") & events.properties.str.contains('"in_progress"}')]
+    handed = set(
+        _read(default_data, "events", ["task_id", "event_name"]).query("event_name == 'handoff_completed'").task_id
+    )
     t = tasks.merge(accounts.drop(columns="created_at"), on="account_id").query("not is_internal")
     t = t[t.created_at < pd.Timestamp("2025-11-15")]  # recent tasks have not had time to be handed off
     t["handed"] = t.task_id.isin(handed)
     t["after"] = t.created_at >= pd.Timestamp(f.date)
     t["segment"] = t.plan_tier.isin(f.plan_tiers)
     share = t.groupby(["segment", "after"]).handed.mean()
-    # the segment's rate roughly doubles (x2.0 on the hand-off probability, adopted over the weeks after the
-    # launch; some hand-offs never happen)
+    # the segment's rate roughly doubles (x2.0 on the hand-off probability, some hand-offs never happen)
     assert share[True, True] / share[True, False] > 1.6, share
-    # each other user keeps their own rate. Pooled, the other accounts' rate drifts with their mix (free
+    # each other account keeps its own rate. Pooled, the other accounts' rate drifts up with their mix (free
     # accounts, small teams with few hand-offs, churn far more than paid ones, so their share of the tasks falls
-    # after June), and hand-offs are a habit of some users (tasks.handoff_user_share), so an account's rate
-    # moves with who does its work as people join and leave. So: per user who starts the work, 20+ tasks on
-    # each side, each after-task expected at its own starter's rate before; observed / expected hand-offs.
-    t = t.merge(started[["task_id", "user_id"]].rename(columns={"user_id": "starter"}), on="task_id")
-    per = t.groupby(["segment", "starter", "after"]).handed.agg(["sum", "size"])
+    # after June), and a young account's rate rises as its team grows (invitations: mean 25 days). So: accounts
+    # grown by the launch (signed up 90+ days before), 50+ tasks on each side, each after-task expected at its
+    # own account's rate before; observed / expected hand-offs.
+    grown = accounts[accounts.created_at < pd.Timestamp(f.date) - pd.Timedelta(days=90)].account_id
+    per = t[t.account_id.isin(grown)].groupby(["segment", "account_id", "after"]).handed.agg(["sum", "size"])
     per = per.unstack("after")
-    per = per[(per["size"] >= 20).all(axis=1)]
+    per = per[(per["size"] >= 50).all(axis=1)]
     expected = per["size", True] * per["sum", False] / per["size", False]
     ratio = per["sum", True].groupby("segment").sum() / expected.groupby("segment").sum()
-    assert ratio[True] > 1.6 and 0.85 < ratio[False] < 1.15, ratio
+    # The other accounts' own rates still drift up as their teams settle into hand-offs (accounts signed up
+    # before March: 3% of January's tasks handed off, 11% of April's, 14% of June's, level from then on), so
+    # the launch is judged against that drift (difference in differences): the segment gains clearly more than
+    # the others (default, seed 22: 1.91x against 1.37x, so 1.39x; the adoption ramp, mean 3 weeks, dilutes
+    # the x2 of the hand-off probability), and the others are far from doubling.
+    assert ratio[True] > 1.6 and ratio[True] / ratio[False] > 1.3 and ratio[False] < 1.45, ratio
 
 
-def _typical_ratio(daily: pd.Series, day: pd.Timestamp) -> float:
-    same_weekday = [daily.get(day + pd.Timedelta(weeks=k)) for k in (-3, -2, -1, 1, 2, 3)]
-    return daily[day] / pd.Series([v for v in same_weekday if v is not None]).median()
+TABLE_NAMES = ("events", "users", "accounts")
+
+
+def _local_days(data_dir) -> pd.DataFrame:
+    """Customers' events and active users per (time zone's country, local day), from the tables."""
+    zones = ", ".join(f"('{tz}', '{code}')" for tz, code in vocab.ZONE_COUNTRY.items())
+    events, users, accounts = (f"read_parquet('{io.table_dir(data_dir, t)}/*.parquet')" for t in TABLE_NAMES)
+    sql = f"""
+        WITH zones(tz, country) AS (VALUES {zones})
+        SELECT z.country, timezone(u.timezone, timezone('UTC', e.event_at_utc))::DATE AS day,
+               count(*) AS events, count(DISTINCT e.user_id) AS users
+        FROM {events} e JOIN {users} u USING (user_id) JOIN {accounts} a ON a.account_id = u.account_id
+        JOIN zones z ON z.tz = u.timezone
+        WHERE NOT a.is_internal GROUP BY ALL"""
+    local = duckdb.connect().execute(sql).df()
+    local["day"] = pd.to_datetime(local["day"]).dt.date
+    return local
+
+
+def _days_off(countries: set[str], first: dt.date, last: dt.date) -> set[dt.date]:
+    """Days the package's calendars give off (to most employers) in any of the countries."""
+    return {
+        h.day
+        for h in calendar.holidays_between(first, last)
+        if vocab.ZONE_COUNTRY[h.zone] in countries and h.share >= 0.5
+    }
+
+
+def _ratio(local: pd.DataFrame, countries: set[str], day: dt.date, what: str = "users") -> float:
+    """The countries' customers on a local day / the mean of the same weekday one and two weeks either
+    side, leaving out neighbours that are a holiday in any of those countries."""
+    daily = local[local.country.isin(countries)].groupby("day")[what].sum()
+    off = _days_off(countries, day - dt.timedelta(days=14), day + dt.timedelta(days=14))
+    near = [d for d in (day + dt.timedelta(weeks=k) for k in (-2, -1, 1, 2)) if d not in off]
+    return daily.get(day, 0) / np.mean([daily.get(d, 0) for d in near])
 
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("default")  # one build of the default dataset
-def test_holidays_dip_activity(default_data):
-    """Key events on each listed holiday fall far below the same weekday's level; normal Mondays do not."""
+def test_holidays_follow_each_countrys_calendar(default_data):
+    """US customers dip on July 4 and Thanksgiving and work on Easter Monday; British and German customers
+    take Easter Monday off; over every country's public holidays, customers are a fraction of a normal
+    day. (Active users: a holiday is a day people are not in the product.)"""
     params = io.load_params(default_data)
-    h = params.scenarios.holidays
-    assert h.enabled
-    ev = _read(default_data, "events", ["event_name", "event_at_utc"])
-    key = ev[
-        ev.event_name.astype(str).isin(["task_created", "task_completed", "handoff_completed", "blocker_resolved"])
-    ]
-    daily = key.groupby(key.event_at_utc.dt.normalize()).size()
-    inner = [pd.Timestamp(d) for d in h.days if dt.date(2025, 1, 1) < d < dt.date(2025, 12, 29)]
-    assert inner
-    for day in inner:  # x0.15 sessions: far below a normal day (time zones blur the UTC day a little)
-        assert _typical_ratio(daily, day) < 0.5, day
-    normal = list(pd.date_range("2025-03-03", "2025-11-28", freq="7D"))  # Mondays, no holiday
-    ratios = [_typical_ratio(daily, d) for d in normal]
-    assert 0.85 < pd.Series(ratios).median() < 1.15
+    assert params.scenarios.holidays.enabled
+    local = _local_days(default_data)
+    for day in (dt.date(2025, 7, 4), dt.date(2025, 11, 27)):
+        assert _ratio(local, {"US"}, day) < 0.4, day
+        assert _ratio(local, {"US"}, day, "events") < 0.5, day
+    assert _ratio(local, {"US"}, dt.date(2025, 4, 21)) > 0.85
+    assert _ratio(local, {"US"}, dt.date(2025, 4, 21), "events") > 0.8
+    assert _ratio(local, {"GB", "DE"}, dt.date(2025, 4, 21)) < 0.5
+    assert _ratio(local, {"GB", "DE"}, dt.date(2025, 4, 28)) > 0.7  # the Monday after: a normal day
+    # each country's holidays on weekdays after the first month, pooled: far below a normal day
+    first, last = params.window.start + dt.timedelta(days=35), params.window.end - dt.timedelta(days=14)
+    on, normal = 0, 0.0
+    for code, *_ in vocab.COUNTRIES:
+        daily = local[local.country == code].groupby("day").users.sum()
+        off = _days_off({code}, params.window.start, params.window.end)
+        for d in sorted(d for d in off if d.weekday() < 5 and first <= d <= last):
+            near = [d + dt.timedelta(weeks=k) for k in (-2, -1, 1, 2)]
+            on += daily.get(d, 0)
+            normal += np.mean([daily.get(n, 0) for n in near if n not in off])
+    assert on / normal < 0.4, (on, normal)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("default")  # one build of the default dataset
+def test_year_end_lull_and_lighter_fridays(default_data):
+    """Customers' weekdays from mid-December (outside the holidays) fall well below late November and
+    early December's; Friday is lighter than Tuesday-Wednesday (local days)."""
+    local = _local_days(default_data)
+    daily = local.groupby("day")[["events", "users"]].sum()
+    daily.index = pd.to_datetime(daily.index)
+    weekday = daily[daily.index.day_of_week < 5]
+    before = weekday.loc["2025-11-17":"2025-12-12"].drop(pd.Timestamp("2025-11-27")).mean()  # not Thanksgiving
+    lull = weekday.loc[pd.to_datetime(["2025-12-22", "2025-12-23", "2025-12-29", "2025-12-30"])].mean()
+    assert lull.users / before.users < 0.7, (lull, before)
+    assert lull.events / before.events < 0.85, (lull, before)
+    weeks = daily.loc["2025-02-01":"2025-11-30"]
+    per = weeks.groupby(weeks.index.day_of_week).mean()
+    for what in ("users", "events"):
+        friday = per.loc[4, what] / per.loc[[1, 2], what].mean()
+        assert 0.75 < friday < 0.95, (what, friday)
 
 
 @pytest.mark.slow
@@ -155,7 +222,14 @@ def test_scenarios_table_and_notes_name_every_scenario():
     t = scenarios.scenarios_table(params).to_pandas()
     assert set(t.scenario) == {"feature_launch", "ingestion_incident", "holidays", "onboarding_revamp"}
     assert t.enabled.all()
-    assert (t.scenario == "holidays").sum() == len(params.scenarios.holidays.days)
+    hol = t[t.scenario == "holidays"].set_index("starts_at")
+    assert hol.index.is_unique  # one row per day off, the countries in the segment
+    july4, easter_monday = hol.loc[pd.Timestamp("2025-07-04")], hol.loc[pd.Timestamp("2025-04-21")]
+    assert "US" in july4.segment and "Independence Day (US)" in july4.rule and "x0.15" in july4.rule
+    assert "US" not in easter_monday.segment and "GB" in easter_monday.segment and "DE" in easter_monday.segment
+    assert "Easter Monday" in easter_monday.rule
+    columbus = hol.loc[pd.Timestamp("2025-10-13")].rule  # a working day for most US employers: a small dip
+    assert "Columbus Day (US), a day off at 12% of employers" in columbus and "x0.90" in columbus
     notes = scenarios.notes(params)
     assert len(notes) == 4 and any("Hand-off assistant" in n for n in notes)
     tiny = P.load(ROOT / "params/tiny.yaml")
@@ -184,7 +258,9 @@ def test_generation_notes_name_every_enabled_scenario():
     section = notes.split("## Scenarios", 1)[1].split("## Answer keys", 1)[0]
     for name in ("feature_launch", "ingestion_incident", "holidays", "onboarding_revamp"):
         assert section.count(f"| {name} |") == 1, name
-    assert "2025-12-25" in section and "Hand-off assistant" in section
+    holidays = next(line for line in section.splitlines() if line.startswith("| holidays |"))
+    assert "| 2025-01-01 | 2025-12-31 |" in holidays and "days off" in holidays and "x0.15" in holidays
+    assert "Hand-off assistant" in section
     assert "as of 2025-12-31T18:00:00 UTC" in notes and "`user_retention` (3 rows)" in notes
 
 

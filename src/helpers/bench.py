@@ -42,7 +42,7 @@ def _ceiling(n_events: int, out: str) -> dict:
     import pyarrow.parquet as pq
 
     from .io import parquet_options
-    from .schema import EVENT_NAMES, EVENTS
+    from .schema import CLIENTS, EVENT_NAMES, EVENTS
 
     rng = np.random.default_rng(0)
     chunk = 1_000_000
@@ -61,6 +61,10 @@ def _ceiling(n_events: int, out: str) -> dict:
                 "event_id": pa.array(lo + np.arange(n, dtype=np.int64)),
                 "account_id": pa.array(rng.integers(1, 15_000, n)),
                 "user_id": pa.array(rng.integers(1, 330_000, n)),
+                "session_id": pa.array(rng.integers(100_001, 33_000_000_000, n)),
+                "client": pa.DictionaryArray.from_arrays(
+                    pa.array(rng.integers(0, len(CLIENTS), n).astype(np.int8)), pa.array(CLIENTS)
+                ),
                 "event_name": pa.DictionaryArray.from_arrays(
                     pa.array(rng.integers(0, len(EVENT_NAMES), n).astype(np.int8)), pa.array(EVENT_NAMES)
                 ),
@@ -240,6 +244,7 @@ def bench(presets: list[str], whole_run: bool = True) -> dict:
     }
     for name in presets:
         path, factor = PRESETS[name]
+        (PROJECT_ROOT / "data").mkdir(exist_ok=True)  # a fresh clone has no data/ until the first run
         scratch = Path(tempfile.mkdtemp(prefix=f"bench-{name}-", dir=PROJECT_ROOT / "data"))
         try:
             params_path = _scaled(path, factor, scratch)

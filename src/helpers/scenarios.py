@@ -7,8 +7,9 @@ Each is off unless `enabled`, and each changes one rule of the simulation:
   the segment's hand-offs ramp up over the weeks after the launch;
 - ingestion_incident: every event that happens in [start, start + hours) is held back by the pipeline
   and ingested at the end of the stretch + backfill_delay_hours (+ its normal latency): all late;
-- holidays: on the listed days (each user's local calendar) a user is in the product with
-  probability x activity_factor;
+- holidays: on the public holidays of a user's time zone's country (the `holidays` package; each
+  user's local calendar), and on extra_days everywhere, a customer is in the product with probability
+  x activity_factor (helpers.generate.calendar; a holiday few employers give off counts for its share);
 - onboarding_revamp: users activated from `date` on are early churners ("tourists") with
   probability early_churn_share instead of users.churn.early_share.
 The simulation's draws do not change with a scenario (the same uniforms are compared against other
@@ -24,21 +25,10 @@ from typing import NamedTuple
 import numpy as np
 import pyarrow as pa
 
+from .generate import calendar, vocab
 from .params import Params
 from .schema import PLAN_TIERS, TRUTH_TABLES
 from .units import DAY, HOUR, NEVER, moment_us, to_us
-
-
-def holiday_days(params: Params, start: dt.date, days: int) -> np.ndarray:
-    """holiday[d + 1] for window days d in -1..days (the columns of sessions.build_sessions)."""
-    out = np.zeros(days + 2, dtype=bool)
-    h = params.scenarios.holidays
-    if h.enabled:
-        for day in h.days:
-            col = (day - start).days + 1
-            if 0 <= col < days + 2:
-                out[col] = True
-    return out
 
 
 def feature_adoption(params: Params, tier: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -108,7 +98,7 @@ class ScenarioRow(NamedTuple):
 
 def scenarios_table(params: Params) -> pa.Table:
     """truth/scenarios.parquet: one row per scenario (enabled or not), with when, for whom and what changes.
-    Timestamps are naive UTC; holidays have one row per day."""
+    Timestamps are naive UTC; holidays have one row per day off (the countries in `segment`)."""
     rows = [_feature_launch(params), _ingestion_incident(params), *_holidays(params), _onboarding_revamp(params)]
     schema = TRUTH_TABLES["scenarios"].arrow_schema
     return pa.table({f.name: pa.array([getattr(r, f.name) for r in rows], f.type) for f in schema}, schema=schema)
@@ -145,19 +135,65 @@ def _ingestion_incident(params: Params) -> ScenarioRow:
 
 
 def _holidays(params: Params) -> list[ScenarioRow]:
+    """One row per day of the window that is a holiday somewhere (or an extra day): the countries
+    (zones, where only part of a country has it) in `segment`, each holiday's name and factor in `rule`."""
     h = params.scenarios.holidays
-    return [
-        ScenarioRow(
-            "holidays",
-            h.enabled,
-            moment_us(day),
-            moment_us(day) + DAY,
-            "all external accounts (local calendar)",
-            f"chance of a session x{h.activity_factor:g} on {day.isoformat()}",
-            "key events per day against the typical same weekday (04_qa_profile)",
+    by_day: dict[dt.date, list[calendar.Holiday]] = {}
+    for hol in calendar.window_holidays(params):
+        by_day.setdefault(hol.day, []).append(hol)
+    rows = []
+    for day in sorted(set(by_day) | set(h.extra_days)):
+        extra = day in h.extra_days
+        segment = "every country" if extra else ", ".join(_places(by_day[day]))
+        rows.append(
+            ScenarioRow(
+                "holidays",
+                h.enabled,
+                moment_us(day),
+                moment_us(day) + DAY,
+                f"external users in {segment} (local calendar)",
+                _holiday_rule(by_day.get(day, []), extra, h.activity_factor),
+                "active customers per local day against the same weekday, by country (04_qa_profile)",
+            )
         )
-        for day in h.days or []
-    ]
+    return rows
+
+
+def _places(day_off: list[calendar.Holiday]) -> list[str]:
+    """Country codes, or "CA (America/Toronto)" where only some of a country's zones have the day off."""
+    zones = {hol.zone for hol in day_off}
+    out = []
+    for code, _, _, country_zones in vocab.COUNTRIES:
+        mine = [tz for tz, _ in country_zones if tz in zones]
+        if mine:
+            out.append(code if len(mine) == len(country_zones) else f"{code} ({', '.join(mine)})")
+    return out
+
+
+def _countries(codes: list[str]) -> str:
+    """Country codes in the vocabulary's order (largest customer bases first)."""
+    order = [code for code, *_ in vocab.COUNTRIES]
+    return ", ".join(sorted(codes, key=order.index))
+
+
+def _holiday_rule(day_off: list[calendar.Holiday], extra: bool, factor: float) -> str:
+    """ "chance of a session x0.15: Christmas Day (US, GB, ...); Christmas (IN)", and a holiday few
+    employers give off with its own factor: "x0.90: Columbus Day (US), a day off at 12% of employers"."""
+    groups: dict[float, dict[str, list[str]]] = {}
+    for hol in day_off:
+        places = groups.setdefault(1.0 if extra else hol.share, {}).setdefault(hol.name, [])
+        if vocab.ZONE_COUNTRY[hol.zone] not in places:
+            places.append(vocab.ZONE_COUNTRY[hol.zone])
+    full = [f"{name} ({_countries(places)})" for name, places in groups.pop(1.0, {}).items()]
+    if extra:
+        full.insert(0, "a company-wide day off (scenarios.holidays.extra_days)")
+    parts = [f"chance of a session x{factor:g}: " + "; ".join(full)] if full else []
+    for share in sorted(groups, reverse=True):
+        parts += [
+            f"x{1 - share * (1 - factor):.2f}: {name} ({_countries(places)}), a day off at {share:.0%} of employers"
+            for name, places in groups[share].items()
+        ]
+    return "; ".join(parts)
 
 
 def _onboarding_revamp(params: Params) -> ScenarioRow:
@@ -182,9 +218,18 @@ def notes(params: Params) -> list[str]:
             continue
         seen.add(r["scenario"])
         if r["scenario"] == "holidays":
-            days = ", ".join(d.isoformat() for d in params.scenarios.holidays.days)
-            out.append(f"holidays: {days}: chance of a session x{params.scenarios.holidays.activity_factor:g}")
+            out.append(_holidays_note(params, t))
             continue
         when = r["starts_at"].isoformat(sep=" ") + (f" .. {r['ends_at'].isoformat(sep=' ')}" if r["ends_at"] else "")
         out.append(f"{r['scenario']} ({when} UTC, {r['segment']}): {r['rule']}")
     return out
+
+
+def _holidays_note(params: Params, rows: list[dict]) -> str:
+    days = [r for r in rows if r["scenario"] == "holidays"]
+    h = params.scenarios.holidays
+    extra = f"; extra days off everywhere: {', '.join(map(str, h.extra_days))}" if h.extra_days else ""
+    return (
+        f"holidays: each country's public holidays in its users' local calendars ({len(days)} days of the window "
+        f"are a holiday somewhere; truth/scenarios lists them): chance of a session x{h.activity_factor:g}{extra}"
+    )

@@ -37,6 +37,7 @@ ENTERPRISE = PLAN_TIERS.index("enterprise")
 # Plan periods an account can go through: signup plan, trial end, free -> team, -> business, -> enterprise,
 # team -> free (at most five of them happen to one account).
 MAX_PERIODS = 6
+NO_TIER = -1  # the tier of an unused plan-period slot
 PERIOD_ID_STRIDE = 100  # account_plan_id = account_id * 100 + n (n = 1, 2, ... in time order)
 MIN_STEP = HOUR  # the shortest plan period (a plan change is at least this long after the previous one)
 # Each country's main (first) time zone: where a company's signup hour is local.
@@ -72,7 +73,6 @@ ACCOUNT_NORMALS = (
     "projects",
 )
 PROJECT_UNIFORMS = ("with_team", "lag")
-PROJECT_NORMALS = ("first_lag",)
 
 
 @dataclass
@@ -99,7 +99,7 @@ class AccountPlan:
     internal: np.ndarray  # bool per account: the vendor's own QA/demo workspace
     employees: np.ndarray  # the company's headcount (its band is accounts.company_size)
     period_from: np.ndarray  # (accounts, MAX_PERIODS) us, NEVER for unused slots
-    period_tier: np.ndarray  # (accounts, MAX_PERIODS) index into PLAN_TIERS
+    period_tier: np.ndarray  # (accounts, MAX_PERIODS) index into PLAN_TIERS, NO_TIER for unused slots
     period_trial: np.ndarray  # (accounts, MAX_PERIODS) bool
     account_plans: pa.Table | None = None  # the published account_plans table
 
@@ -130,7 +130,7 @@ def plan_accounts(params: Params) -> AccountPlan:
     """Draw accounts and the per-account plan; the same params always give the same plan. One stream
     ("accounts", 0), drawn in this order: a row of ACCOUNT_UNIFORMS and one of ACCOUNT_NORMALS per
     account (rows then ordered by signup time: account i takes the i-th signup's rows), a row of
-    PROJECT_UNIFORMS and one of PROJECT_NORMALS per project; company names from the names stream;
+    PROJECT_UNIFORMS per project; company names from the names stream;
     internal workspaces from a stream of their own."""
     rng = stream(params.seed, "accounts", 0)
     n = params.accounts.count
@@ -158,9 +158,8 @@ def plan_accounts(params: Params) -> AccountPlan:
     n_users = _seat_limit(params, n_users, tier)
     n_projects = _project_counts(params, z, n_users)
     pu = rng.random((int(n_projects.sum()), len(PROJECT_UNIFORMS)))
-    pz = rng.normal(0.0, 1.0, (int(n_projects.sum()), len(PROJECT_NORMALS)))
     project_account, nominal = _project_plan(
-        params, DrawColumns(pu, PROJECT_UNIFORMS), DrawColumns(pz, PROJECT_NORMALS), created, churn_at, n_projects, w1
+        params, DrawColumns(pu, PROJECT_UNIFORMS), created, churn_at, n_projects, w1
     )
     industry_names = np.array([i for i, _ in vocab.INDUSTRIES], dtype=object)[industry]
     account_name, domain = _names_and_domains(params, u, country, industry_names, internal)
@@ -290,18 +289,17 @@ def internal_accounts(params: Params, n: int) -> np.ndarray:
 
 @dataclass
 class Periods:
-    """Plan periods, (accounts x MAX_PERIODS): start (NEVER for unused slots, which come last), tier and
-    trial flag, in time order within each account."""
+    """Plan periods, (accounts x MAX_PERIODS): start, tier and trial flag, in time order within each
+    account; unused slots come last (start NEVER, tier NO_TIER, no trial)."""
 
     start: np.ndarray
     tier: np.ndarray
     trial: np.ndarray
-    account_created: np.ndarray
 
     def until(self, end: np.ndarray) -> Periods:
         """Only the periods that start before `end` (per account: its churn or the window's end)."""
         keep = self.start < end[:, None]
-        return Periods(np.where(keep, self.start, NEVER), self.tier, self.trial & keep, self.account_created)
+        return Periods(np.where(keep, self.start, NEVER), np.where(keep, self.tier, NO_TIER), self.trial & keep)
 
     def used(self) -> np.ndarray:
         return self.start != NEVER
@@ -424,7 +422,7 @@ def _plan_periods(
     # the slots are in time order where present; unused ones move to the end
     order = np.argsort(start, axis=1, kind="stable")
     take = (np.arange(n)[:, None], order)
-    return Periods(start[take], tier[take].astype(np.int64), is_trial[take], created)
+    return Periods(start[take], tier[take].astype(np.int64), is_trial[take]).until(np.full(n, NEVER))
 
 
 def _churn_times(params: Params, u: DrawColumns, created: np.ndarray, periods: Periods, w1: int) -> np.ndarray:
@@ -462,16 +460,16 @@ def _project_counts(params: Params, z: DrawColumns, n_users: np.ndarray) -> np.n
 def _project_plan(
     params: Params,
     u: DrawColumns,
-    z: DrawColumns,
     created: np.ndarray,
     churn_at: np.ndarray,
     n_projects: np.ndarray,
     w1: int,
 ):
     """(account, nominal creation time) per project, in creation order within each account (so project
-    ids follow it): the first in the hours after signup; each later one either as the team grows (at a
-    time drawn like a colleague's invitation: projects.with_team_share) or any time in the account's
-    life; all before it ends."""
+    ids follow it): the first at signup (so it is made in the founder's first session: creating a first
+    project is the first onboarding step, and the session's first tasks go into it); each later one
+    either as the team grows (at a time drawn like a colleague's invitation: projects.with_team_share)
+    or any time in the account's life; all before it ends."""
     project_account = np.repeat(np.arange(len(created)), n_projects)
     live = (np.minimum(churn_at, w1) - created)[project_account]
     first_of_account = (
@@ -481,7 +479,7 @@ def _project_plan(
     limit = np.maximum(live.astype(float), 1.0)
     with_team = np.floor(-mean * np.log1p(-u.lag * -np.expm1(-limit / mean)))
     lag = np.where(u.with_team < params.projects.with_team_share, with_team, np.floor(u.lag * limit))
-    lag = np.where(first_of_account, to_us(2.0 * HOUR * np.exp(z.first_lag)), lag.astype(np.int64))
+    lag = np.where(first_of_account, 0, lag.astype(np.int64))
     nominal = np.minimum(created[project_account] + lag, created[project_account] + live - 1)
     order = np.lexsort((nominal, project_account))
     return project_account, nominal[order]

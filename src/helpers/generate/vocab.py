@@ -39,6 +39,40 @@ COUNTRIES: list[tuple[str, float, str, list[tuple[str, float]]]] = [
 # Every time zone a user can have, in a fixed order (index = tz code).
 TIMEZONES: list[str] = sorted({tz for *_, zones in COUNTRIES for tz, _ in zones})
 
+# The country whose public holidays a time zone's users keep (each zone belongs to one country).
+ZONE_COUNTRY: dict[str, str] = {tz: code for code, _, _, zones in COUNTRIES for tz, _ in zones}
+
+# Public holidays (helpers.generate.calendar) come from the pinned `holidays` package: the country's
+# "public" category. Where the holidays differ inside a country, a zone keeps those of the subdivision most
+# of its people live in: England for the UK (Easter Monday and the August bank holiday are English, not
+# Scottish), Ontario and British Columbia for Canada (Victoria Day, Thanksgiving, Boxing Day are
+# provincial), New South Wales and Western Australia for Australia. US zones keep the federal calendar.
+HOLIDAY_SUBDIVISIONS: dict[str, str] = {
+    "Europe/London": "ENG",
+    "America/Toronto": "ON",
+    "America/Vancouver": "BC",
+    "Australia/Sydney": "NSW",
+    "Australia/Perth": "WA",
+}
+# Other categories of the package that employers keep as days off: Sweden's de facto holidays
+# (Midsummer Eve, Christmas Eve, New Year's Eve: offices close, although the law does not say so) and
+# Japan's bank holidays (31 December to 3 January: the New Year break most firms close for).
+HOLIDAY_EXTRA_CATEGORIES: dict[str, tuple[str, ...]] = {"SE": ("de_facto",), "JP": ("bank",)}
+# Public holidays that only some private employers give off: the share of employers that do (every other
+# public holiday counts fully). US federal holidays are paid days off for federal staff; private employers
+# choose: Columbus Day 12%, Veterans Day 15% (BLR Survey of Paid Time Off Practices 2010; IFEBP 2014: 24%),
+# Martin Luther King Jr. Day 26-45% (BLR 2010, IFEBP 2014), Washington's Birthday 30% (BLR 2010),
+# Juneteenth 39% (Mercer 2023). Names as the package gives them in en_US ("(observed)" days follow theirs).
+HOLIDAY_OBSERVED_SHARE: dict[str, dict[str, float]] = {
+    "US": {
+        "Martin Luther King Jr. Day": 0.35,
+        "Washington's Birthday": 0.3,
+        "Juneteenth National Independence Day": 0.4,
+        "Columbus Day": 0.12,
+        "Veterans Day": 0.15,
+    },
+}
+
 INDUSTRIES: list[tuple[str, float]] = [
     ("Software", 0.22),
     ("Marketing & Advertising", 0.11),

@@ -162,23 +162,18 @@ def _incident(p) -> Iterator[Problem]:
 @reads("window", "scenarios")
 def _holidays(p) -> Iterator[Problem]:
     hol = p.scenarios.holidays
-    twice = sorted({d for d in hol.days if hol.days.count(d) > 1})
+    twice = sorted({d for d in hol.extra_days if hol.extra_days.count(d) > 1})
     if twice:  # on or off: truth/scenarios.parquet lists every day once
         yield Problem(
-            "scenarios.holidays.days",
-            f"scenarios.holidays.days lists {', '.join(map(str, twice))} twice; list each day once",
+            "scenarios.holidays.extra_days",
+            f"scenarios.holidays.extra_days lists {', '.join(map(str, twice))} twice; list each day once",
         )
-    if hol.enabled and not hol.days:
-        yield Problem(
-            "scenarios.holidays.days",
-            "scenarios.holidays is enabled but lists no days; list at least one or set enabled: false",
-        )
-    outside = [str(d) for d in hol.days if not p.window.start <= d <= p.window.end]
+    outside = [str(d) for d in hol.extra_days if not p.window.start <= d <= p.window.end]
     if hol.enabled and outside:
         yield Problem(
-            "scenarios.holidays.days",
-            f"scenarios.holidays.days holds {', '.join(outside)}, outside {_window(p)}; list only days inside "
-            "it, or set scenarios.holidays.enabled: false",
+            "scenarios.holidays.extra_days",
+            f"scenarios.holidays.extra_days holds {', '.join(outside)}, outside {_window(p)}; list only days "
+            "inside it, or set scenarios.holidays.enabled: false",
             (*WINDOW, "scenarios.holidays.enabled"),
         )
 

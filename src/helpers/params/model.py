@@ -248,6 +248,27 @@ class Clients(_Strict):
     ios_share: Rate  # of phone users
 
 
+DayFactor = Annotated[float, Field(ge=0.0, le=2.0, allow_inf_nan=False)]
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
+WeekdayFactors = _one_per(
+    "WeekdayFactors",
+    WEEKDAYS,
+    DayFactor,
+    doc="Chance of a session on each workday, relative to a typical workday (Saturday and Sunday: weekend_factor).",
+)
+
+
+class YearEndLull(_Strict):
+    """From `from_december_day` of December to `to_january_day` of January (both included), every year the
+    window covers, the chance of a session falls to `factor`, ramping in and out smoothly over `ramp_days`."""
+
+    enabled: bool
+    from_december_day: Annotated[int, Field(ge=1, le=31)]
+    to_january_day: Annotated[int, Field(ge=1, le=31)]
+    ramp_days: Annotated[int, Field(ge=0, le=15)]
+    factor: Rate  # at the lull's deepest, relative to a normal day
+
+
 class Activity(_Strict):
     weekend_factor: Rate
     workday_start_hour: HourProfile
@@ -257,6 +278,8 @@ class Activity(_Strict):
     clients: Clients
     login_share_of_sessions: Rate
     dashboard_views_per_session: Annotated[float, Field(ge=0.0, le=100.0, allow_inf_nan=False)]
+    weekday_factors: WeekdayFactors
+    year_end_lull: YearEndLull
 
 
 PriorityWeights = _one_per("PriorityWeights", PRIORITIES, NonNegFloat, _Weights, "Relative weight of each priority.")
@@ -346,11 +369,12 @@ class IngestionIncident(_Strict):
 
 
 class Holidays(_Strict):
-    """Listed days (each user's local calendar) when few people work."""
+    """The public holidays of each user's time zone's country (the `holidays` package; each user's local
+    calendar), plus `extra_days` off in every country, when few people work."""
 
     enabled: bool
-    days: list[dt.date]
     activity_factor: Rate  # chance of a session on a holiday, relative to the same weekday
+    extra_days: list[dt.date]  # company-wide days off in every country (e.g. a shutdown day)
 
 
 class OnboardingRevamp(_Strict):

@@ -73,3 +73,31 @@ def missing_plan_table(plans: list) -> pd.DataFrame:
             for m in plans
         ]
     )
+
+
+def realism_table(measures: pd.DataFrame) -> pd.DataFrame:
+    """quality.realism.measures as a report table: each measure, its value, the range real products fall in,
+    pass / outside (no data: the dataset holds nothing to measure it on) and what real products do."""
+
+    def bound(x: float) -> str:
+        return f"{x:g}"
+
+    def real_range(low: float, high: float) -> str:
+        if high == float("inf"):
+            return f">= {bound(low)}"
+        return bound(low) if low == high else f"{bound(low)} to {bound(high)}"
+
+    def verdict(row) -> str:
+        if row.value is None or pd.isna(row.value):
+            return "no data"
+        return "pass" if row.real else "outside"
+
+    return pd.DataFrame(
+        {
+            "measure": measures.measure,
+            "value": measures.value,
+            "real products": [real_range(lo, hi) for lo, hi in zip(measures.low, measures.high, strict=True)],
+            "verdict": [verdict(r) for r in measures.itertuples()],
+            "what real products do": measures.expected,
+        }
+    )

@@ -120,7 +120,7 @@ def _injected(manifest: dict, ledger_counts: dict) -> str:
 
 
 def _scenarios(manifest: dict) -> str:
-    """One table row per enabled scenario (the holidays' days on one row)."""
+    """One table row per enabled scenario (the holidays' days on one row: how many, first and last)."""
     head = "## Scenarios: planted effects a dashboard should reveal\n\n"
     enabled = [s for s in manifest.get("scenarios", []) if s["enabled"]]
     if not enabled:
@@ -128,9 +128,14 @@ def _scenarios(manifest: dict) -> str:
     rows = []
     for name in dict.fromkeys(s["scenario"] for s in enabled):
         s = next(x for x in enabled if x["scenario"] == name)
-        if name == "holidays":  # one row per day in the table: one line here
-            days = ", ".join(h["starts_at"][:10] for h in enabled if h["scenario"] == "holidays")
-            start, end, rule = days, "", s["rule"].rsplit(" on ", 1)[0] + " on each"
+        if name == "holidays":  # one row per day off in the table: one line here
+            days = sorted(str(h["starts_at"])[:10] for h in enabled if h["scenario"] == "holidays")
+            start, end = days[0], days[-1]
+            s = dict(
+                s, segment=f"{len(days)} days off, each for the users of the countries that keep it (local calendar)"
+            )
+            factor = manifest["params"]["scenarios"]["holidays"]["activity_factor"]
+            rule = f"chance of a session x{factor:g} on each (less on the holidays few employers give off)"
         else:
             start, end, rule = s["starts_at"], "" if s["ends_at"] in (None, "NaT", "None") else s["ends_at"], s["rule"]
         rows.append(f"| {name} | {start} | {end} | {s['segment']} | {rule} | {s['where_to_look']} |")

@@ -6,9 +6,9 @@ blocks returning one number. Stage 3 can reuse the files as they are: they only 
 raw.accounts ... raw.events, the ledger imperfections.ledger, truth.not_yet_arrived (deliveries an
 as_of extract left out), the views qa.all_events (raw.events and those) and qa.events (deduplicated
 by event_id), the table qa.redelivered (event_ids delivered more than once) and the variables
-window_start, window_end, late_threshold_seconds, as_of, holidays (the listed days when the holidays
-scenario is on, else empty) and the vocabularies (key_events, statuses, ...): helpers.duck makes
-them all, from the one schema (helpers.schema).
+window_start, window_end, late_threshold_seconds, as_of, holidays (the days off for at least a quarter
+of customers when the holidays scenario is on, else empty) and the vocabularies (key_events, statuses,
+...): helpers.duck makes them all, from the one schema (helpers.schema).
 """
 
 from __future__ import annotations

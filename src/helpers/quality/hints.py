@@ -88,8 +88,9 @@ def _busiest_hour(value: float, p: Params) -> str:
 
 def _empty_weekdays(value: float, p: Params) -> str:
     return (
-        "a weekday has no event although the weekdays around it are busy: if it is a public holiday, list it in "
-        "scenarios.holidays.days (and enable the scenario); otherwise it is a generator bug: please report it"
+        "a weekday has no event although the weekdays around it are busy: public holidays of a quarter of "
+        "customers or more are excused already (scenario holidays on); if it is a company-wide day off, list it "
+        "in scenarios.holidays.extra_days; otherwise it is a generator bug: please report it"
     )
 
 

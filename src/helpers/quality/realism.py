@@ -65,7 +65,10 @@ EXPECTED: dict[str, Expectation] = {
     "tasks_assigned_twice": Expectation(1.0, INF, "some tasks are reassigned"),
     "assignment_after_an_hour_share": Expectation(0.05, 0.6, "some tasks wait for an assignee"),
     "cycle_just_above_threshold_ratio": Expectation(0.0, 1.0, "a smooth tail: no bump above the threshold"),
-    "cycle_whole_day_share": Expectation(0.0, 0.3, "continuous cycle times, not a comb at whole days"),
+    # Both ends of a cycle fall in working hours, so some pull toward whole days is real: two independent
+    # moments of the default local_hour_weights lie within 2 hours of each other's clock time 30% of the time
+    # (uniform clocks: 17%). Before issue 13 it was 43% (spikes); a comb shows well above the working-day floor.
+    "cycle_whole_day_share": Expectation(0.0, 0.37, "cycle times shaped by the working day, not a comb of spikes"),
     "launch_first_fortnight_lift_share": Expectation(-0.2, 0.6, "launched features are adopted over weeks"),
     "projects_users_correlation": Expectation(0.5, 1.0, "projects grow with the team"),
     "funnel_activated": Expectation(0.6, 0.92, "not every invitee signs in"),

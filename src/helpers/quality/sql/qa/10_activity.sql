@@ -76,7 +76,7 @@ SELECT CASE WHEN NOT getvariable('activity_applicable') OR count(*) = 0 THEN NUL
             ELSE max(n) / sum(n)::DOUBLE END
 FROM (SELECT hour(event_at_utc) AS h, count(*) AS n FROM qa.events GROUP BY h);
 
--- metric: empty_weekdays_after_first_month | Mon-Fri UTC days after the first 28 days of the window with no event at all, although the other weekdays within a week either side averaged 10 or more active users (listed holidays excepted)
+-- metric: empty_weekdays_after_first_month | Mon-Fri UTC days after the first 28 days of the window with no event at all, although the other weekdays within a week either side averaged 10 or more active users (holidays of a quarter of customers or more excepted)
 WITH days AS (
     SELECT d::DATE AS day
     FROM range(getvariable('window_start') + INTERVAL 28 DAY, getvariable('window_end'), INTERVAL 1 DAY) r(d)

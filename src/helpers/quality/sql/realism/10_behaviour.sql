@@ -9,7 +9,7 @@ WITH days AS (
 ), span AS (SELECT user_id, min(d) AS first_d, max(d) AS last_d FROM days GROUP BY user_id),
 silent AS (
     SELECT * FROM span
-    WHERE last_d <= getvariable('window_end')::DATE - 56 AND last_d - first_d >= 56
+    WHERE last_d < getvariable('window_end')::DATE - 56 AND last_d - first_d >= 56
 )
 SELECT count(*) FILTER (WHERE d > last_d - 28)
        / nullif(count(*) FILTER (WHERE d <= last_d - 28 AND d > last_d - 56), 0)::DOUBLE
@@ -22,7 +22,7 @@ WITH days AS (
 ), span AS (SELECT user_id, min(d) AS first_d, max(d) AS last_d FROM days GROUP BY user_id),
 silent AS (
     SELECT * FROM span
-    WHERE last_d <= getvariable('window_end')::DATE - 56 AND last_d - first_d >= 56
+    WHERE last_d < getvariable('window_end')::DATE - 56 AND last_d - first_d >= 56
 )
 SELECT count(*) FILTER (WHERE e.event_at_utc::DATE > last_d - 28)
        / nullif(count(*) FILTER (WHERE e.event_at_utc::DATE <= last_d - 28
@@ -50,7 +50,7 @@ WITH days AS (
 ), span AS (SELECT account_id, min(d) AS first_d, max(d) AS last_d FROM days GROUP BY account_id),
 silent AS (
     SELECT * FROM span
-    WHERE last_d <= getvariable('window_end')::DATE - 56 AND last_d - first_d >= 84
+    WHERE last_d < getvariable('window_end')::DATE - 56 AND last_d - first_d >= 84
 )
 SELECT count(DISTINCT (account_id, user_id)) FILTER (WHERE d > last_d - 28)
        / nullif(count(DISTINCT (account_id, user_id)) FILTER (WHERE d <= last_d - 28 AND d > last_d - 56), 0)::DOUBLE
@@ -84,7 +84,7 @@ WITH cohort AS (
     SELECT u.user_id, a.plan_tier <> 'free' AS paid, date_trunc('week', u.activated_at)::DATE AS cw
     FROM raw.users u JOIN raw.accounts a USING (account_id)
     WHERE NOT a.is_internal AND u.activated_at IS NOT NULL
-      AND date_trunc('week', u.activated_at)::DATE + 13 * 7 - 1 <= getvariable('window_end')::DATE
+      AND date_trunc('week', u.activated_at)::DATE + 13 * 7 - 1 <= getvariable('window_end')::DATE  -- week 12 ends inside
 ), kept AS (
     SELECT DISTINCT c.user_id
     FROM cohort c JOIN qa.events e USING (user_id)
