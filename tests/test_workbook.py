@@ -490,16 +490,16 @@ def test_notebooks_receive_the_resolved_parameters(tiny_run):
 
 @pytest.mark.slow
 def test_fewer_parts_leave_no_stale_part(tmp_path):
-    """A 16-part run followed by a 2-part run in the same folder leaves no part-00015."""
+    """An 18-part run (tiny: 18 accounts) followed by a 2-part run in the same folder leaves no part-00017."""
     many = params_variant(tmp_path, {"output.accounts_per_part": 1}, name="many.yaml")
-    few = params_variant(tmp_path, {"output.accounts_per_part": 8}, name="few.yaml")
+    few = params_variant(tmp_path, {"output.accounts_per_part": 9}, name="few.yaml")
     folder = tmp_path / "d"
     generate(many, folder)
-    assert len(io.parts(io.table_dir(folder, "events"))) == 16
+    assert len(io.parts(io.table_dir(folder, "events"))) == 18
     generate(few, folder)
     for name in TABLES:
         assert len(io.parts(io.table_dir(folder, name))) == (1 if name == "accounts" else 2), name
-    assert not list(folder.rglob("part-00015.parquet"))
+    assert not list(folder.rglob("part-00017.parquet"))
 
 
 def test_read_only_disk_is_a_clear_error(tmp_path, monkeypatch, capsys):
