@@ -973,7 +973,7 @@ def test_metrics_detect_an_empty_weekday_after_the_first_month(tiny_data, tmp_pa
     active users; the same gap inside the first 28 days, or amid quiet weekdays (where an empty day can
     happen), is allowed."""
     params = io.load_params(tiny_data)
-    assert not params.scenarios.holidays.enabled  # no listed holiday excuses an empty day
+    assert not params.scenarios.holidays.enabled  # no holiday excuses an empty day
     neighbours = _weekday_neighbours(tiny_data)
     busy = max(neighbours, key=neighbours.get)
     quiet = min(neighbours, key=neighbours.get)

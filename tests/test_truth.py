@@ -105,14 +105,18 @@ def _assert_same(name, ours: pd.DataFrame, key: pd.DataFrame) -> None:
     pd.testing.assert_frame_equal(a, b, check_dtype=False)
 
 
+AS_OF = dt.datetime(2025, 12, 29, 15)
+
+
 @pytest.fixture(scope="module")
 def tiny_as_of(tmp_path_factory):
-    """Tiny with an as_of extract on the last afternoon, daily increments and duplicate deliveries."""
+    """Tiny with an as_of extract on a late-December afternoon (a Monday: deliveries on both sides of
+    the cut even in the year-end lull), daily increments and duplicate deliveries."""
     base = tmp_path_factory.mktemp("as_of")
     path = params_variant(
         base,
         {
-            "snapshot.as_of": dt.datetime(2025, 12, 31, 15),
+            "snapshot.as_of": AS_OF,
             "snapshot.increments": True,
             "imperfections.duplicates.share": 0.01,
         },
@@ -162,7 +166,7 @@ def test_answer_keys_equal_an_independent_computation_on_default(default_data):
 def test_as_of_removes_exactly_the_deliveries_ingested_after_it(tiny_data, tiny_as_of):
     """Published deliveries are those ingested by as_of, the rest are listed as not yet arrived, and
     together they are the stream without the cut; every rule passes."""
-    as_of = pd.Timestamp("2025-12-31 15:00:00")
+    as_of = pd.Timestamp(AS_OF)
     published = _read(tiny_as_of, "events")
     later = pq.read_table(io.truth_dir(tiny_as_of) / "not_yet_arrived.parquet").to_pandas()
     assert len(later) > 0 and (later.ingested_at_utc > as_of).all()
