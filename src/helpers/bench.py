@@ -205,12 +205,13 @@ def _whole_run(params_path: str, scratch: Path) -> dict:
         "1",
     ]
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     rss = PeakRSS(proc.pid)
-    proc.wait()
+    _, err = proc.communicate()
     peak = rss.stop()
-    if proc.returncode:
-        raise RuntimeError(f"{' '.join(cmd)} failed (exit {proc.returncode})")
+    if proc.returncode:  # the run's own lines say which notebook failed, why, and where the staged run is
+        said = "\n".join(line for line in err.splitlines() if "FAILED" in line or "staged run" in line)
+        raise RuntimeError(f"{' '.join(cmd)} failed (exit {proc.returncode})\n{said}")
     return {"seconds": time.perf_counter() - started, "peak_rss_mb": peak}
 
 

@@ -8,6 +8,7 @@ These are not guardrails: a small or unusual parameter set may leave a range and
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import resources
 
 import duckdb
 import pandas as pd
@@ -15,6 +16,7 @@ import pandas as pd
 from .checks import load_queries
 
 INF = float("inf")
+SHARED = resources.files("helpers.quality") / "sql" / "realism" / "00_customers.sql"
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,7 @@ EXPECTED: dict[str, Expectation] = {
 def measures(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Every realism measure over a dataset connection (helpers.duck.dataset): name, description,
     value, the real products' range and whether the value is inside it."""
+    con.execute(SHARED.read_text())  # the views and macros the measures share (TEMP: this connection only)
     rows = []
     for q in load_queries("realism"):
         try:

@@ -1,45 +1,27 @@
 -- Does it behave like a product? Measures an analyst would take of a real B2B product, each one number,
 -- customers only (accounts with is_internal = false). helpers.quality.realism holds the range each one
--- falls in for real products and why. They read raw.*, qa.events and truth.*, like the QA metrics.
+-- falls in for real products and why. They read raw.*, qa.events and truth.*, like the QA metrics, and
+-- the shared views and macros of 00_customers.sql (customer_events, silent_users, ...).
 
 -- metric: fade_before_silence | users who went silent (no event in the window's last 8 weeks, 8+ weeks of activity before): active days in their last 4 active weeks / in the 4 weeks before
-WITH days AS (
-    SELECT e.user_id, e.event_at_utc::DATE AS d
-    FROM qa.events e JOIN raw.users u USING (user_id) WHERE NOT u.is_internal GROUP BY ALL
-), span AS (SELECT user_id, min(d) AS first_d, max(d) AS last_d FROM days GROUP BY user_id),
-silent AS (
-    SELECT * FROM span
-    WHERE last_d < getvariable('window_end')::DATE - 56 AND last_d - first_d >= 56
-)
 SELECT count(*) FILTER (WHERE d > last_d - 28)
        / nullif(count(*) FILTER (WHERE d <= last_d - 28 AND d > last_d - 56), 0)::DOUBLE
-FROM silent JOIN days USING (user_id);
+FROM silent_users JOIN customer_user_days USING (user_id);
 
 -- metric: key_actions_fade_before_silence | the same users: key events in their last 4 active weeks / in the 4 weeks before
-WITH days AS (
-    SELECT e.user_id, e.event_at_utc::DATE AS d
-    FROM qa.events e JOIN raw.users u USING (user_id) WHERE NOT u.is_internal GROUP BY ALL
-), span AS (SELECT user_id, min(d) AS first_d, max(d) AS last_d FROM days GROUP BY user_id),
-silent AS (
-    SELECT * FROM span
-    WHERE last_d < getvariable('window_end')::DATE - 56 AND last_d - first_d >= 56
-)
 SELECT count(*) FILTER (WHERE e.event_at_utc::DATE > last_d - 28)
        / nullif(count(*) FILTER (WHERE e.event_at_utc::DATE <= last_d - 28
                                   AND e.event_at_utc::DATE > last_d - 56), 0)::DOUBLE
-FROM silent JOIN qa.events e USING (user_id)
+FROM silent_users JOIN qa.events e USING (user_id)
 WHERE list_contains(getvariable('key_events'), e.event_name);
 
 -- metric: returned_after_gap_share | users active over 8+ weeks: share with a gap of 28+ days without any event that they came back from
-WITH days AS (
-    SELECT e.user_id, e.event_at_utc::DATE AS d
-    FROM qa.events e JOIN raw.users u USING (user_id) WHERE NOT u.is_internal GROUP BY ALL
-), gaps AS (
-    SELECT user_id, d - lag(d) OVER (PARTITION BY user_id ORDER BY d) AS gap FROM days
+WITH gaps AS (
+    SELECT user_id, d - lag(d) OVER (PARTITION BY user_id ORDER BY d) AS gap FROM customer_user_days
 ), per_user AS (
     SELECT user_id, max(gap) AS longest FROM gaps GROUP BY user_id
 ), long_lived AS (
-    SELECT user_id FROM days GROUP BY user_id HAVING max(d) - min(d) >= 56
+    SELECT user_id FROM customer_user_days GROUP BY user_id HAVING max(d) - min(d) >= 56
 )
 SELECT avg((longest >= 28)::INT) FROM per_user JOIN long_lived USING (user_id);
 
@@ -118,67 +100,43 @@ FROM truth.user_retention
 WHERE scope = 'external' AND cohort_week + 13 < getvariable('window_end')::DATE;
 
 -- metric: user_week1_retention | share of activated users with a key event in the week after their activation week (answer key, customers, complete cohorts)
-SELECT sum(retained) / nullif(sum(cohort_size), 0)::DOUBLE FROM truth.user_retention
-WHERE scope = 'external' AND week_number = 1 AND cohort_week + 13 < getvariable('window_end')::DATE;
+SELECT user_retention_at(1);
 
 -- metric: user_week4_retention | the same for week 4
-SELECT sum(retained) / nullif(sum(cohort_size), 0)::DOUBLE FROM truth.user_retention
-WHERE scope = 'external' AND week_number = 4 AND cohort_week + 34 < getvariable('window_end')::DATE;
+SELECT user_retention_at(4);
 
 -- metric: user_week8_retention | the same for week 8
-SELECT sum(retained) / nullif(sum(cohort_size), 0)::DOUBLE FROM truth.user_retention
-WHERE scope = 'external' AND week_number = 8 AND cohort_week + 62 < getvariable('window_end')::DATE;
+SELECT user_retention_at(8);
 
 -- metric: user_week12_retention | the same for week 12
-SELECT sum(retained) / nullif(sum(cohort_size), 0)::DOUBLE FROM truth.user_retention
-WHERE scope = 'external' AND week_number = 12 AND cohort_week + 90 < getvariable('window_end')::DATE;
+SELECT user_retention_at(12);
 
 -- metric: login_to_next_event_minutes | median minutes from a login to the same user's next event
 WITH e AS (
     SELECT e.user_id, e.event_name, e.event_at_utc,
            lead(e.event_at_utc) OVER (PARTITION BY e.user_id ORDER BY e.event_at_utc, e.event_id) AS next_at
-    FROM qa.events e JOIN raw.users u USING (user_id) WHERE NOT u.is_internal
+    FROM customer_events e
 )
 SELECT median(date_diff('second', event_at_utc, next_at)) / 60.0
 FROM e WHERE event_name = 'login_succeeded' AND next_at IS NOT NULL;
 
 -- metric: lone_event_half_hour_share | share of a user's active 30-minute windows holding a single event
 SELECT avg((n = 1)::INT) FROM (
-    SELECT e.user_id, time_bucket(INTERVAL 30 MINUTE, e.event_at_utc) AS b, count(*) AS n
-    FROM qa.events e JOIN raw.users u USING (user_id) WHERE NOT u.is_internal GROUP BY ALL
+    SELECT user_id, time_bucket(INTERVAL 30 MINUTE, event_at_utc) AS b, count(*) AS n FROM customer_events GROUP BY ALL
 );
 
 -- metric: lunch_dip_ratio | events in local hour 12 / the mean of local hours 10, 11, 14 and 15 (users with a time zone)
-WITH h AS (
-    SELECT hour(timezone(u.timezone, timezone('UTC', e.event_at_utc))) AS h, count(*) AS n
-    FROM qa.events e JOIN raw.users u USING (user_id)
-    WHERE NOT u.is_internal AND u.timezone IS NOT NULL GROUP BY ALL
-)
+WITH h AS (SELECT hour(local_at) AS h, count(*) AS n FROM customer_local_events GROUP BY ALL)
 SELECT sum(n) FILTER (WHERE h = 12) / nullif(sum(n) FILTER (WHERE h IN (10, 11, 14, 15)) / 4.0, 0) FROM h;
 
 -- metric: evening_share | share of events between 18:00 and 24:00 local time
-SELECT avg((hour(timezone(u.timezone, timezone('UTC', e.event_at_utc))) >= 18)::INT)
-FROM qa.events e JOIN raw.users u USING (user_id) WHERE NOT u.is_internal AND u.timezone IS NOT NULL;
+SELECT avg((hour(local_at) >= 18)::INT) FROM customer_local_events;
 
 -- metric: us_july4_ratio | US users' events on 2025-07-04 (local day) / the mean of the same weekday one and two weeks either side
-WITH d AS (
-    SELECT timezone(u.timezone, timezone('UTC', e.event_at_utc))::DATE AS day, count(*) AS n
-    FROM qa.events e JOIN raw.users u USING (user_id) JOIN raw.accounts a ON a.account_id = u.account_id
-    WHERE NOT a.is_internal AND a.country_code = 'US' AND u.timezone LIKE 'America/%' GROUP BY ALL
-)
-SELECT sum(n) FILTER (WHERE day = DATE '2025-07-04')
-       / nullif(sum(n) FILTER (WHERE day IN (DATE '2025-06-20', DATE '2025-06-27', DATE '2025-07-11', DATE '2025-07-18')) / 4.0, 0)
-FROM d;
+SELECT us_day_ratio(DATE '2025-07-04');
 
 -- metric: us_easter_monday_ratio | US users' events on 2025-04-21 (Easter Monday: a working day in the US) / the mean of the same weekday one and two weeks either side
-WITH d AS (
-    SELECT timezone(u.timezone, timezone('UTC', e.event_at_utc))::DATE AS day, count(*) AS n
-    FROM qa.events e JOIN raw.users u USING (user_id) JOIN raw.accounts a ON a.account_id = u.account_id
-    WHERE NOT a.is_internal AND a.country_code = 'US' AND u.timezone LIKE 'America/%' GROUP BY ALL
-)
-SELECT sum(n) FILTER (WHERE day = DATE '2025-04-21')
-       / nullif(sum(n) FILTER (WHERE day IN (DATE '2025-04-07', DATE '2025-04-14', DATE '2025-04-28', DATE '2025-05-05')) / 4.0, 0)
-FROM d;
+SELECT us_day_ratio(DATE '2025-04-21');
 
 -- metric: year_end_lull_ratio | events per weekday 15-23 Dec and 29-30 Dec / per weekday 17 Nov - 12 Dec (customers)
 WITH d AS (
@@ -200,10 +158,8 @@ SELECT avg(n) FILTER (WHERE isodow(day) = 1) / nullif(avg(n) FILTER (WHERE isodo
 
 -- metric: friday_ratio | events per Friday / per Tuesday-Wednesday (local days, customers, after the first 28 days)
 WITH d AS (
-    SELECT timezone(u.timezone, timezone('UTC', e.event_at_utc))::DATE AS day, count(*) AS n
-    FROM qa.events e JOIN raw.users u USING (user_id)
-    WHERE NOT u.is_internal AND u.timezone IS NOT NULL
-      AND e.event_at_utc >= getvariable('window_start') + INTERVAL 28 DAY GROUP BY ALL
+    SELECT local_at::DATE AS day, count(*) AS n FROM customer_local_events
+    WHERE event_at_utc >= getvariable('window_start') + INTERVAL 28 DAY GROUP BY ALL
 )
 SELECT avg(n) FILTER (WHERE isodow(day) = 5) / nullif(avg(n) FILTER (WHERE isodow(day) IN (2, 3)), 0) FROM d;
 
@@ -228,17 +184,11 @@ SELECT sum(n) FILTER (WHERE r <= 3) / sum(n)::DOUBLE FROM (
 
 -- metric: top_decile_user_week_share | share of events held by the top 10% of active user-weeks
 SELECT sum(n) FILTER (WHERE pct > 0.9) / sum(n)::DOUBLE FROM (
-    SELECT n, percent_rank() OVER (ORDER BY n) AS pct FROM (
-        SELECT e.user_id, date_trunc('week', e.event_at_utc) AS w, count(*) AS n
-        FROM qa.events e JOIN raw.users u USING (user_id) WHERE NOT u.is_internal GROUP BY ALL
-    )
+    SELECT n, percent_rank() OVER (ORDER BY n) AS pct FROM customer_user_weeks
 );
 
 -- metric: user_week_p99_over_median | events of the 99th-percentile active user-week / of the median one
-SELECT quantile_cont(n, 0.99) / median(n) FROM (
-    SELECT e.user_id, date_trunc('week', e.event_at_utc) AS w, count(*) AS n
-    FROM qa.events e JOIN raw.users u USING (user_id) WHERE NOT u.is_internal GROUP BY ALL
-);
+SELECT quantile_cont(n, 0.99) / median(n) FROM customer_user_weeks;
 
 -- metric: projects_tied_at_top | projects sharing the largest task count (1: no visible cap)
 WITH sizes AS (SELECT project_id, count(*) AS n FROM raw.tasks GROUP BY project_id)
@@ -327,10 +277,8 @@ WHERE ingested_at_utc >= event_at_utc + INTERVAL 1 DAY;
 -- metric: session_minutes_median | median minutes from the first to the last event of a session with two or more events
 SELECT median(date_diff('second', first_at, last_at)) / 60.0 FROM (
     SELECT session_id, min(event_at_utc) AS first_at, max(event_at_utc) AS last_at
-    FROM qa.events e JOIN raw.users u USING (user_id) WHERE NOT u.is_internal
-    GROUP BY session_id HAVING count(*) >= 2
+    FROM customer_events GROUP BY session_id HAVING count(*) >= 2
 );
 
 -- metric: sessions_per_active_user_day | sessions per user and UTC day with any event
-SELECT count(DISTINCT session_id) / count(DISTINCT (user_id, event_at_utc::DATE))::DOUBLE
-FROM qa.events e JOIN raw.users u USING (user_id) WHERE NOT u.is_internal;
+SELECT count(DISTINCT session_id) / count(DISTINCT (user_id, event_at_utc::DATE))::DOUBLE FROM customer_events;
