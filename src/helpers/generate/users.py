@@ -15,7 +15,7 @@ from .. import scenarios
 from ..params import Params
 from ..schema import PLAN_TIERS, ROLES
 from ..streams import DrawColumns, truncated_exponential_from_u
-from ..units import DAY, HOUR, MAX_DAYS, MINUTE, MONTH_DAYS, NEVER, US, to_us
+from ..units import DAY, HOUR, MAX_DAYS, MINUTE, MONTH_DAYS, NEVER, US, moment_us, to_us
 from . import calendar, names, vocab
 from .accounts import AccountPlan, Block
 from .sessions import DayPlan, Sessions, SessionShape, build_sessions, utc_offsets, weekend_mask
@@ -173,7 +173,7 @@ def working_moment(params: Params, t: np.ndarray, tz: np.ndarray, u_day: np.ndar
     moments (a fifth, by u_day) is kept as it is: people also act in the evening and at weekends."""
     start = params.window.start
     days = params.window.days
-    w0 = int((np.datetime64(start) - np.datetime64("1970-01-01")).astype("timedelta64[us]").astype(np.int64))
+    w0 = moment_us(start)
     offsets = utc_offsets(start, days)
     col = np.clip((t - w0) // DAY + 1, 0, days + 1)
     local = t + offsets[tz, col]
