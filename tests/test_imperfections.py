@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 
 from helpers import duck, io, pipeline
+from helpers.imperfections import inject
+from helpers.publish.report import REASONS
 from helpers.quality import checks, guardrails, rates
 from helpers.schema import TABLES
 
@@ -280,6 +282,26 @@ def test_late_delays_follow_the_profile(default_data):
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("default")
+def test_missing_values_follow_their_causes(default_data):
+    """Where the generation notes say values go missing, they do: the billing country mostly on free
+    plans, the time zone mostly for users who never signed in (each column still at its target share)."""
+    con = dataset(default_data)
+    free, paid = con.execute(
+        "SELECT avg((country_code IS NULL)::INT) FILTER (WHERE plan_tier = 'free'), "
+        "avg((country_code IS NULL)::INT) FILTER (WHERE plan_tier <> 'free') FROM raw.accounts"
+    ).fetchall()[0]
+    assert free > 3 * paid, (free, paid)
+    never, signed_in = con.execute(
+        "SELECT avg((timezone IS NULL)::INT) FILTER (WHERE activated_at IS NULL), "
+        "avg((timezone IS NULL)::INT) FILTER (WHERE activated_at IS NOT NULL) FROM raw.users"
+    ).fetchall()[0]
+    assert never > 4 * signed_in, (never, signed_in)
+    assert "mostly free plans" in REASONS["missing", "country_code"]
+    assert "never signed in" in REASONS["missing", "timezone"]
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("default")
 def test_internal_accounts_give_themselves_away(default_data):
     """Internal workspaces: .test emails, QA/Test/Internal/Demo names, scripted bursts of quick tasks."""
     con = dataset(default_data)
@@ -381,3 +403,16 @@ def test_guardrails_say_not_applicable_instead_of_failing(tmp_path, label, chang
     assert not (report.status == guardrails.FAIL).any(), report[report.status == guardrails.FAIL]
     assert (report.status == guardrails.NA).any()
     assert (report.status == guardrails.PASS).any()
+
+
+@pytest.mark.parametrize("want", [0.0, 7.0, 20.0, 60.0, 129.0, 130.0])
+def test_weighted_blanking_meets_the_wanted_count(want):
+    """Blanking with weights: the expected count is exactly the wanted one, heavier values blanked first,
+    the chance of a value proportional to its weight until it reaches 1."""
+    weights, counts = np.array([1.0, 8.0, 3.0]), np.array([100, 20, 10])
+    s = inject.scale_for(weights, counts, want)
+    chance = np.minimum(s * weights, 1.0)
+    assert (counts * chance).sum() == pytest.approx(want)
+    assert chance[1] >= chance[2] >= chance[0]
+    if chance[1] < 1.0:
+        assert chance[1] == pytest.approx(8 * chance[0])

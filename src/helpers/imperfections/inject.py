@@ -39,7 +39,7 @@ class MissingPlan:
     rows: int
     natural_nulls: int
     protected: int  # non-null rows that must not be blanked (outliers measured on this column)
-    probability: float  # chance that a blankable value is blanked
+    probability: float  # chance that a blankable value of weight 1 is blanked: min(1, probability * weight)
 
 
 @dataclass(frozen=True)
@@ -63,21 +63,56 @@ def keep_clean_copy(data_dir: Path) -> None:
         src.mkdir(parents=True)
 
 
+def missing_weight_sql(params: Params, table: str, column: str) -> str:
+    """Why values of a column go missing: a SQL expression over its table's row, how many times more
+    likely that row's value is blanked than the rest (1.0 everywhere: at random)."""
+    causes = params.imperfections.missing_causes
+    if (table, column) == ("accounts", "country_code"):
+        return f"CASE WHEN plan_tier = 'free' THEN {float(causes.country_code_free_plan)} ELSE 1.0 END"
+    if (table, column) == ("users", "timezone"):
+        return f"CASE WHEN activated_at IS NULL THEN {float(causes.timezone_never_signed_in)} ELSE 1.0 END"
+    return "1.0"
+
+
+def scale_for(weights: np.ndarray, counts: np.ndarray, want: float) -> float:
+    """The s with sum(counts * min(1, s * weights)) == want (weights > 0): the chance of a weight-1 value,
+    so that the heaviest values are blanked first when there is no room for the rest (capped at 1)."""
+    if want <= 0 or not counts.sum():
+        return 0.0
+    order = np.argsort(-weights, kind="stable")
+    w, n = weights[order], counts[order].astype(float)
+    saturated = 0.0
+    for k in range(len(w)):  # the k heaviest classes are blanked whole; the rest in proportion to weight
+        s = (want - saturated) / float((n[k:] * w[k:]).sum())
+        if s * w[k] <= 1.0:
+            return max(s, 0.0)
+        saturated += n[k]
+    return 1.0 / float(w.min())
+
+
 def plan_missing(params: Params, data_dir: Path, con: duckdb.DuckDBPyConnection) -> list[MissingPlan]:
     """For each blankable column: rows, natural nulls, and the blanking probability that brings the
-    column's null share to its target (natural nulls included; never below the natural share)."""
+    column's null share to its target (natural nulls included; never below the natural share), values
+    of a heavier weight (missing_weight_sql) blanked that many times more often."""
     far_due = params.imperfections.outliers.far_due_threshold_days
     plans = []
     for table, column in BLANKABLE_COLUMNS:
         protect = f"due_at > created_at + INTERVAL ({far_due * 86400}) SECOND" if column == "due_at" else "false"
-        rows, nulls, protected = con.execute(
-            f"SELECT count(*), count(*) - count({column}), count(*) FILTER (WHERE {protect}) "
-            f"FROM {duck.parts(con, io.clean_dir(data_dir, table))}"
-        ).fetchall()[0]
+        classes = con.execute(
+            f"SELECT {missing_weight_sql(params, table, column)} AS w, count(*), count(*) - count({column}), "
+            f"count(*) FILTER (WHERE {protect}), count(*) FILTER (WHERE {column} IS NOT NULL AND NOT ({protect})) "
+            f"FROM {duck.parts(con, io.clean_dir(data_dir, table))} GROUP BY w ORDER BY w"
+        ).fetchall()
+        rows, nulls, protected = (sum(c[i] for c in classes) for i in (1, 2, 3))
         target = getattr(params.imperfections.missing, f"{table}_{column}")
-        blankable = rows - nulls - protected
+        weights = np.array([c[0] for c in classes], dtype=float)
+        blankable = np.array([c[4] for c in classes], dtype=float)
         want = target * rows - nulls
-        p = min(max(want / blankable, 0.0), 1.0) if blankable > 0 else 0.0
+        if len(classes) == 1 and weights[0] == 1.0:  # at random: exactly the share of the blankable values
+            b = blankable.sum()
+            p = min(max(want / b, 0.0), 1.0) if b > 0 else 0.0
+        else:
+            p = scale_for(weights, blankable, min(want, blankable.sum()))
         plans.append(MissingPlan(table, column, target, rows, nulls, protected, p))
     return plans
 
@@ -181,11 +216,25 @@ class _Edit:
         self.table = self.table.set_column(position, column, pc.if_else(pa.array(changed), new_values, old))
 
 
+def _weights(params: Params, table: pa.Table, name: str, column: str) -> np.ndarray | float:
+    """Each row's missing_weight_sql (DuckDB over the part), or 1.0 for a column blanked at random."""
+    sql = missing_weight_sql(params, name, column)
+    if sql == "1.0":
+        return 1.0
+    con = duckdb.connect()
+    try:
+        con.register("part", table)
+        return con.execute(f"SELECT ({sql})::DOUBLE AS w FROM part").fetchnumpy()["w"]
+    finally:
+        con.close()
+
+
 def _blank(edit: _Edit, plan: MissingPlan, u: np.ndarray, params: Params) -> None:
-    """Blank values of one column with the plan's probability; far-future due dates are outliers and
-    stay, so both rates remain measurable."""
+    """Blank values of one column with the plan's probability times each row's weight; far-future due
+    dates are outliers and stay, so both rates remain measurable."""
     col = edit.table.column(plan.column)
-    blank = (u < plan.probability) & pc.is_valid(col).to_numpy(zero_copy_only=False)
+    chance = np.minimum(plan.probability * _weights(params, edit.table, edit.name, plan.column), 1.0)
+    blank = (u < chance) & pc.is_valid(col).to_numpy(zero_copy_only=False)
     if plan.column == "due_at":
         due = pc.cast(col, pa.int64()).fill_null(-1).to_numpy()
         created = pc.cast(edit.table.column("created_at"), pa.int64()).to_numpy()

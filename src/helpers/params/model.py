@@ -408,6 +408,17 @@ MissingShares = _one_per(
 )
 
 
+Likelihood = Annotated[float, Field(ge=1.0, le=1000.0, allow_inf_nan=False)]
+
+
+class MissingCauses(_Strict):
+    """Where values go missing: how many times more likely a value of that kind is blanked than the rest
+    of its column (1 = at random). Each column's null share still meets its target."""
+
+    country_code_free_plan: Likelihood  # billing country: paid accounts give it at checkout
+    timezone_never_signed_in: Likelihood  # the profile's time zone is set at the first sign-in
+
+
 class Outliers(_Strict):
     long_cycle_share: Rate  # of done tasks: completed_at - first_started_at > long_cycle_threshold_days
     long_cycle_threshold_days: Annotated[float, Field(gt=0.0, le=3650.0, allow_inf_nan=False)]
@@ -433,6 +444,7 @@ class Duplicates(_Strict):
 
 class Imperfections(_Strict):
     missing: MissingShares
+    missing_causes: MissingCauses
     outliers: Outliers
     late_arrival: LateArrival
     internal: Internal

@@ -14,7 +14,7 @@ from ..schema import LEDGER_KINDS, SYNCHRONOUS_EVENTS
 REASONS = {
     ("missing", "assignee_user_id"): "real-world incompleteness: tasks nobody took, assignees never recorded",
     ("missing", "due_at"): "many tasks have no due date; some dates were lost in imports",
-    ("missing", "timezone"): "a profile field some users never fill in",
+    ("missing", "timezone"): "set at the first sign-in: mostly users who never signed in",
     ("missing", "industry"): "optional at signup",
     ("missing", "country_code"): "billing country unknown (mostly free plans)",
     ("outlier", "completed_at"): "stress-test averages and percentiles of cycle time",
