@@ -284,7 +284,8 @@ def test_late_delays_follow_the_profile(default_data):
 @pytest.mark.xdist_group("default")
 def test_missing_values_follow_their_causes(default_data):
     """Where the generation notes say values go missing, they do: the billing country mostly on free
-    plans, the time zone mostly for users who never signed in (each column still at its target share)."""
+    plans, the time zone mostly for users who never signed in, due dates by team habit, assignees on
+    old backlog (each column still at its target share)."""
     con = dataset(default_data)
     free, paid = con.execute(
         "SELECT avg((country_code IS NULL)::INT) FILTER (WHERE plan_tier = 'free'), "
@@ -296,6 +297,22 @@ def test_missing_values_follow_their_causes(default_data):
         "avg((timezone IS NULL)::INT) FILTER (WHERE activated_at IS NOT NULL) FROM raw.users"
     ).fetchall()[0]
     assert never > 4 * signed_in, (never, signed_in)
+    # some teams never fill due dates (only far-future placeholders, outliers, keep theirs): at random,
+    # 20+ tasks all without a date would be a 1-in-a-million event at a 50% share
+    habit = scalar(
+        con,
+        """SELECT count(*) FROM (SELECT account_id FROM raw.tasks GROUP BY account_id
+           HAVING count(*) >= 20 AND count(due_at) = count(*) FILTER (WHERE due_at > created_at + INTERVAL 365 DAY))""",
+    )
+    assert habit >= 2, habit
+    first, last = con.execute(
+        """SELECT avg((assignee_user_id IS NULL)::INT)
+                      FILTER (WHERE created_at < getvariable('window_start') + INTERVAL 91 DAY),
+                  avg((assignee_user_id IS NULL)::INT)
+                      FILTER (WHERE created_at >= getvariable('window_end') - INTERVAL 91 DAY)
+           FROM raw.tasks"""
+    ).fetchall()[0]
+    assert first > last + 0.01, (first, last)  # assignees are lost more on old backlog
     assert "mostly free plans" in REASONS["missing", "country_code"]
     assert "never signed in" in REASONS["missing", "timezone"]
 

@@ -9,6 +9,7 @@ not depend on how accounts are split into parts.
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,14 +64,25 @@ def keep_clean_copy(data_dir: Path) -> None:
         src.mkdir(parents=True)
 
 
+HABIT_WEIGHT = 1000.0  # a value of a team with the habit: blanked before any other (up to the target)
+
+
 def missing_weight_sql(params: Params, table: str, column: str) -> str:
     """Why values of a column go missing: a SQL expression over its table's row, how many times more
-    likely that row's value is blanked than the rest (1.0 everywhere: at random)."""
+    likely that row's value is blanked than the rest (1.0 everywhere: at random). A team's habit is a
+    fixed share of accounts picked by DuckDB's hash of (account_id, seed)."""
     causes = params.imperfections.missing_causes
     if (table, column) == ("accounts", "country_code"):
         return f"CASE WHEN plan_tier = 'free' THEN {float(causes.country_code_free_plan)} ELSE 1.0 END"
     if (table, column) == ("users", "timezone"):
         return f"CASE WHEN activated_at IS NULL THEN {float(causes.timezone_never_signed_in)} ELSE 1.0 END"
+    if (table, column) == ("tasks", "due_at") and causes.due_at_teams_without_dates > 0:
+        habit = f"hash(account_id, {params.seed}) % 1000000 < {round(causes.due_at_teams_without_dates * 1e6)}"
+        return f"CASE WHEN {habit} THEN {HABIT_WEIGHT} ELSE 1.0 END"
+    if (table, column) == ("tasks", "assignee_user_id") and causes.assignee_per_year_of_age > 0:
+        end = params.window.end + dt.timedelta(days=1)
+        weeks_old = f"date_diff('day', created_at, DATE '{end.isoformat()}') // 7"  # whole weeks: few kinds
+        return f"1.0 + {float(causes.assignee_per_year_of_age)} * {weeks_old} / 52.0"
     return "1.0"
 
 

@@ -417,6 +417,8 @@ class MissingCauses(_Strict):
 
     country_code_free_plan: Likelihood  # billing country: paid accounts give it at checkout
     timezone_never_signed_in: Likelihood  # the profile's time zone is set at the first sign-in
+    due_at_teams_without_dates: Rate  # share of accounts whose due dates go missing first (a team habit)
+    assignee_per_year_of_age: Annotated[float, Field(ge=0.0, le=1000.0, allow_inf_nan=False)]  # +k x per year old
 
 
 class Outliers(_Strict):

@@ -12,8 +12,8 @@ from ..generate.vocab import VENDOR_TEST_DOMAIN
 from ..schema import LEDGER_KINDS, SYNCHRONOUS_EVENTS
 
 REASONS = {
-    ("missing", "assignee_user_id"): "real-world incompleteness: tasks nobody took, assignees never recorded",
-    ("missing", "due_at"): "many tasks have no due date; some dates were lost in imports",
+    ("missing", "assignee_user_id"): "tasks nobody took; assignees never recorded, more on old backlog",
+    ("missing", "due_at"): "many tasks have no due date; some teams never set one",
     ("missing", "timezone"): "set at the first sign-in: mostly users who never signed in",
     ("missing", "industry"): "optional at signup",
     ("missing", "country_code"): "billing country unknown (mostly free plans)",
