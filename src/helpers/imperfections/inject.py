@@ -120,11 +120,7 @@ def plan_missing(params: Params, data_dir: Path, con: duckdb.DuckDBPyConnection)
         weights = np.array([c[0] for c in classes], dtype=float)
         blankable = np.array([c[4] for c in classes], dtype=float)
         want = target * rows - nulls
-        if len(classes) == 1 and weights[0] == 1.0:  # at random: exactly the share of the blankable values
-            b = blankable.sum()
-            p = min(max(want / b, 0.0), 1.0) if b > 0 else 0.0
-        else:
-            p = scale_for(weights, blankable, min(want, blankable.sum()))
+        p = scale_for(weights, blankable, min(want, blankable.sum()))
         plans.append(MissingPlan(table, column, target, rows, nulls, protected, p))
     return plans
 
