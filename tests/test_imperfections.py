@@ -82,7 +82,8 @@ def observed(data_dir) -> dict[tuple[str, str], dict]:
     late, events, eligible, held = con.execute(
         """WITH first AS (SELECT event_id, any_value(event_name::VARCHAR) AS event_name,
                                  any_value(event_at_utc) AS event_at_utc, min(ingested_at_utc) AS ingested_at_utc
-                          FROM raw.events GROUP BY event_id)
+                          FROM (SELECT * FROM raw.events UNION ALL SELECT * FROM truth.not_yet_arrived)
+                          GROUP BY event_id)  -- every delivery, published or left out by an as_of cut
            SELECT count(*) FILTER (WHERE ingested_at_utc - event_at_utc > INTERVAL (?) SECOND), count(*),
                   count(*) FILTER (WHERE NOT list_contains(?, event_name)),
                   count(*) FILTER (WHERE event_at_utc >= ? AND event_at_utc < ?)
@@ -92,7 +93,10 @@ def observed(data_dir) -> dict[tuple[str, str], dict]:
     expected = max(min(imp.late_arrival.share, eligible / events), held / events)
     out["late_arrival", "ingested_at_utc"] = dict(count=late, denominator=events, expected=expected)
 
-    rows, distinct = con.execute("SELECT count(*), count(DISTINCT event_id) FROM raw.events").fetchall()[0]
+    rows, distinct = con.execute(
+        "SELECT count(*), count(DISTINCT event_id) FROM (SELECT event_id FROM raw.events "
+        "UNION ALL SELECT event_id FROM truth.not_yet_arrived)"  # every delivery, as for late arrivals
+    ).fetchall()[0]
     out["duplicate", "event_id"] = dict(count=rows - distinct, denominator=distinct, expected=imp.duplicates.share)
 
     n_accounts = scalar(con, "SELECT count(*) FROM raw.accounts")

@@ -310,14 +310,16 @@ def test_every_problem_is_reported_at_once(tmp_path, capsys):
 
 
 def test_a_shorter_window_names_every_scenario_outside_it(capsys):
-    """default.yaml with window.end moved to March: each of the three dated scenarios is named, and the long
-    cycles that need a longer window, in one run (the holidays come from each year's calendars: no edit)."""
+    """default.yaml with window.end moved to March: each of the three dated scenarios is named, the long
+    cycles that need a longer window and the extract's as_of (December), in one run (the holidays come
+    from each year's calendars: no edit)."""
     assert run.main(["--params", str(ROOT / "params/default.yaml"), "--set", "window.end=2025-03-31", "--dry-run"]) == 2
     err = capsys.readouterr().err
-    for key in ("feature_launch", "ingestion_incident", "onboarding_revamp", "outliers.long_cycle_share"):
-        assert f".{key}" in err, err
+    keys = ("feature_launch", "ingestion_incident", "onboarding_revamp", "outliers.long_cycle_share", "snapshot.as_of")
+    for key in keys:
+        assert key in err, err
     assert "holidays" not in err
-    assert len(err.strip().splitlines()) == 4  # three scenarios, and a quarter is too short for 60-day cycles
+    assert len(err.strip().splitlines()) == 5  # three scenarios, 60-day cycles in a quarter, a cut after it
     assert "--set window.end=2025-03-31" in err  # the layer that broke the rule is named
 
 

@@ -62,9 +62,10 @@ def test_the_rule_and_activity_sql_read_vocabularies_as_variables():
     assert not repeats, repeats
 
 
+@pytest.mark.parametrize("folder", ["metrics", "metrics/naive"])
 @pytest.mark.parametrize("name", schema.ANSWER_KEYS)
-def test_the_metric_sql_files_list_exactly_the_key_events(name):
-    text = (resources.files("helpers.quality") / "sql" / "metrics" / f"{name}.sql").read_text()
+def test_the_metric_sql_files_list_exactly_the_key_events(name, folder):
+    text = (resources.files("helpers.quality") / "sql" / folder / f"{name}.sql").read_text()
     lists = re.findall(r"event_name IN \(([^)]*)\)", text)
     assert lists, f"{name}.sql selects no key events"
     for listed in lists:

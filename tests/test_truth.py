@@ -95,7 +95,7 @@ def independent_keys(data_dir, params) -> dict[str, pd.DataFrame]:
         out["account_retention"].append(
             _retention(account_cohorts, account_activity, params.window.end).assign(scope=scope)
         )
-    return {name: metrics._normalise(pd.concat(frames, ignore_index=True)) for name, frames in out.items()}
+    return {name: metrics.normalise(pd.concat(frames, ignore_index=True)) for name, frames in out.items()}
 
 
 def _assert_same(name, ours: pd.DataFrame, key: pd.DataFrame) -> None:

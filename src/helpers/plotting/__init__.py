@@ -20,7 +20,15 @@ from .behaviour import (
 )
 from .entities import activation_lag, cycle_time_outliers, signups_by_week, task_status_and_cycle, users_per_account
 from .imperfections import imperfection_rates, late_delays
-from .metrics import active_users, active_users_vs_key, retention_curve, retention_heatmap, retention_vs_key
+from .metrics import (
+    active_users,
+    active_users_three_ways,
+    active_users_vs_key,
+    retention_curve,
+    retention_heatmap,
+    retention_three_ways,
+    retention_vs_key,
+)
 from .scenarios import (
     scenario_feature_launch,
     scenario_holidays,
@@ -33,6 +41,7 @@ __all__ = [
     "Chart",
     "activation_lag",
     "active_users",
+    "active_users_three_ways",
     "active_users_vs_key",
     "cycle_time_outliers",
     "daily_events",
@@ -55,6 +64,7 @@ __all__ = [
     "retention_by_plan",
     "retention_curve",
     "retention_heatmap",
+    "retention_three_ways",
     "retention_vs_key",
     "scenario_feature_launch",
     "scenario_holidays",

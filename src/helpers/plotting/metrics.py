@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
@@ -109,5 +110,54 @@ def retention_vs_key(published: pd.DataFrame, key: pd.DataFrame, what: str, max_
         ylim=(0, 100),
     )
     ax.legend(loc="upper right", ncols=2, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+QUERY_COLORS = {"naive query": "#c0392b", "careful query": BLUE}
+
+
+def active_users_three_ways(naive: pd.DataFrame, careful: pd.DataFrame, key: pd.DataFrame, zoom_days: int = 21):
+    """7-day active users (scope external): left, each query's difference from the answer key per day
+    over the window; right, the last days' levels (key wide and pale, the queries thin)."""
+    key = key[key.scope == "external"].set_index("day").active_users
+    fig, (ax, zoom) = plt.subplots(1, 2, figsize=(11, 3.4), gridspec_kw={"width_ratios": [2, 1]})
+    zoom.plot(
+        pd.to_datetime(key.index[-zoom_days:]),
+        key.values[-zoom_days:],
+        color="grey",
+        lw=4,
+        alpha=0.4,
+        label="answer key",
+    )
+    for (label, color), df in zip(QUERY_COLORS.items(), (naive, careful), strict=True):
+        rows = df[df.scope == "external"].set_index("day").active_users.reindex(key.index, fill_value=0)
+        ax.plot(pd.to_datetime(key.index), rows.values - key.values, color=color, lw=1.2, label=label)
+        zoom.plot(pd.to_datetime(key.index[-zoom_days:]), rows.values[-zoom_days:], color=color, lw=1.2, label=label)
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set(title="7-day active users (external): query minus answer key", ylabel="users")
+    zoom.set(title=f"the last {zoom_days} days", ylabel="users")
+    zoom.xaxis.set_major_formatter(mdates.DateFormatter("%b %d"))
+    zoom.tick_params(axis="x", labelrotation=45)
+    ax.legend(loc="center left", fontsize=8)
+    zoom.legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def retention_three_ways(naive: dict, careful: dict, keys: dict, max_weeks: int = 26) -> plt.Figure:
+    """User and account retention (scope external), each query's pooled curve minus the key's, in
+    percentage points by week k (the last, partial week included: that is where an extract's cut shows).
+    Each argument maps user_retention and account_retention to their rows."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.2), sharey=True)
+    for ax, name, what in zip(axes, ("user_retention", "account_retention"), ("User", "Account"), strict=True):
+        key = pooled_curve(keys[name], "external", max_weeks)
+        for (label, color), rows in zip(QUERY_COLORS.items(), (naive[name], careful[name]), strict=True):
+            curve = pooled_curve(rows.assign(scope=rows.get("scope", "external")), "external", max_weeks)
+            ax.plot(curve.index, curve.values - key.values, color=color, lw=1.1, marker="o", ms=3, label=label)
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.set(title=f"{what} retention (external): query minus key", xlabel="weeks since cohort week (k)")
+    axes[0].set_ylabel("percentage points")
+    axes[0].legend(loc="upper right", fontsize=8)
     fig.tight_layout()
     return fig

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .. import duck, io, scenarios
 from ..params import SCHEMA_VERSION, Params, params_sha256, to_json_dict
-from ..quality import rates
+from ..quality import effects, rates
 from ..schema import TABLES
 from . import package, truth
 
@@ -79,6 +79,7 @@ def build(data_dir: Path, params: Params, name: str, timings: dict | None = None
         "parts": {t: len(io.parts(io.table_dir(data_dir, t))) for t in TABLES},
         "content_hashes": io.content_hashes(data_dir),
         "imperfections": imperfection_rates(data_dir, params),
+        "imperfection_effects": [e.as_dict() for e in effects.from_profile(data_dir)],
         "grain": {t: table_.grain for t, table_ in TABLES.items()},
         "notes": notes(params),
         "scenarios": table.assign(starts_at=table.starts_at.astype(str), ends_at=table.ends_at.astype(str)).to_dict(
@@ -102,6 +103,7 @@ def write(
     params = io.load_params(data_dir)
     name = name or data_dir.name
     manifest = build(data_dir, params, name, timings, layers)
-    package.write_package(data_dir, name, csv=params.output.csv)
+    measured = effects.from_profile(data_dir)
+    package.write_package(data_dir, name, csv=params.output.csv, params=params, effects=measured)
     io.write_json(manifest, data_dir / "manifest.json")
     return manifest

@@ -20,7 +20,10 @@ from pathlib import Path
 import yaml
 
 from .. import duck, io
+from ..params import Params
+from ..quality.effects import Effect
 from ..schema import DEFINITIONS, LEDGER, TABLES, TRUTH_TABLES, Table, ddl
+from .caveats import caveats
 
 # Frictionless field types for the DuckDB types the schema uses
 _FRICTIONLESS = {
@@ -51,9 +54,10 @@ def schema_sql() -> str:
     return head + "\n" + "\n\n".join(ddl(t) for t in TABLES.values()) + "\n"
 
 
-def data_dictionary() -> str:
-    """Markdown: the metric definitions, then one section per table (grain, key, notes) with a row per
-    column: the raw tables, then the answer keys in truth/."""
+def data_dictionary(params: Params | None = None, effects: list[Effect] = ()) -> str:
+    """Markdown: the metric definitions, what SQL over this dataset must handle (with its parameters
+    and measured effects), then one section per table (grain, key, notes) with a row per column: the
+    raw tables, then the answer keys in truth/."""
     out = [
         "# Data dictionary",
         "",
@@ -64,6 +68,8 @@ def data_dictionary() -> str:
         "",
     ]
     out += [f"- {d}" for d in DEFINITIONS] + [""]
+    if params is not None:
+        out += caveats(params, list(effects))
     out += _table_sections(TABLES.values(), "")
     out += [
         "# Answer keys (`truth/`)",
@@ -344,11 +350,18 @@ def read_csv_copy(path: str | Path, table: str):
         con.close()
 
 
-def write_package(data_dir: str | Path, name: str, csv: bool = False) -> list[Path]:
-    """schema.sql, data_dictionary.md, sources.yml and datapackage.json in the dataset folder; with
-    csv=True also the CSV copies (write_csv_copies) and their descriptor csv/datapackage.json."""
+def write_package(
+    data_dir: str | Path, name: str, csv: bool = False, params: Params | None = None, effects: list[Effect] = ()
+) -> list[Path]:
+    """schema.sql, data_dictionary.md (with what SQL must handle, given params and the measured effects),
+    sources.yml and datapackage.json in the dataset folder; with csv=True also the CSV copies
+    (write_csv_copies) and their descriptor csv/datapackage.json."""
     data_dir = Path(data_dir)
-    files = {"schema.sql": schema_sql(), "data_dictionary.md": data_dictionary(), "sources.yml": sources_yml(name)}
+    files = {
+        "schema.sql": schema_sql(),
+        "data_dictionary.md": data_dictionary(params, effects),
+        "sources.yml": sources_yml(name),
+    }
     written = []
     for file, text in files.items():
         io.write_text(text, data_dir / file)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .. import duck
 from ..generate.vocab import VENDOR_TEST_DOMAIN
+from ..quality.effects import WHAT, Effect
 from ..schema import LEDGER_KINDS, SYNCHRONOUS_EVENTS
 
 REASONS = {
@@ -35,6 +36,7 @@ def generation_notes(manifest: dict, ledger_path: Path | None) -> str:
         _header(manifest),
         _generated(manifest),
         _injected(manifest, _ledger_counts(ledger_path)),
+        _effects(manifest),
         _scenarios(manifest),
         _answer_keys(manifest),
     ]
@@ -115,6 +117,37 @@ def _injected(manifest: dict, ledger_counts: dict) -> str:
             "Internal workspaces are flagged `is_internal` on the account and its users, use the reserved "
             f"`{VENDOR_TEST_DOMAIN}` domain, and behave like scripts: any hour, any day, bursts of tasks closed "
             "within minutes.",
+        ]
+    )
+
+
+def _effects(manifest: dict) -> str:
+    """Each imperfection's effect on each locked metric (scope external), as 04 measured it."""
+    effects = manifest.get("imperfection_effects", [])
+    head = "## What each imperfection does to the metrics\n\n"
+    if not effects:
+        return head + "Not measured (04_qa_profile did not run on this dataset)."
+    metrics = list(dict.fromkeys(e["metric"] for e in effects))
+    cell = {(e["cause"], e["metric"]): e for e in effects}
+
+    rows = [
+        f"| **{c}**: {WHAT.get(c, '')} | "
+        + " | ".join(Effect(**cell[c, m]).text() if (c, m) in cell else "" for m in metrics)
+        + " |"
+        for c in dict.fromkeys(e["cause"] for e in effects)
+    ]
+    return head + "\n".join(
+        [
+            "How far each imperfection moves a query's result from the answer key (scope `external`), measured "
+            "by running the metric SQL over the published tables with and without it: the net difference "
+            "summed over the metric's rows (active users per day; retained users or accounts per cohort and "
+            "week) and its largest single row. Re-sent deliveries cannot change a count of distinct users "
+            "(they repeat a user's event), only counts of events; missing values and outliers touch no column "
+            "the metrics read.",
+            "",
+            "| cause | " + " | ".join(metrics) + " |",
+            "|---|" + "---|" * len(metrics),
+            *rows,
         ]
     )
 

@@ -34,23 +34,25 @@ VALUES = {
 }
 
 
-def sql(name: str) -> str:
-    """The text of helpers/quality/sql/metrics/<name>.sql."""
-    return (resources.files("helpers.quality") / "sql" / "metrics" / f"{name}.sql").read_text()
+def sql(name: str, naive: bool = False) -> str:
+    """The text of helpers/quality/sql/metrics/<name>.sql (naive: metrics/naive/<name>.sql, the query a
+    new analyst writes first: no deduplication, internal workspaces in, the last days as they are)."""
+    folder = resources.files("helpers.quality") / "sql" / "metrics"
+    return ((folder / "naive") if naive else folder).joinpath(f"{name}.sql").read_text()
 
 
 def compute(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
     """Every metric SQL file run on a connection that has raw.* and the window variables."""
-    return {name: _normalise(con.sql(sql(name)).df()) for name in ANSWER_KEYS}
+    return {name: normalise(con.sql(sql(name)).df()) for name in ANSWER_KEYS}
 
 
 def answer_keys(data_dir: str | Path) -> dict[str, pd.DataFrame]:
     import pyarrow.parquet as pq
 
-    return {name: _normalise(pq.read_table(io.truth_path(data_dir, name)).to_pandas()) for name in ANSWER_KEYS}
+    return {name: normalise(pq.read_table(io.truth_path(data_dir, name)).to_pandas()) for name in ANSWER_KEYS}
 
 
-def _normalise(df: pd.DataFrame) -> pd.DataFrame:
+def normalise(df: pd.DataFrame) -> pd.DataFrame:
     df = df.copy()
     for c in ("day", "cohort_week"):
         if c in df:
@@ -96,7 +98,7 @@ class Reconciliation:
     rows: int
     rows_off_published: int  # rows where the published data's SQL differs from the key
     shortfall_published: int  # sum of (key - SQL) over those rows
-    first_off: dt.date | None  # earliest day / cohort week affected
+    first_off: dt.date | None  # earliest day (retention: calendar week, cohort week + k weeks) affected
     rows_off_complete: int  # rows where SQL over every delivery differs from the key (must be 0)
     above_key: int  # rows where the published SQL exceeds the key (must be 0)
     cohort_size_off: int  # retention rows whose cohort size differs (must be 0)
@@ -104,6 +106,13 @@ class Reconciliation:
     @property
     def agrees(self) -> bool:
         return self.rows_off_complete == 0 and self.above_key == 0 and self.cohort_size_off == 0
+
+
+def _calendar_day(rows: pd.DataFrame) -> pd.Series:
+    """Each row's day, or for retention the Monday of its week k (cohort week + 7k days)."""
+    if "day" in rows:
+        return rows["day"]
+    return rows.apply(lambda r: r.cohort_week + dt.timedelta(weeks=int(r.week_number)), axis=1)
 
 
 def reconcile(
@@ -121,14 +130,13 @@ def reconcile(
         c = compare(name, complete[name], keys[name])
         off = p[(p[[f"{v}_diff" for v in VALUES[name]]] != 0).any(axis=1) | (p["row"] != "both")]
         off_complete = c[(c[[f"{v}_diff" for v in VALUES[name]]] != 0).any(axis=1) | (c["row"] != "both")]
-        when = "day" if "day" in p else "cohort_week"
         out.append(
             Reconciliation(
                 metric=name,
                 rows=len(keys[name]),
                 rows_off_published=len(off),
                 shortfall_published=int(-off[f"{value}_diff"].sum()),
-                first_off=min(off[when]) if len(off) else None,
+                first_off=min(_calendar_day(off)) if len(off) else None,
                 rows_off_complete=len(off_complete) if as_of is not None else len(off),
                 above_key=int((p[f"{value}_diff"] > 0).sum()),
                 cohort_size_off=int((p["cohort_size_diff"] != 0).sum()) if "cohort_size_diff" in p else 0,
@@ -170,8 +178,9 @@ def assert_agree(rec: list[Reconciliation], as_of: dt.datetime | None) -> None:
         raise AssertionError(f"{len(bad)} metric(s) disagree with the answer keys: {why}")
 
 
-def as_of_note(rec: list[Reconciliation], as_of: dt.datetime | None) -> str:
-    """One Markdown paragraph: how far the published metrics fall short of the keys, and why."""
+def as_of_note(rec: list[Reconciliation], as_of: dt.datetime | None, window_end: dt.date) -> str:
+    """One Markdown paragraph: how far the published metrics fall short of the keys, why, and what
+    Stage 3 should do about it."""
     if as_of is None:
         off = sum(r.rows_off_published for r in rec)
         return (
@@ -180,11 +189,33 @@ def as_of_note(rec: list[Reconciliation], as_of: dt.datetime | None) -> str:
         )
     parts = [
         f"`{r.metric}`: {r.rows_off_published} of {r.rows:,} rows short by {r.shortfall_published:,} in total"
-        + (f", from {r.first_off}" if r.first_off else "")
+        + (f", from {'the week of ' if r.metric != 'active_users_7d' else ''}{r.first_off}" if r.first_off else "")
         for r in rec
     ]
+    last = complete_through(as_of, window_end)
     return (
-        f"The extract is **as of {as_of.isoformat(sep=' ')} UTC**: deliveries ingested later are missing from "
-        "the published events, so the last days and weeks fall short of the keys. " + "; ".join(parts) + ". "
-        "Adding them back (`truth/not_yet_arrived`) must give the keys exactly."
+        f"The extract is **as of {as_of.isoformat(sep=' ')} UTC**: what happened after it, and deliveries "
+        "still on their way then (late arrivals), are not in the published events, so the last days and "
+        "the newest cohorts' last week fall short of the keys. "
+        + "; ".join(parts)
+        + "."
+        + f" The last UTC day that ended before the cut is **{last}** (late deliveries may still be missing "
+        "before it). No query can recover events the extract does not hold: Stage 3 should mark the days after the "
+        "last whole one (and the week holding them) as incomplete, or leave them out, rather than report a "
+        "drop. Adding the deliveries after the cut back (`truth/not_yet_arrived`) gives the keys exactly."
     )
+
+
+def external(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows of scope 'external' (the naive SQL has no scope: all its rows count as external)."""
+    if "scope" not in df:
+        return normalise(df.assign(scope="external"))
+    return df[df.scope == "external"].reset_index(drop=True)
+
+
+def complete_through(as_of: dt.datetime | None, window_end: dt.date) -> dt.date:
+    """The last UTC day an extract taken at `as_of` holds whole (the window's last day without as_of):
+    the day before as_of's own day, unless as_of is midnight or later than the window."""
+    if as_of is None or as_of.date() > window_end:
+        return window_end
+    return as_of.date() - dt.timedelta(days=1)

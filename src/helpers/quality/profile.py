@@ -111,13 +111,18 @@ def measures_table(prof: dict) -> pd.DataFrame:
     return pd.DataFrame([{"measure": k, **v} for k, v in prof["measures"].items()])
 
 
-def write_profile(prof: dict, report: pd.DataFrame, data_dir: str | Path) -> Path:
-    """data/NAME/profile.json: the profile and every guardrail check with its status."""
+def write_profile(prof: dict, report: pd.DataFrame, data_dir: str | Path, effects: list | None = None) -> Path:
+    """data/NAME/profile.json: the profile, every guardrail check with its status, and each
+    imperfection's effect on each metric (quality.effects; the manifest copies them)."""
 
     def clean(v):
         return None if v is None or (isinstance(v, float) and pd.isna(v)) else v
 
-    doc = dict(prof, guardrails=[{k: clean(v) for k, v in r.items()} for r in report.to_dict("records")])
+    doc = dict(
+        prof,
+        guardrails=[{k: clean(v) for k, v in r.items()} for r in report.to_dict("records")],
+        imperfection_effects=[e.as_dict() for e in effects or []],
+    )
     path = Path(data_dir) / "profile.json"
     io.write_json(json.loads(json.dumps(doc, default=str)), path)
     return path
