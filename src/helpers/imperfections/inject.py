@@ -164,8 +164,9 @@ def late_cause_sql() -> str:
 def late_weight_sql(params: Params) -> str:
     """How many times more likely an event is late than a weight-1 event of its cause (a SQL expression
     over an event with its user's `timezone`): a phone's event outside the user's local weekday working
-    hours (9-18: commutes, evenings, weekends, off wifi); a web event that uploads content (a larger
-    request, timed out and retried) or an analytics beacon (fire-and-forget, seldom retried)."""
+    hours (9-18: commutes, evenings, weekends, off wifi); a desktop event from 16:00 local on (the lid
+    closes for the night with events still queued); a web event that uploads content (a larger request,
+    timed out and retried) or an analytics beacon (fire-and-forget, seldom retried)."""
     late = params.imperfections.late_arrival
     local = "timezone(coalesce(timezone, 'UTC'), event_at_utc AT TIME ZONE 'UTC')"
     off_hours = f"(isodow({local}) > 5 OR hour({local}) < 9 OR hour({local}) >= 18)"
@@ -173,10 +174,12 @@ def late_weight_sql(params: Params) -> str:
     return (
         f"CASE WHEN ({late_cause_sql()}) = 'offline' THEN "
         f"CASE WHEN {off_hours} THEN {float(late.offline_off_hours_weight)} ELSE 1.0 END "
-        f"WHEN ({late_cause_sql()}) = 'retry' THEN "
+        f"WHEN ({late_cause_sql()}) = 'asleep' THEN "
+        f"CASE WHEN hour({local}) >= 16 THEN {float(late.asleep_end_of_day_weight)} ELSE 1.0 END "
+        "ELSE "  # retry
         f"CASE WHEN list_contains({_sql_list(CONTENT_EVENTS)}, {name}) THEN {float(late.retry_content_weight)} "
         f"WHEN list_contains({_sql_list(BEACON_EVENTS)}, {name}) THEN {float(late.retry_beacon_weight)} "
-        "ELSE 1.0 END ELSE 1.0 END"
+        "ELSE 1.0 END END"
     )
 
 

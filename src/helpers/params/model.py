@@ -439,6 +439,7 @@ class LateArrival(_Strict):
     offline_off_hours_weight: Likelihood  # x as likely outside the user's local weekday working hours
     asleep_share: Rate  # of late events: a desktop app asleep, sent when the user next opens it
     asleep_delay_hours: LogNormal  # beyond the threshold, for a user with no later desktop session
+    asleep_end_of_day_weight: Likelihood  # x as likely from 16:00 in the user's time zone on
     retry_share: Rate  # of late events: a web client retrying after network errors or 5xx
     retry_delay_hours: LogNormal  # beyond the threshold
     retry_content_weight: Likelihood  # x as likely for events that upload content (schema CONTENT_EVENTS)
