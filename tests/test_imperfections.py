@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from helpers import duck, io, pipeline
+from helpers import params as P
 from helpers.imperfections import inject
 from helpers.publish.report import REASONS
 from helpers.quality import checks, guardrails, rates
@@ -270,7 +271,8 @@ def test_ledger_agrees_with_the_tables(tiny_data):
 @pytest.mark.slow
 @pytest.mark.xdist_group("default")
 def test_late_delays_follow_the_profile(default_data):
-    """Late arrivals: all beyond the hour, most of them stragglers (hours), the rest offline syncs (days)."""
+    """Late arrivals: all beyond the hour, most of them hours late (web retries, the incident, a desktop app
+    asleep until the next session), the rest days (offline phones, a laptop left shut over the weekend)."""
     con = dataset(default_data)
     hours = np.array(
         [
@@ -280,8 +282,152 @@ def test_late_delays_follow_the_profile(default_data):
         ]
     )
     assert hours.min() > 1.0
-    assert 0.55 <= np.mean(hours < 24) <= 0.9  # most are stragglers (hours); the rest days (offline sync)
+    assert 0.55 <= np.mean(hours < 24) <= 0.9  # most are hours late; the rest days (offline phones)
     assert np.quantile(hours, 0.99) > 48
+
+
+# Events that upload what the user wrote (retried most by a web client on a flaky network) and an analytics
+# beacon (fire-and-forget: dropped rather than retried), as product engineers know them.
+CONTENT = ["task_created", "work_note_added", "blocker_added", "project_created"]
+BEACON = ["dashboard_viewed"]
+
+
+def _late_events(con, params, where: str = "true") -> str:
+    """Events (first deliveries) outside the ingestion incident, with `late`, `hours` late and their user's
+    local time (`local`, null without a time zone), as a SQL subquery."""
+    window = incident_window(params)
+    start, end = window[:2] if window else (dt.datetime(1, 1, 1), dt.datetime(1, 1, 1))
+    seconds = params.imperfections.late_arrival.threshold_seconds
+    return f"""(SELECT e.*, e.client::VARCHAR AS c, e.event_name::VARCHAR AS name,
+                      date_diff('second', e.event_at_utc, e.ingested_at_utc) / 3600.0 AS hours,
+                      e.ingested_at_utc - e.event_at_utc > INTERVAL ({seconds}) SECOND AS late,
+                      timezone(u.timezone, e.event_at_utc AT TIME ZONE 'UTC') AS local
+               FROM qa.events e JOIN raw.users u USING (user_id)
+               WHERE NOT (e.event_at_utc >= TIMESTAMP '{start}' AND e.event_at_utc < TIMESTAMP '{end}') AND {where})"""
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("default")
+def test_late_arrivals_differ_by_client(default_data):
+    """Late events come from causes tied to the client: phones go offline (late most often, by days, more
+    outside working hours), the desktop app sleeps with the laptop (late overnight, sent when the user
+    opens it again), web clients retry (late least long: a few hours)."""
+    con, params = dataset(default_data), io.load_params(default_data)
+    events = _late_events(con, params, "e.event_name <> 'login_succeeded'")
+    rows = con.execute(
+        f"""SELECT CASE WHEN c IN ('ios', 'android') THEN 'phone' ELSE c END, avg(late::INT),
+                   median(hours) FILTER (WHERE late) FROM {events} GROUP BY 1"""
+    ).fetchall()
+    share, median = {r[0]: r[1] for r in rows}, {r[0]: r[2] for r in rows}
+    assert share["phone"] > 4 * max(share["web"], share["desktop"]), share
+    assert median["phone"] > 24 and median["web"] < 4, median  # days vs hours
+    assert median["phone"] > median["desktop"] > 2 * median["web"], median  # the laptop sleeps overnight
+    # phones: offline more on commutes, evenings and weekends than at the desk
+    off, on = con.execute(
+        f"""SELECT avg(late::INT) FILTER (WHERE isodow(local) > 5 OR hour(local) NOT BETWEEN 9 AND 17),
+                   avg(late::INT) FILTER (WHERE isodow(local) <= 5 AND hour(local) BETWEEN 9 AND 17)
+            FROM {events} WHERE c IN ('ios', 'android') AND local IS NOT NULL"""
+    ).fetchall()[0]
+    assert off > 1.5 * on, (off, on)
+    # the desktop app sends its queue as the user opens it again: at the start of one of their desktop
+    # sessions (within the normal latency), mostly after the working day (overnight)
+    max_latency = params.ingestion.max_latency_seconds
+    woke, overnight = con.execute(
+        f"""WITH starts AS (SELECT user_id, min(event_at_utc) AS at FROM qa.events WHERE client = 'desktop'
+                            GROUP BY user_id, session_id)
+            SELECT avg((EXISTS (SELECT 1 FROM starts s WHERE s.user_id = d.user_id AND s.at <= d.ingested_at_utc
+                                  AND d.ingested_at_utc <= s.at + INTERVAL ({max_latency}) SECOND))::INT),
+                   avg((hours > 12)::INT)
+            FROM {events} d WHERE c = 'desktop' AND late"""
+    ).fetchall()[0]
+    assert woke > 0.9 and overnight > 0.35, (woke, overnight)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("default")
+def test_late_arrivals_differ_by_event_type(default_data):
+    """A web client retries the requests that upload content most and analytics beacons least; logins are
+    written synchronously and never late (but for the incident). So across all clients content events are
+    late more often and sooner (retries) than dashboard views (late mostly from sleeping and offline apps)."""
+    con, params = dataset(default_data), io.load_params(default_data)
+    events = _late_events(con, params)
+    content, other, beacon = con.execute(
+        f"""SELECT avg(late::INT) FILTER (WHERE list_contains(?, name)), avg(late::INT) FILTER (WHERE NOT
+                   list_contains(?, name) AND NOT list_contains(?, name) AND name <> 'login_succeeded'),
+                   avg(late::INT) FILTER (WHERE list_contains(?, name)) FROM {events} WHERE c = 'web'""",
+        [CONTENT, CONTENT, BEACON, BEACON],
+    ).fetchall()[0]
+    assert content > 2 * other > 4 * beacon > 0, (content, other, beacon)
+    rows = con.execute(
+        f"SELECT name, avg(late::INT), median(hours) FILTER (WHERE late) FROM {events} GROUP BY 1"
+    ).fetchall()
+    share, median = {r[0]: r[1] for r in rows}, {r[0]: r[2] for r in rows}
+    assert share["login_succeeded"] == 0
+    for name in ("task_created", "work_note_added"):
+        assert share[name] > 1.3 * share["dashboard_viewed"], share
+        assert share[name] > 1.3 * share["task_status_changed"], share
+        assert median[name] < median["dashboard_viewed"] / 2, median
+
+
+def test_late_plan_meets_the_target_in_expectation(tiny_data):
+    """The chances the plan solves give exactly the target count of late events in expectation: the
+    incident's events plus, for every other event that may be late, its cause's chance times its weight."""
+    params = io.load_params(tiny_data)
+    con = duck.connect(params=params)
+    plan = inject.late_probabilities(params, tiny_data, con)
+    events = duck.parts(con, io.clean_dir(tiny_data, "events"))
+    users = duck.parts(con, io.clean_dir(tiny_data, "users"))
+    window = incident_window(params)
+    start, end = window[:2] if window else (dt.datetime(1, 1, 1), dt.datetime(1, 1, 1))
+    held = "event_at_utc >= ? AND event_at_utc < ?"
+    cause = "CASE WHEN client::VARCHAR IN ('ios', 'android') THEN ? WHEN client::VARCHAR = 'desktop' THEN ? ELSE ? END"
+    n, expected = con.execute(
+        f"""SELECT count(*), count(*) FILTER (WHERE {held}) + coalesce(sum(least(1.0, ({cause}) * w))
+                   FILTER (WHERE NOT ({held}) AND event_name::VARCHAR <> 'login_succeeded'), 0)
+            FROM (SELECT *, {inject.late_weight_sql(params)} AS w
+                  FROM {events} LEFT JOIN (SELECT user_id, timezone FROM {users}) USING (user_id))""",
+        [start, end, plan.offline, plan.asleep, plan.retry, start, end],
+    ).fetchall()[0]
+    assert expected == pytest.approx(params.imperfections.late_arrival.share * n, rel=1e-9)
+    assert min(plan.offline, plan.asleep, plan.retry) > 0
+
+
+@pytest.mark.parametrize(
+    "want,capacity,expected",
+    [
+        (100.0, {"offline": 1000, "asleep": 1000, "retry": 1000}, {"offline": 35, "asleep": 25, "retry": 40}),
+        (
+            100.0,
+            {"offline": 10, "asleep": 1000, "retry": 1000},
+            {"offline": 10, "asleep": 90 * 25 / 65, "retry": 90 * 40 / 65},
+        ),
+        (100.0, {"offline": 0, "asleep": 5, "retry": 1000}, {"offline": 0, "asleep": 5, "retry": 95}),
+        (100.0, {"offline": 20, "asleep": 30, "retry": 40}, {"offline": 20, "asleep": 30, "retry": 40}),
+    ],
+)
+def test_split_late_gives_what_a_cause_cannot_take_to_the_others(want, capacity, expected):
+    """Each cause takes its share of the late events; a cause with too few events takes them all and the
+    others share the rest, so the parts add up to the wanted count (or every event)."""
+    got = inject.split_late(want, {"offline": 0.35, "asleep": 0.25, "retry": 0.40}, capacity)
+    assert got == pytest.approx(expected)
+    assert sum(got.values()) == pytest.approx(min(want, sum(capacity.values())))
+
+
+def test_a_sleeping_app_wakes_at_the_users_next_session_after_the_break():
+    """wake_times: the first of the same user's sessions that starts at or after the moment due, else -1."""
+    s = 1_000_000  # microseconds per second
+    stride = 100_000
+    session = np.array([1 * stride + 1, 1 * stride + 1, 1 * stride + 2, 1 * stride + 3, 2 * stride + 1])
+    at = np.array([0, 10, 5000, 100_000, 50]) * s
+    query = np.array([1 * stride + 1, 1 * stride + 1, 1 * stride + 3, 2 * stride + 1, 1 * stride + 2])
+    due = np.array([3601, 6000, 200_000, 100, 5000]) * s
+    assert inject.wake_times(session, at, query, due).tolist() == [5000 * s, 100_000 * s, -1, -1, 5000 * s]
+
+
+def test_late_cause_shares_must_add_up_to_one(tmp_path):
+    """The cause shares split the late events: parameters whose shares do not add up to 1 are refused."""
+    with pytest.raises(P.ParamsError, match="add up to 1"):
+        params_variant(tmp_path, {"imperfections.late_arrival.retry_share": 0.5})
 
 
 @pytest.mark.slow
@@ -357,8 +503,14 @@ def test_applying_twice_gives_the_same_tables(tmp_path, tiny_data):
 
 
 def test_late_arrival_rate_leaves_entity_tables_unchanged(tmp_path, tiny_data):
-    """Another late share changes the events only."""
-    other = generate(params_variant(tmp_path, {"imperfections.late_arrival.share": 0.1}), tmp_path / "late")
+    """Another late share and another split between its causes change the events only."""
+    changes = {
+        "imperfections.late_arrival.share": 0.1,
+        "imperfections.late_arrival.offline_share": 0.6,
+        "imperfections.late_arrival.retry_share": 0.15,
+        "imperfections.late_arrival.retry_content_weight": 5,
+    }
+    other = generate(params_variant(tmp_path, changes), tmp_path / "late")
     a, b = io.content_hashes(other), io.content_hashes(tiny_data)
     assert all(a[t] == b[t] for t in ("accounts", "users", "projects", "tasks"))
     assert a["events"] != b["events"]

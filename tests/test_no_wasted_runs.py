@@ -47,7 +47,7 @@ LAGS = [
     "tasks.cycle_time_days.median",
     "tasks.blocker_duration_hours.median",
     "projects.archive_lag_days.median",
-    "imperfections.late_arrival.straggler_delay_hours.median",
+    "imperfections.late_arrival.retry_delay_hours.median",
 ]
 
 

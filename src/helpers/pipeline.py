@@ -136,7 +136,7 @@ class Imperfected:
     """What 03 did: the plan it followed and the ledger's rows."""
 
     missing: list[inject.MissingPlan]
-    late_probability: float
+    late: inject.LatePlan  # each cause's chance for a weight-1 event
     ledger_rows: int
 
 
@@ -157,7 +157,7 @@ def apply_imperfections(
     if params.snapshot.increments:
         snapshot.write_increments(data_dir)
     fault_point("imperfections")
-    return Imperfected(plan.missing, plan.late_probability, rows)
+    return Imperfected(plan.missing, plan.late, rows)
 
 
 def build_warehouse(data_dir: str | os.PathLike) -> Path:

@@ -89,6 +89,13 @@ EVENT_NAMES = KEY_EVENTS + SUPPORTING_EVENTS
 TASK_EVENTS = KEY_EVENTS + TASK_SUPPORTING_EVENTS  # about one task: they carry task_id and project_id
 # Written synchronously by the auth server, so never delivered late (every other event can be).
 SYNCHRONOUS_EVENTS = ("login_succeeded",)
+# Events whose request uploads what the user wrote (a title, a note, attachments): the larger requests a
+# flaky network times out, so the web client retries them (late arrivals by cause, imperfections.late_arrival).
+CONTENT_EVENTS = ("task_created", "work_note_added", "blocker_added", "project_created")
+# Fire-and-forget analytics beacons: sent once and dropped on failure, seldom retried.
+BEACON_EVENTS = ("dashboard_viewed",)
+# A client that sleeps with the laptop: it queues events while the lid is closed and sends them on waking.
+SLEEPING_CLIENTS = ("desktop",)
 SCENARIOS = ("feature_launch", "ingestion_incident", "holidays", "onboarding_revamp")
 # Vocabularies the SQL reads as DuckDB variables (getvariable('key_events') ...): see helpers.duck.
 SQL_VOCABULARIES = {

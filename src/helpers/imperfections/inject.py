@@ -20,8 +20,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .. import duck, io, scenarios
+from ..generate.events import SESSION_ID_STRIDE
 from ..params import Params
-from ..schema import BLANKABLE_COLUMNS, IMPERFECT_TABLES, MOBILE_CLIENTS, SYNCHRONOUS_EVENTS, TABLES
+from ..schema import (
+    BEACON_EVENTS,
+    BLANKABLE_COLUMNS,
+    CONTENT_EVENTS,
+    IMPERFECT_TABLES,
+    MOBILE_CLIENTS,
+    SLEEPING_CLIENTS,
+    SYNCHRONOUS_EVENTS,
+    TABLES,
+)
 from ..streams import AccountDraws
 from ..units import DAY, US, to_us
 from . import ledger, snapshot
@@ -48,9 +58,21 @@ class Plan:
     """What 03 does to the whole dataset, decided once before the parts are worked."""
 
     missing: list[MissingPlan]
-    late_probability: float  # chance that an eligible event (not synchronous, not held by the incident) is a straggler
-    offline_probability: float  # chance that an eligible event of a phone is an offline sync (days late)
+    late: LatePlan
     work: list[tuple[str, int]]  # (table, part number) for every part of every table touched
+
+
+LATE_CAUSES = ("offline", "asleep", "retry")  # params imperfections.late_arrival.<cause>_share
+
+
+@dataclass(frozen=True)
+class LatePlan:
+    """The chance that an eligible event (not synchronous, not held by the incident) of weight 1 is late,
+    per cause; an event's cause is fixed by its client (late_cause_sql) and its weight by late_weight_sql."""
+
+    offline: float = 0.0  # phones
+    asleep: float = 0.0  # desktop
+    retry: float = 0.0  # web
 
 
 def keep_clean_copy(data_dir: Path) -> None:
@@ -125,26 +147,87 @@ def plan_missing(params: Params, data_dir: Path, con: duckdb.DuckDBPyConnection)
     return plans
 
 
-def late_probabilities(params: Params, data_dir: Path, con: duckdb.DuckDBPyConnection) -> tuple[float, float]:
-    """(the chance that an eligible event is a straggler, the chance that an eligible phone's event is an
-    offline sync), so that late events are the target share of all events and offline syncs
-    1 - straggler_share of them. Only phones go offline; synchronous events are never late, and the
-    incident's held-back events are late already."""
-    events = duck.parts(con, io.clean_dir(data_dir, "events"))
-    eligible = (
-        f"NOT list_contains(getvariable('synchronous_events'), event_name) AND NOT {scenarios.incident_sql(params)}"
+def _sql_list(values: tuple[str, ...]) -> str:
+    return "[" + ", ".join(f"'{v}'" for v in values) + "]"
+
+
+def late_cause_sql() -> str:
+    """The cause that may delay an event, by its client: a phone goes offline, a desktop app sleeps with
+    the laptop, a web client retries."""
+    client = "client::VARCHAR"
+    return (
+        f"CASE WHEN list_contains({_sql_list(MOBILE_CLIENTS)}, {client}) THEN 'offline' "
+        f"WHEN list_contains({_sql_list(SLEEPING_CLIENTS)}, {client}) THEN 'asleep' ELSE 'retry' END"
     )
-    phone = "list_contains(getvariable('mobile_clients'), client::VARCHAR)"
-    n_events, n_held, pool, phones = con.execute(
-        f"SELECT count(*), count(*) FILTER (WHERE {scenarios.incident_sql(params)}), "
-        f"count(*) FILTER (WHERE {eligible}), count(*) FILTER (WHERE {eligible} AND {phone}) FROM {events}"
-    ).fetchall()[0]
+
+
+def late_weight_sql(params: Params) -> str:
+    """How many times more likely an event is late than a weight-1 event of its cause (a SQL expression
+    over an event with its user's `timezone`): a phone's event outside the user's local weekday working
+    hours (9-18: commutes, evenings, weekends, off wifi); a desktop event from 16:00 local on (the lid
+    closes for the night with events still queued); a web event that uploads content (a larger request,
+    timed out and retried) or an analytics beacon (fire-and-forget, seldom retried)."""
     late = params.imperfections.late_arrival
-    want = max(late.share * n_events - n_held, 0.0)
-    offline = min((1.0 - late.straggler_share) * want / phones, 1.0) if phones else 0.0
-    synced = offline * phones
-    straggler = min(max((want - synced) / (pool - synced), 0.0), 1.0) if pool > synced else 0.0
-    return straggler, offline
+    local = "timezone(coalesce(timezone, 'UTC'), event_at_utc AT TIME ZONE 'UTC')"
+    off_hours = f"(isodow({local}) > 5 OR hour({local}) < 9 OR hour({local}) >= 18)"
+    name = "event_name::VARCHAR"
+    return (
+        f"CASE WHEN ({late_cause_sql()}) = 'offline' THEN "
+        f"CASE WHEN {off_hours} THEN {float(late.offline_off_hours_weight)} ELSE 1.0 END "
+        f"WHEN ({late_cause_sql()}) = 'asleep' THEN "
+        f"CASE WHEN hour({local}) >= 16 THEN {float(late.asleep_end_of_day_weight)} ELSE 1.0 END "
+        "ELSE "  # retry
+        f"CASE WHEN list_contains({_sql_list(CONTENT_EVENTS)}, {name}) THEN {float(late.retry_content_weight)} "
+        f"WHEN list_contains({_sql_list(BEACON_EVENTS)}, {name}) THEN {float(late.retry_beacon_weight)} "
+        "ELSE 1.0 END END"
+    )
+
+
+def split_late(want: float, shares: dict[str, float], capacity: dict[str, float]) -> dict[str, float]:
+    """Each cause's expected late events: `want` split by the shares; a cause with fewer events than its
+    part takes them all and the others share the rest (by share, or by what they have left when their
+    shares are 0), so the parts add up to min(want, all events)."""
+    alloc = dict.fromkeys(shares, 0.0)
+    left = min(want, sum(capacity.values()))
+    open_ = [c for c in shares if capacity[c] > 0]
+    while left > 1e-9 and open_:
+        total = sum(shares[c] for c in open_)
+        room = {c: capacity[c] - alloc[c] for c in open_}
+        part = {c: left * (shares[c] / total if total > 0 else room[c] / sum(room.values())) for c in open_}
+        full = [c for c in open_ if part[c] >= room[c]]
+        if not full:
+            for c in open_:
+                alloc[c] += part[c]
+            break
+        for c in full:
+            alloc[c], left = capacity[c], left - room[c]
+            open_.remove(c)
+    return alloc
+
+
+def late_probabilities(params: Params, data_dir: Path, con: duckdb.DuckDBPyConnection) -> LatePlan:
+    """Each cause's chance for a weight-1 event, so that late events are the target share of all events
+    (the incident's held-back events count; synchronous events are never late) and each cause makes its
+    share of the rest, its events' weights (late_weight_sql) as many times as likely (scale_for)."""
+    events = duck.parts(con, io.clean_dir(data_dir, "events"))
+    users = duck.parts(con, io.clean_dir(data_dir, "users"))
+    held = scenarios.incident_sql(params)
+    n_events, n_held = con.execute(f"SELECT count(*), count(*) FILTER (WHERE {held}) FROM {events}").fetchall()[0]
+    classes = con.execute(
+        f"SELECT {late_cause_sql()} AS cause, ({late_weight_sql(params)})::DOUBLE AS w, count(*) "
+        f"FROM {events} LEFT JOIN (SELECT user_id, timezone FROM {users}) USING (user_id) "
+        f"WHERE NOT list_contains(getvariable('synchronous_events'), event_name) AND NOT {held} GROUP BY ALL"
+    ).fetchall()
+    late = params.imperfections.late_arrival
+    shares = {c: getattr(late, f"{c}_share") for c in LATE_CAUSES}
+    capacity = {c: float(sum(n for cause, _, n in classes if cause == c)) for c in LATE_CAUSES}
+    want = split_late(max(late.share * n_events - n_held, 0.0), shares, capacity)
+    chance = {}
+    for c in LATE_CAUSES:
+        weights = np.array([w for cause, w, _ in classes if cause == c], dtype=float)
+        counts = np.array([n for cause, _, n in classes if cause == c], dtype=float)
+        chance[c] = scale_for(weights, counts, want[c]) if len(counts) else 0.0
+    return LatePlan(**chance)
 
 
 def plan(params: Params, data_dir: str | Path) -> Plan:
@@ -154,7 +237,7 @@ def plan(params: Params, data_dir: str | Path) -> Plan:
     keep_clean_copy(data_dir)
     con = duck.connect(params=params)
     try:
-        missing, (late, offline) = plan_missing(params, data_dir, con), late_probabilities(params, data_dir, con)
+        missing, late = plan_missing(params, data_dir, con), late_probabilities(params, data_dir, con)
     finally:
         con.close()
     ledger.forget(data_dir)
@@ -162,7 +245,7 @@ def plan(params: Params, data_dir: str | Path) -> Plan:
     work = [
         (name, io.part_number(path)) for name in IMPERFECT_TABLES for path in io.parts(io.clean_dir(data_dir, name))
     ]
-    return Plan(missing, late, offline, work)
+    return Plan(missing, late, work)
 
 
 # --------------------------------------------------------------------------- one part
@@ -171,10 +254,10 @@ class PartDraws:
     """The random numbers of one part, one per row (in the part's row order)."""
 
     blank_u: dict[str, np.ndarray]  # per blankable column of the table
-    late_u: np.ndarray | None = None  # events only
-    offline_u: np.ndarray | None = None  # an offline sync if a phone's and below the plan's offline chance
-    retry_delay_us: np.ndarray | None = None  # ingestion delay if late: beyond the threshold (hours)
-    offline_delay_us: np.ndarray | None = None  # (days)
+    late_u: np.ndarray | None = None  # events only: late if below its cause's chance times its weight
+    retry_delay_us: np.ndarray | None = None  # ingestion delay if late by a retry: beyond the threshold (hours)
+    offline_delay_us: np.ndarray | None = None  # by an offline phone (days)
+    asleep_delay_us: np.ndarray | None = None  # by a desktop app asleep, if the user opens it no later (hours)
     resend_u: np.ndarray | None = None
     resend_delay_us: np.ndarray | None = None  # a re-sent delivery's lag after the first
 
@@ -196,14 +279,14 @@ def _draws(params: Params, name: str, part: pa.Table, plans: list[MissingPlan]) 
         return PartDraws(blank_u)
     late = params.imperfections.late_arrival
     late_u = draws.random(counts)
-    offline_u = draws.random(counts)
-    hours = draws.lognormal(late.straggler_delay_hours.median * 3600 * US, late.straggler_delay_hours.sigma, counts)
+    retry = draws.lognormal(late.retry_delay_hours.median * 3600 * US, late.retry_delay_hours.sigma, counts)
     days = draws.lognormal(late.offline_delay_days.median * DAY, late.offline_delay_days.sigma, counts)
+    asleep = draws.lognormal(late.asleep_delay_hours.median * 3600 * US, late.asleep_delay_hours.sigma, counts)
     # beyond the threshold by at least a second: a late event is unambiguously late
     beyond = late.threshold_seconds * US + US
     resend_u = draws.random(counts)
     resend_delay = to_us(draws.uniform(1.0, 600.0, counts) * US)  # the pipeline re-sends within minutes
-    columns = (late_u, offline_u, beyond + to_us(hours), beyond + to_us(days), resend_u, resend_delay)
+    columns = (late_u, beyond + to_us(retry), beyond + to_us(days), beyond + to_us(asleep), resend_u, resend_delay)
     return PartDraws(blank_u, *(in_row_order(x) for x in columns))
 
 
@@ -251,25 +334,77 @@ def _blank(edit: _Edit, plan: MissingPlan, u: np.ndarray, params: Params) -> Non
         edit.replace(plan.column, blank, pa.nulls(len(blank), col.type), "missing")
 
 
-def _delay(edit: _Edit, params: Params, draws: PartDraws, straggler_probability: float, offline_probability: float):
-    """Late arrivals, delayed past the threshold: a phone's events go offline and sync days later (with
-    offline_probability), any eligible event may be a retrying client hours late (straggler_probability);
-    the incident's events are held back and delivered together after it, each with its own latency."""
+def _late_weights(params: Params, table: pa.Table, users: pa.Table | None) -> np.ndarray:
+    """Each event's late_weight_sql (DuckDB over the part, with its user's time zone from `users`)."""
+    tz = pa.nulls(table.num_rows, pa.string())
+    if users is not None and users.num_rows:
+        ids = users.column("user_id").to_numpy()
+        order = np.argsort(ids, kind="stable")
+        at = order[np.searchsorted(ids, table.column("user_id").to_numpy(), sorter=order).clip(0, len(ids) - 1)]
+        tz = users.column("timezone").take(pa.array(at))
+    cols = {c: table.column(c) for c in ("client", "event_name", "event_at_utc")}
+    con = duckdb.connect()
+    try:
+        con.register("part", pa.table({**cols, "timezone": tz}))
+        return con.execute(f"SELECT ({late_weight_sql(params)})::DOUBLE AS w FROM part").fetchnumpy()["w"]
+    finally:
+        con.close()
+
+
+def wake_times(session_id: np.ndarray, event_at: np.ndarray, query_session: np.ndarray, due: np.ndarray) -> np.ndarray:
+    """Given one client's events (session_id, event_at; a session is on one client), for each query (a
+    session of that client and a moment `due`): when the same user's first session starting at or after
+    `due` begins (its first event), -1 where there is none. Sorted searches, no loop."""
+    out = np.full(len(query_session), -1, np.int64)
+    if not len(query_session):
+        return out
+    order = np.lexsort((event_at, session_id))
+    sid, at = session_id[order], event_at[order]
+    first = np.r_[True, sid[1:] != sid[:-1]]
+    starts, users = at[first], sid[first] // SESSION_ID_STRIDE  # sorted ids: a user's sessions in time order
+    known, rank = np.unique(users, return_inverse=True)
+    t0 = int(min(starts.min(), due.min()))
+    keys = (rank.astype(np.int64) << 32) | ((starts - t0) // US)  # sorted: (user, start in whole seconds)
+    query_rank = np.searchsorted(known, query_session // SESSION_ID_STRIDE).astype(np.int64)
+    due_s = (due - t0 + US - 1) // US  # the first whole second at or after due
+    at_key = np.searchsorted(keys, (query_rank << 32) | due_s)
+    found = at_key < len(keys)
+    found[found] &= rank[at_key[found]] == query_rank[found]
+    out[found] = starts[at_key[found]]
+    out[out < due] = -1  # a start within the second before due: no break long enough
+    return out
+
+
+def _delay(edit: _Edit, params: Params, draws: PartDraws, late: LatePlan, users: pa.Table | None = None):
+    """Late arrivals, delayed past the threshold, by cause (fixed by the client): a phone goes offline and
+    syncs days later, a desktop app asleep sends its queue when the user opens it again after a break of
+    more than the threshold (the user's next such session on that client), a web client retries within
+    hours; each with its cause's chance times the event's weight (late_weight_sql). The incident's events
+    are held back and delivered together after it, each with its own latency."""
     names = pc.cast(edit.table.column("event_name"), pa.string()).to_numpy(zero_copy_only=False)
     client = pc.cast(edit.table.column("client"), pa.string()).to_numpy(zero_copy_only=False)
     event_at = pc.cast(edit.table.column("event_at_utc"), pa.int64()).to_numpy()
-    eligible = ~np.isin(names, SYNCHRONOUS_EVENTS)
+    latency = pc.cast(edit.table.column("ingested_at_utc"), pa.int64()).to_numpy() - event_at
     incident = scenarios.incident_us(params)
     held = (event_at >= incident[0]) & (event_at < incident[1]) if incident else np.zeros(len(event_at), bool)
-    offline = eligible & ~held & np.isin(client, MOBILE_CLIENTS) & (draws.offline_u < offline_probability)
-    straggler = eligible & ~held & ~offline & (draws.late_u < straggler_probability)
-    ingested = event_at + np.where(offline, draws.offline_delay_us, draws.retry_delay_us)
+    phone, asleep = np.isin(client, MOBILE_CLIENTS), np.isin(client, SLEEPING_CLIENTS)
+    chance = np.where(phone, late.offline, np.where(asleep, late.asleep, late.retry))
+    if chance.any():
+        chance = np.minimum(chance * _late_weights(params, edit.table, users), 1.0)
+    delayed = ~np.isin(names, SYNCHRONOUS_EVENTS) & ~held & (draws.late_u < chance)
+    ingested = event_at + np.where(phone, draws.offline_delay_us, draws.retry_delay_us)
+    sleeping = np.flatnonzero(delayed & asleep)
+    if len(sleeping):
+        session_id = edit.table.column("session_id").to_numpy()
+        due = event_at[sleeping] + (params.imperfections.late_arrival.threshold_seconds + 1) * US
+        wake = wake_times(session_id[asleep], event_at[asleep], session_id[sleeping], due)
+        fallback = event_at[sleeping] + draws.asleep_delay_us[sleeping]
+        ingested[sleeping] = np.where(wake >= 0, np.maximum(wake + latency[sleeping], due), fallback)
     if incident:
-        latency = pc.cast(edit.table.column("ingested_at_utc"), pa.int64()).to_numpy() - event_at
         ingested = np.where(held, incident[2] + latency, ingested)
-    late = offline | straggler | held
-    if late.any():
-        edit.replace("ingested_at_utc", late, pa.array(ingested, pa.timestamp("us")), "late_arrival")
+    changed = delayed | held
+    if changed.any():
+        edit.replace("ingested_at_utc", changed, pa.array(ingested, pa.timestamp("us")), "late_arrival")
 
 
 def _resend(edit: _Edit, params: Params, draws: PartDraws) -> None:
@@ -293,8 +428,8 @@ def imperfect(
     name: str,
     part: pa.Table,
     plans: list[MissingPlan],
-    straggler_probability: float,
-    offline_probability: float = 0.0,
+    late: LatePlan | None = None,
+    users: pa.Table | None = None,
 ) -> _Edit:
     """One part of one table with its values blanked and, for events, delayed and re-sent."""
     edit = _Edit(name, part)
@@ -305,7 +440,7 @@ def imperfect(
         if p.table == name:
             _blank(edit, p, draws.blank_u[p.column], params)
     if name == "events":
-        _delay(edit, params, draws, straggler_probability, offline_probability)
+        _delay(edit, params, draws, late or LatePlan(), users)
         _resend(edit, params, draws)
     return edit
 
@@ -317,7 +452,10 @@ def apply_part(params: Params, data_dir: Path, name: str, part: int, plan: Plan,
     data_dir = Path(data_dir)
     schema = TABLES[name].arrow_schema
     clean = io.read_parts_file(io.part_path(io.clean_dir(data_dir, name), part))
-    edit = imperfect(params, name, clean, plan.missing, plan.late_probability, plan.offline_probability)
+    users, users_part = None, io.part_path(io.clean_dir(data_dir, "users"), part)
+    if name == "events" and users_part.exists():  # the same accounts' users: their time zones (a phone off hours)
+        users = io.read_parts_file(users_part, columns=["user_id", "timezone"])
+    edit = imperfect(params, name, clean, plan.missing, plan.late, users)
     out = edit.table
     if name == "events":
         out, later = snapshot.cut_at_as_of(params, out)

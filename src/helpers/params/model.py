@@ -429,11 +429,28 @@ class Outliers(_Strict):
 
 
 class LateArrival(_Strict):
+    """Late events by cause, each from its own clients (schema MOBILE_CLIENTS, SLEEPING_CLIENTS, the rest:
+    web): the cause shares split the late events the incident does not make, and add up to 1."""
+
     share: Rate  # of all events: ingested_at_utc - event_at_utc > threshold_seconds
     threshold_seconds: Annotated[int, Field(ge=60, le=30 * 86_400)]
-    straggler_share: Rate  # of late events: hours late (retries); the rest days late (offline sync)
-    straggler_delay_hours: LogNormal  # beyond the threshold
+    offline_share: Rate  # of late events: phones offline, synced days later
     offline_delay_days: LogNormal  # beyond the threshold
+    offline_off_hours_weight: Likelihood  # x as likely outside the user's local weekday working hours
+    asleep_share: Rate  # of late events: a desktop app asleep, sent when the user next opens it
+    asleep_delay_hours: LogNormal  # beyond the threshold, for a user with no later desktop session
+    asleep_end_of_day_weight: Likelihood  # x as likely from 16:00 in the user's time zone on
+    retry_share: Rate  # of late events: a web client retrying after network errors or 5xx
+    retry_delay_hours: LogNormal  # beyond the threshold
+    retry_content_weight: Likelihood  # x as likely for events that upload content (schema CONTENT_EVENTS)
+    retry_beacon_weight: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)]  # analytics beacons
+
+    @model_validator(mode="after")
+    def _causes_add_up(self) -> LateArrival:
+        total = self.offline_share + self.asleep_share + self.retry_share
+        if abs(total - 1.0) > 1e-9:
+            raise ValueError(f"offline_share + asleep_share + retry_share must add up to 1 (they add up to {total:g})")
+        return self
 
 
 class Internal(_Strict):

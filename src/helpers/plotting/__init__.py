@@ -19,7 +19,7 @@ from .behaviour import (
     sessions,
 )
 from .entities import activation_lag, cycle_time_outliers, signups_by_week, task_status_and_cycle, users_per_account
-from .imperfections import imperfection_rates, late_delays
+from .imperfections import imperfection_rates, late_by_cause, late_delays
 from .metrics import (
     active_users,
     active_users_three_ways,
@@ -54,6 +54,7 @@ __all__ = [
     "funnel",
     "holidays_by_country",
     "imperfection_rates",
+    "late_by_cause",
     "late_delays",
     "local_hour_weekday",
     "missing_plan_table",

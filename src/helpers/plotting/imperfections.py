@@ -51,3 +51,27 @@ def imperfection_rates(rates: list) -> plt.Figure:
     ax.legend(loc="lower right")
     fig.tight_layout()
     return fig
+
+
+def late_by_cause(con, params) -> plt.Figure:
+    """Late share and median delay by client (top) and by event type (bottom), from
+    helpers.quality.rates.late_by: phones late most and by days, desktops overnight, web within hours;
+    content uploads retried most, logins never late."""
+    from ..quality.rates import LATE_BY, late_by
+
+    fig, axes = plt.subplots(2, 2, figsize=(10, 6.0), gridspec_kw={"height_ratios": [1, 2.4]})
+    for row, by in zip(axes, LATE_BY, strict=True):
+        rows = late_by(con, params, by)
+        labels = [r[by] for r in rows]
+        y = np.arange(len(rows))
+        row[0].barh(y, [100 * r["late_share"] for r in rows], color="#3b6ea8")
+        row[1].barh(y, [r["median_hours_late"] or 0.0 for r in rows], color="#e0893e")
+        row[1].set_xscale("symlog", linthresh=1.0)
+        for ax in row:
+            ax.set_yticks(y, labels)
+            ax.invert_yaxis()
+        row[1].set_yticklabels([])
+        row[0].set(title=f"% of events arriving late, by {by}", xlabel="% late")
+        row[1].set(title=f"median hours late (late events), by {by}", xlabel="hours (log scale)")
+    fig.tight_layout()
+    return fig

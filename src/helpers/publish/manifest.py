@@ -45,6 +45,18 @@ def imperfection_rates(data_dir: Path, params: Params) -> list[dict]:
     return [{k: round(v, 6) if isinstance(v, float) else v for k, v in r.as_dict().items()} for r in measured]
 
 
+def late_arrivals_by(data_dir: Path, params: Params) -> dict[str, list[dict]]:
+    """Late share and delay by client and by event type (helpers.quality.rates.late_by), rounded."""
+    con = duck.dataset(data_dir, params)
+    return {
+        by: [
+            {k: round(v, 6) if isinstance(v, float) else v for k, v in row.items()}
+            for row in rates.late_by(con, params, by)
+        ]
+        for by in rates.LATE_BY
+    }
+
+
 def notes(params: Params) -> list[str]:
     """One line per thing a user of the data must know: duplicates, each enabled scenario, an extract."""
     out = []
@@ -80,6 +92,7 @@ def build(data_dir: Path, params: Params, name: str, timings: dict | None = None
         "content_hashes": io.content_hashes(data_dir),
         "imperfections": imperfection_rates(data_dir, params),
         "imperfection_effects": [e.as_dict() for e in effects.from_profile(data_dir)],
+        "late_arrivals_by": late_arrivals_by(data_dir, params),
         "grain": {t: table_.grain for t, table_ in TABLES.items()},
         "notes": notes(params),
         "scenarios": table.assign(starts_at=table.starts_at.astype(str), ends_at=table.ends_at.astype(str)).to_dict(

@@ -18,7 +18,7 @@ import duckdb
 
 from .. import duck, io, scenarios
 from ..params import Params
-from ..schema import BLANKABLE_COLUMNS
+from ..schema import BLANKABLE_COLUMNS, CLIENTS, EVENT_NAMES
 
 
 @dataclass(frozen=True)
@@ -209,6 +209,36 @@ def measure(con: duckdb.DuckDBPyConnection, params: Params) -> list[Rate]:
             )
         )
     return rates
+
+
+LATE_BY = {"client": CLIENTS, "event_name": EVENT_NAMES}  # late arrivals broken down by: column -> its order
+
+
+def late_by(con: duckdb.DuckDBPyConnection, params: Params, by: str) -> list[dict]:
+    """Per value of `by` (a key of LATE_BY), in vocabulary order: events (first deliveries), how many
+    arrived late (by the late-arrival definition), their share, and how late they were (median and 90th
+    percentile, hours): late events come from causes tied to the client and the event type."""
+    seconds = params.imperfections.late_arrival.threshold_seconds
+    rows = con.execute(
+        f"""SELECT {by}::VARCHAR, count(*), count(*) FILTER (WHERE late),
+                   median(hours) FILTER (WHERE late), quantile_cont(hours, 0.9) FILTER (WHERE late)
+            FROM (SELECT {by}, date_diff('second', event_at_utc, ingested_at_utc) / 3600.0 AS hours,
+                         ingested_at_utc - event_at_utc > INTERVAL ({seconds}) SECOND AS late FROM qa.events)
+            GROUP BY 1"""
+    ).fetchall()
+    found = {r[0]: r for r in rows}
+    return [
+        {
+            by: value,
+            "events": int(found[value][1]),
+            "late": int(found[value][2]),
+            "late_share": found[value][2] / found[value][1],
+            "median_hours_late": found[value][3],
+            "p90_hours_late": found[value][4],
+        }
+        for value in LATE_BY[by]
+        if value in found
+    ]
 
 
 def snapshot_summary(con: duckdb.DuckDBPyConnection, params: Params, data_dir: str | Path) -> str:

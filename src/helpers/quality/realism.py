@@ -77,7 +77,9 @@ EXPECTED: dict[str, Expectation] = {
     "funnel_created_of_activated": Expectation(0.4, 0.85, "many users only follow and finish others' work"),
     "funnel_completed_of_created": Expectation(0.5, 0.95, "not every creator finishes work"),
     "funnel_handed_off_of_completed": Expectation(0.1, 0.7, "hand-offs need a colleague and a reason"),
-    "days_late_from_phones": Expectation(0.8, 1.0, "only phones go offline and sync days later"),
+    # Phones offline make most deliveries a day or more late; a desktop app asleep over a weekend (laptop shut
+    # Friday, opened Monday) makes the rest (issue 14, late arrivals by cause; default 0.79); web retries never.
+    "days_late_from_phones": Expectation(0.6, 1.0, "mostly phones offline; laptops shut over a weekend too"),
     "session_minutes_median": Expectation(1.0, 30.0, "a sitting lasts minutes"),
     "sessions_per_active_user_day": Expectation(1.5, 6.0, "several sittings a day"),
 }
