@@ -131,7 +131,7 @@ def dataset(data_dir: str | Path, params: Params) -> duckdb.DuckDBPyConnection:
     con.execute("SET VARIABLE has_ledger = ?", [ledger.exists()])
     define_truth(con, data_dir)
     if io.parts(io.table_dir(data_dir, "events")):
-        define_qa_views(con, materialize=True)
+        define_qa_views(con)
     return con
 
 
@@ -155,30 +155,31 @@ def define_truth(con: duckdb.DuckDBPyConnection, data_dir: str | Path, as_tables
             con.execute(f"CREATE OR REPLACE {kind} truth.not_yet_arrived AS {empty(EVENTS)}")
 
 
-def define_qa_views(con: duckdb.DuckDBPyConnection, materialize: bool = False) -> None:
+def define_qa_views(con: duckdb.DuckDBPyConnection) -> None:
     """The views every rule and metric reads:
     - qa.all_events: every delivery, the published ones and those an as_of extract left out
       (truth.not_yet_arrived), so checks excuse exactly those;
     - qa.events: one row per event_id (its first delivery), so re-sent duplicates (an imperfection,
-      listed in the ledger) count once; only pk_events reads raw.events. With duplicates and
-      `materialize`, the deduplicated rows are kept in a temporary table (an in-memory connection
-      reads them many times); the warehouse keeps the view.
-    qa.redelivered (event_ids delivered more than once) is made on first use: `prepare_redelivered`."""
+      listed in the ledger) count once; only pk_events reads raw.events. With re-sent deliveries, the
+      event_ids delivered more than once (qa.redelivered, found by a GROUP BY over the data) are kept
+      apart: every other delivery streams through an anti join, and only theirs are ranked by
+      ingestion time, so no window runs over the whole stream."""
     con.execute("CREATE SCHEMA IF NOT EXISTS qa")
     con.execute(
         "CREATE OR REPLACE VIEW qa.all_events AS SELECT * FROM raw.events UNION ALL SELECT * FROM truth.not_yet_arrived"
     )
-    first_delivery = (
-        "SELECT * FROM qa.all_events QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY ingested_at_utc) = 1"
-    )
     resent = con.execute("SELECT count(*) FROM imperfections.ledger WHERE kind = 'duplicate'").fetchall()[0][0]
     if not resent:
         con.execute("CREATE OR REPLACE VIEW qa.events AS SELECT * FROM qa.all_events")
-    elif materialize:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE qa_events AS {first_delivery}")
-        con.execute("CREATE OR REPLACE VIEW qa.events AS SELECT * FROM qa_events")
-    else:
-        con.execute(f"CREATE OR REPLACE VIEW qa.events AS {first_delivery}")
+        return
+    prepare_redelivered(con)
+    con.execute(
+        """CREATE OR REPLACE VIEW qa.events AS
+           SELECT e.* FROM qa.all_events e ANTI JOIN qa.redelivered r USING (event_id)
+           UNION ALL
+           SELECT * FROM (SELECT e.* FROM qa.all_events e SEMI JOIN qa.redelivered r USING (event_id))
+           QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY ingested_at_utc) = 1"""
+    )
 
 
 def prepare_redelivered(con: duckdb.DuckDBPyConnection) -> None:
