@@ -139,7 +139,8 @@ def _fill(patterns: np.ndarray, first: np.ndarray, last: np.ndarray, company: np
     for pattern in sorted(set(patterns)):
         rows = np.nonzero(patterns == pattern)[0]
         out[rows] = [
-            pattern.format(first=f, last=la, company=c) for f, la, c in zip(first[rows], last[rows], company[rows])
+            pattern.format(first=f, last=la, company=c)
+            for f, la, c in zip(first[rows], last[rows], company[rows], strict=True)
         ]
     return out
 
@@ -276,7 +277,7 @@ def _unique(local: np.ndarray, domain: np.ndarray) -> np.ndarray:
     local = local.copy()
     for _ in range(100):
         address = local + "@" + domain
-        _, first, inverse, counts = np.unique(address, return_index=True, return_inverse=True, return_counts=True)
+        _, inverse, counts = np.unique(address, return_inverse=True, return_counts=True)
         if (counts == 1).all():
             return local
         order = np.argsort(inverse, kind="stable")
