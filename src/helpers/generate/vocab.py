@@ -222,7 +222,7 @@ WEBMAIL_DOMAINS = [
     ("gmx.example.com", 0.06),
 ]
 WEBMAIL_LABELS = [d.split(".")[0] for d, _ in WEBMAIL_DOMAINS]
-# a sandbox someone never bothered to name (a number sometimes follows: "Sandbox 2")
+# a sandbox someone never bothered to name (a number sometimes follows: "Sandbox 2"), or named like a project
 SANDBOX_NAMES = [
     "Sandbox",
     "Test",
@@ -236,11 +236,24 @@ SANDBOX_NAMES = [
     "Trial",
     "My team",
     "Workspace",
+    "Acme",
+    "Marketing",
+    "Personal",
+    "Side project",
+    "Projects",
+    "xyz",
 ]
 # a person's own: {first}, {last} are the owner's names
 PERSONAL_WORKSPACES = ["{first}'s workspace", "{first} {last}'s workspace", "{first}'s team", "{first} {last}"]
 # an employee's copy of a real customer's workspace: {company} is that customer's name
-COMPANY_COPIES = ["{company} (test)", "{company} sandbox", "Copy of {company}", "{company} - demo", "{company} test"]
+COMPANY_COPIES = [
+    "{company} (test)",
+    "{company} sandbox",
+    "Copy of {company}",
+    "{company} - demo",
+    "{company}",
+    "{company} 2",
+]
 # real solo and duo customers (freelancers, tiny studios) named like a sandbox or a person
 LOOKALIKE_NAMES = [
     "My workspace",
