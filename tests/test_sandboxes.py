@@ -108,7 +108,7 @@ def test_test_workspaces_look_like_sandboxes_on_default(default_data):
     per_minute = con.execute(f"""SELECT sum(n) FILTER (WHERE test) / sum(minutes) FILTER (WHERE test),
                                         sum(n) FILTER (WHERE NOT test) / sum(minutes) FILTER (WHERE NOT test) FROM (
             SELECT account_id IN {SANDBOX_ACCOUNTS} AS test, count(*) AS n,
-                   count(DISTINCT date_trunc('minute', created_at)) AS minutes
+                   count(DISTINCT date_trunc('minute', t.created_at)) AS minutes
             FROM raw.tasks t JOIN raw.accounts a USING (account_id) WHERE NOT a.is_internal
             GROUP BY account_id, test)""").fetchall()[0]
     assert per_minute[0] > 3 * per_minute[1], per_minute  # scripted bursts: dozens of tasks within minutes
