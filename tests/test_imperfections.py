@@ -107,6 +107,23 @@ def observed(data_dir) -> dict[tuple[str, str], dict]:
         denominator=n_accounts,
         expected=internal / n_accounts,
     )
+    # unflagged test workspaces: only the ledger names them; they can only be made of accounts of one or two
+    # users that are not internal
+    sandboxes = round(imp.test_workspaces.account_share * params.accounts.count)
+    small = scalar(
+        con,
+        """SELECT count(*) FROM raw.accounts a WHERE NOT a.is_internal
+           AND (SELECT count(*) FROM raw.users u WHERE u.account_id = a.account_id) <= 2""",
+    )
+    out["test_workspace", "is_internal"] = dict(
+        count=scalar(
+            con,
+            """SELECT count(*) FROM raw.accounts WHERE NOT is_internal AND account_id IN
+               (SELECT row_key FROM imperfections.ledger WHERE kind = 'test_workspace' AND table_name = 'accounts')""",
+        ),
+        denominator=n_accounts,
+        expected=min(sandboxes, small) / n_accounts,
+    )
     return out
 
 
@@ -139,6 +156,8 @@ def test_every_rate_is_within_tolerance_of_its_target(tiny_data):
     assert_within_binomial_tolerance(obs)
     internal = obs["internal", "is_internal"]
     assert internal["count"] == round(internal["expected"] * internal["denominator"]) > 0
+    sandboxes = obs["test_workspace", "is_internal"]
+    assert sandboxes["count"] == round(sandboxes["expected"] * sandboxes["denominator"]) > 0
     assert_rates_module_agrees(tiny_data, obs)
 
 
@@ -154,6 +173,8 @@ def test_default_rates_are_close_to_target(default_data):
             assert abs(o["count"] / o["denominator"] - o["expected"]) <= 0.002, (key, o)
     internal = obs["internal", "is_internal"]
     assert internal["count"] == round(internal["expected"] * internal["denominator"]) > 0
+    sandboxes = obs["test_workspace", "is_internal"]
+    assert sandboxes["count"] == round(sandboxes["expected"] * sandboxes["denominator"]) > 0
     assert_rates_module_agrees(default_data, obs)
 
 
@@ -164,6 +185,7 @@ def test_rates_at_zero(tmp_path):
         {
             "imperfections.late_arrival.share": 0.0,
             "imperfections.internal.account_share": 0.0,
+            "imperfections.test_workspaces.account_share": 0.0,
             "imperfections.outliers.long_cycle_share": 0.0,
             "imperfections.outliers.far_due_share": 0.0,
             "imperfections.missing.users_timezone": 0.0,
@@ -176,6 +198,7 @@ def test_rates_at_zero(tmp_path):
     assert_within_binomial_tolerance(obs, skip=[("outlier", "completed_at")])
     assert obs["late_arrival", "ingested_at_utc"]["count"] == 0
     assert obs["internal", "is_internal"]["count"] == 0
+    assert obs["test_workspace", "is_internal"]["count"] == 0
     assert obs["outlier", "due_at"]["count"] == 0
     assert obs["missing", "timezone"]["count"] == 0 and obs["missing", "industry"]["count"] == 0
     con = dataset(d)

@@ -646,6 +646,12 @@ MUTATIONS = [
         "ledger",
         _drop("row_key", "kind = 'internal' AND table_name = 'users'"),
     ),
+    # the ledger forgets the user of a test workspace (its account is still listed)
+    Mutation(
+        "ledger_test_workspaces_unflagged",
+        "ledger",
+        _drop("row_key", "kind = 'test_workspace' AND table_name = 'users'"),
+    ),
     Mutation(
         "ledger_outliers_hold",
         "tasks",

@@ -104,7 +104,12 @@ def generate_entities(
     io.write_part(plan.accounts, io.table_dir(data_dir, "accounts"), 0)
     io.write_part(plan.account_plans, io.table_dir(data_dir, "account_plans"), 0)
     churn_at = np.where(plan.churn_at == NEVER, -1, plan.churn_at)
-    account_latent = {"account_id": np.arange(1, plan.n_accounts + 1, dtype=np.int64), "churn_at": churn_at}
+    account_latent = {
+        "account_id": np.arange(1, plan.n_accounts + 1, dtype=np.int64),
+        "churn_at": churn_at,
+        "test_workspace": plan.sandbox,  # unflagged sandboxes (the ledger lists them) and real customers that
+        "lookalike": plan.lookalike,  # look like one (listed nowhere else)
+    }
     io.write_part(io.from_numpy_state(account_latent), io.state_dir(data_dir, "account_latent"), 0)
     blocks.save_plan(plan, data_dir)
     tasks = [(k,) for k in range(len(blocks.part_ranges(params)))]

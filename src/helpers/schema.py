@@ -126,7 +126,12 @@ ACCOUNTS = Table(
         ),
         Column("company_size", STR, "Employee band the company gave at signup.", allowed=COMPANY_SIZES),
         Column("created_at", TS, "Signup time (UTC); inside the window."),
-        Column("is_internal", BOOL, "True for the vendor's own internal/test workspaces."),
+        Column(
+            "is_internal",
+            BOOL,
+            "True for the vendor's own internal/test workspaces (the flagged ones: someone's own sandbox may be left "
+            "unflagged; the ledger lists those as kind test_workspace).",
+        ),
     ),
     "Customer accounts. Every account signs up inside the window.",
 )
@@ -311,7 +316,8 @@ SCOPES = ("all", "external")
 _SCOPE = Column(
     "scope",
     STR,
-    "'all': every account; 'external': accounts with is_internal = false (and their users).",
+    "'all': every account; 'external': accounts with is_internal = false (and their users), as flagged: "
+    "unflagged test workspaces (ledger kind test_workspace) count as external.",
     allowed=SCOPES,
 )
 _RETENTION_COLUMNS = (
@@ -333,7 +339,8 @@ DEFINITIONS = (
     "users stay in the denominator.",
     "Account retention (secondary): cohort = the ISO week of the account's `created_at`; retained in week k if any "
     "of its users has a key event in that week.",
-    "Scope `external`: rows whose account has `is_internal = false`; scope `all`: every row.",
+    "Scope `external`: rows whose account has `is_internal = false` (unflagged test workspaces, ledger kind "
+    "`test_workspace`, included: the keys follow the flag); scope `all`: every row.",
     "Duplicate deliveries (same `event_id`) count once.",
 )
 TRUTH_TABLES: dict[str, Table] = {
@@ -408,6 +415,7 @@ LEDGER_KINDS = {
     "late_arrival": "delayed by 03_imperfections",
     "internal": "planted by the simulation (01_entities)",
     "duplicate": "re-sent by 03_imperfections",
+    "test_workspace": "planted by the simulation (01_entities)",
 }
 # The tables an imperfection touches (03_imperfections rewrites them from their untouched copies).
 IMPERFECT_TABLES = ("accounts", "users", "tasks", "events")
@@ -434,13 +442,14 @@ LEDGER = Table(
             "original_value",
             STR,
             "The value before, as text (timestamps ISO 8601, UTC); for a re-sent event, "
-            "the first delivery's ingested_at_utc.",
+            "the first delivery's ingested_at_utc; for a test workspace, 'true' (what it really is).",
             nullable=True,
         ),
         Column(
             "new_value",
             STR,
-            "The value after (null when blanked); for a re-sent event, the re-sent delivery's ingested_at_utc.",
+            "The value after (null when blanked); for a re-sent event, the re-sent delivery's ingested_at_utc; "
+            "for a test workspace, 'false' (what its is_internal flag says).",
             nullable=True,
         ),
     ),

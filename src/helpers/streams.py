@@ -21,6 +21,7 @@ STREAM_IDS = {
     "internal": 9,
     "imperfections": 10,
     "outliers": 11,
+    "test_workspaces": 12,
 }
 
 

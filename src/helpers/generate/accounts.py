@@ -27,7 +27,7 @@ from ..params import Params
 from ..schema import ACCOUNT_PLANS, ACCOUNTS, COMPANY_SIZES, PLAN_TIERS
 from ..streams import AccountDraws, DrawColumns, choice_from_u, stream
 from ..units import DAY, HOUR, MONTH_DAYS, NEVER, to_us, window_us
-from . import names, vocab
+from . import names, sandboxes, vocab
 from .sessions import utc_offsets, weekend_mask
 
 FREE = PLAN_TIERS.index("free")
@@ -101,6 +101,14 @@ class AccountPlan:
     period_from: np.ndarray  # (accounts, MAX_PERIODS) us, NEVER for unused slots
     period_tier: np.ndarray  # (accounts, MAX_PERIODS) index into PLAN_TIERS, NO_TIER for unused slots
     period_trial: np.ndarray  # (accounts, MAX_PERIODS) bool
+    # unflagged test workspaces (generate.sandboxes): per account
+    sandbox: np.ndarray  # bool: someone's own sandbox, is_internal = false
+    scripted: np.ndarray  # bool: a sandbox driven by an import or API script
+    lookalike: np.ndarray  # bool: a real customer that shares a sandbox's hints
+    owner_name: np.ndarray  # the first user's name and e-mail local part ("": the users draw their own)
+    owner_local: np.ndarray
+    partner_name: np.ndarray  # the second user's ("" likewise)
+    partner_local: np.ndarray
     account_plans: pa.Table | None = None  # the published account_plans table
 
     @property
@@ -131,7 +139,7 @@ def plan_accounts(params: Params) -> AccountPlan:
     ("accounts", 0), drawn in this order: a row of ACCOUNT_UNIFORMS and one of ACCOUNT_NORMALS per
     account (rows then ordered by signup time: account i takes the i-th signup's rows), a row of
     PROJECT_UNIFORMS per project; company names from the names stream;
-    internal workspaces from a stream of their own."""
+    internal workspaces from a stream of their own, and test workspaces (generate.sandboxes) from theirs."""
     rng = stream(params.seed, "accounts", 0)
     n = params.accounts.count
     _, w1 = window_us(params.window)
@@ -151,8 +159,11 @@ def plan_accounts(params: Params) -> AccountPlan:
     country = np.where(internal, 0, country)
     industry = np.where(internal, [i for i, _ in vocab.INDUSTRIES].index("Software"), industry)
     n_users = _team_sizes(params, z, settles_on, employees, internal)
+    chosen = sandboxes.choose(params, internal, n_users, size_band)
+    settles_on = np.where(chosen.sandbox, FREE, settles_on)  # a sandbox stays free (or its trial lapses)
     periods = _plan_periods(params, u, z, settles_on, n_users, created, w1, internal)
     churn_at = np.where(internal, NEVER, _churn_times(params, u, created, periods, w1))
+    churn_at = sandboxes.abandoned_at(params, chosen, created, churn_at, w1)
     periods = periods.until(np.minimum(churn_at, w1))
     tier = periods.last_tier()
     n_users = _seat_limit(params, n_users, tier)
@@ -163,6 +174,9 @@ def plan_accounts(params: Params) -> AccountPlan:
     )
     industry_names = np.array([i for i, _ in vocab.INDUSTRIES], dtype=object)[industry]
     account_name, domain = _names_and_domains(params, u, country, industry_names, internal)
+    looks = sandboxes.label(params, chosen, internal, account_name, domain, country, industry, n_users)
+    account_name, domain, country = looks.account_name, looks.domain, looks.country
+    industry_names = np.array([i for i, _ in vocab.INDUSTRIES], dtype=object)[looks.industry]
     accounts = pa.table(
         {
             "account_id": pa.array(np.arange(1, n + 1, dtype=np.int64), pa.int64()),
@@ -194,6 +208,13 @@ def plan_accounts(params: Params) -> AccountPlan:
         period_from=periods.start,
         period_tier=periods.tier,
         period_trial=periods.trial,
+        sandbox=chosen.sandbox,
+        scripted=chosen.scripted,
+        lookalike=chosen.lookalike,
+        owner_name=looks.people.owner_name,
+        owner_local=looks.people.owner_local,
+        partner_name=looks.people.partner_name,
+        partner_local=looks.people.partner_local,
         account_plans=periods.table(),
     )
 
@@ -499,7 +520,7 @@ def _names_and_domains(
         account_name[idx] = names.company_names(loc, params.seed, len(idx))
     slugs = np.array([names.slug(x) for x in account_name], dtype=object)
     _, first_pos, inverse = np.unique(slugs, return_index=True, return_inverse=True)
-    repeated = first_pos[inverse] != np.arange(n)
+    repeated = (first_pos[inverse] != np.arange(n)) | np.isin(slugs, vocab.WEBMAIL_LABELS)  # no company on webmail
     slugs = np.where(repeated, slugs + "-" + np.arange(1, n + 1).astype(str).astype(object), slugs)
     tld = np.where(industry_names == "Non-profit", "example.org", np.where(u.tld < 0.12, "example.net", "example.com"))
     domain = slugs + "." + tld.astype(object)
@@ -519,6 +540,8 @@ class Block:
     user_acct: np.ndarray  # per user
     first_user: np.ndarray  # per user: the account's founder
     internal: np.ndarray  # per account
+    sandbox: np.ndarray  # per account: an unflagged test workspace
+    scripted: np.ndarray  # per account: a sandbox driven by a script
 
     @classmethod
     def of(cls, plan: AccountPlan, accounts: range) -> Block:
@@ -528,7 +551,7 @@ class Block:
         starts = np.r_[0, np.cumsum(n_users)[:-1]]
         first = np.zeros(len(user_acct), bool)
         first[starts[n_users > 0]] = True
-        return cls(a, n_users, user_acct, first, plan.internal[a])
+        return cls(a, n_users, user_acct, first, plan.internal[a], plan.sandbox[a], plan.scripted[a])
 
     def draws(self, params: Params, name: str) -> AccountDraws:
         """The block's accounts' generators of one stream (one per account)."""
@@ -550,6 +573,13 @@ PLAN_ACCOUNT_COLUMNS = (
     "project_offset",
     "internal",
     "employees",
+    "sandbox",
+    "scripted",
+    "lookalike",
+    "owner_name",
+    "owner_local",
+    "partner_name",
+    "partner_local",
 )
 PLAN_PERIOD_COLUMNS = ("period_from", "period_tier", "period_trial")  # one column per slot: period_from_0, ...
 PLAN_PROJECT_COLUMNS = ("project_account", "project_nominal_at")
@@ -567,7 +597,8 @@ def plan_tables(plan: AccountPlan) -> tuple[pa.Table, pa.Table]:
 
 def plan_from_tables(acc: pa.Table, proj: pa.Table, accounts: pa.Table | None = None) -> AccountPlan:
     cols = {c: acc.column(c).to_numpy(zero_copy_only=False) for c in PLAN_ACCOUNT_COLUMNS}
-    cols["domain"] = cols["domain"].astype(object)
+    for c in ("domain", "owner_name", "owner_local", "partner_name", "partner_local"):
+        cols[c] = cols[c].astype(object)
     for c in PLAN_PERIOD_COLUMNS:
         slots = [acc.column(f"{c}_{k}").to_numpy(zero_copy_only=False) for k in range(MAX_PERIODS)]
         cols[c] = np.stack(slots, axis=1) if len(acc) else np.zeros((0, MAX_PERIODS), slots[0].dtype)

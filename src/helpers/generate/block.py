@@ -76,9 +76,12 @@ def _concat(tables: list[dict]) -> dict:
 
 def creation_rate(params: Params, users: Users) -> np.ndarray:
     """Per user: how many tasks a session creates, relative to tasks.created_per_session (guests drop
-    by; engaged users create more; internal workspaces create in scripted bursts)."""
+    by; engaged users create more; internal workspaces create in scripted bursts; a scripted sandbox's
+    session creates imperfections.test_workspaces.tasks_per_script_run on average)."""
     rate = np.where(users.role == GUEST, params.users.guest_engagement_factor, 1.0) * np.sqrt(users.engagement)
-    return np.where(users.internal, INTERNAL_TASK_BURST, rate)
+    per_session = params.tasks.created_per_session
+    script = params.imperfections.test_workspaces.tasks_per_script_run / per_session if per_session > 0 else 0.0
+    return np.where(users.internal, INTERNAL_TASK_BURST, np.where(users.scripted, script, rate))
 
 
 def _simulate_chunk(params: Params, plan: AccountPlan, accounts: range) -> AccountSim:

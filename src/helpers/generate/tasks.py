@@ -41,6 +41,7 @@ CANCELLED = STATUSES.index("cancelled")
 # Internal/test workspaces behave like scripts: bursts of tasks closed within minutes.
 INTERNAL_TASK_BURST = 3.0  # x tasks.created_per_session
 INTERNAL_SPEED = 0.02  # x every nominal task duration
+SCRIPT_RUN = 5 * MINUTE  # a scripted sandbox's session creates its tasks within its last 5 minutes
 MAX_HANDOFFS = 3  # hand-offs a task's timeline holds: a first, a second (repeat_handoff_prob), rarely a third
 # A project fills up: its r-th offered task is created with probability 1 / (1 + (r / capacity)^FILL_EDGE),
 # a soft edge (no project stops at a round number) that leaves projects well below capacity untouched.
@@ -132,7 +133,8 @@ def _in_sessions(
     k = np.repeat(np.arange(len(ses)), per_session)
     ka = ses.account_sorted[k]
     counts = np.bincount(ka, minlength=len(block))
-    t = moment(draws, ses.start_sorted[k], ses.end_sorted[k], counts)
+    start, end = ses.start_sorted[k], ses.end_sorted[k]
+    t = _script_runs(block.scripted[ka], moment(draws, start, end, counts), start, end)
     p_order = order_by(projects.acct, projects.created, ses.origin)
     p_key = ses.start_key(projects.acct[p_order], projects.created[p_order])
     p_lo = np.searchsorted(projects.acct[p_order], np.arange(len(block)), side="left")
@@ -142,6 +144,14 @@ def _in_sessions(
     ok = live > 0
     project = p_order[np.minimum(p_lo[ka[ok]] + np.maximum(pick[ok], 0), max(len(projects) - 1, 0))]
     return k[ok], t[ok], project
+
+
+def _script_runs(scripted: np.ndarray, t: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """A scripted sandbox's session creates its tasks in one run in its last SCRIPT_RUN (after its project
+    exists: a session's first project comes in its first 30%): the moments squeezed towards the session's end,
+    in the same order; other sessions' moments as they are."""
+    squeeze = np.minimum(1.0, SCRIPT_RUN / np.maximum(end - start, 1))
+    return np.where(scripted, end - np.ceil((end - t) * squeeze).astype(np.int64), t)
 
 
 def _fill_up(params: Params, block: Block, projects: Projects, project: np.ndarray, draws: AccountDraws) -> np.ndarray:
@@ -246,7 +256,7 @@ def intentions(
     parked = np.where(
         u.parked < p.parked_share, lognormal("parked_for", p.parked_days.median * DAY, p.parked_days.sigma), 0
     )
-    speed = np.where(block.internal[acct], INTERNAL_SPEED, 1.0)  # scripted test traffic: minutes, not days
+    speed = np.where(block.internal[acct] | block.scripted[acct], INTERNAL_SPEED, 1.0)  # scripts: minutes, not days
     return Intentions(
         priority=priority,
         title=np.floor(u.title * len(TITLE_POOL)).astype(np.int64),

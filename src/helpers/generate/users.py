@@ -21,7 +21,7 @@ from .accounts import AccountPlan, Block
 from .sessions import DayPlan, Sessions, SessionShape, build_sessions, utc_offsets, weekend_mask
 
 NONE = -1  # no activation / no churn time
-ADMIN, GUEST = ROLES.index("admin"), ROLES.index("guest")
+ADMIN, MEMBER, GUEST = ROLES.index("admin"), ROLES.index("member"), ROLES.index("guest")
 # Internal/test workspaces behave like scripts: in the product on a quarter of all days, any hour.
 INTERNAL_ACTIVE_PROB = 0.25
 
@@ -82,6 +82,11 @@ class Users:
     fade: np.ndarray  # us: activity fades over this span before churn
     dormant_from: np.ndarray  # a quiet spell (NONE: none)
     dormant_to: np.ndarray
+    scripted: np.ndarray | None = None  # of a sandbox driven by a script (generate.sandboxes); None: nobody
+
+    def __post_init__(self) -> None:
+        if self.scripted is None:
+            object.__setattr__(self, "scripted", np.zeros(len(self.user_id), dtype=bool))
 
 
 def simulate_users(params: Params, plan: AccountPlan, block: Block, w1: int) -> Users:
@@ -92,9 +97,13 @@ def simulate_users(params: Params, plan: AccountPlan, block: Block, w1: int) -> 
     z = DrawColumns(draws.normal(0.0, 1.0, block.n_users, cols=len(NORMALS)), NORMALS)
     country = plan.country[block.accounts][block.user_acct]
     tier = plan.tier[block.accounts][block.user_acct]
+    sandbox = block.sandbox[block.user_acct]
+    second = sandbox & ~block.first_user  # the owner again, on a second address
     tz = _time_zones(params, country, u)
+    tz = np.where(second, tz[_founder(block)], tz)
     created, activated = _invite_and_activate(params, plan, block, tz, w1, u, z)
     role = np.where(block.first_user, ADMIN, _roles(params, tier, u.role))  # the founder administers it
+    role = np.where(second, MEMBER, role)  # to see the product as a member sees it
     engagement, active_prob, start_hour = _engagement(params, block, role, tier, u, z)
     early, churn = _churn(params, plan, block, activated, w1, u)
     full_name, email = _names_and_emails(params, plan, block, country, u)
@@ -121,7 +130,14 @@ def simulate_users(params: Params, plan: AccountPlan, block: Block, w1: int) -> 
         fade,
         dormant_from,
         dormant_to,
+        block.scripted[block.user_acct],
     )
+
+
+def _founder(block: Block) -> np.ndarray:
+    """Per user: the block-local index of its account's first user."""
+    starts = np.r_[0, np.cumsum(block.n_users)[:-1]].astype(np.int64)
+    return starts[block.user_acct]
 
 
 def _roles(params: Params, tier: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -277,7 +293,22 @@ def _names_and_emails(params: Params, plan: AccountPlan, block: Block, country: 
     full_name = np.where(bot, "QA Bot " + bot_no.astype(str).astype(object), full_name)
     local = np.where(bot, "qa-bot-" + bot_no.astype(str).astype(object), local)
     suffix = np.where(bot, "", suffix)
+    full_name, local, suffix = _given_people(plan, block, full_name, local, suffix)
     return full_name, local + suffix + "@" + plan.domain[block.accounts][block.user_acct]
+
+
+def _given_people(plan: AccountPlan, block: Block, full_name, local, suffix):
+    """Sandboxes and their lookalikes (generate.sandboxes) have their people from the plan: the first user is
+    the owner, the second the owner again on a plus address (a sandbox) or a partner (a lookalike); their
+    addresses are unique already."""
+    first = block.first_user
+    owner_name = plan.owner_name[block.accounts][block.user_acct]
+    given = owner_name != ""
+    name = np.where(first, owner_name, plan.partner_name[block.accounts][block.user_acct])
+    given_local = np.where(
+        first, plan.owner_local[block.accounts][block.user_acct], plan.partner_local[block.accounts][block.user_acct]
+    )
+    return np.where(given, name, full_name), np.where(given, given_local, local), np.where(given, "", suffix)
 
 
 def _repeat_suffix(local: np.ndarray, account: np.ndarray) -> np.ndarray:
@@ -343,7 +374,9 @@ def day_plan(params: Params, users: Users, act: np.ndarray, w0: int, w1: int) ->
     """Per activated user and local day: the chance of a session (workday chance x weekend x holidays x
     how far the user is in their life: an onboarding burst, a fade before churn, a quiet spell) and the
     work per session (the onboarding burst and the fade again); per user, the extra sessions of an active
-    day (heavier users come back more often). Internal workspaces follow their script: no calendar, no life."""
+    day (heavier users come back more often). Internal workspaces follow their script: no calendar, no life;
+    a scripted sandbox's sessions hold equal work (a script's runs are alike; its owner's days still follow
+    their life)."""
     days = params.window.days
     start = params.window.start
     internal = users.internal[act]
@@ -354,7 +387,8 @@ def day_plan(params: Params, users: Users, act: np.ndarray, w0: int, w1: int) ->
     base = users.active_prob[act][:, None] * np.where(weekend, params.activity.weekend_factor, 1.0) * day_factor
     life = _life_factors(params, users, act, day_start)
     prob = np.where(internal[:, None], INTERNAL_ACTIVE_PROB, np.clip(base * life.days, 0.0, 0.98))
-    intensity = np.where(internal[:, None], 1.0, life.work)
+    scripted = users.scripted[act]
+    intensity = np.where((internal | scripted)[:, None], 1.0, life.work)  # a script's runs are alike
     extra = (params.activity.sessions_per_active_day - 1.0) * users.engagement[act] ** 0.6
     extra = np.where(internal, INTERNAL_EXTRA_SESSIONS, np.clip(extra, 0.0, 12.0))
     length = np.where(internal, INTERNAL_SESSION_LENGTH, 1.0)

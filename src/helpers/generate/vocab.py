@@ -209,3 +209,60 @@ INTERNAL_WORKSPACES = [
     "E2E Automation",
     "Billing QA",
 ]
+
+# Unflagged test workspaces (generate.sandboxes) and the real small customers that look like them: names and
+# e-mail domains that hint but do not shout. Webmail providers on reserved names (subdomains of example.com),
+# with rough weights of their share of personal addresses; no company domain takes one of these labels.
+WEBMAIL_DOMAINS = [
+    ("gmail.example.com", 0.55),
+    ("outlook.example.com", 0.15),
+    ("yahoo.example.com", 0.1),
+    ("icloud.example.com", 0.08),
+    ("proton.example.com", 0.06),
+    ("gmx.example.com", 0.06),
+]
+WEBMAIL_LABELS = [d.split(".")[0] for d, _ in WEBMAIL_DOMAINS]
+# a sandbox someone never bothered to name (a number sometimes follows: "Sandbox 2"), or named like a project
+SANDBOX_NAMES = [
+    "Sandbox",
+    "Test",
+    "test123",
+    "asdf",
+    "Untitled workspace",
+    "My workspace",
+    "Demo",
+    "Playground",
+    "New workspace",
+    "Trial",
+    "My team",
+    "Workspace",
+    "Acme",
+    "Marketing",
+    "Personal",
+    "Side project",
+    "Projects",
+    "xyz",
+]
+# a person's own: {first}, {last} are the owner's names
+PERSONAL_WORKSPACES = ["{first}'s workspace", "{first} {last}'s workspace", "{first}'s team", "{first} {last}"]
+# an employee's copy of a real customer's workspace: {company} is that customer's name
+COMPANY_COPIES = [
+    "{company} (test)",
+    "{company} sandbox",
+    "Copy of {company}",
+    "{company} - demo",
+    "{company}",
+    "{company} 2",
+]
+# real solo and duo customers (freelancers, tiny studios) named like a sandbox or a person
+LOOKALIKE_NAMES = [
+    "My workspace",
+    "My team",
+    "{first}'s workspace",
+    "{first} {last}",
+    "{last} Studio",
+    "{first} {last} Design",
+    "{last} Consulting",
+]
+# plus-address tags of a second address of the same person (jane.doe+test@...)
+PLUS_TAGS = ["test", "demo", "sandbox", "2", "dev", "trial"]

@@ -57,7 +57,8 @@ def parts_dir(data_dir: Path) -> Path:
 
 
 def planted(data_dir: Path) -> pa.Table:
-    """Ledger rows for what the simulation planted: internal accounts and their users, outliers.
+    """Ledger rows for what the simulation planted: internal accounts and their users, unflagged test
+    workspaces and their users, outliers.
     DuckDB selects the few planted rows from the clean parts and the timeline (never whole tables)."""
     con = duck.connect()
     try:
@@ -72,6 +73,7 @@ def planted(data_dir: Path) -> pa.Table:
                 .column(0)
             )
             ledgers.append(rows(name, ids, "internal", "is_internal", ["false"] * len(ids), ["true"] * len(ids)))
+        ledgers += _test_workspaces(con, data_dir)
         timeline = duck.parts(con, io.state_dir(data_dir, "timeline"))
         long_cycle = con.sql(f"""SELECT task_id, make_timestamp(original_done_at) AS was, make_timestamp(done_at) AS now
                                  FROM {timeline} WHERE planted_long_cycle ORDER BY task_id""").to_arrow_table()
@@ -86,6 +88,26 @@ def planted(data_dir: Path) -> pa.Table:
     finally:
         con.close()
     return pa.concat_tables(ledgers)
+
+
+def _test_workspaces(con, data_dir: Path) -> list[pa.Table]:
+    """Ledger rows of the unflagged test workspaces (state account_latent.test_workspace) and their users:
+    column is_internal, what they really are ('true') and what the flag says ('false')."""
+    latent = duck.parts(con, io.state_dir(data_dir, "account_latent"))
+    users = duck.parts(con, io.clean_dir(data_dir, "users"))
+    accounts = con.sql(f"SELECT account_id FROM {latent} WHERE test_workspace ORDER BY 1").to_arrow_table().column(0)
+    user_ids = (
+        con.sql(
+            f"SELECT user_id FROM {users} WHERE account_id IN (SELECT account_id FROM {latent} WHERE test_workspace) "
+            "ORDER BY 1"
+        )
+        .to_arrow_table()
+        .column(0)
+    )
+    return [
+        rows(table, ids, "test_workspace", "is_internal", ["true"] * len(ids), ["false"] * len(ids))
+        for table, ids in (("accounts", accounts), ("users", user_ids))
+    ]
 
 
 def finish(data_dir: str | Path) -> int:

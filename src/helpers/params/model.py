@@ -461,6 +461,17 @@ class Duplicates(_Strict):
     share: Rate  # of events delivered twice (same event_id); 0 = off
 
 
+class TestWorkspaces(_Strict):
+    """Unflagged test/demo workspaces (is_internal = false): one person's sandbox, and real small customers
+    that share its hints (webmail, a generic name), so an exclusion heuristic can be scored both ways."""
+
+    account_share: Rate  # of accounts: sandboxes (among accounts of one or two users, never internal ones)
+    lookalike_share: Rate  # of accounts: real customers of one or two users (1-10 employees) that look like one
+    scripted_share: Rate  # of sandboxes: driven by an import or API script (dozens of tasks within minutes)
+    tasks_per_script_run: Annotated[float, Field(gt=0.0, le=1000.0, allow_inf_nan=False)]  # Poisson mean per session
+    life_days: LogNormal  # a sandbox is used for days to weeks after signup, then abandoned
+
+
 class Imperfections(_Strict):
     missing: MissingShares
     missing_causes: MissingCauses
@@ -468,6 +479,7 @@ class Imperfections(_Strict):
     late_arrival: LateArrival
     internal: Internal
     duplicates: Duplicates
+    test_workspaces: TestWorkspaces
 
 
 class UsersPerAccount(IntRange):

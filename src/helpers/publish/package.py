@@ -77,8 +77,8 @@ def data_dictionary(params: Params | None = None, effects: list[Effect] = ()) ->
         "Computed from the simulation's own state (every task's timeline, users' activation, accounts' "
         "internal flags), never from the published events: an independent second path that SQL over "
         "`raw/` must reproduce (05_metrics_preview does). The imperfection ledger "
-        "(`imperfections/ledger.parquet`) lists which rows are late, blanked, outliers, internal or "
-        "duplicated.",
+        "(`imperfections/ledger.parquet`) lists which rows are late, blanked, outliers, internal, "
+        "unflagged test workspaces (kind test_workspace) or duplicated.",
         "",
     ]
     out += _table_sections(TRUTH_TABLES.values(), "truth/")

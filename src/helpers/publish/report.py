@@ -24,6 +24,7 @@ REASONS = {
     "web retries (hours, mostly content uploads)",
     ("internal", "is_internal"): "exclusion logic: the vendor's own QA, demo and load-test workspaces",
     ("duplicate", "event_id"): "at-least-once delivery: a re-sent event repeats its event_id",
+    ("test_workspace", "is_internal"): "exclusion logic that must guess: someone's own sandbox nobody flagged",
 }
 
 
@@ -116,6 +117,13 @@ def _injected(manifest: dict, ledger_counts: dict) -> str:
             "Internal workspaces are flagged `is_internal` on the account and its users, use the reserved "
             f"`{VENDOR_TEST_DOMAIN}` domain, and behave like scripts: any hour, any day, bursts of tasks closed "
             "within minutes.",
+            "",
+            "Test workspaces nobody flagged (`is_internal = false`; the ledger lists them as kind `test_workspace`) "
+            "are someone's own sandbox: one or two users (the owner, sometimes again on a plus address), the free "
+            "plan or a lapsed trial, used for days to weeks, most driven by a script (dozens of tasks within "
+            'minutes); names and domains hint (webmail, "Jane\'s workspace", "Acme (test)") but a few real '
+            "small customers share those hints. The answer keys' `external` scope follows the flag, so they count "
+            "as external there.",
         ]
     )
 

@@ -146,6 +146,13 @@ def for_rate(r: Rate, params: Params) -> str:
             f"set imperfections.internal.account_share (now {_g(share)}) to about {passing} "
             f"(accounts.count = {params.accounts.count})"
         )
+    if r.kind == "test_workspace":
+        share = params.imperfections.test_workspaces.account_share
+        return (
+            f"too few accounts of one or two users to make sandboxes of: lower "
+            f"imperfections.test_workspaces.account_share (now {_g(share)}) to about {passing}, or raise "
+            f"accounts.count (now {params.accounts.count})"
+        )
     return f"the target of {r.label} is {_g(r.target_rate)}; about {passing} would pass"
 
 

@@ -1,5 +1,6 @@
 """Every imperfection's rate, measured back from the final tables by its definition (never from the
-ledger), against its target: the numbers 03 shows, 04 judges and the manifest records.
+ledger, but for unflagged test workspaces, which only the ledger names), against its target: the numbers 03
+shows, 04 judges and the manifest records.
 
 A target may not be reachable in the data: a missing-value target below the column's natural null
 share keeps the natural share, and so does a long-cycle share of 0 (tasks parked on their own are not
@@ -165,10 +166,29 @@ def _internal(params: Params) -> Measurement:
     )
 
 
+def _test_workspaces(params: Params) -> Measurement:
+    """Unflagged test workspaces: nothing in the tables says which they are (that is the imperfection), so
+    the count is the ledger's accounts that are in the accounts table with is_internal = false. Only
+    accounts of one or two users, not internal, can be one: the reachable count is at most theirs."""
+    target = params.imperfections.test_workspaces.account_share
+    return Measurement(
+        "test_workspace",
+        "accounts",
+        "is_internal",
+        target,
+        "share of accounts that are someone's own test workspace left with is_internal = false (ledger kind "
+        "test_workspace: the tables do not say which)",
+        "SELECT count(*) FILTER (WHERE NOT is_internal AND account_id IN (SELECT row_key FROM imperfections.ledger "
+        "WHERE kind = 'test_workspace' AND table_name = 'accounts')), count(*), "
+        f"least(round({target} * count(*)), count(*) FILTER (WHERE NOT is_internal AND account_id IN "
+        "(SELECT account_id FROM raw.users GROUP BY 1 HAVING count(*) <= 2))) / nullif(count(*), 0) FROM raw.accounts",
+    )
+
+
 def measurements(params: Params) -> list[Measurement]:
     """Each imperfection's measurement, in the order of the manifest."""
     missing = [_missing(params, table, column) for table, column in BLANKABLE_COLUMNS]
-    others = [_long_cycles, _far_due_dates, _late_arrivals, _duplicates, _internal]
+    others = [_long_cycles, _far_due_dates, _late_arrivals, _duplicates, _internal, _test_workspaces]
     return missing + [make(params) for make in others]
 
 

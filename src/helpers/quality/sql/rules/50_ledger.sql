@@ -36,6 +36,24 @@ SELECT count(DISTINCT (table_name, row_key)) FROM (
               WHERE u.is_internal <> a.is_internal           -- a user whose flag differs from its account's
 );
 
+-- rule: ledger_test_workspaces_unflagged | the ledger lists each test workspace whole (the account and exactly its users, no other user), every listed row exists with is_internal = false and is recorded as is_internal 'true' -> 'false' (one count per row in violation)
+WITH listed AS (
+    SELECT table_name, row_key, column_name, original_value, new_value
+    FROM imperfections.ledger WHERE kind = 'test_workspace'
+), members AS (
+    SELECT 'accounts' AS table_name, account_id AS row_key, is_internal FROM raw.accounts
+    WHERE account_id IN (SELECT row_key FROM listed WHERE table_name = 'accounts')
+    UNION ALL SELECT 'users', user_id, is_internal FROM raw.users
+    WHERE account_id IN (SELECT row_key FROM listed WHERE table_name = 'accounts')
+)
+SELECT count(DISTINCT (table_name, row_key)) FROM (
+    (SELECT table_name, row_key FROM members EXCEPT SELECT table_name, row_key FROM listed)  -- a member not listed
+    UNION ALL (SELECT table_name, row_key FROM listed EXCEPT SELECT table_name, row_key FROM members)  -- listed, no member
+    UNION ALL SELECT l.table_name, l.row_key FROM listed l JOIN members m USING (table_name, row_key)
+              WHERE m.is_internal OR l.column_name IS DISTINCT FROM 'is_internal'
+                 OR l.original_value IS DISTINCT FROM 'true' OR l.new_value IS DISTINCT FROM 'false'
+);
+
 -- rule: ledger_outliers_hold | every outlier the ledger lists holds its recorded value in the tasks table
 SELECT count(*) FROM imperfections.ledger l
 LEFT JOIN raw.tasks t ON t.task_id = l.row_key
