@@ -63,13 +63,14 @@ def caveats(params: Params, effects: list[Effect]) -> list[str]:
         "the account and its users): the vendor's own QA and demo traffic. Exclude them for customer metrics "
         "(scope `external` of the keys)." + _effect(effects, "internal")
     )
-    test = getattr(imp, "test_workspaces", None)
-    if test is not None and test.account_share > 0:
+    test = imp.test_workspaces
+    if test.account_share > 0:
         out.append(
             f"- **Test workspaces nobody flagged** (about {test.account_share:.0%} of accounts): a person's own "
             "sandbox, one or two users, scripted bursts, names and e-mail domains that hint. `is_internal` is "
-            "false, so the keys' `external` scope counts them; an exclusion heuristic is a trade-off (the "
-            "ledger kind `test_workspace` scores it)." + _effect(effects, "test_workspace")
+            "false, so the keys' `external` scope counts them, and a few real small customers share their hints: "
+            "an exclusion heuristic is a trade-off (`helpers.quality.exclusion.score` scores one against the "
+            "ledger's kind `test_workspace`)." + _effect(effects, "test_workspace")
         )
     out += [
         f"- **Missing values** in {blankable}: not at random (free plans lack a billing country, users who "
