@@ -141,13 +141,13 @@ def measure(con: duckdb.DuckDBPyConnection, params: Params) -> list[Effect]:
         key = metrics.normalise(con.sql(f"SELECT * FROM truth.{name}").df())
         key = key[key.scope == "external"].reset_index(drop=True)
         total = int(key[metrics.VALUES[name][-1]].sum())
-        published = run(con, name)
+        both = metrics.normalise(con.sql(metrics.sql(name)).df())  # scopes all and external, published tables
+        published = both[both.scope == "external"].reset_index(drop=True)
         waited = run(con, name, {"raw.events": "fx_waited_events"})
-        every = metrics.normalise(con.sql(metrics.sql(name)).df())
         out += [
             difference(name, waited, key, total, "as_of"),
             difference(name, published, waited, total, "late_arrival"),
-            difference(name, every[every.scope == "all"].assign(scope="external"), published, total, "internal"),
+            difference(name, both[both.scope == "all"].assign(scope="external"), published, total, "internal"),
             difference(
                 name,
                 published,

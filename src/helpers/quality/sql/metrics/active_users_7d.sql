@@ -12,15 +12,14 @@ WITH key_events AS (
     SELECT DISTINCT e.user_id, e.event_at_utc::DATE AS day, a.is_internal
     FROM key_events e JOIN raw.accounts a USING (account_id)
 ), active AS (  -- a key event on day x makes its user active on days x .. x+6
-    SELECT DISTINCT s.scope, k.user_id, (k.day + r.i::INTEGER)::DATE AS day
-    FROM key_days k, scopes s, range(7) r(i)
-    WHERE s.scope = 'all' OR NOT k.is_internal
+    SELECT DISTINCT k.user_id, k.is_internal, (k.day + r.i::INTEGER)::DATE AS day
+    FROM key_days k, range(7) r(i)
 ), days AS (
     SELECT d::DATE AS day
     FROM range(getvariable('window_start'), getvariable('window_end'), INTERVAL 1 DAY) r(d)
 )
 SELECT d.day, s.scope, count(a.user_id)::BIGINT AS active_users
 FROM days d CROSS JOIN scopes s
-LEFT JOIN active a ON a.day = d.day AND a.scope = s.scope
+LEFT JOIN active a ON a.day = d.day AND (s.scope = 'all' OR NOT a.is_internal)
 GROUP BY ALL
 ORDER BY s.scope, d.day
