@@ -5,11 +5,14 @@ effect on each metric is measured and recorded."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from helpers import duck, io
+from helpers import params as P
+from helpers.publish import package
 from helpers.quality import effects, metrics
 
 pytestmark = pytest.mark.xdist_group("default")
@@ -93,3 +96,17 @@ def test_metrics_read_no_column_that_missing_values_or_outliers_touch():
     check would notice one that did."""
     assert effects.reads_columns(("assignee_user_id", "due_at", "timezone", "completed_at")) == []
     assert effects.reads_columns(("activated_at",)) == ["user_retention"] * 2  # careful and naive
+
+
+def test_the_dictionary_says_what_sql_must_handle_in_each_preset():
+    """default (an extract with re-sent deliveries) and tiny (complete, none re-sent) get different
+    advice, each with the effect measured on that dataset when there is one."""
+    root = Path(__file__).resolve().parents[1]
+    cut = effects.Effect("as_of", "active_users_7d", 1, -30, -1e-4, -30, "2025-12-31", -0.029)
+    default = package.data_dictionary(P.load(root / "params/default.yaml"), [cut])
+    section = default.split("## What your SQL must handle in this dataset", 1)[1].split("\n## ", 1)[0]
+    assert "taken at 2025-12-31 18:00:00 UTC" in section and "2025-12-30" in section  # the last whole day
+    assert "-30 in 1 row; largest -30 (-2.9%), 2025-12-31" in section
+    assert "about 0.5% high" in section and "Test workspaces nobody flagged" in section
+    tiny = package.data_dictionary(P.load(root / "params/tiny.yaml"), [])
+    assert "The extract is complete" in tiny and "none in this dataset" in tiny

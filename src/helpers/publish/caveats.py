@@ -33,8 +33,9 @@ def caveats(params: Params, effects: list[Effect]) -> list[str]:
         out.append(
             f"- **Re-sent deliveries** (about {imp.duplicates.share:.1%} of events): a re-sent event repeats its "
             "`event_id` with a later `ingested_at_utc`. Deduplicate by `event_id` (keep the earliest "
-            "`ingested_at_utc`) before counting events, summing or building funnels; counts of distinct "
-            "users are not changed by them." + _effect(effects, "duplicate")
+            "`ingested_at_utc`) before counting events, summing or building funnels: a count of events that "
+            f"does not is about {imp.duplicates.share:.1%} high. Counts of distinct users do not change (a "
+            "re-sent event repeats its own user)." + _effect(effects, "duplicate")
         )
     else:
         out.append(
