@@ -612,3 +612,20 @@ def test_weighted_blanking_meets_the_wanted_count(want):
     assert chance[1] >= chance[2] >= chance[0]
     if chance[1] < 1.0:
         assert chance[1] == pytest.approx(8 * chance[0])
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("default")
+def test_phones_resend_more_often(default_data):
+    """Re-sent deliveries come mostly from flaky networks: a phone's event is re-sent about
+    duplicates.mobile_weight times as often as a web or desktop one, and the total stays at its share."""
+    params = io.load_params(default_data)
+    con = dataset(default_data)
+    rows = con.execute(
+        """SELECT list_contains(getvariable('mobile_clients'), client::VARCHAR) AS phone,
+                  (count(*) - count(DISTINCT event_id)) / count(DISTINCT event_id) AS resent
+           FROM qa.all_events GROUP BY phone"""
+    ).fetchall()
+    resent = dict(rows)
+    weight = params.imperfections.duplicates.mobile_weight
+    assert 0.6 * weight < resent[True] / resent[False] < 1.4 * weight, resent

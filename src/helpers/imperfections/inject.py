@@ -60,6 +60,7 @@ class Plan:
     missing: list[MissingPlan]
     late: LatePlan
     work: list[tuple[str, int]]  # (table, part number) for every part of every table touched
+    resend: float = 0.0  # chance that an event of weight 1 (duplicate_weight_sql) is delivered again
 
 
 LATE_CAUSES = ("offline", "asleep", "retry")  # params imperfections.late_arrival.<cause>_share
@@ -230,6 +231,27 @@ def late_probabilities(params: Params, data_dir: Path, con: duckdb.DuckDBPyConne
     return LatePlan(**chance)
 
 
+def duplicate_weight_sql(params: Params) -> str:
+    """How many times more likely an event is re-sent than a web or desktop one: a phone's acknowledgement
+    is lost on a flaky network more often, and its SDK re-sends the whole batch."""
+    weight = float(params.imperfections.duplicates.mobile_weight)
+    return f"CASE WHEN client::VARCHAR IN {_sql_list(MOBILE_CLIENTS)} THEN {weight} ELSE 1.0 END"
+
+
+def resend_probability(params: Params, data_dir: Path, con: duckdb.DuckDBPyConnection) -> float:
+    """The chance of a weight-1 event being re-sent, so that the expected re-sent deliveries are
+    duplicates.share of all events (phones' weighted by duplicate_weight_sql)."""
+    share = params.imperfections.duplicates.share
+    if share <= 0:
+        return 0.0
+    classes = con.execute(
+        f"SELECT {duplicate_weight_sql(params)} AS w, count(*) "
+        f"FROM {duck.parts(con, io.clean_dir(data_dir, 'events'))} GROUP BY w ORDER BY w"
+    ).fetchall()
+    weights, counts = np.array([c[0] for c in classes], float), np.array([c[1] for c in classes], float)
+    return scale_for(weights, counts, share * counts.sum())
+
+
 def plan(params: Params, data_dir: str | Path) -> Plan:
     """Keep the untouched tables in state/clean/ and decide the probabilities from them (DuckDB over
     the parts); what an earlier run of 03 left is removed."""
@@ -238,6 +260,7 @@ def plan(params: Params, data_dir: str | Path) -> Plan:
     con = duck.connect(params=params)
     try:
         missing, late = plan_missing(params, data_dir, con), late_probabilities(params, data_dir, con)
+        resend = resend_probability(params, data_dir, con)
     finally:
         con.close()
     ledger.forget(data_dir)
@@ -245,7 +268,7 @@ def plan(params: Params, data_dir: str | Path) -> Plan:
     work = [
         (name, io.part_number(path)) for name in IMPERFECT_TABLES for path in io.parts(io.clean_dir(data_dir, name))
     ]
-    return Plan(missing, late, work)
+    return Plan(missing, late, work, resend)
 
 
 # --------------------------------------------------------------------------- one part
@@ -310,8 +333,11 @@ class _Edit:
 def _weights(params: Params, table: pa.Table, name: str, column: str) -> np.ndarray | float:
     """Each row's missing_weight_sql (DuckDB over the part), or 1.0 for a column blanked at random."""
     sql = missing_weight_sql(params, name, column)
-    if sql == "1.0":
-        return 1.0
+    return 1.0 if sql == "1.0" else row_weights(table, sql)
+
+
+def row_weights(table: pa.Table, sql: str) -> np.ndarray:
+    """A weight SQL expression evaluated on each row of a part (DuckDB over the Arrow table)."""
     con = duckdb.connect()
     try:
         con.register("part", table)
@@ -407,10 +433,14 @@ def _delay(edit: _Edit, params: Params, draws: PartDraws, late: LatePlan, users:
         edit.replace("ingested_at_utc", changed, pa.array(ingested, pa.timestamp("us")), "late_arrival")
 
 
-def _resend(edit: _Edit, params: Params, draws: PartDraws) -> None:
-    """Re-sent deliveries: the same row, same event_id, received again a little later. The ledger row
-    names column event_id (the repeated key), with the first and the re-sent ingested_at_utc."""
-    resent = np.flatnonzero(draws.resend_u < params.imperfections.duplicates.share)
+def _resend(edit: _Edit, params: Params, draws: PartDraws, probability: float) -> None:
+    """Re-sent deliveries: the same row, same event_id, received again a little later, each event with
+    the plan's chance times its duplicate_weight_sql. The ledger row names column event_id (the repeated
+    key), with the first and the re-sent ingested_at_utc."""
+    if probability <= 0:
+        return
+    chance = np.minimum(probability * row_weights(edit.table, duplicate_weight_sql(params)), 1.0)
+    resent = np.flatnonzero(draws.resend_u < chance)
     if not len(resent):
         return
     copies = edit.table.take(pa.array(resent))
@@ -430,6 +460,7 @@ def imperfect(
     plans: list[MissingPlan],
     late: LatePlan | None = None,
     users: pa.Table | None = None,
+    resend: float = 0.0,
 ) -> _Edit:
     """One part of one table with its values blanked and, for events, delayed and re-sent."""
     edit = _Edit(name, part)
@@ -441,7 +472,7 @@ def imperfect(
             _blank(edit, p, draws.blank_u[p.column], params)
     if name == "events":
         _delay(edit, params, draws, late or LatePlan(), users)
-        _resend(edit, params, draws)
+        _resend(edit, params, draws, resend)
     return edit
 
 
@@ -455,7 +486,7 @@ def apply_part(params: Params, data_dir: Path, name: str, part: int, plan: Plan,
     users, users_part = None, io.part_path(io.clean_dir(data_dir, "users"), part)
     if name == "events" and users_part.exists():  # the same accounts' users: their time zones (a phone off hours)
         users = io.read_parts_file(users_part, columns=["user_id", "timezone"])
-    edit = imperfect(params, name, clean, plan.missing, plan.late, users)
+    edit = imperfect(params, name, clean, plan.missing, plan.late, users, plan.resend)
     out = edit.table
     if name == "events":
         out, later = snapshot.cut_at_as_of(params, out)

@@ -459,6 +459,7 @@ class Internal(_Strict):
 
 class Duplicates(_Strict):
     share: Rate  # of events delivered twice (same event_id); 0 = off
+    mobile_weight: float = Field(ge=1.0, le=100.0)  # x as likely from a phone (acknowledgements lost on flaky networks)
 
 
 class TestWorkspaces(_Strict):
