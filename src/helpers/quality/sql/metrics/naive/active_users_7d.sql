@@ -6,12 +6,15 @@ WITH key_days AS (
     SELECT DISTINCT user_id, event_at_utc::DATE AS day
     FROM raw.events
     WHERE event_name IN ('task_created', 'task_completed', 'handoff_completed', 'blocker_resolved')
+), active AS (  -- a key event on day x makes its user active on days x .. x+6
+    SELECT DISTINCT k.user_id, (k.day + r.i::INTEGER)::DATE AS day
+    FROM key_days k, range(7) r(i)
 ), days AS (
     SELECT d::DATE AS day
     FROM range(getvariable('window_start'), getvariable('window_end'), INTERVAL 1 DAY) r(d)
 )
-SELECT d.day, count(DISTINCT k.user_id)::BIGINT AS active_users
+SELECT d.day, count(a.user_id)::BIGINT AS active_users
 FROM days d
-LEFT JOIN key_days k ON k.day BETWEEN d.day - 6 AND d.day
+LEFT JOIN active a ON a.day = d.day
 GROUP BY d.day
 ORDER BY d.day
