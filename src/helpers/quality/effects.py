@@ -65,16 +65,9 @@ class Effect:
         return f"{self.net:+,} in {rows}; largest {self.largest:+,} ({self.largest_share:+.1%}), {self.at}"
 
 
-def pointed(sql: str, names: dict[str, str]) -> str:
-    """The metric SQL with its tables (raw.events, raw.accounts, raw.users) pointed at other relations."""
-    for table, relation in names.items():
-        sql = re.sub(rf"\b{re.escape(table)}\b", relation, sql)
-    return sql
-
-
 def run(con: duckdb.DuckDBPyConnection, name: str, names: dict[str, str] | None = None, naive=False) -> pd.DataFrame:
     """One metric's rows in scope 'external' (the naive SQL has no scope: all its rows), normalised."""
-    df = con.sql(pointed(metrics.sql(name, naive=naive), names or {})).df()
+    df = con.sql(metrics.pointed(metrics.sql(name, naive=naive), names or {})).df()
     df = metrics.normalise(df.assign(scope="external") if naive else df)
     return df[df.scope == "external"].reset_index(drop=True)
 

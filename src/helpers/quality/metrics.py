@@ -11,6 +11,7 @@ what as_of left out (never above the key, never in cohort sizes), and this modul
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -41,9 +42,17 @@ def sql(name: str, naive: bool = False) -> str:
     return ((folder / "naive") if naive else folder).joinpath(f"{name}.sql").read_text()
 
 
-def compute(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
-    """Every metric SQL file run on a connection that has raw.* and the window variables."""
-    return {name: normalise(con.sql(sql(name)).df()) for name in ANSWER_KEYS}
+def pointed(text: str, names: dict[str, str]) -> str:
+    """Metric SQL with its tables (raw.events, raw.accounts, raw.users) pointed at other relations."""
+    for table, relation in names.items():
+        text = re.sub(rf"\b{re.escape(table)}\b", relation, text)
+    return text
+
+
+def compute(con: duckdb.DuckDBPyConnection, names: dict[str, str] | None = None) -> dict[str, pd.DataFrame]:
+    """Every metric SQL file run on a connection that has raw.* and the window variables (its tables
+    pointed elsewhere by `names`, e.g. {"raw.events": "qa.all_events"}: every delivery)."""
+    return {name: normalise(con.sql(pointed(sql(name), names or {})).df()) for name in ANSWER_KEYS}
 
 
 def answer_keys(data_dir: str | Path) -> dict[str, pd.DataFrame]:
