@@ -177,21 +177,8 @@ def plan_accounts(params: Params) -> AccountPlan:
     looks = sandboxes.label(params, chosen, internal, account_name, domain, country, industry, n_users)
     account_name, domain, country = looks.account_name, looks.domain, looks.country
     industry_names = np.array([i for i, _ in vocab.INDUSTRIES], dtype=object)[looks.industry]
-    accounts = pa.table(
-        {
-            "account_id": pa.array(np.arange(1, n + 1, dtype=np.int64), pa.int64()),
-            "account_name": pa.array(account_name, pa.string()),
-            "industry": pa.array(industry_names, pa.string()),
-            "country_code": pa.array(np.array([c[0] for c in vocab.COUNTRIES], dtype=object)[country], pa.string()),
-            "plan_tier": pa.array(np.array(PLAN_TIERS, dtype=object)[tier], pa.string()),
-            "company_size": pa.array(np.array(COMPANY_SIZES, dtype=object)[size_band], pa.string()),
-            "created_at": pa.array(created, pa.timestamp("us")),
-            "is_internal": pa.array(internal, pa.bool_()),
-        },
-        schema=ACCOUNTS.arrow_schema,
-    )
     return AccountPlan(
-        accounts=accounts,
+        accounts=_accounts_table(account_name, industry_names, country, tier, size_band, created, internal),
         created_at=created,
         churn_at=churn_at,
         tier=tier,
@@ -216,6 +203,23 @@ def plan_accounts(params: Params) -> AccountPlan:
         partner_name=looks.people.partner_name,
         partner_local=looks.people.partner_local,
         account_plans=periods.table(),
+    )
+
+
+def _accounts_table(account_name, industry_names, country, tier, size_band, created, internal) -> pa.Table:
+    """The accounts table (ids 1..n in signup order) from the plan's per-account columns."""
+    return pa.table(
+        {
+            "account_id": pa.array(np.arange(1, len(created) + 1, dtype=np.int64), pa.int64()),
+            "account_name": pa.array(account_name, pa.string()),
+            "industry": pa.array(industry_names, pa.string()),
+            "country_code": pa.array(np.array([c[0] for c in vocab.COUNTRIES], dtype=object)[country], pa.string()),
+            "plan_tier": pa.array(np.array(PLAN_TIERS, dtype=object)[tier], pa.string()),
+            "company_size": pa.array(np.array(COMPANY_SIZES, dtype=object)[size_band], pa.string()),
+            "created_at": pa.array(created, pa.timestamp("us")),
+            "is_internal": pa.array(internal, pa.bool_()),
+        },
+        schema=ACCOUNTS.arrow_schema,
     )
 
 
