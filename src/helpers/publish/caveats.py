@@ -11,7 +11,7 @@ from ..schema import BLANKABLE_COLUMNS, KEY_EVENTS
 
 
 def _effect(effects: list[Effect], cause: str, metric: str = "active_users_7d") -> str:
-    """ " (7-day active users: +4,476 in 357 rows; ...)" or "" when not measured."""
+    """' Measured on this dataset, 7-day active users (external): <Effect.text()>.' or '' if not measured."""
     found = [e for e in effects if e.cause == cause and e.metric == metric]
     return f" Measured on this dataset, 7-day active users (external): {found[0].text()}." if found else ""
 
