@@ -242,68 +242,158 @@ def _answer_keys(manifest: dict) -> str:
     )
 
 
+OFF = "off"
+# The guardrail of the as_of rule (quality.guardrails.RULE_GUARDRAILS["60_snapshot.sql"]) and its one check.
+AS_OF_CHECK = "snapshot_cut_at_as_of"
+
+# What every column of every table on index.html means (shown under each table, so none is left unexplained).
+TABLE_COLUMNS = {
+    "tables": {"table": "a table of raw/ (Parquet parts; schema raw in warehouse.duckdb)", "rows": "its rows"},
+    "guardrails": {
+        "guardrail": "a group of QA checks run by 04_qa_profile (every check is in profile.json)",
+        "pass": "checks that hold",
+        "fail": "checks that do not hold (any one fails the run)",
+        "not applicable": "checks the data is too small to judge, or that run after a later step",
+        "off": "checks of a feature these parameters turn off (snapshot.as_of unset, an imperfection's target 0): "
+        "they hold trivially and say nothing",
+        "status": "fail if any check fails; off if every check is off; not applicable if none passes; else pass",
+    },
+    "imperfections": {
+        "kind": "the imperfection (helpers.schema.LEDGER_KINDS; generation_notes.md says how and why)",
+        "where": "the table and column it touches",
+        "target": "the rate asked for in the parameters (params imperfections.*); off when it is 0",
+        "reachable": "the rate this data can reach closest to the target: a rate is a whole number of rows out "
+        "of a denominator (e.g. with 18 accounts, 1 account is 5.56%, so a 7% target can reach 5.56% at best), and "
+        "some rows already qualify on their own (a task never assigned); the measured rate is judged against it",
+        "measured": "the rate recomputed from the published tables by the imperfection's definition",
+        "tolerance": "how far measured may lie from reachable: three binomial standard deviations, at least "
+        "0.2 points (quality.rates.tolerance)",
+        "verdict": "within tolerance, off target (fails the run), not applicable (no rows), or off (target 0)",
+    },
+}
+
+
 def index_html(manifest: dict, reports: list[str], guardrails: list[dict], data_link: str) -> str:
-    """One page linking every report of the run, with its key figures."""
+    """One page linking every report of the run (each link named), with its key figures; features
+    the parameters turn off shown as off, every table's columns explained."""
     esc = html.escape
+    off = off_checks(manifest)
     failed = [g for g in guardrails if g.get("status") == "fail"]
     status = "all guardrails pass" if not failed else f"{len(failed)} guardrail check(s) FAILED"
     rows_counts = "".join(
         f"<tr><td>{esc(t)}</td><td class=n>{n:,}</td></tr>" for t, n in manifest["row_counts"].items()
     )
-    rows_guard = _guardrail_rows(guardrails)
+    rows_guard = _guardrail_rows(guardrails, off)
     rows_imp = "".join(_imperfection_row(i) for i in manifest.get("imperfections", []))
-    links = "".join(f'<li><a href="{esc(r)}">{esc(r)}</a></li>' for r in reports)
+    links = "".join(f'<li><a href="{esc(r)}">{esc(r)}</a>: {esc(REPORT_LABELS.get(r, ""))}</li>' for r in reports)
     scen = (
         "".join(f"<li>{esc(n)}</li>" for n in manifest.get("notes", []) if n.startswith("scenario "))
-        or "<li>all scenarios are off</li>"
+        or "<li>all scenarios are off (params <code>scenarios</code>)</li>"
     )
+    as_of = manifest.get("snapshot", {}).get("as_of")
+    extract = f"an extract as of {esc(str(as_of))} UTC" if as_of else "as_of extract off: every delivery is published"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>saas-synth: {esc(manifest["name"])}</title>
 <style>{_STYLE}</style></head><body>
 <h1>saas-synth dataset <code>{esc(manifest["name"])}</code></h1>
 <p>Seed {manifest["seed"]}, window {esc(str(manifest["params"]["window"]["start"]))} to
-{esc(str(manifest["params"]["window"]["end"]))} (UTC).
+{esc(str(manifest["params"]["window"]["end"]))} (UTC); {extract}.
 QA: <strong class={"bad" if failed else "ok"}>{esc(status)}</strong>.
-Data: <a href="{esc(data_link)}">{esc(data_link)}</a> (manifest.json, profile.json, raw/, warehouse.duckdb).</p>
+Data: <a href="{esc(data_link)}">the dataset folder <code>{esc(manifest["name"])}</code></a>
+(manifest.json, profile.json, raw/, truth/, warehouse.duckdb, data_dictionary.md; these reports are its
+<code>reports/</code> folder).</p>
 <h2>Reports</h2><ul>{links}</ul>
-<h2>Tables</h2><table><tr><th>table</th><th>rows</th></tr>{rows_counts}</table>
-<h2>Guardrails</h2><table>{_head("guardrail", "pass", "fail", "not applicable", "status")}{rows_guard}</table>
+<h2>Tables</h2><table>{_head(*TABLE_COLUMNS["tables"])}{rows_counts}</table>{_legend("tables")}
+<h2>Guardrails</h2><table>{_head(*TABLE_COLUMNS["guardrails"])}{rows_guard}</table>{_legend("guardrails")}
 <h2>Scenarios</h2><ul>{scen}</ul>
-<h2>Imperfections</h2><table>{_head(*IMPERFECTION_COLUMNS)}{rows_imp}</table>
+<h2>Imperfections</h2><table>{_head(*TABLE_COLUMNS["imperfections"])}{rows_imp}</table>{_legend("imperfections")}
 </body></html>
 """
 
 
+# What each report linked from index.html is.
+REPORT_LABELS = {
+    "00_setup.html": "the parameters, validated, and the plan",
+    "01_entities.html": "accounts, plans, users, projects and tasks",
+    "02_events.html": "the event stream and the answer keys",
+    "03_imperfections.html": "the imperfections injected, and the ledger",
+    "04_qa_profile.html": "the warehouse, every guardrail, the data profile and the charts",
+    "05_metrics_preview.html": "the metric SQL against the answer keys",
+    "generation_notes.md": "what was generated and injected, where, at what rate and why",
+    "run.log": "the run's log (UTC): each step and its time",
+}
+
+
 _STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
-table { border-collapse: collapse; margin: .5rem 0 1.5rem; }
+table { border-collapse: collapse; margin: .5rem 0 .5rem; }
 td, th { padding: .25rem .75rem; border-bottom: 1px solid #ddd; text-align: left; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; }
-.ok { color: #1e7b34; } .bad { color: #b00020; font-weight: bold; }
+dl.legend { font-size: .9rem; color: #444; margin: 0 0 1.5rem; }
+dl.legend dt { font-weight: bold; float: left; clear: left; margin-right: .5rem; }
+dl.legend dd { margin: 0 0 .2rem 0; }
+.ok { color: #1e7b34; } .bad { color: #b00020; font-weight: bold; } .off { color: #777; }
 """
-IMPERFECTION_COLUMNS = ("kind", "where", "target", "reachable", "measured", "tolerance", "verdict")
 
 
 def _head(*columns: str) -> str:
-    return "<tr>" + "".join(f"<th>{c}</th>" for c in columns) + "</tr>"
+    return "<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in columns) + "</tr>"
 
 
-def _guardrail_rows(guardrails: list[dict]) -> str:
-    """A table row per guardrail: how many of its checks pass, fail or do not apply, and its status."""
+def _legend(table: str) -> str:
+    """The meaning of every column of one of index.html's tables (TABLE_COLUMNS)."""
+    items = "".join(f"<dt>{html.escape(c)}</dt><dd>{html.escape(m)}</dd>" for c, m in TABLE_COLUMNS[table].items())
+    return f'<dl class="legend">{items}</dl>'
+
+
+def off_checks(manifest: dict) -> dict[str, str]:
+    """The guardrail checks of features these parameters turn off, each with why: the as_of rule
+    without snapshot.as_of, and the rate check of each imperfection whose target is 0."""
+    off = {}
+    if not manifest.get("snapshot", {}).get("as_of"):
+        off[AS_OF_CHECK] = "snapshot.as_of is not set"
+    for i in manifest.get("imperfections", []):
+        if not i["target_rate"]:
+            off[f"{i['kind']}: {i['table']}.{i['column']}"] = f"the target of {i['kind']} is 0"
+    return off
+
+
+def _guardrail_rows(guardrails: list[dict], off: dict[str, str] | None = None) -> str:
+    """A table row per guardrail: how many of its checks pass, fail, do not apply or are off, and its
+    status (off when every check is off)."""
+    off = off or {}
     counts: dict[str, dict] = {}
     for g in guardrails:
-        counts.setdefault(g["guardrail"], {"pass": 0, "fail": 0, "not applicable": 0})[g["status"]] += 1
+        status = OFF if g["check"] in off and g["status"] != "fail" else g["status"]
+        counts.setdefault(g["guardrail"], {"pass": 0, "fail": 0, "not applicable": 0, OFF: 0})[status] += 1
     return "".join(
         f"<tr><td>{html.escape(g)}</td><td class=n>{d['pass']}</td><td class=n>{d['fail']}</td>"
-        f"<td class=n>{d['not applicable']}</td><td class={'bad' if d['fail'] else 'ok'}>"
-        f"{'fail' if d['fail'] else ('not applicable' if not d['pass'] else 'pass')}</td></tr>"
+        f"<td class=n>{d['not applicable']}</td><td class=n>{d[OFF]}</td>"
+        f"<td class={_status_class(s)}>{s}</td></tr>"
         for g, d in counts.items()
+        for s in [_guardrail_status(d)]
     )
 
 
+def _guardrail_status(d: dict) -> str:
+    if d["fail"]:
+        return "fail"
+    if d[OFF] and not (d["pass"] or d["not applicable"]):
+        return OFF
+    return "pass" if d["pass"] else "not applicable"
+
+
+def _status_class(status: str) -> str:
+    return {"fail": "bad", OFF: "off", "not applicable": "off"}.get(status, "ok")
+
+
 def _imperfection_row(i: dict) -> str:
-    """A table row per imperfection: target, reachable, measured, tolerance, verdict."""
+    """A table row per imperfection: target, reachable, measured, tolerance, verdict; off (greyed,
+    no verdict) when its target is 0."""
     esc = html.escape
+    where = f"<td>{esc(i['kind'])}</td><td>{esc(i['table'])}.{esc(i['column'])}</td>"
+    if not i["target_rate"]:
+        return f"<tr class=off>{where}<td class=n>{OFF}</td>" + "<td class=n></td>" * 3 + f"<td>{OFF}</td></tr>"
     tolerance = "n/a" if i["tolerance"] is None else f"± {100 * i['tolerance']:.2f} pts"
     if i["within_tolerance"] is None:
         verdict = "<td>not applicable</td>"
@@ -313,7 +403,7 @@ def _imperfection_row(i: dict) -> str:
             f"{'within tolerance' if i['within_tolerance'] else 'off target'}</td>"
         )
     return (
-        f"<tr><td>{esc(i['kind'])}</td><td>{esc(i['table'])}.{esc(i['column'])}</td>"
+        f"<tr>{where}"
         f"<td class=n>{_pct(i['target_rate'])}</td><td class=n>{_pct(i.get('achievable_rate'))}</td>"
         f"<td class=n>{_pct(i['measured_rate'])}</td><td class=n>{tolerance}</td>{verdict}</tr>"
     )
@@ -329,7 +419,7 @@ def write_run_reports(
     prof_path = Path(data_dir) / "profile.json"
     guardrails = json.loads(prof_path.read_text()).get("guardrails", []) if prof_path.exists() else []
     reports = [f"{nb}.html" for nb in notebooks] + ["generation_notes.md", "run.log"]
-    data_link = ".."  # the reports live inside their dataset folder (reports/NAME -> data/NAME/reports)
+    data_link = "../"  # the reports live inside their dataset folder (reports/NAME -> data/NAME/reports)
     (Path(reports_dir) / "index.html").write_text(
         index_html(manifest, reports, guardrails, data_link), encoding="utf-8"
     )

@@ -21,9 +21,11 @@ PASS, FAIL, NA = "pass", "fail", "not applicable"
 
 RULE_GUARDRAILS = {
     "10_keys.sql": "No FK or key violation in any table",
+    "15_account_plans.sql": "Plan periods contiguous and consistent with the accounts",
     "20_values.sql": "Every value in its allowed set",
     "30_timestamps.sql": "No impossible timestamp",
     "40_events_vs_tables.sql": "Events and tables agree",
+    "45_sessions.sql": "Every event in a session of its user",
     "50_ledger.sql": "The ledger agrees with the tables",
     "60_snapshot.sql": "An as_of extract leaves out exactly the later deliveries",
 }

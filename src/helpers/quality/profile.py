@@ -1,9 +1,13 @@
 """The data profile (04_qa_profile, profile.json): per column its type, null share, distinct values,
 minimum and maximum; the distributions of the main measures; every guardrail check with its status.
-Aggregated by DuckDB, so memory follows the distinct values, never the rows."""
+Aggregated by DuckDB, so memory follows the distinct values, never the rows.
+
+Distinct counts are exact for the key columns (primary and foreign keys, helpers.schema) and
+approximate (HyperLogLog) for the others; each column says which (`distinct_method`)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -14,10 +18,17 @@ import pandas as pd
 from .. import io
 from ..schema import TABLES
 
+# Exact distinct counts of a foreign key are counted in slices of the key's range of about this many
+# values each: count(DISTINCT) cannot spill, and one over a key of tens of millions of values (events on
+# params/large.yaml) would need more than DuckDB's 1 GB; a slice's stays small (as duck.prepare_redelivered).
+DISTINCT_SLICE_ROWS = 8_000_000
+APPROXIMATE = "approximate (HyperLogLog)"
+
 
 def profile(con: duckdb.DuckDBPyConnection) -> dict:
-    """Row counts, and per column: type, null share, distinct values (approximate), min and max;
-    plus the distributions of the main measures."""
+    """Row counts, and per column: type, null share, distinct values (exact for keys, see
+    key_distinct; approximate otherwise, and labelled so), min and max; plus the distributions of
+    the main measures."""
     out: dict = {"tables": {}, "measures": {}}
     for name, table in TABLES.items():
         # one scan per table: count, non-null count, approximate distinct count (HyperLogLog), min, max
@@ -29,10 +40,15 @@ def profile(con: duckdb.DuckDBPyConnection) -> dict:
         rows, cols = int(values[0]), {}
         for i, c in enumerate(table.columns):
             non_null, distinct, lo, hi = values[1 + 4 * i : 5 + 4 * i]
+            if c.name == table.primary_key or c.references:
+                distinct, method = key_distinct(con, name, c.name, rows)
+            else:
+                distinct, method = min(int(distinct), rows), APPROXIMATE  # HyperLogLog may overshoot
             cols[c.name] = {
                 "type": c.sql_type,
                 "null_share": round(1.0 - non_null / rows, 6) if rows else 0.0,
-                "distinct_approx": min(int(distinct), rows),  # HyperLogLog may overshoot
+                "distinct": distinct,
+                "distinct_method": method,
                 "min": lo,
                 "max": hi,
             }
@@ -55,6 +71,43 @@ def profile(con: duckdb.DuckDBPyConnection) -> dict:
     for name, sql in measures.items():
         out["measures"][name] = distribution(con, sql)
     return out
+
+
+def key_distinct(con: duckdb.DuckDBPyConnection, table: str, column: str, rows: int) -> tuple[int, str]:
+    """The exact number of distinct non-null values of a key column, and how it was found:
+    - a primary key of an entity table: its rows (rule pk_<table> fails the run unless the key is
+      unique and not null);
+    - events.event_id: its rows minus the extra deliveries of re-sent events published in raw.events
+      (qa.redelivered, the event_ids delivered more than once, which rule pk_events reconciles with the
+      ledger; a semi join on those few ids);
+    - a foreign key: counted, count(DISTINCT) in slices of its range (DISTINCT_SLICE_ROWS values each),
+      so memory stays bounded on any preset."""
+    if column == TABLES[table].primary_key and table != "events":
+        return rows, f"exact (= rows: rule pk_{table})"
+    if column == TABLES[table].primary_key and _has_table(con, "qa", "redelivered"):
+        extra = con.execute(
+            "SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM raw.events "
+            "SEMI JOIN qa.redelivered USING (event_id) GROUP BY event_id)"
+        ).fetchall()[0][0]
+        return rows - int(extra), "exact (rows - re-sent deliveries: rule pk_events)"
+    return _sliced_distinct(con, table, column), "exact (counted)"
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    sql = "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?"
+    return bool(con.execute(sql, [schema, name]).fetchall()[0][0])
+
+
+def _sliced_distinct(con: duckdb.DuckDBPyConnection, table: str, column: str) -> int:
+    """count(DISTINCT column) of raw.table, exact, summed over disjoint slices of the column's range
+    (each about DISTINCT_SLICE_ROWS non-null values), so no single hash set grows past one slice."""
+    low, high, n = con.execute(f"SELECT min({column}), max({column}), count({column}) FROM raw.{table}").fetchall()[0]
+    if not n:
+        return 0
+    slices = -(-n // DISTINCT_SLICE_ROWS)
+    edges = [low + (high + 1 - low) * i // slices for i in range(slices + 1)]
+    sql = f"SELECT count(DISTINCT {column}) FROM raw.{table} WHERE {column} >= ? AND {column} < ?"
+    return sum(int(con.execute(sql, [a, b]).fetchall()[0][0]) for a, b in itertools.pairwise(edges))
 
 
 def distribution(con: duckdb.DuckDBPyConnection, sql: str) -> dict:
@@ -88,7 +141,23 @@ def distribution(con: duckdb.DuckDBPyConnection, sql: str) -> dict:
     }
 
 
+PROFILE_COLUMNS = {
+    "table": "the table (raw schema)",
+    "rows": "its rows",
+    "column": "the column",
+    "type": "its DuckDB type",
+    "null %": "share of rows where it is NULL",
+    "distinct": "distinct non-null values",
+    "distinct is": "how the distinct count was found: exact for primary and foreign keys (a primary key's "
+    "uniqueness is checked by its rule pk_<table>, so it equals the rows), approximate (HyperLogLog, "
+    "within a few %) for the other columns",
+    "min": "smallest value (as text)",
+    "max": "largest value (as text)",
+}
+
+
 def profile_table(prof: dict) -> pd.DataFrame:
+    """One row per column of every table; the columns are explained in PROFILE_COLUMNS."""
     rows = []
     for table, t in prof["tables"].items():
         for col, c in t["columns"].items():
@@ -99,7 +168,8 @@ def profile_table(prof: dict) -> pd.DataFrame:
                     "column": col,
                     "type": c["type"],
                     "null %": 100 * c["null_share"],
-                    "distinct (approx.)": c["distinct_approx"],
+                    "distinct": c["distinct"],
+                    "distinct is": c["distinct_method"],
                     "min": c["min"],
                     "max": c["max"],
                 }
