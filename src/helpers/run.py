@@ -38,7 +38,7 @@ from .faults import fault_point
 from .io import write_json
 from .params import Layer, Loaded, Params, ParamsError, load_layers, set_layer, to_json_dict
 from .pipeline import write_manifest
-from .publish.report import write_run_reports
+from .publish.report import write_failed_index, write_run_reports
 
 NOTEBOOKS = ("00_setup", "01_entities", "02_events", "03_imperfections", "04_qa_profile", "05_metrics_preview")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
@@ -465,6 +465,7 @@ def _fail(run: Run, step: str, exc: BaseException) -> None:
     with contextlib.suppress(OSError):  # a full disk may refuse even the marker; the run stays unpublished
         for folder in (run.stage, run.stage_reports):
             (folder / "FAILED").write_text(f"{step}: {_describe(exc)}\n", encoding="utf-8")
+    write_failed_index(run.stage_reports, step, _describe(exc), NOTEBOOKS)
     log.error("FAILED at %s: %s", step, _describe(exc))
     log.error("nothing published; staged run kept for inspection: %s and %s", _rel(run.stage), _rel(run.stage_reports))
     runs.prune(run.runs_dir, [_target(run.data_dir), run.stage], run.args.keep)

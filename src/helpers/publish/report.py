@@ -3,8 +3,10 @@ hand-written per run): reports/NAME/generation_notes.md and reports/NAME/index.h
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
+import re
 from pathlib import Path
 
 from .. import duck
@@ -423,3 +425,79 @@ def write_run_reports(
     (Path(reports_dir) / "index.html").write_text(
         index_html(manifest, reports, guardrails, data_link), encoding="utf-8"
     )
+
+
+# --------------------------------------------------------------------------- a failed run
+def failed_checks(profile_path: Path, error: str) -> list[str]:
+    """The checks that failed, one line each: from the staged profile.json when 04_qa_profile wrote it
+    (each failed guardrail check with its value, what is allowed and what to change), else from the
+    one-line error the checks raise (quality.guardrails.raise_if_failed, quality.checks.assert_all_pass,
+    quality.metrics.assert_agree: "N ... failed: a; b" or "N metric(s) disagree ...: a; b")."""
+    if Path(profile_path).exists():
+        with contextlib.suppress(ValueError, OSError):
+            rows = json.loads(Path(profile_path).read_text()).get("guardrails", [])
+            failed = [g for g in rows if g.get("status") == "fail"]
+            if failed:
+                return [
+                    f"{g['guardrail']}: {g['check']} = {g['value']} (allowed {g['allowed']})"
+                    + (f": {g['note']}" if g.get("note") else "")
+                    for g in failed
+                ]
+    match = re.search(r"\d+ (?:guardrail check\(s\)|check\(s\)) failed: (.*)|metric\(s\) disagree [^:]*: (.*)", error)
+    if not match:
+        return []
+    return [part.strip() for part in (match.group(1) or match.group(2)).split("; ") if part.strip()]
+
+
+def failed_index_html(name: str, run_id: str, step: str, error: str, checks: list[str], reports: list[str]) -> str:
+    """The page of a failed run: the step that failed, its one-line error, the checks that failed,
+    and links (named) to what ran and the log."""
+    esc = html.escape
+    check_list = (
+        "<h2>Failed checks</h2><ul>" + "".join(f"<li>{esc(c)}</li>" for c in checks) + "</ul>"
+        if checks
+        else "<p>No check failed: the step itself stopped (see the error and run.log).</p>"
+    )
+    links = "".join(f'<li><a href="{esc(r)}">{esc(r)}</a>: {esc(_failed_label(r, step))}</li>' for r in reports)
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>saas-synth: {esc(name)} FAILED</title>
+<style>{_STYLE}</style></head><body>
+<h1>saas-synth run <code>{esc(run_id)}</code> of <code>{esc(name)}</code>: <span class=bad>FAILED</span></h1>
+<p>Failed at step <strong>{esc(step)}</strong>: <code>{esc(error)}</code></p>
+<p>Nothing was published: the previous dataset, if any, is unchanged. This staged run is kept for
+inspection (marked <code>FAILED</code>) until newer failed runs replace it.</p>
+{check_list}
+<h2>What ran</h2><ul>{links}</ul>
+</body></html>
+"""
+
+
+def _failed_label(report: str, step: str) -> str:
+    stem = report.rsplit(".", 1)[0]
+    if report == "run.log":
+        return REPORT_LABELS[report]
+    what = "the step that failed" if stem == step else REPORT_LABELS.get(f"{stem}.html", "")
+    return f"{what} ({'code-free HTML' if report.endswith('.html') else 'executed notebook, with its outputs'})"
+
+
+def write_failed_index(reports_dir: Path, step: str, error: str, notebooks: tuple[str, ...]) -> Path | None:
+    """index.html in a failed run's staged reports folder (failed_index_html): which step failed, its
+    error, which checks failed, links to the notebooks that ran (executed and HTML) and run.log. Best
+    effort, like the rest of a failure's bookkeeping: returns None when the disk refuses it."""
+    reports_dir = Path(reports_dir)
+    stage = reports_dir.parent
+    reports = [
+        f"{nb}{suffix}"
+        for nb in notebooks
+        for suffix in (".html", ".ipynb")
+        if (reports_dir / f"{nb}{suffix}").exists()
+    ]
+    reports += [r for r in ("run.log",) if (reports_dir / r).exists()]
+    page = failed_index_html(
+        stage.parent.name, stage.name, step, error, failed_checks(stage / "profile.json", error), reports
+    )
+    try:
+        (reports_dir / "index.html").write_text(page, encoding="utf-8")
+    except OSError:
+        return None
+    return reports_dir / "index.html"
