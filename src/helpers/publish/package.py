@@ -68,6 +68,19 @@ def data_dictionary(params: Params | None = None, effects: list[Effect] = ()) ->
         "",
     ]
     out += [f"- {d}" for d in DEFINITIONS] + [""]
+    out += [
+        "## How the tables relate",
+        "",
+        "Every table with its primary key (PK) and foreign keys (FK); a line per foreign key, labelled with its "
+        "column (`o|` where the key may be null). GitHub renders the diagram; elsewhere paste it into "
+        "https://mermaid.live.",
+        "",
+        "```mermaid",
+        er_diagram(),
+        "```",
+        "",
+    ]
+    out += READING_NULLABLE_IDS + [""]
     if params is not None:
         out += caveats(params, list(effects))
     out += _table_sections(TABLES.values(), "")
@@ -84,6 +97,41 @@ def data_dictionary(params: Params | None = None, effects: list[Effect] = ()) ->
     out += _table_sections(TRUTH_TABLES.values(), "truth/")
     out += ["# The imperfection ledger", "", *_table_sections([LEDGER], "imperfections/")]
     return "\n".join(out)
+
+
+def er_diagram() -> str:
+    """A Mermaid erDiagram of helpers.schema.TABLES: each table with its columns (type, PK, FK) and a
+    relationship per foreign key (Column.references), one parent to many children, optional (`o|`) when
+    the key may be null."""
+    lines = ["erDiagram"]
+    for t in TABLES.values():
+        for c in t.foreign_keys:
+            parent = c.references.split(".")[0]
+            lines.append(f'    {parent} {"|o" if c.nullable else "||"}--o{{ {t.name} : "{c.name}"')
+    for t in TABLES.values():
+        lines.append(f"    {t.name} {{")
+        for c in t.columns:
+            keys = ",".join(k for k, on in (("PK", c.name == t.primary_key), ("FK", bool(c.references))) if on)
+            lines.append(f"        {c.sql_type} {c.name}{' ' + keys if keys else ''}")
+        lines.append("    }")
+    return "\n".join(lines)
+
+
+# Reading ids that may be null (assignee_user_id, project_id, task_id ...) in pandas: its default turns an
+# integer column with nulls into float64 (42 becomes 42.0, and ids above 2**53 lose digits).
+READING_NULLABLE_IDS = [
+    "## Reading nullable ids in pandas",
+    "",
+    "Id columns that may be null (`tasks.assignee_user_id`, `events.project_id`, `events.task_id`) are BIGINT "
+    "in the Parquet. pandas' default reader turns an integer "
+    "column with nulls into float64 (an id 42 becomes 42.0; ids above 2^53 would lose digits). Keep them "
+    "integers with Arrow-backed dtypes, or use the loader, which does the same for every table:",
+    "",
+    "```python",
+    'pd.read_parquet("raw/tasks", dtype_backend="pyarrow")     # assignee_user_id: int64[pyarrow], nulls <NA>',
+    "from helpers.load import tables; t = tables(dataset_dir)  # {name: DataFrame}, the same dtypes",
+    "```",
+]
 
 
 def _table_sections(tables, prefix: str) -> list[str]:
@@ -205,28 +253,39 @@ def _parquet_resource(name: str, path, table: Table, schema: dict) -> dict:
 
 def csv_datapackage(data_dir: Path, name: str, keys_unique: dict[str, bool] | None = None) -> dict:
     """The descriptor of the CSV copies (`csv/datapackage.json`; paths relative to csv/): one file per
-    table, so frictionless validates every row, and the same schema as datapackage.json."""
+    table, so frictionless validates every row, and the same schema as datapackage.json; then the
+    answer keys (truth_*) and the ledger (imperfections_ledger) when they were copied."""
     data_dir = Path(data_dir)
     keys_unique = keys_unique or primary_keys_unique(data_dir)
     resources = []
-    for t in TABLES.values():
+    for resource, t, _ in csv_sources(data_dir):
+        if resource in TABLES:
+            schema = _table_schema(t, "csv", primary_key=keys_unique[t.name])
+            origin = f"raw/{t.name}/"
+        else:
+            schema = _table_schema(t, "csv", primary_key=False)
+            schema.pop("foreignKeys", None)  # as in datapackage.json
+            if resource.startswith("truth_"):
+                schema["primaryKey"] = t.primary_key.split(", ")
+            origin = io.ledger_path(Path(".")).as_posix() if t is LEDGER else f"truth/{t.name}.parquet"
         resources.append(
             {
-                "name": t.name,
+                "name": resource,
                 "type": "table",
-                "path": f"{t.name}.csv",
+                "path": f"{resource}.csv",
                 "format": "csv",
                 "mediatype": "text/csv",
                 "encoding": "utf-8",
-                "description": f"{t.description} Grain: {t.grain}. CSV copy of raw/{t.name}/.",
+                "description": f"{t.description} Grain: {t.grain}. CSV copy of {origin}.",
                 "dialect": {"delimiter": ",", "quoteChar": '"', "doubleQuote": True, "header": True},
-                "schema": _table_schema(t, "csv", primary_key=keys_unique[t.name]),
+                "schema": schema,
             }
         )
     return {
         "name": _package_name(name) + "-csv",
         "title": f"saas-synth dataset {name} (CSV copies)",
-        "description": "CSV copies of the Parquet tables, rows in part order. Timestamps are naive UTC, "
+        "description": "CSV copies of the Parquet tables, rows in part order, then of the answer keys (truth_*) "
+        "and the imperfection ledger. Timestamps are naive UTC, "
         f'written {CSV_TIMESTAMP_FORMAT}. An empty unquoted field is NULL and a quoted "" '
         "is the empty string (frictionless reads both as missing; read_csv_copy keeps them apart).",
         "profile": "data-package",
@@ -297,9 +356,24 @@ def csv_path(data_dir: str | Path, table: str) -> Path:
     return Path(data_dir) / CSV_DIR / f"{table}.csv"
 
 
+def csv_sources(data_dir: str | Path) -> list[tuple[str, Table, list[Path]]]:
+    """What gets a CSV copy, as (resource name = file stem, schema table, Parquet files): every table of
+    helpers.schema.TABLES, then each answer key of truth/ that exists (truth_<name>) and the ledger
+    (imperfections_ledger), named as in datapackage.json."""
+    data_dir = Path(data_dir)
+    out = [(t.name, t, io.parts(io.table_dir(data_dir, t.name))) for t in TABLES.values()]
+    for t in TRUTH_TABLES.values():
+        if io.truth_path(data_dir, t.name).exists():
+            out.append((f"truth_{t.name}", t, [io.truth_path(data_dir, t.name)]))
+    if io.ledger_path(data_dir).exists():
+        out.append(("imperfections_ledger", LEDGER, [io.ledger_path(data_dir)]))
+    return out
+
+
 def write_csv_copies(data_dir: str | Path) -> list[Path]:
-    """`csv/<table>.csv` for every table of helpers.schema.TABLES, one file per table, each written under a
-    temporary name and renamed into place.
+    """`csv/<table>.csv` for every table of helpers.schema.TABLES, one file per table, and
+    `csv/truth_<name>.csv`, `csv/imperfections_ledger.csv` for the answer keys and the ledger
+    (csv_sources), each written under a temporary name and renamed into place.
 
     Format: UTF-8, comma-separated, a header line with the schema's column names, `"` quotes (doubled
     inside). Rows in the order of the Parquet parts (part order, then row order within a part).
@@ -315,11 +389,11 @@ def write_csv_copies(data_dir: str | Path) -> list[Path]:
     con = duck.connect()
     try:
         con.execute("SET preserve_insertion_order = true")  # rows leave in part order, then row order
-        for t in TABLES.values():
-            source = duck.parts(con, io.table_dir(data_dir, t.name))
-            with io.replacing(csv_path(data_dir, t.name)) as tmp:
+        for resource, t, files in csv_sources(data_dir):
+            source = duck.parts(con, io.table_dir(data_dir, t.name)) if resource in TABLES else duck.parquet(con, files)
+            with io.replacing(csv_path(data_dir, resource)) as tmp:
                 con.execute(f"COPY (SELECT {', '.join(t.column_names)} FROM {source}) TO ? ({options})", [str(tmp)])
-            written.append(csv_path(data_dir, t.name))
+            written.append(csv_path(data_dir, resource))
     finally:
         con.close()
     return written
@@ -328,8 +402,9 @@ def write_csv_copies(data_dir: str | Path) -> list[Path]:
 def read_csv_copy(path: str | Path, table: str):
     """One CSV copy as an Arrow table with the schema's column types, in file order (DuckDB's CSV reader
     over the open file, explicit types; allow_quoted_nulls=false keeps `""` the empty string). For
-    comparing with the Parquet (io.content_hash_arrow); tables that fit in memory."""
-    t = TABLES[table]
+    comparing with the Parquet (io.content_hash_arrow); tables that fit in memory. `table` is a resource
+    name of csv_sources (a raw table, truth_<name> or imperfections_ledger)."""
+    t = _csv_table(table)
     con = duck.connect()
     try:
         con.execute("SET preserve_insertion_order = true")
@@ -348,6 +423,13 @@ def read_csv_copy(path: str | Path, table: str):
             return relation.to_arrow_table()
     finally:
         con.close()
+
+
+def _csv_table(resource: str) -> Table:
+    """The schema table of a CSV copy's resource name."""
+    if resource == "imperfections_ledger":
+        return LEDGER
+    return TRUTH_TABLES[resource.removeprefix("truth_")] if resource.startswith("truth_") else TABLES[resource]
 
 
 def write_package(
