@@ -42,17 +42,29 @@ class Counts:
     internal_accounts: int
     test_workspaces: int
     resent: int
+    rates: dict[str, tuple[float, bool]]  # imperfection label -> (measured rate, within tolerance)
 
 
 def counts(data_dir: Path) -> Counts:
     """Rows per table (Parquet footers), internal accounts, unflagged test workspaces and re-sent deliveries
-    (the ledger's rows of kinds test_workspace and duplicate)."""
+    (the ledger's rows of kinds test_workspace and duplicate), and each imperfection's measured rate
+    (quality.rates, as 04_qa_profile measures it)."""
+    from .. import duck
+    from ..quality import rates
+
     data_dir = Path(data_dir)
     rows = {t: sum(pq.ParquetFile(p).metadata.num_rows for p in io.parts(io.table_dir(data_dir, t))) for t in TABLES}
     accounts = pq.ParquetDataset(io.parts(io.table_dir(data_dir, "accounts"))).read(columns=["is_internal"])
     internal = pc.sum(accounts.column("is_internal")).as_py() or 0
-    kinds = pq.read_table(io.ledger_path(data_dir), columns=["kind"]).column("kind").to_pylist()
-    return Counts(rows, internal, kinds.count("test_workspace"), kinds.count("duplicate"))
+    ledger = pq.read_table(io.ledger_path(data_dir), columns=["kind", "table_name"]).to_pylist()
+    kinds = [f"{r['table_name']}.{r['kind']}" for r in ledger]  # a test workspace's users have rows too
+    params = io.load_params(data_dir)
+    con = duck.dataset(data_dir, params)
+    try:
+        measured = {r.label: (r.measured_rate, bool(r.within_tolerance)) for r in rates.measure(con, params)}
+    finally:
+        con.close()
+    return Counts(rows, internal, kinds.count("accounts.test_workspace"), kinds.count("events.duplicate"), measured)
 
 
 def glance(c: Counts) -> str:
@@ -62,7 +74,21 @@ def glance(c: Counts) -> str:
         f"{r['accounts']:,} accounts ({c.internal_accounts:,} internal, {c.test_workspaces:,} unflagged test "
         f"workspaces) with {r['account_plans']:,} plan periods, {r['users']:,} users, {r['projects']:,} "
         f"projects, {r['tasks']:,} tasks and {r['events']:,} published events ({c.resent:,} of them re-sent "
-        "deliveries)."
+        "deliveries). "
+        + _rates(c.rates)
+    )
+
+
+def _rates(measured: dict[str, tuple[float, bool]]) -> str:
+    """The imperfections' verdict and the rates readers ask about first."""
+    every = all(ok for _, ok in measured.values())
+    verdict = "Every imperfection is within tolerance of its target" if every else "NOT every imperfection is on target"
+    late, assignee = measured["late_arrival: events.ingested_at_utc"][0], measured["missing: tasks.assignee_user_id"][0]
+    cycles, resent = measured["outlier: tasks.completed_at"][0], measured["duplicate: events.event_id"][0]
+    return (
+        f"{verdict} (late arrivals {100 * late:.3f}%, the incident's included; missing assignees "
+        f"{100 * assignee:.2f}%; long cycles {100 * cycles:.2f}% of done tasks; re-sent deliveries "
+        f"{100 * resent:.2f}% of events)."
     )
 
 
@@ -121,21 +147,21 @@ def blocks(data_dir: Path, bench_path: Path = BENCH) -> dict[Path, dict[str, str
     }
 
 
-def _markers(path: Path) -> tuple[str, str]:
+def _markers(path: Path, name: str) -> tuple[str, str]:
+    """The begin and end markers of block `name` in a file of path's kind (YAML comments or Markdown)."""
     if path.suffix in (".yaml", ".yml"):
-        return r"# figures:begin {name}\n", "# figures:end"
-    return r"<!-- figures:begin {name} -->\n", "<!-- figures:end -->"
+        return f"# figures:begin {name}\n", "# figures:end"
+    return f"<!-- figures:begin {name} -->\n", "<!-- figures:end -->"
 
 
 def render(text: str, path: Path, named: dict[str, str]) -> str:
-    """text with each named block replaced; a block whose markers are missing is an error naming it."""
-    begin, end = _markers(path)
+    """text with each named block's body replaced; a block whose markers are missing is an error naming it."""
     for name, body in named.items():
-        pattern = re.compile(re.escape(begin.format(name=name).replace(r"\n", "\n")) + r".*?" + re.escape(end), re.S)
-        if not pattern.search(text):
-            raise ValueError(f"{path.name}: no block {name!r} (markers {begin.format(name=name).strip()} ... {end})")
-        replacement = begin.format(name=name).replace(r"\n", "\n") + body + "\n" + end
-        text = pattern.sub(lambda _: replacement, text, count=1)
+        begin, end = _markers(path, name)
+        found = re.search(re.escape(begin) + r".*?" + re.escape(end), text, re.S)
+        if found is None:
+            raise ValueError(f"{path.name}: no block {name!r} (markers {begin.strip()} ... {end})")
+        text = text[: found.start()] + begin + body + "\n" + end + text[found.end() :]
     return text
 
 

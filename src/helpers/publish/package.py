@@ -80,7 +80,7 @@ def data_dictionary(params: Params | None = None, effects: list[Effect] = ()) ->
         "```",
         "",
     ]
-    out += READING_NULLABLE_IDS + [""]
+    out += [*READING_NULLABLE_IDS, ""]
     if params is not None:
         out += caveats(params, list(effects))
     out += _table_sections(TABLES.values(), "")
