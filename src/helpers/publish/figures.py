@@ -74,8 +74,7 @@ def glance(c: Counts) -> str:
         f"{r['accounts']:,} accounts ({c.internal_accounts:,} internal, {c.test_workspaces:,} unflagged test "
         f"workspaces) with {r['account_plans']:,} plan periods, {r['users']:,} users, {r['projects']:,} "
         f"projects, {r['tasks']:,} tasks and {r['events']:,} published events ({c.resent:,} of them re-sent "
-        "deliveries). "
-        + _rates(c.rates)
+        "deliveries). " + _rates(c.rates)
     )
 
 
