@@ -9,6 +9,7 @@ import json
 import re
 from html.parser import HTMLParser
 
+import duckdb
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
@@ -80,6 +81,22 @@ def test_profile_counts_key_columns_exactly(tiny_run):
             else:
                 assert col["distinct_method"] == profile.APPROXIMATE, (name, c.name)
     assert keys >= 18  # 6 primary keys and 12 foreign keys
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("tiny_run")
+def test_sliced_distinct_counts_stay_exact(tiny_run, monkeypatch):
+    """Counted in many small slices (as on a large preset), every foreign key's distinct count is unchanged."""
+    _, data_dir, _ = tiny_run
+    monkeypatch.setattr(profile, "DISTINCT_SLICE_ROWS", 7)
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    try:
+        for name, table in TABLES.items():
+            for c in table.foreign_keys:
+                assert profile._sliced_distinct(con, name, c.name) == _distinct(data_dir, name, c.name), (name, c.name)
+        assert profile._sliced_distinct(con, "events", "event_id") == _distinct(data_dir, "events", "event_id")
+    finally:
+        con.close()
 
 
 def test_profile_table_labels_every_column():

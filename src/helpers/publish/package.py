@@ -128,8 +128,14 @@ READING_NULLABLE_IDS = [
     "integers with Arrow-backed dtypes, or use the loader, which does the same for every table:",
     "",
     "```python",
-    'pd.read_parquet("raw/tasks", dtype_backend="pyarrow")     # assignee_user_id: int64[pyarrow], nulls <NA>',
-    "from helpers.load import tables; t = tables(dataset_dir)  # {name: DataFrame}, the same dtypes",
+    "import pandas as pd",
+    "",
+    'tasks = pd.read_parquet("raw/tasks", dtype_backend="pyarrow")  # assignee_user_id: int64[pyarrow], nulls <NA>',
+    "",
+    "# with saas-synth installed: every raw table, the same dtypes",
+    "from helpers.load import tables",
+    "",
+    't = tables(".")  # {name: DataFrame}, run from the dataset folder',
     "```",
 ]
 
