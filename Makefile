@@ -58,3 +58,8 @@ clean: $(STAMP) ## remove scratch folders and failed, killed or superseded runs;
 
 clean-datasets: $(STAMP) ## remove every published dataset too, with its data/NAME and reports/NAME links
 	$(PY) -m helpers.runs clean-datasets
+
+# README's and params/default.yaml's generated figures (the test suite fails when they drift)
+.PHONY: figures
+figures: $(STAMP) ## rewrite the figures blocks of README.md and params/default.yaml from data/default and the bench
+	$(PY) -m helpers.publish.figures

@@ -24,7 +24,8 @@ from .conftest import ROOT
 def test_committed_figures_match_the_default_dataset(default_data):
     """README.md and params/default.yaml hold exactly what the generator renders from the default dataset
     and the committed bench file (rewrite them with `python -m helpers.publish.figures`)."""
-    assert figures.stale(default_data) == []
+    stale = figures.stale(default_data)
+    assert not stale, f"{[p.name for p in stale]} out of date: rewrite them with `make figures`"
     c = figures.counts(default_data)
     readme = (ROOT / "README.md").read_text()
     events = sum(pq.ParquetFile(p).metadata.num_rows for p in io.parts(io.table_dir(default_data, "events")))
