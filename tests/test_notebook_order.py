@@ -162,14 +162,14 @@ def test_out_of_order_each_notebook_names_the_one_to_run_first(tmp_path):
 
 def test_a_published_dataset_is_read_never_written(tiny_data, tmp_path):
     """With manifest.json (a published dataset), the notebooks that write refuse it in one line; 05,
-    which only reads, runs; 00_setup refuses it itself."""
+    which only reads, runs; setup itself refuses it too."""
     data_dir = tmp_path / "published"
     shutil.copytree(tiny_data, data_dir)
     pipeline.build_warehouse(data_dir)
     (data_dir / "manifest.json").write_text(json.dumps({"schema_version": 1}))
     said = _require_all(data_dir)
     assert said["05_metrics_preview"] is None
-    for name in ORDER[1:-1]:
+    for name in ORDER[:-1]:
         assert said[name].startswith(f"{name} writes into the dataset folder, and {data_dir} is a published dataset")
     with pytest.raises(FileExistsError, match="published dataset"):
         pipeline.setup(TINY, data_dir)

@@ -107,10 +107,10 @@ def require(notebook: str, data_dir: Path) -> None:
     """Raise NotebookError (one line) when the notebook cannot run on data_dir: a step before it has not
     run there (naming the notebook to run first), or it would write into a published dataset."""
     step = _STEP[notebook]
-    if step.writes and step.needs is not None and (data_dir / "manifest.json").exists():
+    if step.writes and (data_dir / "manifest.json").exists():
         raise NotebookError(
             f"{notebook} writes into the dataset folder, and {data_dir} is a published dataset (manifest.json): "
-            "a notebook never changes one; its reports are in reports/NAME/, or run 00_setup on a scratch folder"
+            "a notebook never changes one; its reports are in reports/NAME/, or choose a scratch folder"
         )
     missing = first_to_run(notebook, data_dir)
     if missing is None:
