@@ -50,8 +50,10 @@ format: $(STAMP) ## ruff: apply the safe fixes and format the tree
 bench: $(STAMP) ## generation speed and memory on default, 10x and large (reports/bench/latest.json)
 	$(PY) -m helpers.bench
 
-lab: $(STAMP) ## JupyterLab on notebooks/
-	$(VENV)/bin/jupyter lab notebooks/
+# JupyterLab serves the project root (params/, data/, reports/ reachable) and opens on notebooks/; as root
+# (containers) it needs --allow-root. LAB_ARGS passes more options (e.g. LAB_ARGS="--no-browser --port=8890").
+lab: $(STAMP) ## JupyterLab on the project root, opening at notebooks/ (LAB_ARGS=... for more options)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 clean: $(STAMP) ## remove scratch folders and failed, killed or superseded runs; published datasets stay
 	$(PY) -m helpers.runs clean

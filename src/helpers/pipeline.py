@@ -12,12 +12,18 @@ memory, so a notebook can be rerun alone.
 Blocks of `output.accounts_per_part` accounts run where helpers.blocks puts them; every random draw
 is keyed by account, so block size and scheduling change the file layout only, never the content.
 State files (state/*) hold times as int64 microseconds since the epoch (UTC), -1 for "none".
+
+Each notebook starts the same way (`notebook_defaults`): the names papermill injected must be its
+parameters (papermill itself only warns about an unknown one), the defaults apply where none was
+given, and the steps before it must have left what it reads (`STEPS`, one table): run out of order, a
+notebook says in one line which notebook to run first.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,9 +35,9 @@ from .faults import fault_point
 from .generate.accounts import plan_accounts
 from .imperfections import inject, ledger, snapshot
 from .io import load_params as load_saved_params
-from .params import Params, load, to_json_dict
+from .params import EXTENDS, Params, load, to_json_dict
 from .publish import manifest, truth, warehouse
-from .schema import ENTITY_TABLES, IMPERFECT_TABLES, TABLES
+from .schema import ANSWER_KEYS, ENTITY_TABLES, IMPERFECT_TABLES, TABLES
 from .units import NEVER
 
 ENV_PARAMS = "SAAS_SYNTH_PARAMS"
@@ -44,12 +50,127 @@ def resolve(path: str | os.PathLike) -> Path:
     return p if p.is_absolute() else PROJECT_ROOT / p
 
 
-def notebook_defaults(params_path: str | None, data_dir: str | None) -> tuple[Path, Path]:
-    """Parameters-cell defaults: the environment, else tiny params and a scratch folder."""
-    params_path = params_path or os.environ.get(ENV_PARAMS) or "params/tiny.yaml"
-    if data_dir is None:
-        data_dir = os.environ.get(ENV_DATA_DIR) or f"data/_scratch/{Path(params_path).stem}"
-    return resolve(params_path), resolve(data_dir)
+PARAMETERS = ("params_path", "data_dir")  # every notebook's parameters cell, in this order
+_BEFORE = "_names_before_parameters"  # where before_parameters keeps the names it saw
+
+
+class NotebookError(RuntimeError):
+    """A notebook started wrongly (an unknown parameter, run out of order): shown as one line, no traceback."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows these lines instead of a traceback
+        return [f"{type(self).__name__}: {self}"]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One notebook: what it leaves in the dataset folder, the step whose output it reads, and whether it
+    writes into the folder (then never into a published dataset)."""
+
+    notebook: str
+    leaves: str  # in words, for the message
+    left: Callable[[Path], bool]  # whether a dataset folder holds it
+    needs: str | None
+    writes: bool = True
+
+
+def _has_parts(data_dir: Path, tables: tuple[str, ...]) -> bool:
+    return all(io.parts(io.table_dir(data_dir, name)) for name in tables)
+
+
+STEPS = (
+    Step("00_setup", "the validated parameters", lambda d: (d / io.PARAMS_FILE).is_file(), None),
+    Step("01_entities", "the entity tables", lambda d: _has_parts(d, ENTITY_TABLES), "00_setup"),
+    Step(
+        "02_events",
+        "the events and the answer keys",
+        lambda d: _has_parts(d, ("events",)) and all(io.truth_path(d, k).is_file() for k in ANSWER_KEYS),
+        "01_entities",
+    ),
+    Step("03_imperfections", "the imperfection ledger", lambda d: io.ledger_path(d).is_file(), "02_events"),
+    Step("04_qa_profile", "warehouse.duckdb", lambda d: (d / "warehouse.duckdb").is_file(), "03_imperfections"),
+    Step("05_metrics_preview", "nothing (it only reads)", lambda d: False, "04_qa_profile", writes=False),
+)
+_STEP = {s.notebook: s for s in STEPS}
+
+
+def first_to_run(notebook: str, data_dir: Path) -> Step | None:
+    """The earliest step `notebook` depends on (directly or through the steps before it) whose output
+    data_dir lacks; None when everything it reads is there."""
+    chain, step = [], _STEP[notebook]
+    while step.needs is not None:
+        step = _STEP[step.needs]
+        chain.append(step)
+    return next((s for s in reversed(chain) if not s.left(data_dir)), None)
+
+
+def require(notebook: str, data_dir: Path) -> None:
+    """Raise NotebookError (one line) when the notebook cannot run on data_dir: a step before it has not
+    run there (naming the notebook to run first), or it would write into a published dataset."""
+    step = _STEP[notebook]
+    if step.writes and (data_dir / "manifest.json").exists():
+        raise NotebookError(
+            f"{notebook} writes into the dataset folder, and {data_dir} is a published dataset (manifest.json): "
+            "a notebook never changes one; its reports are in reports/NAME/, or choose a scratch folder"
+        )
+    missing = first_to_run(notebook, data_dir)
+    if missing is None:
+        return
+    needs = _STEP[step.needs]
+    then = "" if missing is needs else f", then each notebook up to {needs.notebook}"
+    raise NotebookError(
+        f"{notebook} needs {needs.leaves} of {needs.notebook}: run {missing.notebook} first{then} "
+        f"(dataset folder {data_dir})"
+    )
+
+
+def before_parameters(namespace: dict) -> None:
+    """Remember the names a notebook has defined before its parameters cell (the cell before it calls
+    this), so that notebook_defaults can tell what papermill injected after it."""
+    namespace[_BEFORE] = frozenset(namespace) | {_BEFORE}
+
+
+def injected_names(namespace: dict) -> set[str]:
+    """Names that appeared since before_parameters, the parameters excluded: what papermill injected
+    beyond them (empty when before_parameters was not called this time: nothing to compare with). The
+    mark is used once, so running the cell again later in JupyterLab compares nothing."""
+    before = namespace.pop(_BEFORE, None)
+    if before is None:
+        return set()
+    return {n for n in namespace if n not in before and n not in PARAMETERS and not n.startswith("_")}
+
+
+def check_parameters(notebook: str, namespace: dict) -> None:
+    """Only the known parameters, each a string: an unknown name (or a file's keys, `papermill -f
+    params.yaml`) is an error in one line naming it and what is allowed."""
+    unknown = injected_names(namespace)
+    allowed = f"allowed: {', '.join(PARAMETERS)}"
+    if unknown & (set(Params.model_fields) | {EXTENDS}):
+        raise NotebookError(
+            f"{notebook}: unknown parameter(s) {', '.join(sorted(unknown))}: keys of a parameters file, which "
+            "the notebook reads whole: pass -p params_path params/default.yaml (or your own file) instead of "
+            f"-f FILE or -p KEY ({allowed})"
+        )
+    if unknown:
+        raise NotebookError(f"{notebook}: unknown parameter(s) {', '.join(sorted(unknown))} ({allowed})")
+    for name in PARAMETERS:
+        value = namespace.get(name, "")
+        if not isinstance(value, str):
+            raise NotebookError(
+                f"{notebook}: parameter {name} = {value!r} ({type(value).__name__}): a path is expected "
+                f"(papermill -r {name} VALUE passes it as text)"
+            )
+
+
+def notebook_defaults(notebook: str, namespace: dict) -> tuple[Path, Path]:
+    """The first cell after the parameters: check what papermill injected, apply the defaults (the
+    environment, else tiny params and a scratch folder; relative to the project root) and check that the
+    notebooks before this one have run on the folder. Returns (params_path, data_dir)."""
+    check_parameters(notebook, namespace)
+    params_path = namespace.get("params_path") or os.environ.get(ENV_PARAMS) or "params/tiny.yaml"
+    data_dir = namespace.get("data_dir") or os.environ.get(ENV_DATA_DIR) or f"data/_scratch/{Path(params_path).stem}"
+    params_path, data_dir = resolve(params_path), resolve(data_dir)
+    require(notebook, data_dir)
+    return params_path, data_dir
 
 
 def setup(params_path: str | os.PathLike, data_dir: str | os.PathLike) -> Params:

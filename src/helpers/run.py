@@ -167,13 +167,10 @@ def check_parameters(notebook: Path, names) -> None:
     ]
     if len(cells) != 1:
         raise ValueError(f"{notebook.name}: expected exactly one cell tagged 'parameters', found {len(cells)}")
-    defined = {
-        t.id
-        for node in ast.parse(cells[0].source).body
-        if isinstance(node, ast.Assign)
-        for t in node.targets
-        if isinstance(t, ast.Name)
-    }
+    body = ast.parse(cells[0].source).body  # `name = value` or, typed for papermill, `name: str = value`
+    targets = [t for node in body if isinstance(node, ast.Assign) for t in node.targets]
+    targets += [node.target for node in body if isinstance(node, ast.AnnAssign)]
+    defined = {t.id for t in targets if isinstance(t, ast.Name)}
     unknown = sorted(set(names) - defined)
     if unknown:
         raise ValueError(
