@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap = run._Parser(
         prog="saas-synth",
         description=__doc__.split("\n\n")[0],
-        epilog="\n\n".join(__doc__.split("\n\n")[1:]),
+        epilog="examples:\n" + "\n\n".join(__doc__.split("\n\n")[1:]),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = ap.add_subparsers(dest="command", metavar="COMMAND", title="commands")
@@ -44,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_parser(
             "run",
             help="make a dataset and publish it (the same as python -m helpers.run)",
-            description=run.__doc__.split("\n\n")[0] + "\n\n" + "\n\n".join(run.__doc__.split("\n\n")[1:]),
+            description="Run the whole workbook and publish the dataset (the same as python -m helpers.run).\n\n"
+            + "\n\n".join(run.__doc__.split("\n\n")[1:]),
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
     ).set_defaults(handler=run.run_parsed, interrupted="interrupted: nothing published")
@@ -52,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_parser(
             "verify",
             help="re-check a dataset: row counts, content hashes and answer keys against its manifest.json",
-            description=verify.__doc__.split("\n\n")[0] + "\n\n" + verify.__doc__.split("\n\n")[1],
+            description="Re-check a published dataset (or an export) against its manifest.json. "
+            + verify.__doc__.split("\n\n")[1].replace("\n", " "),
         )
     ).set_defaults(handler=verify.run, interrupted="interrupted: nothing was changed")
     export = sub.add_parser(

@@ -90,17 +90,22 @@ def add_arguments(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
     ap.add_argument("--seed", metavar="N", help="override the seed (the same as --set seed=N)")
     ap.add_argument(
         "--data-dir",
+        metavar="DIR",
         help="dataset link to publish (default: data/NAME, NAME = the last params file's stem); it must not "
         "exist yet or be a dataset this tool published",
     )
     ap.add_argument(
         "--reports-dir",
+        metavar="DIR",
         help="reports link to publish (default: reports/NAME); it must not exist yet or be one this tool made",
     )
-    ap.add_argument("--timeout", type=int, default=3600, help="seconds one notebook cell may run (default 3600)")
+    ap.add_argument(
+        "--timeout", type=int, default=3600, metavar="SECONDS", help="seconds one notebook cell may run (default 3600)"
+    )
     ap.add_argument(
         "--keep",
         type=_at_least_one,
+        metavar="N",
         default=3,
         help="published and failed runs kept per dataset under data/.runs/NAME (default 3 of each)",
     )
@@ -111,6 +116,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
     ap.add_argument(
         "--workers",
         type=_workers,
+        metavar="N",
         default=None,
         help="local worker processes that generate blocks of accounts (default: the cores this "
         "process may use); the data do not depend on it",
@@ -118,6 +124,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
     ap.add_argument(
         "--scheduler",
         type=_scheduler,
+        metavar="ADDRESS",
         default=None,
         help="run the blocks on an existing Dask cluster, e.g. tcp://HOST:8786 (needs "
         "requirements-dask.txt; every worker must reach the data folder at the same path)",
