@@ -61,7 +61,7 @@ clean-datasets: $(STAMP) ## remove every published dataset too, with its data/NA
 	$(PY) -m helpers.runs clean-datasets
 
 # every pin has a wheel (or is pure Python) for each supported Python: pip resolves each pin for that
-# version, wheels only, without installing anything (a dry run into a throwaway --target); ~1 min each
+# version, wheels only, without installing anything (a dry run: its --target stays empty); ~1 min each
 CHECK_PYTHONS ?= 3.11.5 3.12 3.13
 check-pythons: $(STAMP) ## every pinned package has a wheel for Python 3.11 (3.11.5+), 3.12 and 3.13 (pip dry run)
 	@for v in $(CHECK_PYTHONS); do \
@@ -69,7 +69,7 @@ check-pythons: $(STAMP) ## every pinned package has a wheel for Python 3.11 (3.1
 	  $(PY) -m pip install --dry-run --quiet --disable-pip-version-check --ignore-installed --no-deps \
 	    --only-binary=:all: --python-version $$v --target $$t \
 	    -r requirements.txt -r requirements-dask.txt -r constraints.txt; \
-	  code=$$?; rm -rf $$t; \
+	  code=$$?; rmdir $$t; \
 	  if [ $$code -ne 0 ]; then echo "Python $$v: a pin has no wheel for it (see above)"; exit 1; fi; \
 	  echo "Python $$v: every pin has a wheel"; \
 	done

@@ -446,13 +446,13 @@ def test_killed_runs_leave_the_previous_dataset_intact_and_the_next_run_clean(ti
     leftovers = [
         p
         for p in runs_folder.iterdir()
-        if p.is_dir() and not (p / "PUBLISHED").exists() and not (p / "FAILED").exists()
+        if p.is_dir() and not p.name.startswith(".") and not (p / "PUBLISHED").exists() and not (p / "FAILED").exists()
     ]
     assert leftovers  # the runner killed before publishing left its staging folder unmarked
     ok = _run_process(data_dir, reports_dir)
     assert ok.returncode == 0, ok.stderr
     assert verify.problems(data_dir) == []
-    assert not any(p.exists() for p in leftovers)
+    assert not any(p.exists() or runs.scratch_dir(p).exists() for p in leftovers)  # with their scratch
     assert not list(data_dir.resolve().rglob(".*.tmp-*"))  # no half-written part in the published run
 
 

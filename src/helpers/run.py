@@ -184,6 +184,7 @@ def _quiet_kernel_manager():
 
         async def start_kernel(self, **kw):
             await super().start_kernel(**kw)
+            _KERNELS[:] = [k for k in _KERNELS if getattr(k, "process", None) and k.process.poll() is None]
             _KERNELS.append(self.provisioner)  # so an interrupted run can stop it (see _stop_kernels)
 
     return QuietKernelManager
