@@ -178,3 +178,31 @@ def test_ctrl_c_during_a_run_leaves_one_line_and_a_clean_next_run(tmp_path):
 
     assert run_workbook(data_dir, reports_dir) == 0
     assert verify.problems(data_dir) == []
+
+
+@pytest.mark.parametrize("published", [False, True])
+def test_an_interrupted_run_says_what_happened_and_keeps_a_published_run(tmp_path, capsys, published):
+    """Ctrl-C before the publishing switch: the staged run and its scratch are removed, "nothing
+    published". After it (the link already points at the run): the run is kept and the line says so."""
+    from helpers import run
+
+    data_dir, reports_dir = tmp_path / "data" / "tiny", tmp_path / "reports" / "tiny"
+    stage = runs.runs_dir(data_dir) / "20260101T000000Z-1"
+    (stage / "reports").mkdir(parents=True)
+    runs.scratch_dir(stage).mkdir(parents=True)
+    if published:
+        runs.publish(stage, data_dir)
+        runs.link_reports(reports_dir, data_dir)
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        code = run._interrupted(run.Run(None, None, data_dir, reports_dir, stage.name, 1))
+    finally:  # it ignores a second Ctrl-C while it cleans up; this process keeps its own handler
+        signal.signal(signal.SIGINT, previous)
+    err = capsys.readouterr().err.splitlines()
+    assert code == 130 and len(err) == 1
+    if published:
+        assert err[0].startswith("interrupted after publishing: ") and str(data_dir) in err[0]
+        assert stage.is_dir() and (data_dir / "reports").resolve() == (stage / "reports").resolve()
+    else:
+        assert err == ["interrupted: nothing published"]
+        assert not stage.exists() and not runs.scratch_dir(stage).exists()
