@@ -9,6 +9,7 @@ PARAMS ?= params/default.yaml
 PYTEST_WORKERS ?= 2
 
 .PHONY: help setup run tiny test test-fast test-unit test-notebooks lint format bench lab clean clean-datasets
+.PHONY: check-pythons
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -65,3 +66,17 @@ clean-datasets: $(STAMP) ## remove every published dataset too, with its data/NA
 .PHONY: figures
 figures: $(STAMP) ## rewrite the figures blocks of README.md and params/default.yaml from data/default and the bench
 	$(PY) -m helpers.publish.figures
+
+# every pin has a wheel (or is pure Python) for each supported Python: pip resolves each pin for that
+# version, wheels only, without installing anything (a dry run: its --target stays empty); ~1 min each
+CHECK_PYTHONS ?= 3.11.5 3.12 3.13
+check-pythons: $(STAMP) ## every pinned package has a wheel for Python 3.11 (3.11.5+), 3.12 and 3.13 (pip dry run)
+	@for v in $(CHECK_PYTHONS); do \
+	  t=$$(mktemp -d) && \
+	  $(PY) -m pip install --dry-run --quiet --disable-pip-version-check --ignore-installed --no-deps \
+	    --only-binary=:all: --python-version $$v --target $$t \
+	    -r requirements.txt -r requirements-dask.txt -r constraints.txt; \
+	  code=$$?; rmdir $$t; \
+	  if [ $$code -ne 0 ]; then echo "Python $$v: a pin has no wheel for it (see above)"; exit 1; fi; \
+	  echo "Python $$v: every pin has a wheel"; \
+	done

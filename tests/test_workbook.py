@@ -380,12 +380,9 @@ def test_not_enough_disk_space_is_refused_up_front(tmp_path, monkeypatch, capsys
 
 
 def test_publish_is_a_symlink_swap_and_prune_keeps_the_newest(tmp_path):
-    """Publishing swaps a symlink (an old real folder is kept aside, not lost); pruning keeps the newest
-    published runs and the failed ones."""
+    """Publishing swaps a symlink; pruning keeps the newest published runs and the failed ones."""
     runs_dir = tmp_path / ".runs" / "ds"
     final = tmp_path / "ds"
-    final.mkdir()
-    (final / "old.txt").write_text("legacy")  # a real folder from an older layout is kept, not lost
     made = []
     for i in range(5):
         d = runs_dir / f"2026010{i}T000000Z-1"
@@ -394,7 +391,6 @@ def test_publish_is_a_symlink_swap_and_prune_keeps_the_newest(tmp_path):
         runs.publish(d, final)
         made.append(d)
         assert final.is_symlink() and final.resolve() == d.resolve()
-    assert (runs_dir / f"legacy-{made[0].name}" / "old.txt").read_text() == "legacy"
     failed = runs_dir / "20260109T000000Z-9"
     failed.mkdir()
     (failed / "FAILED").write_text("x")
@@ -450,13 +446,13 @@ def test_killed_runs_leave_the_previous_dataset_intact_and_the_next_run_clean(ti
     leftovers = [
         p
         for p in runs_folder.iterdir()
-        if p.is_dir() and not (p / "PUBLISHED").exists() and not (p / "FAILED").exists()
+        if p.is_dir() and not p.name.startswith(".") and not (p / "PUBLISHED").exists() and not (p / "FAILED").exists()
     ]
     assert leftovers  # the runner killed before publishing left its staging folder unmarked
     ok = _run_process(data_dir, reports_dir)
     assert ok.returncode == 0, ok.stderr
     assert verify.problems(data_dir) == []
-    assert not any(p.exists() for p in leftovers)
+    assert not any(p.exists() or runs.scratch_dir(p).exists() for p in leftovers)  # with their scratch
     assert not list(data_dir.resolve().rglob(".*.tmp-*"))  # no half-written part in the published run
 
 
@@ -480,10 +476,10 @@ def test_notebooks_only_take_known_parameters(tmp_path):
 @pytest.mark.xdist_group("tiny_run")
 def test_notebooks_receive_the_resolved_parameters(tiny_run):
     """The notebooks read the resolved parameters the run wrote (params.resolved.json), the same as the
-    dataset's state/params.json."""
+    dataset's saved parameters (in its scratch state, beside the run)."""
     _, data_dir, reports_dir = tiny_run
     resolved = reports_dir / "params.resolved.json"
-    assert json.loads(resolved.read_text()) == json.loads((data_dir / "state" / "params.json").read_text())
+    assert json.loads(resolved.read_text()) == json.loads(io.params_path(data_dir).read_text())
     cells = json.loads((reports_dir / "00_setup.ipynb").read_text())["cells"]
     injected = next(c for c in cells if "injected-parameters" in c.get("metadata", {}).get("tags", []))
     assert "params.resolved.json" in "".join(injected["source"])

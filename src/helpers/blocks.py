@@ -28,7 +28,7 @@ from .imperfections import inject
 from .params import Params, from_json_dict
 from .schema import TABLES
 
-PLAN_DIR = "state/plan"
+PLAN_DIR = "plan"  # under the scratch state (helpers.io.state_root)
 STATE_TABLES = ("user_latent", "sessions", "timeline")
 POOL_MIN_ACCOUNTS = 1000  # unless told otherwise, smaller datasets are generated in-process
 BATCH_ENV = "SAAS_SYNTH_BATCH"  # set by helpers.run: kernels draw no progress bars into the reports
@@ -81,8 +81,8 @@ def show_progress() -> bool:
 # --------------------------------------------------------------------------- what a worker reads
 def save_plan(plan: AccountPlan, data_dir: Path) -> None:
     accounts, projects = plan_tables(plan)
-    io.write_part(accounts, Path(data_dir) / PLAN_DIR / "accounts", 0)
-    io.write_part(projects, Path(data_dir) / PLAN_DIR / "projects", 0)
+    io.write_part(accounts, io.state_root(data_dir) / PLAN_DIR / "accounts", 0)
+    io.write_part(projects, io.state_root(data_dir) / PLAN_DIR / "projects", 0)
 
 
 def _stamp(path: Path) -> tuple:
@@ -100,7 +100,7 @@ def _cached_plan(folder: str, stamp: tuple) -> AccountPlan:
 
 def load_plan(data_dir: Path) -> AccountPlan:
     """The accounts plan saved by 01 (read once per process and version of the file)."""
-    folder = Path(data_dir) / PLAN_DIR
+    folder = io.state_root(data_dir) / PLAN_DIR
     return _cached_plan(str(folder), _stamp(io.part_path(folder / "accounts", 0)))
 
 
@@ -111,7 +111,7 @@ def _cached_params(path: str, stamp: tuple) -> Params:
 
 def saved_params(data_dir: Path) -> Params:
     """The saved parameters (read once per process and version of the file)."""
-    path = Path(data_dir) / io.PARAMS_FILE
+    path = io.params_path(data_dir)
     return _cached_params(str(path), _stamp(path))
 
 

@@ -4,11 +4,15 @@ Layout of a dataset folder (data/NAME/):
     raw/<table>/part-NNNNN.parquet      published tables (naive timestamp[us] UTC, BIGINT ids)
     imperfections/ledger.parquet        every row an imperfection touched or planted
     truth/<answer key>.parquet          answer keys, scenarios, deliveries an as_of extract left out
-    state/params.json                   the resolved parameters (00_setup)
-    state/...                           the simulation's latent state later notebooks need (not published)
-    state/clean/<table>/                the untouched tables 03_imperfections starts from
     events_increments/ingested_date=YYYY-MM-DD/   the events by ingestion day (optional)
     warehouse.duckdb, manifest.json     written at the end of a run
+The simulation's scratch state (`state_root`, not published: ~40 MB on default, more than raw/):
+    params.json                         the resolved parameters (00_setup)
+    <name>/, plan/                      the latent state later notebooks need
+    clean/<table>/                      the untouched tables 03_imperfections starts from
+It lives beside a run of ours (data/.runs/NAME/.scratch/RUN_ID/state, kept and removed with its run),
+inside the folder as state/ for any other folder (notebooks run alone) or when the folder already has
+a state/ (`helpers.run --state-inside`, or a dataset made by an older version).
 Every file is written under a temporary name beside it and renamed into place (`replacing`), so a
 reader never sees half a file.
 """
@@ -32,6 +36,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from .params import Params, from_json_dict
+from .runs import RUNS, scratch_dir
 from .schema import TABLES, Table
 
 PART_FORMAT = "part-{:05d}.parquet"
@@ -165,15 +170,53 @@ def write_table(table: pa.Table, path: Path) -> None:
         pq.write_table(table, tmp, compression="zstd")
 
 
-PARAMS_FILE = "state/params.json"  # the resolved parameters every notebook of a dataset reads
+def state_root(data_dir: str | Path) -> Path:
+    """Where a dataset folder's scratch state lives: its own state/ when that exists (kept inside on
+    purpose, or an older layout) or when the folder is not a run of ours; for a run folder
+    (data/.runs/NAME/RUN_ID, or the data/NAME link to one) beside the run, in
+    data/.runs/NAME/.scratch/RUN_ID/state, so the published folder holds no scratch and a notebook
+    re-run on a published dataset still finds it. A pure function of the folder: every notebook,
+    worker and process agrees."""
+    inside = Path(data_dir) / "state"
+    if inside.is_dir():
+        return inside
+    run = Path(os.path.realpath(data_dir))
+    if run.parent.parent.name == RUNS:
+        return scratch_dir(run) / "state"
+    return inside
+
+
+def params_path(data_dir: str | Path) -> Path:
+    """The resolved parameters every notebook of a dataset reads (saved by 00_setup)."""
+    return state_root(data_dir) / "params.json"
+
+
+def _saved_params(data_dir: Path) -> dict | None:
+    """The saved parameters as JSON data: 00_setup's params.json (scratch state), else a published
+    dataset's manifest (which holds the same resolved parameters, so an export without its scratch
+    state still knows them); None when neither exists."""
+    path = params_path(data_dir)
+    if path.exists():
+        return json.loads(path.read_text())
+    manifest = Path(data_dir) / "manifest.json"
+    if manifest.exists():
+        return json.loads(manifest.read_text())["params"]
+    return None
+
+
+def has_params(data_dir: Path) -> bool:
+    """Whether 00_setup's parameters can be read in this folder (see load_params)."""
+    return params_path(data_dir).is_file() or (Path(data_dir) / "manifest.json").is_file()
 
 
 def load_params(data_dir: Path) -> Params:
-    """The parameters 00_setup saved in a dataset folder."""
-    path = Path(data_dir) / PARAMS_FILE
-    if not path.exists():
-        raise FileNotFoundError(f"{path} not found: run 00_setup (or python -m helpers.run) for this dataset first")
-    return from_json_dict(json.loads(path.read_text()))
+    """The parameters 00_setup saved in a dataset folder (or, published, its manifest's)."""
+    data = _saved_params(Path(data_dir))
+    if data is None:
+        raise FileNotFoundError(
+            f"{params_path(data_dir)} not found: run 00_setup (or python -m helpers.run) for this dataset first"
+        )
+    return from_json_dict(data)
 
 
 def table_dir(data_dir: Path, name: str) -> Path:
@@ -181,12 +224,13 @@ def table_dir(data_dir: Path, name: str) -> Path:
 
 
 def state_dir(data_dir: Path, name: str) -> Path:
-    return Path(data_dir) / "state" / name
+    """One table of the simulation's scratch state (see state_root)."""
+    return state_root(data_dir) / name
 
 
 def clean_dir(data_dir: Path, name: str) -> Path:
     """The untouched copy of a table, kept by 03_imperfections (it always starts from there)."""
-    return Path(data_dir) / "state" / "clean" / name
+    return state_root(data_dir) / "clean" / name
 
 
 def ledger_path(data_dir: Path) -> Path:

@@ -11,7 +11,7 @@ memory, so a notebook can be rerun alone.
 
 Blocks of `output.accounts_per_part` accounts run where helpers.blocks puts them; every random draw
 is keyed by account, so block size and scheduling change the file layout only, never the content.
-State files (state/*) hold times as int64 microseconds since the epoch (UTC), -1 for "none".
+State files (helpers.io.state_root) hold times as int64 microseconds since the epoch (UTC), -1 for "none".
 
 Each notebook starts the same way (`notebook_defaults`): the names papermill injected must be its
 parameters (papermill itself only warns about an unknown one), the defaults apply where none was
@@ -78,7 +78,7 @@ def _has_parts(data_dir: Path, tables: tuple[str, ...]) -> bool:
 
 
 STEPS = (
-    Step("00_setup", "the validated parameters", lambda d: (d / io.PARAMS_FILE).is_file(), None),
+    Step("00_setup", "the validated parameters", io.has_params, None),
     Step("01_entities", "the entity tables", lambda d: _has_parts(d, ENTITY_TABLES), "00_setup"),
     Step(
         "02_events",
@@ -183,7 +183,10 @@ def setup(params_path: str | os.PathLike, data_dir: str | os.PathLike) -> Params
             f"{data_dir} holds a published dataset (manifest.json): a notebook never "
             "overwrites one; choose a scratch folder, or publish with python -m helpers.run"
         )
-    for sub in ("raw", "state", "truth", "csv", io.INCREMENTS_DIR):
+    state = io.state_root(data_dir)  # decided before emptying it: it stays where it is
+    shutil.rmtree(state, ignore_errors=True)
+    state.mkdir(parents=True)
+    for sub in ("raw", "truth", "csv", io.INCREMENTS_DIR):
         shutil.rmtree(data_dir / sub, ignore_errors=True)
     for f in ("warehouse.duckdb", "manifest.json"):
         (data_dir / f).unlink(missing_ok=True)
@@ -191,7 +194,7 @@ def setup(params_path: str | os.PathLike, data_dir: str | os.PathLike) -> Params
         io.table_dir(data_dir, name).mkdir(parents=True, exist_ok=True)
     for name in blocks.STATE_TABLES:
         io.state_dir(data_dir, name).mkdir(parents=True, exist_ok=True)
-    io.write_json(to_json_dict(params), data_dir / io.PARAMS_FILE)
+    io.write_json(to_json_dict(params), io.params_path(data_dir))
     io.truth_dir(data_dir).mkdir(parents=True, exist_ok=True)
     io.write_table(scenarios.scenarios_table(params), io.truth_path(data_dir, "scenarios"))
     return params

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from . import io
+from . import PROJECT_ROOT, io
 from .schema import TABLES
 
 
@@ -80,18 +81,39 @@ def _truth_problems(data_dir: Path, listed: dict) -> list[str]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m helpers.verify", description=__doc__.split("\n\n")[0])
-    ap.add_argument("data_dir", help="a published dataset folder, e.g. data/default")
-    args = ap.parse_args(argv)
-    found = problems(args.data_dir)
+def add_arguments(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The check's one argument, on `ap` (this module's parser, or the `saas-synth verify` subcommand's)."""
+    ap.add_argument(
+        "data_dir", metavar="DATASET", help="a published dataset: a folder (data/NAME, an export) or a NAME"
+    )
+    return ap
+
+
+def dataset_path(text: str) -> Path:
+    """A dataset as the user names it: a path (relative to the current folder), else NAME for data/NAME."""
+    path = Path(text).expanduser()
+    if os.path.lexists(path) or os.sep in text:
+        return path
+    named = PROJECT_ROOT / "data" / text
+    return named if os.path.lexists(named) else path
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print each problem (stderr) and a summary line; 0 intact, 1 not."""
+    data_dir = dataset_path(args.data_dir)
+    found = problems(data_dir)
     for line in found:
         print(line, file=sys.stderr)
     if found:
-        print(f"{args.data_dir}: {len(found)} problem(s)", file=sys.stderr)
+        print(f"{data_dir}: {len(found)} problem(s)", file=sys.stderr)
         return 1
-    print(f"{args.data_dir}: intact (row counts, content hashes and answer keys match manifest.json)")
+    print(f"{data_dir}: intact (row counts, content hashes and answer keys match manifest.json)")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m helpers.verify", description=__doc__.split("\n\n")[0])
+    return run(add_arguments(ap).parse_args(argv))
 
 
 if __name__ == "__main__":
