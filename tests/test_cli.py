@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import cli, io, runs, verify
+from helpers import cli, io, pipeline, runs, verify
 
 from .conftest import ROOT, TINY, run_workbook
 
@@ -90,6 +90,9 @@ def test_export_is_a_plain_folder_whose_content_hashes_match(tiny_run, tmp_path,
     assert io.content_hashes(out) == manifest["content_hashes"]
     assert verify.problems(out) == []
     assert sorted(os.listdir(tmp_path)) == [out.name]  # no temporary sibling left
+    # without its scratch state an export still knows its parameters (the manifest's), so 05 runs on it
+    assert not io.params_path(out).exists() and io.load_params(out) == io.load_params(data_dir)
+    assert pipeline.first_to_run("05_metrics_preview", out) is None
 
     capsys.readouterr()
     before = sorted(str(p.relative_to(out)) for p in out.rglob("*"))
