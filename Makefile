@@ -69,8 +69,7 @@ COMPAT_STAMP := $(COMPAT)/.installed
 $(COMPAT_STAMP): requirements-compat.txt requirements-compat-oldest.txt
 	@test -x $(COMPAT)/bin/python || $(PYTHON) -m venv $(COMPAT)
 	$(COMPAT)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-compat.txt
-	rm -rf $(COMPAT)/duckdb-oldest
-	$(COMPAT)/bin/python -m pip install --quiet --disable-pip-version-check --target $(COMPAT)/duckdb-oldest -r requirements-compat-oldest.txt
+	$(COMPAT)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade --target $(COMPAT)/duckdb-oldest -r requirements-compat-oldest.txt
 	@touch $(COMPAT_STAMP)
 
 setup-compat: $(COMPAT_STAMP) ## the tests' second environment (.venv-compat): dbt-duckdb, DuckDB 1.x
