@@ -1,6 +1,6 @@
 -- Accounts, with the scope flag the metrics filter on: is_external = not is_internal (the vendor's own
 -- flagged internal/test workspaces are internal). Sandboxes nobody flagged stay external, as in the answer
--- keys; looks_like_sandbox marks the ones a heuristic would suspect (one or two users, none invited later),
+-- keys; looks_like_sandbox marks the ones a simple heuristic would suspect (not flagged, one or two users),
 -- for a sensitivity check, not for the locked metrics.
 with user_counts as (
     select account_id, count(*) as users
