@@ -80,3 +80,19 @@ check-pythons: $(STAMP) ## every pinned package has a wheel for Python 3.11, 3.1
 	  if [ $$code -ne 0 ]; then echo "Python $$v: a pin has no wheel for it (see above)"; exit 1; fi; \
 	  echo "Python $$v: every pin has a wheel"; \
 	done
+
+# A second environment, for the tests only (tests/test_portable.py): dbt-core and dbt-duckdb on the newest
+# DuckDB 1.x (requirements-compat.txt), and the oldest DuckDB the warehouse supports in a folder of its
+# own (requirements-compat-oldest.txt), so the tests open warehouse.duckdb with both and run dbt build.
+COMPAT := .venv-compat
+COMPAT_STAMP := $(COMPAT)/.installed
+.PHONY: setup-compat
+
+$(COMPAT_STAMP): requirements-compat.txt requirements-compat-oldest.txt
+	@test -x $(COMPAT)/bin/python || $(PYTHON) -m venv $(COMPAT)
+	$(COMPAT)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-compat.txt
+	$(COMPAT)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade --target $(COMPAT)/duckdb-oldest -r requirements-compat-oldest.txt
+	@touch $(COMPAT_STAMP)
+
+setup-compat: $(COMPAT_STAMP) ## the tests' second environment (.venv-compat): dbt-duckdb, DuckDB 1.x
+test-unit: $(COMPAT_STAMP)

@@ -27,7 +27,7 @@ class DiskModel:
 
     reports: float = 7.25e6  # 1.25e6 of it: 04's behaviour charts and realism table (notebook and HTML);
     # 0.5e6: the late-arrivals-by-cause chart in 03 and 04 (tiny measured 6.89e6 before it, 7.40e6 after)
-    warehouse_floor: float = 4.7e6
+    warehouse_floor: float = 6.0e6  # tiny's warehouse in storage format v1.1.0 (DuckDB 1.1+): 6.04e6; 5.5e6 before
     warehouse_per_event: float = 35.0
     parquet_per_event: float = 61.0
     csv_per_event: float = 140.0

@@ -12,7 +12,7 @@ from .. import duck, io, scenarios
 from ..params import SCHEMA_VERSION, Params, params_sha256, to_json_dict
 from ..quality import effects, rates
 from ..schema import TABLES
-from . import package, truth
+from . import package, truth, warehouse
 
 PACKAGES = (
     "numpy",
@@ -99,6 +99,7 @@ def build(data_dir: Path, params: Params, name: str, timings: dict | None = None
             "records"
         ),
         "truth": truth.truth_files(data_dir),
+        "warehouse": warehouse.info(),  # its storage format and the oldest DuckDB that opens it
         "snapshot": {
             "as_of": params.snapshot.as_of.isoformat() if params.snapshot.as_of else None,
             "increments_days": len(list((data_dir / io.INCREMENTS_DIR).glob("ingested_date=*"))),

@@ -22,7 +22,7 @@ import yaml
 from .. import duck, io
 from ..params import Params
 from ..quality.effects import Effect
-from ..schema import DEFINITIONS, LEDGER, TABLES, TRUTH_TABLES, Table, ddl
+from ..schema import ANSWER_KEYS, DEFINITIONS, LEDGER, TABLES, TRUTH_TABLES, Table, ddl
 from .caveats import caveats
 
 # Frictionless field types for the DuckDB types the schema uses
@@ -164,45 +164,83 @@ def _table_sections(tables, prefix: str) -> list[str]:
     return out
 
 
-def sources_yml(name: str) -> str:
-    """A dbt sources file for the raw tables (point `meta.parquet` globs, or the warehouse, at them)."""
-    tables = []
-    for t in TABLES.values():
+# dbt (dbt-duckdb): how the generated sources read the data. One sources file serves both ways, chosen by
+# the dbt var READ_VAR: "warehouse" (default; warehouse.duckdb attached as database WAREHOUSE_DATABASE) or
+# "parquet" (the Parquet parts and truth files, paths relative to DuckDB's file_search_path, i.e. the dataset
+# folder). dbt-duckdb reads `external_location` whenever the key is present, so in warehouse mode it is the
+# table itself, as a subquery (dbt-duckdb pastes a location holding "(" verbatim).
+READ_VAR = "saas_synth_read"
+WAREHOUSE_DATABASE = "warehouse"
+
+
+def _external_location(parquet: str) -> str:
+    """The Jinja dbt renders into `external_location`: read_parquet(parquet) when the var READ_VAR is
+    "parquet", else the warehouse table ({database}, {schema}, {name}: dbt-duckdb fills them in)."""
+    return (
+        f"{{{{ \"read_parquet('{parquet}')\" if var('{READ_VAR}', 'warehouse') == 'parquet' "
+        "else '(select * from {database}.{schema}.{name})' }}"
+    )
+
+
+def _column_tests(name: str, t: Table, c) -> list:
+    """dbt data tests of one column, in dbt 1.10's syntax (a generic test's arguments under `arguments:`):
+    not_null unless nullable, unique on a primary key (not events': re-sent deliveries repeat it),
+    relationships on a reference, accepted_values on a closed set."""
+    tests: list = [] if c.nullable else ["not_null"]
+    if c.name == t.primary_key and t.name != "events":
+        tests.append("unique")
+    if c.references:
+        ref_table, ref_col = c.references.split(".")
+        tests.append({"relationships": {"arguments": {"to": f"source('{name}', '{ref_table}')", "field": ref_col}}})
+    if c.allowed:
+        tests.append({"accepted_values": {"arguments": {"values": list(c.allowed)}}})
+    return tests
+
+
+def _source_tables(name: str, tables, tests: bool) -> list[dict]:
+    out = []
+    for t in tables:
         columns = []
         for c in t.columns:
-            tests = [] if c.nullable else ["not_null"]
-            if c.name == t.primary_key and t.name != "events":
-                tests.append("unique")
-            if c.references:
-                ref_table, ref_col = c.references.split(".")
-                tests.append({"relationships": {"to": f"source('{name}', '{ref_table}')", "field": ref_col}})
-            if c.allowed:
-                tests.append({"accepted_values": {"values": list(c.allowed)}})
-            columns.append(
-                {
-                    "name": c.name,
-                    "description": c.description,
-                    "data_type": c.sql_type.lower(),
-                    **({"data_tests": tests} if tests else {}),
-                }
-            )
-        tables.append(
-            {
-                "name": t.name,
-                "description": f"{t.description} Grain: {t.grain}.",
-                "meta": {"parquet": f"raw/{t.name}/part-*.parquet"},
-                "columns": columns,
-            }
-        )
+            column = {"name": c.name, "description": c.description, "data_type": c.sql_type.lower()}
+            column_tests = _column_tests(name, t, c) if tests else []
+            columns.append({**column, **({"data_tests": column_tests} if column_tests else {})})
+        out.append({"name": t.name, "description": f"{t.description} Grain: {t.grain}.", "columns": columns})
+    return out
+
+
+def sources_yml(name: str) -> str:
+    """A dbt sources file (dbt 1.10 syntax, no deprecation warnings): source `name`, the raw tables with
+    not_null/unique/relationships/accepted_values tests, and source `name`_truth, the answer keys and
+    not_yet_arrived. Read
+    from warehouse.duckdb (schemas raw and truth of database WAREHOUSE_DATABASE) by default, or from the
+    Parquet files with `--vars '{READ_VAR: parquet}'` (DuckDB's file_search_path set to the dataset
+    folder): see _external_location."""
+    sources = [
+        (name, "raw", "raw/{name}/part-*.parquet", TABLES.values(), True, "saas-synth synthetic product data"),
+        (
+            f"{name}_truth",
+            "truth",
+            "truth/{name}.parquet",
+            [TRUTH_TABLES[k] for k in (*ANSWER_KEYS, "not_yet_arrived")],
+            False,
+            "saas-synth answer keys (truth/): the locked metrics, computed from the simulation's state, and "
+            "the deliveries an as_of extract left out (not_yet_arrived; as a Parquet file only when there are some)",
+        ),
+    ]
     doc = {
         "version": 2,
         "sources": [
             {
-                "name": name,
-                "schema": "raw",
-                "description": "saas-synth synthetic product data (timestamps: naive UTC)",
-                "tables": tables,
+                "name": source,
+                "description": f"{description} (timestamps: naive UTC). Read from warehouse.duckdb, or from the "
+                f"Parquet files with --vars '{{{READ_VAR}: parquet}}'.",
+                "database": WAREHOUSE_DATABASE,
+                "schema": schema,
+                "config": {"meta": {"external_location": _external_location(parquet)}},
+                "tables": _source_tables(name, tables, tests),
             }
+            for source, schema, parquet, tables, tests, description in sources
         ],
     }
     return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=110)
