@@ -174,7 +174,9 @@ def _setup_logging(log_file: Path) -> None:
 
 def _quiet_kernel_manager():
     """A kernel manager whose ipykernel logs errors only, so a batch run's stderr carries no
-    'Kernel is running over TCP' warning (the kernel listens on 127.0.0.1 for this run only)."""
+    'Kernel is running over TCP' warning (the kernel listens on 127.0.0.1 for this run only), and
+    whose kernel writes what it prints on stderr (a worker's warning, its dying words when a run is
+    interrupted) into the run's log rather than onto the terminal."""
     from jupyter_client.manager import AsyncKernelManager
 
     class QuietKernelManager(AsyncKernelManager):
@@ -183,7 +185,12 @@ def _quiet_kernel_manager():
             return [*cmd, "--IPKernelApp.log_level=ERROR"]
 
         async def start_kernel(self, **kw):
-            await super().start_kernel(**kw)
+            log_file = next((h.baseFilename for h in log.handlers if isinstance(h, logging.FileHandler)), None)
+            if log_file and "stderr" not in kw:  # the kernel's own stderr goes to run.log, never the terminal
+                with open(log_file, "ab") as stderr:  # (the child keeps its own copy of the handle)
+                    await super().start_kernel(stderr=stderr, **kw)
+            else:
+                await super().start_kernel(**kw)
             _KERNELS[:] = [k for k in _KERNELS if getattr(k, "process", None) and k.process.poll() is None]
             _KERNELS.append(self.provisioner)  # so an interrupted run can stop it (see _stop_kernels)
 
