@@ -209,3 +209,16 @@ def test_an_interrupted_run_says_what_happened_and_keeps_a_published_run(tmp_pat
     else:
         assert err == ["interrupted: nothing published"]
         assert not stage.exists() and not runs.scratch_dir(stage).exists()
+
+
+def test_run_without_the_clone_says_how_to_install(monkeypatch, tmp_path, capsys):
+    """Installed without -e, the package has no notebooks beside it: `run` says so in one line (exit 2)
+    and writes nothing, instead of failing inside papermill."""
+    from helpers import run
+
+    monkeypatch.setattr(run, "NOTEBOOKS_DIR", tmp_path / "site-packages" / "notebooks")
+    data_dir = tmp_path / "data" / "tiny"
+    assert cli.main(["run", "--params", str(TINY), "--data-dir", str(data_dir)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "pip install -e ." in err[0] and str(tmp_path) in err[0]
+    assert not (tmp_path / "data").exists()

@@ -8,9 +8,11 @@
     imperfections/  values blanked, events delayed and re-sent, the as_of extract, the ledger
     quality/        rules, activity metrics, guardrails, imperfection rates, profile, metric SQL vs keys
                     (SQL over the dataset; never imports generate/ or imperfections/)
-    publish/        answer keys, warehouse, package beside the data, manifest, reports
+    publish/        answer keys, warehouse, package beside the data, manifest, reports, README figures
     pipeline, blocks, parallel    the notebooks' steps, blocks of accounts, where blocks run
-    run, runs, verify, bench      the commands: a whole run, its runs folder, a dataset check, the benchmark
+    cli, run, runs, verify, bench the commands: `saas-synth` (run, verify, export, list), a whole run, its
+                                  runs folder, a dataset check, the benchmark
+    load            a published dataset's tables as pandas DataFrames (nullable ids stay integers)
     plotting/       charts and tables for the notebooks
 
 The notebooks use `pipeline`, `plotting`, `duck` and the `quality` modules.

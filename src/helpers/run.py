@@ -48,6 +48,7 @@ from .params import Layer, Loaded, Params, ParamsError, load_layers, set_layer, 
 from .pipeline import write_manifest
 from .publish.report import write_failed_index, write_run_reports
 
+NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"  # beside src/ in a clone (pip install -e .)
 NOTEBOOKS = ("00_setup", "01_entities", "02_events", "03_imperfections", "04_qa_profile", "05_metrics_preview")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 log = logging.getLogger("saas-synth")
@@ -244,7 +245,7 @@ def execute_notebook(name: str, out_dir: Path, parameters: dict, timeout: int) -
     """Execute notebooks/NAME.ipynb with papermill into out_dir; the kernel starts in the project root."""
     import papermill as pm
 
-    source = PROJECT_ROOT / "notebooks" / f"{name}.ipynb"
+    source = NOTEBOOKS_DIR / f"{name}.ipynb"
     check_parameters(source, parameters)
     out = out_dir / f"{name}.ipynb"
     pm.execute_notebook(
@@ -388,6 +389,13 @@ def _load(args: argparse.Namespace) -> Loaded:
 
 
 def _main(args: argparse.Namespace, workers: int) -> int:
+    if not NOTEBOOKS_DIR.is_dir():  # installed without -e: the package has no notebooks beside it
+        print(
+            f"usage error: the workbook's notebooks are not at {NOTEBOOKS_DIR}: a run needs a clone of the "
+            "repository, installed with `pip install -e .` (verify, export and list work anywhere)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     try:
         loaded = _load(args)
     except ParamsError as exc:
