@@ -187,6 +187,27 @@ class RunSummary:
 LAST_RUN: list[RunSummary] = []  # the last step's summary, in this process
 
 
+def hash_part_block(data_dir: str, name: str, part: str, write=None) -> io.HashSums:
+    """Block: the HashSums of one published part raw/<name>/<part> (io.content_hash, one part)."""
+    return io.part_hash_sums(io.table_dir(Path(data_dir), name) / part, TABLES[name])
+
+
+def content_hashes(
+    data_dir: str | os.PathLike, progress: bool | None = None, workers: int | None = None, scheduler: str | None = None
+) -> dict[str, str]:
+    """io.content_hashes, with every part hashed as a block where blocks run (the largest parts first) and
+    the sums combined per table: the same values, whatever the workers."""
+    data_dir = Path(data_dir)
+    files = [(name, f) for name in TABLES for f in io.parts(io.table_dir(data_dir, name))]
+    files.sort(key=lambda nf: -nf[1].stat().st_size)
+    tasks = [(name, f.name) for name, f in files]
+    sums = run_blocks(hash_part_block, data_dir, tasks, "content hashes (parts)", progress, workers, scheduler)
+    by_table: dict[str, list[io.HashSums]] = {name: [] for name in TABLES}
+    for (name, _), part_sums in zip(tasks, sums, strict=True):
+        by_table[name].append(part_sums)
+    return {name: io.hash_digest(TABLES[name], by_table[name]) for name in TABLES}
+
+
 def run_blocks(
     fn,
     data_dir: Path,

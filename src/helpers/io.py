@@ -26,6 +26,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -339,19 +340,41 @@ def row_hashes(table: pa.Table, columns: list[str]) -> np.ndarray:
     return h
 
 
+@dataclass(frozen=True)
+class HashSums:
+    """What content_hash summarises of some rows: their count and two 64-bit sums of row hashes. Sums of
+    disjoint row sets add up (mod 2**64), so parts can be hashed anywhere, in any order, and combined."""
+
+    rows: int = 0
+    a: int = 0
+    b: int = 0
+
+    def __add__(self, other: HashSums) -> HashSums:
+        return HashSums(self.rows + other.rows, (self.a + other.a) % 2**64, (self.b + other.b) % 2**64)
+
+
 def content_hash(folder: Path, table: Table) -> str:
     """A hash of a table's rows that ignores row order, part count and file format.
 
     Rows are hashed column by column from canonical values (timestamps as int64 us, dictionaries
-    decoded); the multiset of row hashes is summarised by two 64-bit sums, then sha256 with the
-    column names and the row count.
+    decoded); the multiset of row hashes is summarised by two 64-bit sums (HashSums), then sha256 with
+    the column names and the row count.
     """
+    return hash_digest(table, (part_hash_sums(f, table) for f in parts(folder)))
 
-    def batches():
-        for f in parts(folder):
-            yield from pq.ParquetFile(f).iter_batches(batch_size=1_000_000, columns=table.column_names)
 
-    return _hash_batches(batches(), table)
+def part_hash_sums(path: Path, table: Table) -> HashSums:
+    """The HashSums of one Parquet part of `table` (read in batches of a million rows)."""
+    return _hash_sums(pq.ParquetFile(path).iter_batches(batch_size=1_000_000, columns=table.column_names), table)
+
+
+def hash_digest(table: Table, sums) -> str:
+    """content_hash from the HashSums of disjoint pieces of the table (parts, blocks), in any order."""
+    total = sum(sums, HashSums())
+    digest = hashlib.sha256()
+    digest.update(json.dumps(table.column_names).encode())
+    digest.update(f"{total.rows}:{total.a:016x}:{total.b:016x}".encode())
+    return digest.hexdigest()
 
 
 def content_hash_arrow(data: pa.Table, table: Table) -> str:
@@ -363,10 +386,10 @@ def content_hash_arrow(data: pa.Table, table: Table) -> str:
         col = data.column(c.name)
         columns.append(col if col.type == c.type else pc.cast(col, c.type))
     canonical = pa.Table.from_arrays(columns, names=table.column_names)
-    return _hash_batches(canonical.to_batches(max_chunksize=1_000_000), table)
+    return hash_digest(table, [_hash_sums(canonical.to_batches(max_chunksize=1_000_000), table)])
 
 
-def _hash_batches(batches, table: Table) -> str:
+def _hash_sums(batches, table: Table) -> HashSums:
     total_a = np.uint64(0)
     total_b = np.uint64(0)
     rows = 0
@@ -378,10 +401,7 @@ def _hash_batches(batches, table: Table) -> str:
             total_a = total_a + h.sum(dtype=np.uint64)
             total_b = total_b + mixed.sum(dtype=np.uint64)
             rows += t.num_rows
-    digest = hashlib.sha256()
-    digest.update(json.dumps(table.column_names).encode())
-    digest.update(f"{rows}:{int(total_a):016x}:{int(total_b):016x}".encode())
-    return digest.hexdigest()
+    return HashSums(rows, int(total_a), int(total_b))
 
 
 def content_hashes(data_dir: Path) -> dict[str, str]:

@@ -298,5 +298,5 @@ def write_manifest(
     data_dir: str | os.PathLike, timings: dict | None = None, name: str | None = None, layers: list | None = None
 ) -> dict:
     """The package and manifest.json, written last (helpers.publish.manifest); `layers` says where the
-    parameters came from."""
-    return manifest.write(data_dir, timings, name, layers)
+    parameters came from. The content hashes are computed part by part where the blocks run."""
+    return manifest.write(data_dir, timings, name, layers, hashes=blocks.content_hashes(data_dir))

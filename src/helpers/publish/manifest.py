@@ -75,8 +75,16 @@ def notes(params: Params) -> list[str]:
     return out
 
 
-def build(data_dir: Path, params: Params, name: str, timings: dict | None = None, layers: list | None = None) -> dict:
-    """The manifest's content (see the README's output contract)."""
+def build(
+    data_dir: Path,
+    params: Params,
+    name: str,
+    timings: dict | None = None,
+    layers: list | None = None,
+    hashes: dict[str, str] | None = None,
+) -> dict:
+    """The manifest's content (see the README's output contract); `hashes`: the content hashes when the
+    caller computed them already (helpers.blocks.content_hashes, part by part on the workers)."""
     table = scenarios.scenarios_table(params).to_pandas()
     return {
         "schema_version": SCHEMA_VERSION,
@@ -89,7 +97,7 @@ def build(data_dir: Path, params: Params, name: str, timings: dict | None = None
         "package_versions": package_versions(),
         "row_counts": {t: io.row_count(io.table_dir(data_dir, t)) for t in TABLES},
         "parts": {t: len(io.parts(io.table_dir(data_dir, t))) for t in TABLES},
-        "content_hashes": io.content_hashes(data_dir),
+        "content_hashes": hashes if hashes is not None else io.content_hashes(data_dir),
         "imperfections": imperfection_rates(data_dir, params),
         "imperfection_effects": [e.as_dict() for e in effects.from_profile(data_dir)],
         "late_arrivals_by": late_arrivals_by(data_dir, params),
@@ -109,14 +117,18 @@ def build(data_dir: Path, params: Params, name: str, timings: dict | None = None
 
 
 def write(
-    data_dir: str | Path, timings: dict | None = None, name: str | None = None, layers: list | None = None
+    data_dir: str | Path,
+    timings: dict | None = None,
+    name: str | None = None,
+    layers: list | None = None,
+    hashes: dict[str, str] | None = None,
 ) -> dict:
     """The package beside the data (schema.sql, data_dictionary.md, sources.yml, datapackage.json; CSV
     copies on request), then manifest.json, last."""
     data_dir = Path(data_dir)
     params = io.load_params(data_dir)
     name = name or data_dir.name
-    manifest = build(data_dir, params, name, timings, layers)
+    manifest = build(data_dir, params, name, timings, layers, hashes)
     measured = effects.from_profile(data_dir)
     package.write_package(data_dir, name, csv=params.output.csv, params=params, effects=measured)
     io.write_json(manifest, data_dir / "manifest.json")
