@@ -212,7 +212,30 @@ def _whole_run(params_path: str, scratch: Path) -> dict:
     if proc.returncode:  # the run's own lines say which notebook failed, why, and where the staged run is
         said = "\n".join(line for line in err.splitlines() if "FAILED" in line or "staged run" in line)
         raise RuntimeError(f"{' '.join(cmd)} failed (exit {proc.returncode})\n{said}")
-    return {"seconds": time.perf_counter() - started, "peak_rss_mb": peak}
+    seconds = time.perf_counter() - started
+    manifest = json.loads((scratch / "data" / "manifest.json").read_text(encoding="utf-8"))
+    return {"seconds": seconds, "peak_rss_mb": peak, "phases": phases(manifest["timings_seconds"], seconds)}
+
+
+def phases(timings: dict[str, float], seconds: float) -> dict[str, float]:
+    """Where a whole run's time went, from its manifest's timings_seconds: each notebook, the HTML, and
+    the rest (manifest with its content hashes, package, publishing: the run's seconds minus the
+    timed steps, so the phases add up to the run)."""
+    steps = {k: round(v, 1) for k, v in timings.items() if k != "total_before_manifest"}
+    return {**steps, "manifest_and_publish": round(seconds - timings["total_before_manifest"], 1)}
+
+
+def phase_line(name: str, run: dict) -> str:
+    """One line for the table's notes: a whole run's phases (generation is 01 + 02)."""
+    ph = run.get("phases")
+    if not ph:
+        return ""
+    generation = ph.get("01_entities", 0) + ph.get("02_events", 0)
+    parts = ", ".join(f"{k} {v:.0f} s" for k, v in ph.items())
+    return (
+        f"\n{name}: whole run {run['seconds']:.0f} s: {parts}; generation (01 + 02) {generation:.0f} s, "
+        f"after generation {run['seconds'] - generation:.0f} s"
+    )
 
 
 def _scaled(params_path: str, factor: int, scratch: Path) -> str:
@@ -331,6 +354,7 @@ def table(results: dict) -> str:
             lines.append(f"| {name} | {r['events']:,} | {label} | {eps} | {m['seconds']:.1f} | {m['peak_rss_mb']:,} |")
     for name, r in results["presets"].items():
         lines.append(f"\n{name}: generation + write with 1 worker = {r['ratio_to_ceiling']:.2f} of the ceiling")
+    lines += [line for name, r in results["presets"].items() if (line := phase_line(name, r.get("whole_run", {})))]
     if "scaling_10x_vs_default" in results:
         lines.append(f"10x vs default events/s (1 worker, with write): {results['scaling_10x_vs_default']:.2f}")
     m = results["machine"]
