@@ -208,10 +208,11 @@ def _is_dataset(path: Path) -> bool:
 def _describe(path: Path) -> str:
     """name, parameters (seed), when published, size (and scratch), row counts, the real folder."""
     from . import io, runs
+    from .params import layers_text
 
     manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
     real = Path(os.path.realpath(path))
-    layers = " + ".join(d.get("file") or f"--set {d.get('set')}" for d in manifest.get("params_layers", []))
+    layers = layers_text(manifest.get("params_layers", []))
     stamp = real / "PUBLISHED" if (real / "PUBLISHED").exists() else real / "manifest.json"
     when = dt.datetime.fromtimestamp(stamp.stat().st_mtime, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     size = _size(_bytes(real))

@@ -44,7 +44,7 @@ from .blocks import BATCH_ENV, POOL_MIN_ACCOUNTS
 from .estimate import estimate
 from .faults import fault_point
 from .io import write_json
-from .params import Layer, Loaded, Params, ParamsError, load_layers, set_layer, to_json_dict
+from .params import Layer, Loaded, Params, ParamsError, layers_text, load_layers, set_layer, to_json_dict
 from .pipeline import write_manifest
 from .publish.report import write_failed_index, write_run_reports
 
@@ -465,7 +465,7 @@ def _interrupted(run: Run) -> int:
 
 def _layers(loaded: Loaded) -> str:
     """The layers in the order applied, for people: files by path, then key=value."""
-    return " + ".join(d.get("file") or f"--set {d['set']}" for d in loaded.describe(PROJECT_ROOT))
+    return layers_text(loaded.describe(PROJECT_ROOT))
 
 
 def _dry_run(loaded: Loaded, data_dir: Path, reports_dir: Path) -> int:

@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from . import cross
-from .layers import EXTENDS, Key, Layer, Merged, file_layers, merge, set_layer
+from .layers import EXTENDS, Key, Layer, Merged, file_layers, layers_text, merge, set_layer
 from .model import SCHEMA_VERSION, Params, canonical_json, params_sha256, to_json_dict
 from .strict_yaml import ParamsError, load_yaml
 
@@ -37,6 +37,7 @@ __all__ = [
     "ParamsError",
     "canonical_json",
     "from_json_dict",
+    "layers_text",
     "load",
     "load_layers",
     "load_yaml",

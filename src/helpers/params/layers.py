@@ -50,6 +50,12 @@ class Layer:
         return {"file": shown, "sha256": self.sha256}
 
 
+def layers_text(described: list[dict]) -> str:
+    """The layers in the order applied, for people (from Layer.describe: the manifest's params_layers):
+    files by path, then --set key=value."""
+    return " + ".join(d.get("file") or f"--set {d.get('set')}" for d in described)
+
+
 @dataclass(frozen=True)
 class Merged:
     """The layers applied: every value, and for every key the layer that gave it last."""
