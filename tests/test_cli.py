@@ -222,3 +222,22 @@ def test_run_without_the_clone_says_how_to_install(monkeypatch, tmp_path, capsys
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "pip install -e ." in err[0] and str(tmp_path) in err[0]
     assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.slow
+def test_list_into_a_reader_that_left_says_nothing(tiny_run):
+    """`saas-synth list | head -1`: the reader closes the pipe before list writes; no error line, exit 0."""
+    code, data_dir, _ = tiny_run
+    assert code == 0
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the command writes
+    proc = subprocess.run(
+        [sys.executable, "-m", "helpers.cli", "list", "--data-root", str(data_dir.parent)],
+        stdout=write,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+        timeout=120,
+    )
+    os.close(write)
+    assert proc.returncode == 0 and proc.stderr == ""
