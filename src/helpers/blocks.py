@@ -19,13 +19,14 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import io, parallel
+from . import duck, io, parallel
 from .faults import fault_point
 from .generate.accounts import AccountPlan, plan_accounts, plan_from_tables, plan_tables
 from .generate.block import simulate_block
 from .generate.events import block_events, to_arrow
 from .imperfections import inject
 from .params import Params, from_json_dict
+from .quality import checks
 from .schema import TABLES
 
 PLAN_DIR = "plan"  # under the scratch state (helpers.io.state_root)
@@ -206,6 +207,35 @@ def content_hashes(
     for (name, _), part_sums in zip(tasks, sums, strict=True):
         by_table[name].append(part_sums)
     return {name: io.hash_digest(TABLES[name], by_table[name]) for name in TABLES}
+
+
+def rules_block(data_dir: str, k: int, resent: bool, write=None) -> dict[str, int]:
+    """Block k: every account rule's violations among its accounts (the rules' own SQL, DuckDB over the
+    block's part files: helpers.duck.block)."""
+    data_dir = Path(data_dir)
+    params = saved_params(data_dir)
+    first = part_ranges(params)[k]
+    con = duck.block(data_dir, params, k, range(first.start + 1, first.stop + 1), resent)
+    try:
+        return checks.violations(con, checks.account_rules())
+    finally:
+        con.close()
+
+
+def account_rule_violations(
+    data_dir: str | os.PathLike, progress: bool | None = None, workers: int | None = None, scheduler: str | None = None
+) -> dict[str, int]:
+    """Every account rule's violations (helpers.quality.checks, scope account), counted block by block
+    where blocks run and summed: what the same SQL counts over the whole dataset."""
+    data_dir = Path(data_dir)
+    con = duck.dataset(data_dir, saved_params(data_dir))
+    try:
+        resent = duck.resent_in_ledger(con)
+    finally:
+        con.close()
+    tasks = [(k, resent) for k in range(len(part_ranges(saved_params(data_dir))))]
+    counts = run_blocks(rules_block, data_dir, tasks, "account rules (account blocks)", progress, workers, scheduler)
+    return {q.name: sum(c[q.name] for c in counts) for q in checks.account_rules()}
 
 
 def run_blocks(

@@ -135,6 +135,42 @@ def dataset(data_dir: str | Path, params: Params) -> duckdb.DuckDBPyConnection:
     return con
 
 
+BLOCK_TABLES = ("users", "projects", "tasks", "events")  # a block's own rows (accounts are whole in every block)
+
+
+def block(data_dir: str | Path, params: Params, part: int, accounts: range, resent: bool) -> duckdb.DuckDBPyConnection:
+    """In-memory DuckDB over one block of accounts (part `part`, account_ids `accounts`), with what the
+    account rules (helpers.quality.checks) read: raw.users, raw.projects, raw.tasks and raw.events as
+    tables of the block's part (no rows where it has none), raw.accounts and raw.account_plans whole,
+    truth.not_yet_arrived of the block's accounts and the qa views (`resent`: whether the whole
+    dataset's ledger lists re-sent deliveries, resent_in_ledger); qa.events is kept as a table (a block
+    is small, and every rule reads it)."""
+    con = connect(params=params)
+    con.execute("CREATE SCHEMA raw")
+    for name in TABLES:
+        if name in BLOCK_TABLES:
+            path = io.part_path(io.table_dir(data_dir, name), part)
+            rows = io.read_parts_file(path) if path.exists() else TABLES[name].arrow_schema.empty_table()
+            con.register(f"block_{name}", rows)  # Arrow in memory: the rules scan it without a copy
+            con.execute(f"CREATE VIEW raw.{name} AS SELECT * FROM block_{name}")
+        else:
+            con.execute(f"CREATE VIEW raw.{name} AS SELECT * FROM {parts(con, io.table_dir(data_dir, name))}")
+    con.execute("CREATE SCHEMA imperfections")
+    con.execute(f"CREATE VIEW imperfections.ledger AS {empty(LEDGER)}")  # account rules never read it
+    con.execute("SET VARIABLE has_ledger = ?", [io.ledger_path(data_dir).exists()])
+    path = io.truth_path(data_dir, "not_yet_arrived")
+    later = f"(SELECT * FROM {parquet(con, [path])} WHERE account_id BETWEEN ? AND ?)" if path.exists() else None
+    con.execute("CREATE SCHEMA truth")
+    if later:
+        con.execute(f"CREATE TABLE truth.not_yet_arrived AS SELECT * FROM {later}", [accounts.start, accounts.stop - 1])
+    else:
+        con.execute(f"CREATE TABLE truth.not_yet_arrived AS {empty(EVENTS)}")
+    define_qa_views(con, resent)
+    con.execute("CREATE TABLE qa.first_deliveries AS SELECT * FROM qa.events")
+    con.execute("CREATE OR REPLACE VIEW qa.events AS SELECT * FROM qa.first_deliveries")
+    return con
+
+
 def warehouse(data_dir: str | Path, params: Params) -> duckdb.DuckDBPyConnection:
     """The dataset's warehouse.duckdb, read-only, with the variables the SQL uses."""
     con = connect(Path(data_dir) / "warehouse.duckdb", read_only=True, params=params)
@@ -158,7 +194,12 @@ def define_truth(con: duckdb.DuckDBPyConnection, data_dir: str | Path, as_tables
 REDELIVERED_SLICE_ROWS = 8_000_000
 
 
-def define_qa_views(con: duckdb.DuckDBPyConnection) -> None:
+def resent_in_ledger(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the ledger lists re-sent deliveries (then qa.events keeps each event's first delivery)."""
+    return con.execute("SELECT count(*) FROM imperfections.ledger WHERE kind = 'duplicate'").fetchall()[0][0] > 0
+
+
+def define_qa_views(con: duckdb.DuckDBPyConnection, resent: bool | None = None) -> None:
     """The views every rule and metric reads:
     - qa.all_events: every delivery, the published ones and those an as_of extract left out
       (truth.not_yet_arrived), so checks excuse exactly those;
@@ -166,12 +207,14 @@ def define_qa_views(con: duckdb.DuckDBPyConnection) -> None:
       listed in the ledger) count once; only pk_events reads raw.events. With re-sent deliveries, the
       event_ids delivered more than once (qa.redelivered, found by a GROUP BY over the data) are kept
       apart: every other delivery streams through an anti join, and only theirs are ranked by
-      ingestion time, so no window runs over the whole stream."""
+      ingestion time, so no window runs over the whole stream.
+    Whether events were re-sent: `resent`, or (None) as the ledger says."""
     con.execute("CREATE SCHEMA IF NOT EXISTS qa")
     con.execute(
         "CREATE OR REPLACE VIEW qa.all_events AS SELECT * FROM raw.events UNION ALL SELECT * FROM truth.not_yet_arrived"
     )
-    resent = con.execute("SELECT count(*) FROM imperfections.ledger WHERE kind = 'duplicate'").fetchall()[0][0]
+    if resent is None:
+        resent = resent_in_ledger(con)
     if not resent:
         con.execute("CREATE OR REPLACE VIEW qa.events AS SELECT * FROM qa.all_events")
         return

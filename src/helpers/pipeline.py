@@ -7,6 +7,7 @@ memory, so a notebook can be rerun alone.
     write_answer_keys(data_dir)    -> row counts   02_events: truth/ from the simulation's state
     apply_imperfections(data_dir)  -> Imperfected  03_imperfections: blank, delay, re-send; the ledger
     build_warehouse(data_dir)      -> Path         04_qa_profile: warehouse.duckdb
+    check_account_rules(data_dir)  -> violations   04_qa_profile: the account rules, block by block
     write_manifest(data_dir, ...)  -> dict         the runner, last: the package and manifest.json
 
 Blocks of `output.accounts_per_part` accounts run where helpers.blocks puts them; every random draw
@@ -292,6 +293,14 @@ def apply_imperfections(
 def build_warehouse(data_dir: str | os.PathLike) -> Path:
     """warehouse.duckdb beside the data (helpers.publish.warehouse)."""
     return warehouse.build(data_dir)
+
+
+def check_account_rules(
+    data_dir: str | os.PathLike, progress: bool | None = None, workers: int | None = None, scheduler: str | None = None
+) -> dict[str, int]:
+    """04_qa_profile: each account rule's violations, counted block by block where the blocks run
+    (helpers.blocks.account_rule_violations); the guardrails take them instead of scanning the warehouse."""
+    return blocks.account_rule_violations(data_dir, progress, workers, scheduler)
 
 
 def write_manifest(

@@ -9,6 +9,13 @@ by event_id), the table qa.redelivered (event_ids delivered more than once) and 
 window_start, window_end, late_threshold_seconds, as_of, holidays (the days off for at least a quarter
 of customers when the holidays scenario is on, else empty) and the vocabularies (key_events, statuses,
 ...): helpers.duck makes them all, from the one schema (helpers.schema).
+
+A rule with the line `-- scope: account` under its header counts rows of one account against rows of
+the same account only (besides raw.accounts and raw.account_plans, which it may read whole, never count):
+its violations are the sum over any split of the accounts into blocks. Such rules run block by block
+where the blocks run (helpers.blocks.account_rule_violations, DuckDB over the block's part files: the
+same SQL), and only the others (keys unique across the dataset, the ledger, the as_of cut, the accounts'
+own rows) over the whole dataset; `run_rules(con, per_account=...)` puts the two together.
 """
 
 from __future__ import annotations
@@ -42,6 +49,9 @@ _DESCRIPTION_FIELDS = {name: ", ".join(values) for name, values in SQL_VOCABULAR
     f"n_{name}": str(len(values)) for name, values in SQL_VOCABULARIES.items()
 }
 _BLOCK = re.compile(r"^-- (rule|metric): *([a-z0-9_]+) *\| *(.+)$", re.MULTILINE)
+DATASET, ACCOUNT = "dataset", "account"  # where a rule is checked: over the whole dataset, or block by block
+WHOLE, BY_BLOCK = "whole dataset", "block by block"  # run_rules' column checked
+_SCOPE = re.compile(r"^-- scope: *(\S+) *$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,7 @@ class Query:
     description: str
     sql: str
     source: str
+    scope: str = DATASET  # ACCOUNT: the rule holds account by account (a `-- scope: account` line)
 
 
 def load_queries(folder: str) -> list[Query]:
@@ -63,10 +74,13 @@ def load_queries(folder: str) -> list[Query]:
         for i, m in enumerate(heads):
             end = heads[i + 1].start() if i + 1 < len(heads) else len(text)
             body = text[m.end() : end].strip()
+            scopes = _SCOPE.findall(body) or [DATASET]
+            if len(scopes) > 1 or scopes[0] not in (DATASET, ACCOUNT):
+                raise ValueError(f"{f.name}, {m.group(2)}: scope {scopes} (allowed: one of {DATASET}, {ACCOUNT})")
             # drop trailing comment lines that introduce the next block
             body = "\n".join(line for line in body.splitlines() if not line.startswith("--")).strip()
             description = m.group(3).strip().format_map(_DESCRIPTION_FIELDS)
-            out.append(Query(m.group(1), m.group(2), description, body.rstrip(";"), f.name))
+            out.append(Query(m.group(1), m.group(2), description, body.rstrip(";"), f.name, scopes[0]))
     return out
 
 
@@ -97,14 +111,29 @@ def set_activity_applicable(con: duckdb.DuckDBPyConnection) -> str | None:
 STEP_RULES_MAX_EVENTS = 5_000_000
 
 
+def account_rules() -> list[Query]:
+    """The rules that hold account by account (scope account), in file order."""
+    return [q for q in load_queries("rules") if q.scope == ACCOUNT]
+
+
+def violations(con: duckdb.DuckDBPyConnection, rules: list[Query]) -> dict[str, int]:
+    """Each rule's violation count on this connection."""
+    return {q.name: int(con.execute(q.sql).fetchall()[0][0] or 0) for q in rules}
+
+
 def run_rules(
-    con: duckdb.DuckDBPyConnection, tables_only: bool = False, defer_events_above: int | None = None
+    con: duckdb.DuckDBPyConnection,
+    tables_only: bool = False,
+    defer_events_above: int | None = None,
+    per_account: dict[str, int] | None = None,
 ) -> pd.DataFrame:
-    """Every rule with its violation count; passed = (violations == 0).
+    """Every rule with its violation count; passed = (violations == 0); checked = where it was counted.
 
     tables_only: skip the rules that read events or the ledger (before those exist).
     defer_events_above: with more events than this, the rules that read events are not run here
-    (deferred = True, passed = None): the notebook says they run in 04_qa_profile."""
+    (deferred = True, passed = None): the notebook says they run in 04_qa_profile.
+    per_account: the account rules' violations, counted block by block (helpers.blocks): those rules
+    take their count from it, and only the others run on `con`."""
     rows = []
     has_ledger = bool(con.execute("SELECT getvariable('has_ledger')").fetchall()[0][0])
     defer = False
@@ -116,30 +145,17 @@ def run_rules(
         reads_events = "events" in q.sql or "imperfections.ledger" in q.sql
         if tables_only and reads_events:
             continue
+        row = {"rule": q.name, "description": q.description, "file": q.source, "deferred": False}
         if (q.source.startswith(AFTER_IMPERFECTIONS) and not has_ledger) or (defer and reads_events):
-            rows.append(
-                {
-                    "rule": q.name,
-                    "description": q.description,
-                    "violations": None,
-                    "passed": None,
-                    "file": q.source,
-                    "deferred": defer and reads_events,
-                }
-            )
+            rows.append(row | {"violations": None, "passed": None, "deferred": defer and reads_events, "checked": ""})
             continue
-        violations = int(con.execute(q.sql).fetchall()[0][0] or 0)
-        rows.append(
-            {
-                "rule": q.name,
-                "description": q.description,
-                "violations": violations,
-                "passed": violations == 0,
-                "file": q.source,
-                "deferred": False,
-            }
-        )
-    return pd.DataFrame(rows)
+        if per_account is not None and q.scope == ACCOUNT:
+            count, checked = per_account[q.name], BY_BLOCK
+        else:
+            count, checked = violations(con, [q])[q.name], WHOLE
+        rows.append(row | {"violations": count, "passed": count == 0, "checked": checked})
+    columns = ["rule", "description", "violations", "passed", "file", "deferred", "checked"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def deferred_note(rules: pd.DataFrame) -> str:

@@ -55,10 +55,14 @@ def _status(passed) -> str:
     return PASS if passed else FAIL
 
 
-def guardrails(con: duckdb.DuckDBPyConnection, params: Params) -> pd.DataFrame:
-    """Every check of every guardrail: guardrail, check, description, value, allowed, status, note."""
+def guardrails(
+    con: duckdb.DuckDBPyConnection, params: Params, per_account: dict[str, int] | None = None
+) -> pd.DataFrame:
+    """Every check of every guardrail: guardrail, check, description, value, allowed, status, note, and
+    where it was checked (the account rules block by block when `per_account` holds their counts:
+    helpers.blocks.account_rule_violations; everything else over the whole dataset)."""
     rows = []
-    for r in checks.run_rules(con).itertuples():
+    for r in checks.run_rules(con, per_account=per_account).itertuples():
         status = _status(r.passed)
         note = hints.RULE_HINT if status == FAIL else ("runs after 03_imperfections" if status == NA else "")
         rows.append(
@@ -70,6 +74,7 @@ def guardrails(con: duckdb.DuckDBPyConnection, params: Params) -> pd.DataFrame:
                 allowed="0 violations",
                 status=status,
                 note=note,
+                checked=r.checked,
             )
         )
     for m in checks.run_metrics(con).itertuples():
@@ -84,6 +89,7 @@ def guardrails(con: duckdb.DuckDBPyConnection, params: Params) -> pd.DataFrame:
                 allowed=m.allowed,
                 status=status,
                 note=note,
+                checked=checks.WHOLE,
             )
         )
     for r in rates.measure(con, params):
@@ -98,6 +104,7 @@ def guardrails(con: duckdb.DuckDBPyConnection, params: Params) -> pd.DataFrame:
                 allowed=_allowed_rate(r),
                 status=status,
                 note=note,
+                checked=checks.WHOLE,
             )
         )
     return pd.DataFrame(rows)

@@ -5,14 +5,17 @@ SELECT count(*) FROM raw.accounts
 WHERE created_at IS NULL OR created_at < getvariable('window_start') OR created_at >= getvariable('window_end');
 
 -- rule: users_after_account | a user is invited inside the window, after the account exists
+-- scope: account
 SELECT count(*) FROM raw.users u JOIN raw.accounts a USING (account_id)
 WHERE u.created_at < a.created_at OR u.created_at >= getvariable('window_end');
 
 -- rule: users_activation_order | activated_at (when set) is at or after created_at, inside the window
+-- scope: account
 SELECT count(*) FROM raw.users
 WHERE activated_at IS NOT NULL AND (activated_at < created_at OR activated_at >= getvariable('window_end'));
 
 -- rule: projects_after_owner_activation | a project is created after its account and after its owner activated
+-- scope: account
 SELECT count(*) FROM raw.projects p
 JOIN raw.accounts a USING (account_id)
 JOIN raw.users u ON u.user_id = p.owner_user_id
@@ -20,10 +23,12 @@ WHERE p.created_at < a.created_at OR u.activated_at IS NULL OR p.created_at < u.
    OR p.created_at >= getvariable('window_end');
 
 -- rule: projects_archive_order | archived_at (when set) is after created_at, inside the window
+-- scope: account
 SELECT count(*) FROM raw.projects
 WHERE archived_at IS NOT NULL AND (archived_at < created_at OR archived_at >= getvariable('window_end'));
 
 -- rule: tasks_after_project_and_creator | a task is created after its project and after its creator activated
+-- scope: account
 SELECT count(*) FROM raw.tasks t
 JOIN raw.projects p USING (project_id)
 JOIN raw.users u ON u.user_id = t.created_by_user_id
@@ -31,6 +36,7 @@ WHERE t.created_at < p.created_at OR u.activated_at IS NULL OR t.created_at < u.
    OR t.created_at >= getvariable('window_end');
 
 -- rule: tasks_timestamp_order | created_at <= first_started_at <= completed_at (when present), inside the window
+-- scope: account
 SELECT count(*) FROM raw.tasks
 WHERE first_started_at < created_at
    OR completed_at < coalesce(first_started_at, created_at)
@@ -39,18 +45,22 @@ WHERE first_started_at < created_at
    OR completed_at >= getvariable('window_end');
 
 -- rule: tasks_completed_iff_done | completed_at is set exactly on done tasks
+-- scope: account
 SELECT count(*) FROM raw.tasks WHERE (status = 'done') <> (completed_at IS NOT NULL);
 
 -- rule: tasks_started_status | in_progress, blocked and done tasks have first_started_at; todo tasks do not
+-- scope: account
 SELECT count(*) FROM raw.tasks
 WHERE (status IN ('in_progress', 'blocked', 'done') AND first_started_at IS NULL)
    OR (status = 'todo' AND first_started_at IS NOT NULL);
 
 -- rule: events_in_window | every event happens inside the window
+-- scope: account
 SELECT count(*) FROM qa.events
 WHERE event_at_utc IS NULL OR event_at_utc < getvariable('window_start') OR event_at_utc >= getvariable('window_end');
 
 -- rule: events_ingested_after | event_at_utc <= ingested_at_utc
+-- scope: account
 SELECT count(*) FROM qa.events WHERE ingested_at_utc IS NULL OR ingested_at_utc < event_at_utc;
 
 -- rule: events_normal_latency | no event arrives late (ingested more than the late-arrival threshold after it happened) unless the ledger lists it as late
@@ -59,10 +69,12 @@ WHERE ingested_at_utc - event_at_utc > to_seconds(getvariable('late_threshold_se
   AND event_id NOT IN (SELECT row_key FROM imperfections.ledger WHERE kind = 'late_arrival');
 
 -- rule: events_after_activation | no event by a user before activation, none by a never-activated user
+-- scope: account
 SELECT count(*) FROM qa.events e JOIN raw.users u USING (user_id)
 WHERE u.activated_at IS NULL OR e.event_at_utc < u.activated_at;
 
 -- rule: events_after_project_and_task | an event is not earlier than its project or its task
+-- scope: account
 SELECT count(*) FROM qa.events e
 LEFT JOIN raw.projects p ON p.project_id = e.project_id
 LEFT JOIN raw.tasks t ON t.task_id = e.task_id

@@ -1,6 +1,7 @@
 -- The event stream and the tables tell the same story.
 
 -- rule: task_created_once_at_created_at | every task has exactly one task_created, at its created_at, by its creator
+-- scope: account
 SELECT count(*) FROM raw.tasks t
 LEFT JOIN (
     SELECT task_id, count(*) AS n, min(event_at_utc) AS at, min(user_id) AS by_user
@@ -9,10 +10,12 @@ LEFT JOIN (
 WHERE c.n IS DISTINCT FROM 1 OR c.at <> t.created_at OR c.by_user <> t.created_by_user_id;
 
 -- rule: task_created_only_for_tasks | no task_created event for a task that is not in tasks
+-- scope: account
 SELECT count(*) FROM qa.events e ANTI JOIN raw.tasks t USING (task_id)
 WHERE e.event_name = 'task_created';
 
 -- rule: task_completed_once_at_completed_at | every done task has exactly one task_completed, at its completed_at
+-- scope: account
 SELECT count(*) FROM raw.tasks t
 LEFT JOIN (
     SELECT task_id, count(*) AS n, min(event_at_utc) AS at
@@ -21,10 +24,12 @@ LEFT JOIN (
 WHERE t.status = 'done' AND (c.n IS DISTINCT FROM 1 OR c.at <> t.completed_at);
 
 -- rule: task_completed_only_when_done | no task_completed for a task that is not done
+-- scope: account
 SELECT count(*) FROM qa.events e JOIN raw.tasks t USING (task_id)
 WHERE e.event_name = 'task_completed' AND t.status <> 'done';
 
 -- rule: started_event_at_first_started_at | the first task_status_changed into in_progress is at first_started_at
+-- scope: account
 SELECT count(*) FROM raw.tasks t
 LEFT JOIN (
     SELECT task_id, min(event_at_utc) AS at
@@ -35,6 +40,7 @@ LEFT JOIN (
 WHERE s.at IS DISTINCT FROM t.first_started_at;
 
 -- rule: blocker_resolved_after_added | each blocker_resolved follows the blocker_added of the same blocker_id and task
+-- scope: account
 SELECT count(*) FROM qa.events r
 LEFT JOIN qa.events a
   ON a.event_name = 'blocker_added' AND a.task_id = r.task_id
@@ -42,6 +48,7 @@ LEFT JOIN qa.events a
 WHERE r.event_name = 'blocker_resolved' AND (a.event_id IS NULL OR a.event_at_utc > r.event_at_utc);
 
 -- rule: blocked_status_matches_events | a task is blocked exactly when it has a blocker_added with no blocker_resolved
+-- scope: account
 SELECT count(*) FROM raw.tasks t
 LEFT JOIN (
     SELECT task_id,
@@ -52,6 +59,7 @@ LEFT JOIN (
 WHERE (t.status = 'blocked') <> (coalesce(b.open_blockers, 0) > 0);
 
 -- rule: cancelled_has_event | a cancelled task has exactly one task_status_changed into cancelled
+-- scope: account
 SELECT count(*) FROM raw.tasks t
 LEFT JOIN (
     SELECT task_id, count(*) AS n FROM qa.events
@@ -61,6 +69,7 @@ LEFT JOIN (
 WHERE (t.status = 'cancelled') <> (coalesce(c.n, 0) = 1) OR c.n > 1;
 
 -- rule: project_created_once_at_created_at | every project has exactly one project_created, at its created_at, by its owner
+-- scope: account
 SELECT count(*) FROM raw.projects p
 LEFT JOIN (
     SELECT project_id, count(*) AS n, min(event_at_utc) AS at, min(user_id) AS by_user
@@ -69,6 +78,7 @@ LEFT JOIN (
 WHERE c.n IS DISTINCT FROM 1 OR c.at <> p.created_at OR c.by_user <> p.owner_user_id;
 
 -- rule: assignee_matches_last_assignment | a task's assignee (when recorded) is the last one assigned or handed to; a task never assigned has no assignee
+-- scope: account
 SELECT count(*) FROM raw.tasks t
 LEFT JOIN (
     SELECT task_id,
@@ -82,12 +92,14 @@ WHERE (t.assignee_user_id IS NOT NULL AND t.assignee_user_id IS DISTINCT FROM a.
    OR (a.last_assignee IS NULL AND t.assignee_user_id IS NOT NULL);
 
 -- rule: status_changes_legal | task_status_changed moves only todo -> in_progress, todo -> cancelled or in_progress -> cancelled
+-- scope: account
 SELECT count(*) FROM qa.events
 WHERE event_name = 'task_status_changed'
   AND (json_extract_string(properties, '$.from_status'), json_extract_string(properties, '$.to_status'))
       NOT IN (('todo', 'in_progress'), ('todo', 'cancelled'), ('in_progress', 'cancelled'));
 
 -- rule: work_goes_to_activated_colleagues | task_assigned and handoff_completed target an activated user of the same account, activated by then
+-- scope: account
 SELECT count(*) FROM qa.events e
 LEFT JOIN raw.users u ON u.user_id = TRY_CAST(json_extract(e.properties,
     CASE e.event_name WHEN 'task_assigned' THEN '$.assignee_user_id' ELSE '$.to_user_id' END) AS BIGINT)
@@ -95,6 +107,7 @@ WHERE e.event_name IN ('task_assigned', 'handoff_completed')
   AND (u.user_id IS NULL OR u.account_id <> e.account_id OR u.activated_at IS NULL OR u.activated_at > e.event_at_utc);
 
 -- rule: notes_by_current_holder | a work note is written by the task's holder at that moment (its assignee, or the hand-off's receiver after it)
+-- scope: account
 WITH holders AS (
     SELECT task_id, event_at_utc AS since,
            TRY_CAST(json_extract(properties, CASE event_name WHEN 'task_assigned' THEN '$.assignee_user_id'
@@ -107,6 +120,7 @@ ASOF LEFT JOIN holders h ON h.task_id = n.task_id AND n.event_at_utc >= h.since
 WHERE n.user_id IS DISTINCT FROM h.holder;
 
 -- rule: handoff_by_current_holder | each handoff_completed is made by the task's holder at that moment (the last one assigned or handed to before it)
+-- scope: account
 WITH holders AS (
     SELECT task_id, event_at_utc AS since,
            TRY_CAST(json_extract(properties, CASE event_name WHEN 'task_assigned' THEN '$.assignee_user_id'
@@ -119,6 +133,7 @@ ASOF LEFT JOIN holders p ON p.task_id = h.task_id AND h.event_at_utc > p.since
 WHERE h.user_id IS DISTINCT FROM p.holder;
 
 -- rule: steps_by_current_holder | the start of work, blockers, the completion and the cancelling of started work are made by the task's holder at that moment
+-- scope: account
 WITH holders AS (
     SELECT task_id, event_at_utc AS since,
            TRY_CAST(json_extract(properties, CASE event_name WHEN 'task_assigned' THEN '$.assignee_user_id'
@@ -135,10 +150,12 @@ ASOF LEFT JOIN holders h ON h.task_id = s.task_id AND s.event_at_utc >= h.since
 WHERE s.user_id IS DISTINCT FROM h.holder;
 
 -- rule: assignments_before_start | a task is assigned or reassigned only before work starts (no task_assigned at or after first_started_at)
+-- scope: account
 SELECT count(*) FROM qa.events e JOIN raw.tasks t USING (task_id)
 WHERE e.event_name = 'task_assigned' AND e.event_at_utc >= t.first_started_at;
 
 -- rule: handoffs_while_in_progress | a hand-off happens after the task's start and before it is completed or cancelled
+-- scope: account
 SELECT count(*) FROM qa.events h
 JOIN raw.tasks t USING (task_id)
 LEFT JOIN (
