@@ -12,6 +12,18 @@ CREATE OR REPLACE TEMP VIEW customer_local_events AS
 SELECT e.*, u.timezone, timezone(u.timezone, timezone('UTC', e.event_at_utc)) AS local_at
 FROM qa.events e JOIN raw.users u USING (user_id) WHERE NOT u.is_internal AND u.timezone IS NOT NULL;
 
+-- customer_local_hours: customers' events counted per local day and local hour (users with a time zone),
+-- split by whether the user is a US customer on an America/* clock and whether the event falls after the
+-- window's first 28 days. Each event's local time is a time-zone conversion, the costliest step of the
+-- measures: it is done once here, and every measure of local time sums these counts.
+CREATE OR REPLACE TEMP TABLE customer_local_hours AS
+SELECT e.local_at::DATE AS local_day, hour(e.local_at) AS local_hour,
+       coalesce(a.country_code = 'US' AND e.timezone LIKE 'America/%', false) AS us,
+       e.event_at_utc >= getvariable('window_start') + INTERVAL 28 DAY AS after_first_28_days,
+       count(*) AS n
+FROM customer_local_events e LEFT JOIN raw.accounts a USING (account_id)
+GROUP BY ALL;
+
 -- customer_user_days: each customer user's UTC days with an event
 CREATE OR REPLACE TEMP VIEW customer_user_days AS
 SELECT user_id, event_at_utc::DATE AS d FROM customer_events GROUP BY ALL;
@@ -35,12 +47,7 @@ CREATE OR REPLACE TEMP MACRO user_retention_at(week) AS (
 -- us_day_ratio(day): US customers' events on that local day / the mean of the same weekday one and two
 -- weeks either side
 CREATE OR REPLACE TEMP MACRO us_day_ratio(day) AS (
-    WITH d AS (
-        SELECT e.local_at::DATE AS local_day, count(*) AS n
-        FROM customer_local_events e JOIN raw.accounts a USING (account_id)
-        WHERE a.country_code = 'US' AND e.timezone LIKE 'America/%' GROUP BY ALL
-    )
     SELECT sum(n) FILTER (WHERE local_day = day)
            / nullif(sum(n) FILTER (WHERE local_day IN (day - 14, day - 7, day + 7, day + 14)) / 4.0, 0)
-    FROM d
+    FROM customer_local_hours WHERE us
 );

@@ -126,11 +126,11 @@ SELECT avg((n = 1)::INT) FROM (
 );
 
 -- metric: lunch_dip_ratio | events in local hour 12 / the mean of local hours 10, 11, 14 and 15 (users with a time zone)
-WITH h AS (SELECT hour(local_at) AS h, count(*) AS n FROM customer_local_events GROUP BY ALL)
-SELECT sum(n) FILTER (WHERE h = 12) / nullif(sum(n) FILTER (WHERE h IN (10, 11, 14, 15)) / 4.0, 0) FROM h;
+SELECT sum(n) FILTER (WHERE local_hour = 12) / nullif(sum(n) FILTER (WHERE local_hour IN (10, 11, 14, 15)) / 4.0, 0)
+FROM customer_local_hours;
 
 -- metric: evening_share | share of events between 18:00 and 24:00 local time
-SELECT avg((hour(local_at) >= 18)::INT) FROM customer_local_events;
+SELECT sum(n) FILTER (WHERE local_hour >= 18) / nullif(sum(n), 0)::DOUBLE FROM customer_local_hours;
 
 -- metric: us_july4_ratio | US users' events on 2025-07-04 (local day) / the mean of the same weekday one and two weeks either side
 SELECT us_day_ratio(DATE '2025-07-04');
@@ -157,10 +157,7 @@ WITH d AS (
 SELECT avg(n) FILTER (WHERE isodow(day) = 1) / nullif(avg(n) FILTER (WHERE isodow(day) BETWEEN 2 AND 4), 0) FROM d;
 
 -- metric: friday_ratio | events per Friday / per Tuesday-Wednesday (local days, customers, after the first 28 days)
-WITH d AS (
-    SELECT local_at::DATE AS day, count(*) AS n FROM customer_local_events
-    WHERE event_at_utc >= getvariable('window_start') + INTERVAL 28 DAY GROUP BY ALL
-)
+WITH d AS (SELECT local_day AS day, sum(n) AS n FROM customer_local_hours WHERE after_first_28_days GROUP BY ALL)
 SELECT avg(n) FILTER (WHERE isodow(day) = 5) / nullif(avg(n) FILTER (WHERE isodow(day) IN (2, 3)), 0) FROM d;
 
 -- metric: invites_in_working_hours | share of invitations (users other than an account's first) sent on a weekday between 08:00 and 19:00 of the invitee's local time
