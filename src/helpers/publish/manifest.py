@@ -8,6 +8,8 @@ import platform
 from importlib import metadata
 from pathlib import Path
 
+import duckdb
+
 from .. import duck, io, scenarios
 from ..params import SCHEMA_VERSION, Params, params_sha256, to_json_dict
 from ..quality import effects, rates
@@ -39,15 +41,22 @@ def package_versions() -> dict[str, str | None]:
     return versions
 
 
-def imperfection_rates(data_dir: Path, params: Params) -> list[dict]:
+def _connection(data_dir: Path, params: Params) -> duckdb.DuckDBPyConnection:
+    """The warehouse when 04 has built it (its qa.redelivered is stored: no pass over the events to find the
+    re-sent ones), else views over the Parquet parts: the same tables, the same numbers."""
+    if (data_dir / "warehouse.duckdb").is_file():
+        return duck.warehouse(data_dir, params)
+    return duck.dataset(data_dir, params)
+
+
+def imperfection_rates(con: duckdb.DuckDBPyConnection, params: Params) -> list[dict]:
     """Every imperfection's measured rate (helpers.quality.rates), floats rounded to 6 places."""
-    measured = rates.measure(duck.dataset(data_dir, params), params)
+    measured = rates.measure(con, params)
     return [{k: round(v, 6) if isinstance(v, float) else v for k, v in r.as_dict().items()} for r in measured]
 
 
-def late_arrivals_by(data_dir: Path, params: Params) -> dict[str, list[dict]]:
+def late_arrivals_by(con: duckdb.DuckDBPyConnection, params: Params) -> dict[str, list[dict]]:
     """Late share and delay by client and by event type (helpers.quality.rates.late_by), rounded."""
-    con = duck.dataset(data_dir, params)
     return {
         by: [
             {k: round(v, 6) if isinstance(v, float) else v for k, v in row.items()}
@@ -86,6 +95,11 @@ def build(
     """The manifest's content (see the README's output contract); `hashes`: the content hashes when the
     caller computed them already (helpers.blocks.content_hashes, part by part on the workers)."""
     table = scenarios.scenarios_table(params).to_pandas()
+    con = _connection(data_dir, params)
+    try:
+        measured, late_by = imperfection_rates(con, params), late_arrivals_by(con, params)
+    finally:
+        con.close()
     return {
         "schema_version": SCHEMA_VERSION,
         "generator": "saas-synth",
@@ -98,9 +112,9 @@ def build(
         "row_counts": {t: io.row_count(io.table_dir(data_dir, t)) for t in TABLES},
         "parts": {t: len(io.parts(io.table_dir(data_dir, t))) for t in TABLES},
         "content_hashes": hashes if hashes is not None else io.content_hashes(data_dir),
-        "imperfections": imperfection_rates(data_dir, params),
+        "imperfections": measured,
         "imperfection_effects": [e.as_dict() for e in effects.from_profile(data_dir)],
-        "late_arrivals_by": late_arrivals_by(data_dir, params),
+        "late_arrivals_by": late_by,
         "grain": {t: table_.grain for t, table_ in TABLES.items()},
         "notes": notes(params),
         "scenarios": table.assign(starts_at=table.starts_at.astype(str), ends_at=table.ends_at.astype(str)).to_dict(
