@@ -58,3 +58,30 @@ def test_one_changed_value_in_one_part_changes_that_table_only(tiny_data, tmp_pa
     assert after["tasks"] != before["tasks"]
     assert {k: v for k, v in after.items() if k != "tasks"} == {k: v for k, v in before.items() if k != "tasks"}
     assert after == io.content_hashes(copy)
+
+
+def test_03_records_what_it_published_and_the_manifest_uses_it(tiny_data):
+    """03 hashes every part it publishes while the rows are in memory: the recorded sums are those of the
+    files, for every part of the tables it writes, and blocks.content_hashes then reads none of them."""
+    for name in ("accounts", "users", "tasks", "events"):
+        recorded = io.recorded_part_hashes(tiny_data, name)
+        files = io.parts(io.table_dir(tiny_data, name))
+        assert sorted(recorded) == [f.name for f in files]
+        assert all(recorded[f.name] == io.part_hash_sums(f, TABLES[name]) for f in files)
+    assert blocks.content_hashes(tiny_data, progress=False, workers=1) == io.content_hashes(tiny_data)
+
+
+def test_a_part_rewritten_after_it_was_recorded_is_hashed_again(tiny_data, tmp_path):
+    """A recorded sum stands only for the file version it was taken from: once the part is rewritten, the
+    manifest hashes the file (a deliberately wrong record, kept while the file is unchanged, shows that the
+    record is what is used)."""
+    copy = tmp_path / "data"
+    shutil.copytree(tiny_data, copy)  # new files: nothing recorded for tiny_data applies to them
+    part = io.parts(io.table_dir(copy, "events"))[0]
+    wrong = io.HashSums(1, 2, 3)
+    io.record_part_hashes(copy, [("events", io.part_number(part), wrong)])
+    assert io.recorded_part_hashes(copy, "events") == {part.name: wrong}
+    assert blocks.content_hashes(copy, progress=False, workers=1)["events"] != io.content_hashes(copy)["events"]
+    io.write_table(io.read_parts_file(part), part)  # the same rows, a new file
+    assert io.recorded_part_hashes(copy, "events") == {}
+    assert blocks.content_hashes(copy, progress=False, workers=1) == io.content_hashes(copy)

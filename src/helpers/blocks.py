@@ -148,7 +148,7 @@ def events_block(data_dir: str, k: int, write=io.write_part) -> int:
     return table.num_rows
 
 
-def imperfections_block(data_dir: str, name: str, part: int, plan: inject.Plan, write=io.write_part) -> int:
+def imperfections_block(data_dir: str, name: str, part: int, plan: inject.Plan, write=io.write_part) -> inject.PartDone:
     """One part of one table through 03_imperfections (see imperfections.inject.apply_part)."""
     return inject.apply_part(saved_params(Path(data_dir)), Path(data_dir), name, part, plan, write)
 
@@ -196,14 +196,20 @@ def hash_part_block(data_dir: str, name: str, part: str, write=None) -> io.HashS
 def content_hashes(
     data_dir: str | os.PathLike, progress: bool | None = None, workers: int | None = None, scheduler: str | None = None
 ) -> dict[str, str]:
-    """io.content_hashes, with every part hashed as a block where blocks run (the largest parts first) and
-    the sums combined per table: the same values, whatever the workers."""
+    """io.content_hashes from every part's HashSums combined per table: those recorded as the part was
+    written (io.recorded_part_hashes: 03 hashes what it publishes while it is in memory), the rest hashed
+    from the files as blocks where blocks run (the largest parts first). The same values, whatever the
+    workers and whatever was recorded."""
     data_dir = Path(data_dir)
-    files = [(name, f) for name in TABLES for f in io.parts(io.table_dir(data_dir, name))]
+    by_table: dict[str, list[io.HashSums]] = {name: [] for name in TABLES}
+    files = []
+    for name in TABLES:
+        recorded = io.recorded_part_hashes(data_dir, name)
+        by_table[name] += recorded.values()
+        files += [(name, f) for f in io.parts(io.table_dir(data_dir, name)) if f.name not in recorded]
     files.sort(key=lambda nf: -nf[1].stat().st_size)
     tasks = [(name, f.name) for name, f in files]
     sums = run_blocks(hash_part_block, data_dir, tasks, "content hashes (parts)", progress, workers, scheduler)
-    by_table: dict[str, list[io.HashSums]] = {name: [] for name in TABLES}
     for (name, _), part_sums in zip(tasks, sums, strict=True):
         by_table[name].append(part_sums)
     return {name: io.hash_digest(TABLES[name], by_table[name]) for name in TABLES}

@@ -377,16 +377,54 @@ def hash_digest(table: Table, sums) -> str:
     return digest.hexdigest()
 
 
-def content_hash_arrow(data: pa.Table, table: Table) -> str:
-    """content_hash of rows already in memory (e.g. a CSV copy read back): the same value as content_hash
-    gives for Parquet parts holding the same rows. Columns are taken by name and cast to the schema's
-    Arrow types first (so string_view or large_string compare equal to string)."""
+def arrow_hash_sums(data: pa.Table, table: Table) -> HashSums:
+    """The HashSums of rows in memory, as part_hash_sums gives for a Parquet part holding them (columns by
+    name, cast to the schema's Arrow types first: string_view or large_string compare equal to string)."""
     columns = []
     for c in table.columns:
         col = data.column(c.name)
         columns.append(col if col.type == c.type else pc.cast(col, c.type))
     canonical = pa.Table.from_arrays(columns, names=table.column_names)
-    return hash_digest(table, [_hash_sums(canonical.to_batches(max_chunksize=1_000_000), table)])
+    return _hash_sums(canonical.to_batches(max_chunksize=1_000_000), table)
+
+
+PART_HASHES = "part_hashes.json"  # under the scratch state: the HashSums of parts, taken as they were written
+
+
+def file_stamp(path: Path) -> list[int]:
+    """What identifies one version of a file: a rewrite (always a new file, renamed into place) changes it."""
+    st = Path(path).stat()
+    return [st.st_mtime_ns, st.st_size, st.st_ino]
+
+
+def record_part_hashes(data_dir: Path, written: list[tuple[str, int, HashSums]]) -> None:
+    """Remember the HashSums of published parts (table, part number, sums) just written, each with its
+    file's stamp, so that the manifest need not read them again (recorded_part_hashes)."""
+    path = state_root(data_dir) / PART_HASHES
+    known = json.loads(path.read_text()) if path.exists() else {}
+    for name, part, sums in written:
+        f = part_path(table_dir(data_dir, name), part)
+        known.setdefault(name, {})[f.name] = [*file_stamp(f), sums.rows, sums.a, sums.b]
+    write_json(known, path)
+
+
+def recorded_part_hashes(data_dir: Path, name: str) -> dict[str, HashSums]:
+    """The recorded HashSums of table `name`'s parts whose file is still the one that was hashed (same
+    stamp); a part rewritten since, or never recorded, is absent (hash it from the file)."""
+    path = state_root(data_dir) / PART_HASHES
+    known = json.loads(path.read_text()).get(name, {}) if path.exists() else {}
+    out = {}
+    for f in parts(table_dir(data_dir, name)):
+        entry = known.get(f.name)
+        if entry and entry[:3] == file_stamp(f):
+            out[f.name] = HashSums(*entry[3:])
+    return out
+
+
+def content_hash_arrow(data: pa.Table, table: Table) -> str:
+    """content_hash of rows already in memory (e.g. a CSV copy read back): the same value as content_hash
+    gives for Parquet parts holding the same rows (arrow_hash_sums)."""
+    return hash_digest(table, [arrow_hash_sums(data, table)])
 
 
 def _hash_sums(batches, table: Table) -> HashSums:

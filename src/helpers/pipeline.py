@@ -279,9 +279,11 @@ def apply_imperfections(
     params = load_saved_params(data_dir)
     plan = inject.plan(params, data_dir)
     tasks = [(name, part, plan) for name, part in plan.work]
-    blocks.run_blocks(
+    done = blocks.run_blocks(
         blocks.imperfections_block, data_dir, tasks, "imperfections (parts)", progress, workers, scheduler
     )
+    written = [(name, part, d.hash_sums) for (name, part), d in zip(plan.work, done, strict=True)]
+    io.record_part_hashes(data_dir, written)  # the manifest's content hashes, taken as the parts were written
     rows = ledger.finish(data_dir)
     snapshot.finish_not_yet_arrived(data_dir)
     if params.snapshot.increments:

@@ -476,10 +476,18 @@ def imperfect(
     return edit
 
 
-def apply_part(params: Params, data_dir: Path, name: str, part: int, plan: Plan, write=io.write_part) -> int:
+@dataclass(frozen=True)
+class PartDone:
+    """What apply_part did to one part: its ledger rows, and the HashSums of the rows it published (taken
+    while they are in memory, so the manifest's content hashes need not read the part again)."""
+
+    ledger_rows: int
+    hash_sums: io.HashSums
+
+
+def apply_part(params: Params, data_dir: Path, name: str, part: int, plan: Plan, write=io.write_part) -> PartDone:
     """One part of one table, from its clean copy, written to raw/ (events: only what the as_of cut
-    publishes; the rest to the not-yet-arrived parts); its ledger rows to the ledger parts. Returns the
-    ledger rows."""
+    publishes; the rest to the not-yet-arrived parts); its ledger rows to the ledger parts."""
     data_dir = Path(data_dir)
     schema = TABLES[name].arrow_schema
     clean = io.read_parts_file(io.part_path(io.clean_dir(data_dir, name), part))
@@ -492,8 +500,9 @@ def apply_part(params: Params, data_dir: Path, name: str, part: int, plan: Plan,
         out, later = snapshot.cut_at_as_of(params, out)
         if later.num_rows:
             write(later.cast(schema), snapshot.not_yet_arrived_parts_dir(data_dir), part)
-    write(out.cast(schema), io.table_dir(data_dir, name), part)
+    published = out.cast(schema)
+    write(published, io.table_dir(data_dir, name), part)
     rows = pa.concat_tables(edit.ledgers) if edit.ledgers else ledger.LEDGER_SCHEMA.empty_table()
     if rows.num_rows:
         write(rows.cast(ledger.LEDGER_SCHEMA), ledger.parts_dir(data_dir) / name, part)
-    return rows.num_rows
+    return PartDone(rows.num_rows, io.arrow_hash_sums(published, TABLES[name]))
