@@ -104,11 +104,18 @@ def _local_daily_by_country(con, params) -> pd.DataFrame:
     return _df(
         con,
         f"""
-        WITH zones(tz, country) AS (VALUES {zones})
-        SELECT z.country, timezone(u.timezone, timezone('UTC', e.event_at_utc))::DATE AS day,
-               count(*) AS events, count(DISTINCT e.user_id) AS users
-        FROM qa.events e JOIN raw.users u USING (user_id) JOIN zones z ON z.tz = u.timezone
-        WHERE NOT u.is_internal GROUP BY ALL
+        WITH zones(tz, country) AS (VALUES {zones}),
+        -- a user's events per UTC quarter hour, each converted to local time once: every UTC offset is a
+        -- whole number of quarter hours and changes on a quarter hour, so a quarter hour has one local day
+        quarters AS (
+            SELECT user_id, time_bucket(INTERVAL 15 MINUTE, event_at_utc) AS q, count(*) AS n
+            FROM qa.events GROUP BY ALL
+        ), user_days AS (
+            SELECT z.country, q.user_id, timezone(u.timezone, timezone('UTC', q.q))::DATE AS day, sum(q.n) AS n
+            FROM quarters q JOIN raw.users u USING (user_id) JOIN zones z ON z.tz = u.timezone
+            WHERE NOT u.is_internal GROUP BY ALL
+        )
+        SELECT country, day, sum(n)::BIGINT AS events, count(*) AS users FROM user_days GROUP BY ALL
         HAVING day BETWEEN DATE '{params.window.start}' AND DATE '{params.window.end}'""",
     )
 

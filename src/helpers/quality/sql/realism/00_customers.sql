@@ -7,21 +7,25 @@
 CREATE OR REPLACE TEMP VIEW customer_events AS
 SELECT e.* FROM qa.events e JOIN raw.users u USING (user_id) WHERE NOT u.is_internal;
 
--- customer_local_events: the same with the local time in the user's time zone (users with a time zone)
-CREATE OR REPLACE TEMP VIEW customer_local_events AS
-SELECT e.*, u.timezone, timezone(u.timezone, timezone('UTC', e.event_at_utc)) AS local_at
-FROM qa.events e JOIN raw.users u USING (user_id) WHERE NOT u.is_internal AND u.timezone IS NOT NULL;
-
 -- customer_local_hours: customers' events counted per local day and local hour (users with a time zone),
 -- split by whether the user is a US customer on an America/* clock and whether the event falls after the
--- window's first 28 days. Each event's local time is a time-zone conversion, the costliest step of the
--- measures: it is done once here, and every measure of local time sums these counts.
+-- window's first 28 days. A local time is a time-zone conversion, the costliest step of the measures: it
+-- is done once per time zone and UTC quarter hour (every UTC offset is a whole number of quarter hours and
+-- changes on a quarter hour, so all events of a quarter hour share their local day and hour), and every
+-- measure of local time sums these counts.
 CREATE OR REPLACE TEMP TABLE customer_local_hours AS
-SELECT e.local_at::DATE AS local_day, hour(e.local_at) AS local_hour,
-       coalesce(a.country_code = 'US' AND e.timezone LIKE 'America/%', false) AS us,
-       e.event_at_utc >= getvariable('window_start') + INTERVAL 28 DAY AS after_first_28_days,
-       count(*) AS n
-FROM customer_local_events e LEFT JOIN raw.accounts a USING (account_id)
+WITH quarters AS (
+    SELECT u.timezone, coalesce(a.country_code = 'US' AND u.timezone LIKE 'America/%', false) AS us,
+           time_bucket(INTERVAL 15 MINUTE, e.event_at_utc) AS q, count(*) AS n
+    FROM qa.events e JOIN raw.users u USING (user_id) LEFT JOIN raw.accounts a ON a.account_id = e.account_id
+    WHERE NOT u.is_internal AND u.timezone IS NOT NULL
+    GROUP BY ALL
+), local AS (
+    SELECT timezone(timezone, timezone('UTC', q)) AS local_at, us, q, n FROM quarters
+)
+SELECT local_at::DATE AS local_day, hour(local_at) AS local_hour, us,
+       q >= getvariable('window_start') + INTERVAL 28 DAY AS after_first_28_days, sum(n)::BIGINT AS n
+FROM local
 GROUP BY ALL;
 
 -- customer_user_days: each customer user's UTC days with an event
