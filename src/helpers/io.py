@@ -315,20 +315,32 @@ def from_numpy_state(cols: dict) -> pa.Table:
 
 # --------------------------------------------------------------------------- content hashes
 def _column_hash(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    if pa.types.is_dictionary(col.type):
-        col = pc.cast(col, pa.string())
+    """pandas' hash_array of every value (NULL: a constant); text is hashed one distinct value at a time."""
+    if isinstance(col, pa.ChunkedArray):
+        if col.num_chunks != 1:
+            return np.concatenate([_column_hash(c) for c in col.chunks] or [np.empty(0, np.uint64)])
+        col = col.chunk(0)
     if pa.types.is_timestamp(col.type):
         col = pc.cast(col, pa.int64())
     if pa.types.is_boolean(col.type):
         col = pc.cast(col, pa.int8())
     valid = pc.is_valid(col).to_numpy(zero_copy_only=False)
     if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
-        values = pc.fill_null(col, 0).to_numpy(zero_copy_only=False)
-        h = pd.util.hash_array(np.asarray(values))
+        h = pd.util.hash_array(np.asarray(pc.fill_null(col, 0).to_numpy(zero_copy_only=False)))
     else:
-        values = np.asarray(col.to_numpy(zero_copy_only=False), dtype=object)
-        h = pd.util.hash_array(values)
+        h = _text_hash(col)
     return np.where(valid, h, np.uint64(0x9E3779B97F4A7C15))
+
+
+def _text_hash(col: pa.Array) -> np.ndarray:
+    """hash_array of each text value, computed once per distinct value (the values dictionary-encoded by
+    pyarrow, as hash_array itself factorizes them): the same numbers, without a Python string per row."""
+    if not pa.types.is_dictionary(col.type):
+        col = pc.dictionary_encode(col)
+    distinct = pd.util.hash_array(np.asarray(col.dictionary.to_numpy(zero_copy_only=False), dtype=object))
+    if not len(distinct):  # no value at all (every row NULL, or no rows)
+        return np.zeros(len(col), np.uint64)
+    return distinct[pc.fill_null(col.indices, 0).to_numpy(zero_copy_only=False)]
 
 
 def row_hashes(table: pa.Table, columns: list[str]) -> np.ndarray:
