@@ -111,14 +111,15 @@ SELECT user_retention_at(8);
 -- metric: user_week12_retention | the same for week 12
 SELECT user_retention_at(12);
 
--- metric: login_to_next_event_minutes | median minutes from a login to the same user's next event
-WITH e AS (
-    SELECT e.user_id, e.event_name, e.event_at_utc,
-           lead(e.event_at_utc) OVER (PARTITION BY e.user_id ORDER BY e.event_at_utc, e.event_id) AS next_at
-    FROM customer_events e
+-- metric: login_to_next_event_minutes | median minutes from a login to the same user's next event (the first one later than it)
+-- (an ASOF join finds, for each login, the user's first event after it: no window over every event)
+WITH logins AS (
+    SELECT user_id, event_at_utc FROM customer_events WHERE event_name = 'login_succeeded'
+), later AS (
+    SELECT user_id, event_at_utc AS at FROM customer_events
 )
-SELECT median(date_diff('second', event_at_utc, next_at)) / 60.0
-FROM e WHERE event_name = 'login_succeeded' AND next_at IS NOT NULL;
+SELECT median(date_diff('second', l.event_at_utc, n.at)) / 60.0
+FROM logins l ASOF JOIN later n ON n.user_id = l.user_id AND n.at > l.event_at_utc;
 
 -- metric: lone_event_half_hour_share | share of a user's active 30-minute windows holding a single event
 SELECT avg((n = 1)::INT) FROM (
