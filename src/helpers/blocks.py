@@ -234,11 +234,7 @@ def account_rule_violations(
     """Every account rule's violations (helpers.quality.checks, scope account), counted block by block
     where blocks run and summed: what the same SQL counts over the whole dataset."""
     data_dir = Path(data_dir)
-    con = duck.dataset(data_dir, saved_params(data_dir))
-    try:
-        resent = duck.resent_in_ledger(con)
-    finally:
-        con.close()
+    resent = duck.ledger_lists_resent(data_dir)
     tasks = [(k, resent) for k in range(len(part_ranges(saved_params(data_dir))))]
     counts = run_blocks(rules_block, data_dir, tasks, "account rules (account blocks)", progress, workers, scheduler)
     return {q.name: sum(c[q.name] for c in counts) for q in checks.account_rules()}

@@ -143,8 +143,8 @@ def block(data_dir: str | Path, params: Params, part: int, accounts: range, rese
     account rules (helpers.quality.checks) read: raw.users, raw.projects, raw.tasks and raw.events as
     tables of the block's part (no rows where it has none), raw.accounts and raw.account_plans whole,
     truth.not_yet_arrived of the block's accounts and the qa views (`resent`: whether the whole
-    dataset's ledger lists re-sent deliveries, resent_in_ledger); qa.events is kept as a table (a block
-    is small, and every rule reads it)."""
+    dataset's ledger lists re-sent deliveries, ledger_lists_resent); qa.events is kept as a table (a
+    block is small, and every rule reads it)."""
     con = connect(params=params)
     con.execute("CREATE SCHEMA raw")
     for name in TABLES:
@@ -197,6 +197,19 @@ REDELIVERED_SLICE_ROWS = 8_000_000
 def resent_in_ledger(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether the ledger lists re-sent deliveries (then qa.events keeps each event's first delivery)."""
     return con.execute("SELECT count(*) FROM imperfections.ledger WHERE kind = 'duplicate'").fetchall()[0][0] > 0
+
+
+def ledger_lists_resent(data_dir: str | Path) -> bool:
+    """resent_in_ledger for a dataset folder, reading the ledger file alone (no view over the events)."""
+    path = io.ledger_path(data_dir)
+    if not path.exists():
+        return False
+    con = connect()
+    try:
+        con.execute(f"CREATE SCHEMA imperfections; CREATE VIEW imperfections.ledger AS FROM {parquet(con, [path])}")
+        return resent_in_ledger(con)
+    finally:
+        con.close()
 
 
 def define_qa_views(con: duckdb.DuckDBPyConnection, resent: bool | None = None) -> None:

@@ -134,7 +134,31 @@ def speed(bench: dict, params_dir: Path = PROJECT_ROOT / "params") -> str:
             f"{_m(p['generate_write_2']['events_per_second'])} | {_m(p['ceiling']['events_per_second'])} | "
             f"{p['ratio_to_ceiling']:.2f} | {p['generate_write_1']['peak_rss_mb']:,} MB | {whole} |"
         )
-    return "\n".join(lines)
+    return "\n".join(lines + _phases(bench))
+
+
+def _phases(bench: dict) -> list[str]:
+    """The whole runs phase by phase (seconds): each notebook, the HTML, the manifest and publishing, and
+    generation (01 + 02) against everything after it."""
+    runs = {name: p["whole_run"] for name, p in bench["presets"].items() if p.get("whole_run", {}).get("phases")}
+    if not runs:
+        return []
+    names = list(next(iter(runs.values()))["phases"])
+    lines = [
+        "",
+        "Whole runs, phase by phase (seconds of wall time; generation = 01 + 02):",
+        "",
+        "| preset | whole | " + " | ".join(n.replace("_", " ") for n in names) + " | generation | after it |",
+        "|---|" + "---:|" * (len(names) + 3),
+    ]
+    for name, run in runs.items():
+        ph = run["phases"]
+        generation = ph.get("01_entities", 0) + ph.get("02_events", 0)
+        cells = " | ".join(f"{ph.get(n, 0):.0f}" for n in names)
+        lines.append(
+            f"| {name} | {run['seconds']:.0f} | {cells} | {generation:.0f} | {run['seconds'] - generation:.0f} |"
+        )
+    return lines
 
 
 def blocks(data_dir: Path, bench_path: Path = BENCH) -> dict[Path, dict[str, str]]:
