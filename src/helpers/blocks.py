@@ -209,7 +209,9 @@ def content_hashes(
         files += [(name, f) for f in io.parts(io.table_dir(data_dir, name)) if f.name not in recorded]
     files.sort(key=lambda nf: -nf[1].stat().st_size)
     tasks = [(name, f.name) for name, f in files]
-    sums = run_blocks(hash_part_block, data_dir, tasks, "content hashes (parts)", progress, workers, scheduler)
+    sums = run_blocks(
+        hash_part_block, data_dir, tasks, "content hashes (parts)", progress, workers, scheduler, writes=False
+    )
     for (name, _), part_sums in zip(tasks, sums, strict=True):
         by_table[name].append(part_sums)
     return {name: io.hash_digest(TABLES[name], by_table[name]) for name in TABLES}
@@ -236,7 +238,9 @@ def account_rule_violations(
     data_dir = Path(data_dir)
     resent = duck.ledger_lists_resent(data_dir)
     tasks = [(k, resent) for k in range(len(part_ranges(saved_params(data_dir))))]
-    counts = run_blocks(rules_block, data_dir, tasks, "account rules (account blocks)", progress, workers, scheduler)
+    counts = run_blocks(
+        rules_block, data_dir, tasks, "account rules (account blocks)", progress, workers, scheduler, writes=False
+    )
     return {q.name: sum(c[q.name] for c in counts) for q in checks.account_rules()}
 
 
@@ -248,9 +252,11 @@ def run_blocks(
     progress: bool | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
+    writes: bool = True,
 ) -> list:
     """fn(data_dir, *task) for every task (a block), results in task order: here (parts written on a
-    background thread), on `workers` local processes, or on a Dask cluster (`scheduler`). Defaults: env
+    background thread; `writes` False: blocks that only read, said so in the summary), on `workers` local
+    processes, or on a Dask cluster (`scheduler`). Defaults: env
     SAAS_SYNTH_SCHEDULER, env SAAS_SYNTH_WORKERS, else the cores this process may use (one, under
     POOL_MIN_ACCOUNTS accounts: starting workers would cost more than it saves)."""
     progress = show_progress() if progress is None else progress
@@ -266,7 +272,7 @@ def run_blocks(
             fn, [(folder, *task) for task in tasks], workers=workers, scheduler=scheduler, desc=desc, progress=progress
         )
     else:
-        where = "this process (Parquet written on a background thread)"
+        where = "this process" + (" (Parquet written on a background thread)" if writes else "")
         with io.BackgroundWriter() as writer:
             results = [fn(str(data_dir), *t, write=writer.write) for t in tqdm(tasks, desc=desc, disable=not progress)]
     LAST_RUN[:] = [RunSummary(desc, len(tasks), where, time.perf_counter() - started)]
