@@ -241,3 +241,26 @@ def test_list_into_a_reader_that_left_says_nothing(tiny_run):
     )
     os.close(write)
     assert proc.returncode == 0 and proc.stderr == ""
+
+
+def test_after_ctrl_c_papermill_logs_to_the_run_log_only(tmp_path, capfd):
+    """An interrupted notebook client may log its kernel's death after Ctrl-C; papermill's logger has no
+    handler, so Python would print it on the terminal beside the one line: it goes to run.log instead."""
+    import logging
+
+    from helpers import run as run_module
+
+    papermill_log = logging.getLogger("papermill")
+    saved = (list(papermill_log.handlers), papermill_log.propagate, list(run_module.log.handlers))
+    try:
+        run_module._setup_logging(tmp_path / "run.log")
+        run_module.papermill_to_run_log()
+        papermill_log.error("Kernel died while waiting for execute reply.")
+        for h in run_module.log.handlers:
+            h.flush()
+        assert capfd.readouterr().err == ""
+        assert "Kernel died while waiting for execute reply." in (tmp_path / "run.log").read_text()
+    finally:
+        for h in run_module.log.handlers:
+            h.close()
+        papermill_log.handlers[:], papermill_log.propagate, run_module.log.handlers[:] = saved

@@ -441,11 +441,21 @@ def _main(args: argparse.Namespace, workers: int) -> int:
         lock.close()  # releases the lock (so does the end of the process, whatever ends it)
 
 
+def papermill_to_run_log() -> None:
+    """What papermill's logger says from now on goes to the run's log only. An interrupted notebook
+    client may yet see its kernel die ("Kernel died while waiting for execute reply."); that logger has
+    no handler of its own, so Python's last resort would print it on the terminal."""
+    papermill_log = logging.getLogger("papermill")
+    papermill_log.handlers[:] = [h for h in log.handlers if isinstance(h, logging.FileHandler)]
+    papermill_log.propagate = False
+
+
 def _interrupted(run: Run) -> int:
     """Ctrl-C: stop the kernels, remove the staged run (unless it was published), say in one line what
     happened, exit 130. A second Ctrl-C during this is ignored, so the clean-up finishes."""
     with contextlib.suppress(ValueError):  # not the main thread: nothing to ignore
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+    papermill_to_run_log()
     _stop_kernels()
     published = _target(run.data_dir) == run.stage.resolve()
     for handler in list(log.handlers):  # the run's log keeps the line; the terminal gets it once, below
