@@ -87,9 +87,8 @@ def save_plan(plan: AccountPlan, data_dir: Path) -> None:
 
 
 def _stamp(path: Path) -> tuple:
-    """What identifies a version of a file for the caches below (a rewrite changes one of them)."""
-    st = path.stat()
-    return st.st_mtime_ns, st.st_size, st.st_ino
+    """io.file_stamp, hashable: the key of the caches below (a rewrite changes it)."""
+    return tuple(io.file_stamp(path))
 
 
 @lru_cache(maxsize=2)
@@ -222,8 +221,8 @@ def rules_block(data_dir: str, k: int, resent: bool, write=None) -> dict[str, in
     block's part files: helpers.duck.block)."""
     data_dir = Path(data_dir)
     params = saved_params(data_dir)
-    first = part_ranges(params)[k]
-    con = duck.block(data_dir, params, k, range(first.start + 1, first.stop + 1), resent)
+    indices = part_ranges(params)[k]  # account_id - 1
+    con = duck.block(data_dir, params, k, range(indices.start + 1, indices.stop + 1), resent)
     try:
         return checks.violations(con, checks.account_rules())
     finally:

@@ -140,8 +140,9 @@ BLOCK_TABLES = ("users", "projects", "tasks", "events")  # a block's own rows (a
 
 def block(data_dir: str | Path, params: Params, part: int, accounts: range, resent: bool) -> duckdb.DuckDBPyConnection:
     """In-memory DuckDB over one block of accounts (part `part`, account_ids `accounts`), with what the
-    account rules (helpers.quality.checks) read: raw.users, raw.projects, raw.tasks and raw.events as
-    tables of the block's part (no rows where it has none), raw.accounts and raw.account_plans whole,
+    account rules (helpers.quality.checks) read: raw.users, raw.projects, raw.tasks and raw.events over
+    the block's part, held in memory as Arrow (no rows where it has none), raw.accounts and
+    raw.account_plans whole,
     truth.not_yet_arrived of the block's accounts and the qa views (`resent`: whether the whole
     dataset's ledger lists re-sent deliveries, ledger_lists_resent); qa.events is kept as a table (a
     block is small, and every rule reads it)."""
