@@ -91,6 +91,10 @@ class DrawColumns:
     def __getitem__(self, name: str) -> np.ndarray:
         return self._matrix[:, self._index[name]]
 
+    def rows(self, index: np.ndarray) -> DrawColumns:
+        """The draws of the rows at `index`, the same names."""
+        return DrawColumns(self._matrix[index], tuple(self._index))
+
     def __getattr__(self, name: str) -> np.ndarray:
         if name.startswith("_"):
             raise AttributeError(name)

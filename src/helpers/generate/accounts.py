@@ -142,7 +142,7 @@ def plan_accounts(params: Params) -> AccountPlan:
     internal workspaces from a stream of their own, and test workspaces (generate.sandboxes) from theirs."""
     rng = stream(params.seed, "accounts", 0)
     n = params.accounts.count
-    _, w1 = window_us(params.window)
+    _, w1 = window_us(params.span)
     u = rng.random((n, len(ACCOUNT_UNIFORMS)))
     z = rng.normal(0.0, 1.0, (n, len(ACCOUNT_NORMALS)))
     country = choice_from_u(u[:, ACCOUNT_UNIFORMS.index("country")], [c[1] for c in vocab.COUNTRIES])
@@ -150,6 +150,10 @@ def plan_accounts(params: Params) -> AccountPlan:
     order = np.argsort(signup, kind="stable")
     created, country = signup[order], country[order]
     u, z = DrawColumns(u[order], ACCOUNT_UNIFORMS), DrawColumns(z[order], ACCOUNT_NORMALS)
+    keep = np.nonzero(_in_window(params, u, z, created))[0]  # the installed base and the window's signups
+    if len(keep) < n:
+        n, created, country = len(keep), created[keep], country[keep]
+        u, z = u.rows(keep), z.rows(keep)
     size_band, employees = _company_sizes(params, u)
     settles_on = _settles_on(params, u, size_band)
     industry = choice_from_u(u.industry, [w for _, w in vocab.INDUSTRIES])
@@ -159,7 +163,7 @@ def plan_accounts(params: Params) -> AccountPlan:
     country = np.where(internal, 0, country)
     industry = np.where(internal, [i for i, _ in vocab.INDUSTRIES].index("Software"), industry)
     n_users = _team_sizes(params, z, settles_on, employees, internal)
-    chosen = sandboxes.choose(params, internal, n_users, size_band)
+    chosen = sandboxes.choose(params, internal, n_users, size_band, created >= window_us(params.window)[0])
     settles_on = np.where(chosen.sandbox, FREE, settles_on)  # a sandbox stays free (or its trial lapses)
     periods = _plan_periods(params, u, z, settles_on, n_users, created, w1, internal)
     churn_at = np.where(internal, NEVER, _churn_times(params, u, created, periods, w1))
@@ -206,6 +210,22 @@ def plan_accounts(params: Params) -> AccountPlan:
     )
 
 
+def _in_window(params: Params, u: DrawColumns, z: DrawColumns, created: np.ndarray) -> np.ndarray:
+    """Per signup since the launch: whether the account is still a customer at the window's start (it
+    signed up inside the window, or its churn, drawn as for any customer account, comes later). The
+    accounts that left before are not in the extract."""
+    w0, w1 = window_us(params.window)
+    before = created < w0
+    if not before.any():
+        return np.ones(len(created), dtype=bool)
+    size_band, employees = _company_sizes(params, u)
+    settles_on = _settles_on(params, u, size_band)
+    ordinary = np.zeros(len(created), dtype=bool)
+    n_users = _team_sizes(params, z, settles_on, employees, ordinary)
+    periods = _plan_periods(params, u, z, settles_on, n_users, created, w1, ordinary)
+    return ~before | (_churn_times(params, u, created, periods, w1) >= w0)
+
+
 def _accounts_table(account_name, industry_names, country, tier, size_band, created, internal) -> pa.Table:
     """The accounts table (ids 1..n in signup order) from the plan's per-account columns."""
     return pa.table(
@@ -233,17 +253,17 @@ def _signup_times(params: Params, u: DrawColumns, z: DrawColumns, country: np.nd
     (Saturdays and Sundays lighter) at a local working hour of the country's main time zone, a few in
     the evening. A local moment that falls outside the window in UTC (the first or last hours) is moved
     by whole days into it, keeping its local hour."""
-    w0, w1 = window_us(params.window)
+    w0, w1 = window_us(params.span)
     s = params.accounts.signup
-    days = params.window.days
+    days = params.span.days
     day_idx = np.arange(days)
-    day_weight = np.where(weekend_mask(params.window.start, days)[1:-1], s.weekend_factor, 1.0)
+    day_weight = np.where(weekend_mask(params.span.start, days)[1:-1], s.weekend_factor, 1.0)
     growth = _or_flat(np.exp(s.growth_per_year * day_idx / 365.0) * day_weight)
     launch = _or_flat(np.where(day_idx < min(s.launch_days, days), day_weight, 0.0))
     day = np.where(u.launch < s.launch_share, choice_from_u(u.signup_day, launch), choice_from_u(u.signup_day, growth))
     working = np.mod(s.local_hour.mean + s.local_hour.sd * z.signup_hour, 24.0)  # wraps (no pile-up at a clip)
     hour = np.where(u.evening < s.evening_share, 18.0 + 5.0 * u.evening_hour, working)
-    offset = utc_offsets(params.window.start, days)[MAIN_ZONE[country], day + 1]
+    offset = utc_offsets(params.span.start, days)[MAIN_ZONE[country], day + 1]
     utc = w0 + day * DAY + np.floor(hour * HOUR).astype(np.int64) - offset
     return w0 + np.mod(utc - w0, w1 - w0)
 

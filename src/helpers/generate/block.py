@@ -85,7 +85,7 @@ def creation_rate(params: Params, users: Users) -> np.ndarray:
 
 
 def _simulate_chunk(params: Params, plan: AccountPlan, accounts: range) -> AccountSim:
-    w0, w1 = window_us(params.window)
+    w0, w1 = window_us(params.span)
     block = Block.of(plan, accounts)
     users = simulate_users(params, plan, block, w1)
     ses = user_sessions(params, block, users, w0, w1)

@@ -111,7 +111,7 @@ def block_events(params: Params, accounts: range, users: dict, sessions: dict, p
         pieces.append(_chunk_events(params, range(a0 + lo, a0 + hi), first_user_id, *part[1:]))
     if len(pieces) == 1:
         return pieces[0]
-    w0, _ = window_us(params.window)
+    w0, _ = window_us(params.span)
     cols = {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
     order = stable_order(cols["event_at_utc"], cols["account_id"] - a0 - 1, len(accounts), w0)
     return {k: v[order] for k, v in cols.items()}
@@ -130,7 +130,7 @@ def _chunk_events(
     Each account draws from its own stream, in this order: sessions, views, notes, latencies."""
     a0, n_acc = accounts.start, len(accounts)
     draws = AccountDraws(params.seed, "events", np.arange(a0, accounts.stop) + 1)
-    w0, w1 = window_us(params.window)
+    w0, w1 = window_us(params.span)
     s_acct = sessions["account_id"] - 1 - a0
     ses = Sessions(
         sessions["user_id"] - first_user_id,
@@ -141,8 +141,9 @@ def _chunk_events(
         n_acc,
         sessions["client"],
     )
+    cut, _ = window_us(params.window)  # the extract: only what happens inside the window is an event
     builder = _Builder()
-    _session_events(builder, params, draws, ses, first_user_id)
+    _session_events(builder, params, draws, ses, first_user_id, cut)
     builder.add(
         "project_created",
         projects["account_id"] - 1 - a0,
@@ -152,8 +153,11 @@ def _chunk_events(
     )
     t_acct = timeline["account_id"] - 1 - a0
     _task_events(builder, timeline, t_acct)
-    _work_notes(builder, params, draws, ses, timeline, t_acct, first_user_id, w1)
-    cols = _numbered(params, draws, builder.columns(), a0, n_acc, w0)
+    _work_notes(builder, params, draws, ses, timeline, t_acct, first_user_id, w1, cut)
+    ev = builder.columns()
+    if cut > w0:
+        ev = ev.take(np.nonzero(ev.t >= cut)[0])
+    cols = _numbered(params, draws, ev, a0, n_acc, w0)
     return cols | _session_columns(ses, cols["user_id"] - first_user_id, cols["event_at_utc"], first_user_id)
 
 
@@ -175,19 +179,22 @@ def _session_columns(ses: Sessions, user: np.ndarray, t: np.ndarray, first_user_
     )
 
 
-def _session_events(b: _Builder, params: Params, draws: AccountDraws, ses: Sessions, first_user_id: int) -> None:
+def _session_events(
+    b: _Builder, params: Params, draws: AccountDraws, ses: Sessions, first_user_id: int, cut: int
+) -> None:
     """A login opens a session (always a user's first; later login_share_of_sessions of them, as SSO
     sessions persist): it is the session's first event, at its start; dashboard views at moments inside
-    sessions."""
+    sessions. Only sessions that end at or after `cut` (the window's start) are drawn."""
     act = params.activity
-    s_acct, n_acc = ses.account, ses.n_accounts
-    per_session = draws.random(np.bincount(s_acct, minlength=n_acc), cols=2)  # login?, views
     first_of_user = np.r_[True, ses.user[1:] != ses.user[:-1]] if len(ses) else np.zeros(0, bool)
-    login = first_of_user | (per_session[:, 0] < act.login_share_of_sessions)
-    b.add("login_succeeded", s_acct[login], ses.user[login] + first_user_id, ses.start[login])
-    views = np.repeat(np.arange(len(ses)), poisson_from_u(act.dashboard_views_per_session, per_session[:, 1]))
-    view_t = moment(draws, ses.start[views], ses.end[views], np.bincount(s_acct[views], minlength=n_acc))
-    b.add("dashboard_viewed", s_acct[views], ses.user[views] + first_user_id, view_t)
+    live = np.nonzero(ses.end >= cut)[0]
+    user, start, end, s_acct, n_acc = ses.user[live], ses.start[live], ses.end[live], ses.account[live], ses.n_accounts
+    per_session = draws.random(np.bincount(s_acct, minlength=n_acc), cols=2)  # login?, views
+    login = first_of_user[live] | (per_session[:, 0] < act.login_share_of_sessions)
+    b.add("login_succeeded", s_acct[login], user[login] + first_user_id, start[login])
+    views = np.repeat(np.arange(len(live)), poisson_from_u(act.dashboard_views_per_session, per_session[:, 1]))
+    view_t = moment(draws, start[views], end[views], np.bincount(s_acct[views], minlength=n_acc))
+    b.add("dashboard_viewed", s_acct[views], user[views] + first_user_id, view_t)
 
 
 # Each step of the timeline that is an event: (event, time column, actor, properties (kind, a, b)), in
@@ -244,12 +251,17 @@ def _work_notes(
     t_acct: np.ndarray,
     first_user_id: int,
     w1: int,
+    cut: int,
 ) -> None:
     """Notes while a task is in progress, Poisson(expected_notes) per task, each at a random moment of
     working time in progress (weekends do not count), by whoever holds the task at that moment, in
-    their next session (anywhere in it); a holder's notes stop at their hand-off."""
-    started = tl["started_at"] >= 0
+    their next session (anywhere in it); a holder's notes stop at their hand-off. Only tasks still in
+    progress at `cut` (the window's start) or later are drawn."""
     end = np.where(tl["done_at"] >= 0, tl["done_at"], np.where(tl["cancelled_at"] >= 0, tl["cancelled_at"], w1))
+    live = np.nonzero(end >= cut)[0]
+    if len(live) < len(end):
+        tl, t_acct, end = {k: v[live] for k, v in tl.items()}, t_acct[live], end[live]
+    started = tl["started_at"] >= 0
     span = np.where(started, end - tl["started_at"], 0)
     n_acc = ses.n_accounts
     n_notes = draws.poisson(expected_notes(params, span), np.bincount(t_acct, minlength=n_acc))

@@ -86,10 +86,13 @@ def _first(order: np.ndarray, eligible: np.ndarray, k: int) -> np.ndarray:
     return chosen
 
 
-def choose(params: Params, internal: np.ndarray, n_users: np.ndarray, size_band: np.ndarray) -> Chosen:
-    """Sandboxes (round(account_share x accounts) of the accounts of one or two users, never internal) and
-    lookalikes (round(lookalike_share x accounts) of the remaining ones of 1-10 employees), each a prefix of
-    its own permutation; a scripted_share of sandboxes is scripted."""
+def choose(
+    params: Params, internal: np.ndarray, n_users: np.ndarray, size_band: np.ndarray, new: np.ndarray
+) -> Chosen:
+    """Sandboxes (round(account_share x accounts) of the accounts of one or two users, never internal, that
+    sign up inside the window: an earlier sandbox was abandoned before it) and lookalikes
+    (round(lookalike_share x accounts) of the remaining ones of 1-10 employees), each a prefix of its own
+    permutation; a scripted_share of sandboxes is scripted."""
     p = params.imperfections.test_workspaces
     n = len(internal)
     rng = stream(params.seed, "test_workspaces", 0)
@@ -97,7 +100,7 @@ def choose(params: Params, internal: np.ndarray, n_users: np.ndarray, size_band:
     u = DrawColumns(rng.random((n, len(UNIFORMS))), UNIFORMS)
     z = DrawColumns(rng.normal(0.0, 1.0, (n, len(NORMALS))), NORMALS)
     small = ~internal & (n_users <= 2)
-    sandbox = _first(order_sandbox, small, round(p.account_share * n))
+    sandbox = _first(order_sandbox, small & new, round(p.account_share * n))
     lookalike = _first(order_lookalike, small & ~sandbox & (size_band == 0), round(p.lookalike_share * n))
     return Chosen(sandbox, sandbox & (u.scripted < p.scripted_share), lookalike, u, z)
 

@@ -187,8 +187,8 @@ def working_moment(params: Params, t: np.ndarray, tz: np.ndarray, u_day: np.ndar
     """t where it falls on a local weekday between 08:00 and 18:00; else a moment of the next such
     working day (a local hour from activity.local_hour_weights, within those hours). A usual share of
     moments (a fifth, by u_day) is kept as it is: people also act in the evening and at weekends."""
-    start = params.window.start
-    days = params.window.days
+    start = params.span.start
+    days = params.span.days
     w0 = moment_us(start)
     offsets = utc_offsets(start, days)
     col = np.clip((t - w0) // DAY + 1, 0, days + 1)
@@ -348,8 +348,8 @@ def user_sessions(params: Params, block: Block, users: Users, w0: int, w1: int) 
     )
     own = build_sessions(
         rng=block.draws(params, "sessions"),
-        start_date=params.window.start,
-        days=params.window.days,
+        start_date=params.span.start,
+        days=params.span.days,
         w0=w0,
         w1=w1,
         tz=users.tz[act],
@@ -377,8 +377,8 @@ def day_plan(params: Params, users: Users, act: np.ndarray, w0: int, w1: int) ->
     day (heavier users come back more often). Internal workspaces follow their script: no calendar, no life;
     a scripted sandbox's sessions hold equal work (a script's runs are alike; its owner's days still follow
     their life)."""
-    days = params.window.days
-    start = params.window.start
+    days = params.span.days
+    start = params.span.start
     internal = users.internal[act]
     col = np.arange(days + 2)[None, :]
     day_start = w0 + (col - 1) * DAY  # UTC midnight of each column: close enough for a life measured in days

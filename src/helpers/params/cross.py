@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
+from .model import MAX_WINDOW_DAYS
+
 WINDOW = ("window.start", "window.end")
 # Below this many activated users or days of window, activity has no pattern to judge: the activity
 # guardrails (helpers.quality.checks) say "not applicable", and the rules here that foresee them do not apply.
@@ -69,6 +71,30 @@ def _latency_never_late(p) -> Iterator[Problem]:
             f"ingestion.max_latency_seconds = {p.ingestion.max_latency_seconds:g} must be below "
             f"imperfections.late_arrival.threshold_seconds ({late}): normal latency is never late",
             ("imperfections.late_arrival.threshold_seconds",),
+        )
+
+
+@reads("window", "history")
+def _launch_before_window(p) -> Iterator[Problem]:
+    """The product launches on or before the window's first day, and the simulation's whole span (launch
+    to the window's end) stays within the longest window allowed."""
+    launch = p.history.launch
+    if launch is None:
+        return
+    if launch > p.window.start:
+        yield Problem(
+            "history.launch",
+            f"history.launch = {launch} must not be after the first day of {_window(p)}; use a date on or "
+            "before it, or null (launched on the window's first day)",
+            WINDOW,
+        )
+    elif (p.window.end - launch).days + 1 > MAX_WINDOW_DAYS:
+        earliest = p.window.end - dt.timedelta(days=MAX_WINDOW_DAYS - 1)
+        yield Problem(
+            "history.launch",
+            f"history.launch = {launch} is too early: the product's life up to the end of {_window(p)} may span "
+            f"at most {MAX_WINDOW_DAYS} days; use a date on or after {earliest}",
+            WINDOW,
         )
 
 

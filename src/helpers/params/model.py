@@ -67,6 +67,13 @@ class Window(_Strict):
         return (self.end - self.start).days + 1
 
 
+class History(_Strict):
+    """The product before the window: it launched on `launch` (null: on the window's first day). The
+    simulation runs from the launch to the window's end; the extract holds what exists in the window."""
+
+    launch: Annotated[dt.date, Field(ge=dt.date(2000, 1, 1), le=dt.date(2099, 12, 31))] | None
+
+
 class _Weights(_Strict):
     """Relative weights: each >= 0, at least one above 0 (they need not sum to 1)."""
 
@@ -499,6 +506,7 @@ class TasksPerProject(IntRange):
 class Params(_Strict):
     seed: Annotated[int, Field(ge=0, le=2**63 - 1)]
     window: Window
+    history: History
     accounts: Accounts
     users_per_account: UsersPerAccount
     projects_per_account: ProjectsPerAccount
@@ -512,6 +520,15 @@ class Params(_Strict):
     scenarios: Scenarios
     snapshot: Snapshot
     output: Output
+
+
+    @property
+    def span(self) -> Window:
+        """What the simulation runs over: from the product's launch to the window's end (both included)."""
+        launch = self.history.launch
+        if launch is None or launch >= self.window.start:
+            return self.window
+        return Window.model_construct(start=launch, end=self.window.end)
 
 
 def to_json_dict(params: Params) -> dict:
