@@ -37,7 +37,7 @@ def _relay_in_blocks(data_dir: Path) -> None:
     """Lay every block table out again as the generator does: part k holds the rows of block k's accounts
     (a row of no account, a planted bad row, goes to the nearest block)."""
     params = io.load_params(data_dir)
-    size, n_blocks = params.output.accounts_per_part, len(blocks.part_ranges(params))
+    size, n_blocks = params.output.accounts_per_part, len(blocks.part_ranges(data_dir))
     for name in BLOCK_TABLES:
         folder = io.table_dir(data_dir, name)
         rows = pa.concat_tables([io.read_parts_file(f) for f in io.parts(folder)])

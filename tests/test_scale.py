@@ -225,7 +225,7 @@ def _part_inputs(data_dir, k=0):
             io.read_parts_file(io.part_path(io.state_dir(data_dir, "timeline"), k), blocks.TIMELINE_FOR_EVENTS)
         ),
     }
-    return blocks.saved_params(data_dir), blocks.part_ranges(blocks.saved_params(data_dir))[k], read
+    return blocks.saved_params(data_dir), blocks.part_ranges(data_dir)[k], read
 
 
 USER_COLUMNS = {

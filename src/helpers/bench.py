@@ -93,9 +93,8 @@ def _generate_only(params_path: str, workers: int) -> dict:
     try:
         pipeline.setup(params_path, folder)
         started = time.perf_counter()
-        params = pipeline.load_saved_params(Path(folder))
         blocks.save_plan_only(folder)
-        tasks = [(k,) for k in range(len(blocks.part_ranges(params)))]
+        tasks = [(k,) for k in range(len(blocks.part_ranges(Path(folder))))]
         counts = blocks.run_blocks(blocks.simulate_only_block, Path(folder), tasks, "blocks", False, workers=workers)
         return {"events": int(sum(counts)), "seconds": time.perf_counter() - started}
     finally:

@@ -68,9 +68,10 @@ TIMELINE_FOR_EVENTS = [
 ]
 
 
-def part_ranges(params: Params) -> list[range]:
-    """The accounts (indices, account_id - 1) of each block, in order."""
-    n, size = params.accounts.count, params.output.accounts_per_part
+def part_ranges(data_dir: Path) -> list[range]:
+    """The accounts (indices, account_id - 1) of each block of the saved plan, in order (the plan holds
+    the accounts of the extract: fewer than accounts.count when some left before the window)."""
+    n, size = load_plan(Path(data_dir)).n_accounts, saved_params(Path(data_dir)).output.accounts_per_part
     return [range(s, min(s + size, n)) for s in range(0, n, size)]
 
 
@@ -120,7 +121,7 @@ def entities_block(data_dir: str, k: int, write=io.write_part) -> dict:
     """Block k: simulate its accounts, write their users, projects and tasks parts and their state."""
     data_dir = Path(data_dir)
     params = saved_params(data_dir)
-    sim = simulate_block(params, load_plan(data_dir), part_ranges(params)[k])
+    sim = simulate_block(params, load_plan(data_dir), part_ranges(data_dir)[k])
     for name in ("users", "projects", "tasks"):
         write(io.from_numpy_columns(getattr(sim, name), TABLES[name]), io.table_dir(data_dir, name), k)
     for name in STATE_TABLES:
@@ -141,7 +142,7 @@ def events_block(data_dir: str, k: int, write=io.write_part) -> int:
     sessions = read(io.state_dir(data_dir, "sessions"), None)
     projects = read(io.table_dir(data_dir, "projects"), ["project_id", "account_id", "owner_user_id", "created_at"])
     timeline = read(io.state_dir(data_dir, "timeline"), TIMELINE_FOR_EVENTS)
-    table = to_arrow(block_events(params, part_ranges(params)[k], users, sessions, projects, timeline))
+    table = to_arrow(block_events(params, part_ranges(data_dir)[k], users, sessions, projects, timeline))
     write(table, io.table_dir(data_dir, "events"), k)
     fault_point("events")
     return table.num_rows
@@ -162,7 +163,7 @@ def simulate_only_block(data_dir: str, k: int, write=None) -> int:
     nothing written. helpers.bench measures generation alone with it."""
     data_dir = Path(data_dir)
     params = saved_params(data_dir)
-    accounts = part_ranges(params)[k]
+    accounts = part_ranges(data_dir)[k]
     sim = simulate_block(params, load_plan(data_dir), accounts)
     for name in ("users", "projects", "tasks"):
         io.from_numpy_columns(getattr(sim, name), TABLES[name])
@@ -221,7 +222,7 @@ def rules_block(data_dir: str, k: int, resent: bool, write=None) -> dict[str, in
     block's part files: helpers.duck.block)."""
     data_dir = Path(data_dir)
     params = saved_params(data_dir)
-    indices = part_ranges(params)[k]  # account_id - 1
+    indices = part_ranges(data_dir)[k]  # account_id - 1
     con = duck.block(data_dir, params, k, range(indices.start + 1, indices.stop + 1), resent)
     try:
         return checks.violations(con, checks.account_rules())
@@ -236,7 +237,7 @@ def account_rule_violations(
     where blocks run and summed: what the same SQL counts over the whole dataset."""
     data_dir = Path(data_dir)
     resent = duck.ledger_lists_resent(data_dir)
-    tasks = [(k, resent) for k in range(len(part_ranges(saved_params(data_dir))))]
+    tasks = [(k, resent) for k in range(len(part_ranges(data_dir)))]
     counts = run_blocks(
         rules_block, data_dir, tasks, "account rules (account blocks)", progress, workers, scheduler, writes=False
     )

@@ -70,14 +70,16 @@ def connect(
 
 
 def set_variables(con: duckdb.DuckDBPyConnection, params: Params) -> None:
-    """The variables the SQL files read: window_start and window_end ([start, end), UTC),
-    late_threshold_seconds, as_of (NULL without an extract), holidays (the days off for at least a quarter
-    of customers when that scenario is on: generate.calendar.widely_observed_days), and each vocabulary of
-    schema.SQL_VOCABULARIES as a list (key_events, statuses, ...)."""
+    """The variables the SQL files read: window_start and window_end ([start, end), UTC), launch_at (the
+    product's launch: history.launch, or the window's start), late_threshold_seconds, as_of (NULL without
+    an extract), holidays (the days off for at least a quarter of customers when that scenario is on:
+    generate.calendar.widely_observed_days), and each vocabulary of schema.SQL_VOCABULARIES as a list
+    (key_events, statuses, ...)."""
     start = dt.datetime.combine(params.window.start, dt.time())
     end = dt.datetime.combine(params.window.end + dt.timedelta(days=1), dt.time())
     con.execute("SET VARIABLE window_start = ?::TIMESTAMP", [start])
     con.execute("SET VARIABLE window_end = ?::TIMESTAMP", [end])
+    con.execute("SET VARIABLE launch_at = ?::TIMESTAMP", [dt.datetime.combine(params.span.start, dt.time())])
     con.execute("SET VARIABLE late_threshold_seconds = ?", [params.imperfections.late_arrival.threshold_seconds])
     con.execute("SET VARIABLE as_of = ?::TIMESTAMP", [params.snapshot.as_of])
     con.execute("SET VARIABLE holidays = ?::DATE[]", [widely_observed_days(params)])

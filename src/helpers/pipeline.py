@@ -237,7 +237,7 @@ def generate_entities(
     }
     io.write_part(io.from_numpy_state(account_latent), io.state_dir(data_dir, "account_latent"), 0)
     blocks.save_plan(plan, data_dir)
-    tasks = [(k,) for k in range(len(blocks.part_ranges(params)))]
+    tasks = [(k,) for k in range(len(blocks.part_ranges(data_dir)))]
     blocks.run_blocks(blocks.entities_block, data_dir, tasks, "entities (account blocks)", progress, workers, scheduler)
     return {name: io.row_count(io.table_dir(data_dir, name)) for name in ENTITY_TABLES}
 
@@ -247,9 +247,8 @@ def generate_events(
 ) -> dict[str, int]:
     """Derive every account's events from the saved state, one part per block of accounts."""
     data_dir = Path(data_dir)
-    params = load_saved_params(data_dir)
     _forget(data_dir, ("events",))
-    tasks = [(k,) for k in range(len(blocks.part_ranges(params)))]
+    tasks = [(k,) for k in range(len(blocks.part_ranges(data_dir)))]
     counts = blocks.run_blocks(
         blocks.events_block, data_dir, tasks, "events (account blocks)", progress, workers, scheduler
     )

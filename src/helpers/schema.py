@@ -325,10 +325,17 @@ _RETENTION_COLUMNS = (
         "week_number",
         INT,
         "k = 0, 1, ...: the k-th ISO week after the cohort week (0: the cohort week itself); "
-        "up to the week holding the window's last day, which may be partial.",
+        "from the week holding the window's first day up to the one holding its last day (either may be partial).",
     ),
     Column("cohort_size", ID, "Members of the cohort (churned ones included: they stay in the denominator)."),
     Column("retained", ID, "Members with a key event in week k."),
+    Column(
+        "left_censored",
+        BOOL,
+        "True for a cohort with members who joined before the window (the installed base): its weeks before the "
+        "window's first are not in the extract and not listed (week_number starts at the week holding the "
+        "window's first day); Stage 3 may exclude these cohorts.",
+    ),
     _SCOPE,
 )
 DEFINITIONS = (

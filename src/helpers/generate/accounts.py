@@ -388,7 +388,8 @@ def _crossing_lag(params: Params, n_users: np.ndarray, created: np.ndarray, w1: 
     mean = params.users.invite_lag_days_mean * DAY
     q = limit / np.maximum(n_users, 1)
     span = -np.expm1(-np.maximum(w1 - created, 1) / mean)
-    lag = -mean * np.log1p(-np.minimum(q, 1.0) * span) * np.exp(0.25 * z)
+    with np.errstate(divide="ignore"):  # q * span = 1 only where the team never passes the limit (q >= 1)
+        lag = -mean * np.log1p(-np.minimum(q, 1.0) * span) * np.exp(0.25 * z)
     return np.where(n_users > limit, np.maximum(lag, MIN_STEP), np.inf)
 
 

@@ -86,9 +86,7 @@ def _first(order: np.ndarray, eligible: np.ndarray, k: int) -> np.ndarray:
     return chosen
 
 
-def choose(
-    params: Params, internal: np.ndarray, n_users: np.ndarray, size_band: np.ndarray, new: np.ndarray
-) -> Chosen:
+def choose(params: Params, internal: np.ndarray, n_users: np.ndarray, size_band: np.ndarray, new: np.ndarray) -> Chosen:
     """Sandboxes (round(account_share x accounts) of the accounts of one or two users, never internal, that
     sign up inside the window: an earlier sandbox was abandoned before it) and lookalikes
     (round(lookalike_share x accounts) of the remaining ones of 1-10 employees), each a prefix of its own

@@ -521,7 +521,6 @@ class Params(_Strict):
     snapshot: Snapshot
     output: Output
 
-
     @property
     def span(self) -> Window:
         """What the simulation runs over: from the product's launch to the window's end (both included)."""

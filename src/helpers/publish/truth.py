@@ -10,9 +10,13 @@ Definitions (fixed; also in the data dictionary and the assumptions log):
   the window and scope.
 - user retention: cohort = ISO week (Monday, UTC) of activated_at; retained in week k (k = 0, 1, ...)
   with a key event in the k-th ISO week after the cohort week; churned users stay in the denominator.
-  Weeks run up to the one holding the window's last day (it may be partial).
+  Weeks run up to the one holding the window's last day (it may be partial). A cohort with members who
+  activated before the window (an installed base) is listed from the week holding the window's first day
+  on, flagged left_censored.
 - account retention: cohort = ISO week of the account's created_at; retained in week k if any of its
-  users has a key event in that week.
+  users has a key event in that week (left_censored as for users, by created_at).
+- the key events are the window's: a key action before the window's start is not in the extract, so the
+  days at its start count only what happened inside it.
 - scope "all", and "external": accounts with is_internal = false (and their users).
 """
 
@@ -29,8 +33,10 @@ from .. import duck, io
 from ..params import Params
 from ..schema import ANSWER_KEYS, TRUTH_TABLES
 
-# who did each key action, and when, in state/timeline (times: int64 microseconds, -1 = never)
+# who did each key action, and when, in state/timeline (times: int64 microseconds, -1 = never); the key events
+# are the events of the window: a key action before its start is not one (the locked definitions read events)
 KEY_MOMENTS_SQL = """
+    SELECT * FROM (
     SELECT account_id, creator_id AS user_id, created_at AS t FROM timeline
     UNION ALL SELECT account_id, done_by_id, done_at FROM timeline WHERE done_at >= 0
     UNION ALL SELECT account_id, handoff_from_id, handoff_at FROM timeline WHERE handoff_at >= 0
@@ -38,6 +44,7 @@ KEY_MOMENTS_SQL = """
     UNION ALL SELECT account_id, handoff3_from_id, handoff3_at FROM timeline WHERE handoff3_at >= 0
     UNION ALL SELECT account_id, blocker1_by_id, blocker1_resolved_at FROM timeline WHERE blocker1_resolved_at >= 0
     UNION ALL SELECT account_id, blocker2_by_id, blocker2_resolved_at FROM timeline WHERE blocker2_resolved_at >= 0
+    ) WHERE t >= epoch_us(getvariable('window_start'))
 """
 
 SCOPES_SQL = "(SELECT 'all' AS scope UNION ALL SELECT 'external')"
@@ -77,23 +84,31 @@ ACTIVE_USERS_7D_SQL = f"""
     ORDER BY s.scope, d.day
 """
 
-# the weeks k = 0, 1, ... of a cohort, up to the week holding the window's last day
+# the weeks k of a cohort inside the window: from the week holding the window's first day (k = 0 for a cohort
+# of the window) up to the one holding its last day; a cohort is left-censored when a member joined before the
+# window (its first weeks and events are not in the extract)
 _WEEKS = """
     weeks AS (
-        SELECT c.cohort_week, r.k::INTEGER AS week_number, (c.cohort_week + 7 * r.k::INTEGER)::DATE AS week
-        FROM (SELECT DISTINCT cohort_week FROM cohort) c,
-             range(0, 1 + date_diff('day', c.cohort_week, (getvariable('window_end') - INTERVAL 1 DAY)::DATE) // 7) r(k)
+        SELECT c.cohort_week, r.k::INTEGER AS week_number, (c.cohort_week + 7 * r.k::INTEGER)::DATE AS week,
+               c.left_censored
+        FROM (SELECT cohort_week, bool_or(joined_at < epoch_us(getvariable('window_start'))) AS left_censored
+              FROM cohort GROUP BY cohort_week) c,
+             range(greatest(0, date_diff('day', c.cohort_week,
+                                         date_trunc('week', getvariable('window_start'))::DATE) // 7),
+                   1 + date_diff('day', c.cohort_week, (getvariable('window_end') - INTERVAL 1 DAY)::DATE) // 7) r(k)
     )"""
 
 USER_RETENTION_SQL = f"""
     WITH cohort AS (
-        SELECT s.scope, u.user_id, date_trunc('week', make_timestamp(u.activated_at))::DATE AS cohort_week
+        SELECT s.scope, u.user_id, date_trunc('week', make_timestamp(u.activated_at))::DATE AS cohort_week,
+               u.activated_at AS joined_at
         FROM users u JOIN accounts a USING (account_id), {SCOPES_SQL} s
         WHERE u.activated_at >= 0 AND {_in_scope("a")}
     ), key_weeks AS (
         SELECT DISTINCT user_id, date_trunc('week', make_timestamp(t))::DATE AS week FROM key_moments
     ), {_WEEKS.strip()}
-    SELECT w.cohort_week, w.week_number, count(*)::BIGINT AS cohort_size, count(k.user_id)::BIGINT AS retained, c.scope
+    SELECT w.cohort_week, w.week_number, count(*)::BIGINT AS cohort_size, count(k.user_id)::BIGINT AS retained,
+           w.left_censored, c.scope
     FROM cohort c JOIN weeks w USING (cohort_week)
     LEFT JOIN key_weeks k ON k.user_id = c.user_id AND k.week = w.week
     GROUP BY ALL ORDER BY c.scope, w.cohort_week, w.week_number
@@ -101,13 +116,14 @@ USER_RETENTION_SQL = f"""
 
 ACCOUNT_RETENTION_SQL = f"""
     WITH cohort AS (
-        SELECT s.scope, a.account_id, date_trunc('week', make_timestamp(a.created_at))::DATE AS cohort_week
+        SELECT s.scope, a.account_id, date_trunc('week', make_timestamp(a.created_at))::DATE AS cohort_week,
+               a.created_at AS joined_at
         FROM accounts a, {SCOPES_SQL} s WHERE {_in_scope("a")}
     ), key_weeks AS (
         SELECT DISTINCT account_id, date_trunc('week', make_timestamp(t))::DATE AS week FROM key_moments
     ), {_WEEKS.strip()}
     SELECT w.cohort_week, w.week_number, count(*)::BIGINT AS cohort_size, count(k.account_id)::BIGINT AS retained,
-           c.scope
+           w.left_censored, c.scope
     FROM cohort c JOIN weeks w USING (cohort_week)
     LEFT JOIN key_weeks k ON k.account_id = c.account_id AND k.week = w.week
     GROUP BY ALL ORDER BY c.scope, w.cohort_week, w.week_number

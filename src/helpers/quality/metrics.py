@@ -17,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from .. import duck, io
@@ -28,6 +29,8 @@ KEYS = {
     "user_retention": ["scope", "cohort_week", "week_number"],
     "account_retention": ["scope", "cohort_week", "week_number"],
 }
+# per-row flags the SQL must reproduce too (where both sides have them: the naive SQL does not)
+FLAGS = {"user_retention": ["left_censored"], "account_retention": ["left_censored"]}
 VALUES = {
     "active_users_7d": ["active_users"],
     "user_retention": ["cohort_size", "retained"],
@@ -69,6 +72,8 @@ def normalise(df: pd.DataFrame) -> pd.DataFrame:
     for c in ("week_number", "active_users", "cohort_size", "retained"):
         if c in df:
             df[c] = df[c].astype("int64")
+    if "left_censored" in df:
+        df["left_censored"] = df["left_censored"].astype(bool)
     df["scope"] = df["scope"].astype(str)
     return df
 
@@ -96,6 +101,11 @@ def compare(name: str, computed: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFr
         m[f"{v}_sql"] = m[f"{v}_sql"].fillna(0).astype("int64")
         m[f"{v}_diff"] = m[f"{v}_sql"] - m[f"{v}_truth"]
     m["row"] = m.pop("_merge").map({"both": "both", "left_only": "key only", "right_only": "sql only"})
+    flags = [f for f in FLAGS.get(name, ()) if f"{f}_sql" in m and f"{f}_truth" in m]
+    differ = np.zeros(len(m), dtype=bool)
+    for f in flags:
+        differ |= (m[f"{f}_sql"] != m[f"{f}_truth"]).to_numpy()
+    m["flags_differ"] = (m["row"] == "both").to_numpy() & differ
     return m.sort_values(keys).reset_index(drop=True)
 
 
@@ -137,8 +147,10 @@ def reconcile(
         value = VALUES[name][-1]
         p = compare(name, published[name], keys[name])
         c = compare(name, complete[name], keys[name])
-        off = p[(p[[f"{v}_diff" for v in VALUES[name]]] != 0).any(axis=1) | (p["row"] != "both")]
-        off_complete = c[(c[[f"{v}_diff" for v in VALUES[name]]] != 0).any(axis=1) | (c["row"] != "both")]
+        off = p[(p[[f"{v}_diff" for v in VALUES[name]]] != 0).any(axis=1) | (p["row"] != "both") | p.flags_differ]
+        off_complete = c[
+            (c[[f"{v}_diff" for v in VALUES[name]]] != 0).any(axis=1) | (c["row"] != "both") | c.flags_differ
+        ]
         out.append(
             Reconciliation(
                 metric=name,

@@ -1,7 +1,8 @@
 -- Weekly account retention by signup cohort, for all accounts and for external ones only.
 -- Cohort: the ISO week (Monday, UTC) of accounts.created_at. Retained in week k (k = 0, 1, ...): any of
 -- the account's users has a key event in the k-th ISO week after the cohort week. Weeks run up to the
--- one holding the window's last day (which may be partial).
+-- one holding the window's last day (which may be partial). A cohort with members who joined before the window
+-- (the installed base) is listed from the week holding the window's first day on, flagged left_censored.
 -- Reads raw.events and raw.accounts; re-sent duplicates (same event_id) are counted once.
 WITH key_events AS (
     SELECT DISTINCT event_id, account_id, event_at_utc
@@ -10,17 +11,21 @@ WITH key_events AS (
 ), scopes AS (
     SELECT 'all' AS scope UNION ALL SELECT 'external'
 ), cohort AS (
-    SELECT s.scope, a.account_id, date_trunc('week', a.created_at)::DATE AS cohort_week
+    SELECT s.scope, a.account_id, date_trunc('week', a.created_at)::DATE AS cohort_week, a.created_at AS joined_at
     FROM raw.accounts a, scopes s
     WHERE s.scope = 'all' OR NOT a.is_internal
-), weeks AS (
-    SELECT c.cohort_week, r.k::INTEGER AS week_number, (c.cohort_week + 7 * r.k::INTEGER)::DATE AS week
-    FROM (SELECT DISTINCT cohort_week FROM cohort) c,
-         range(0, 1 + date_diff('day', c.cohort_week, (getvariable('window_end') - INTERVAL 1 DAY)::DATE) // 7) r(k)
+), weeks AS (  -- from the week holding the window's first day (k = 0 for a cohort of the window) to its last
+    SELECT c.cohort_week, r.k::INTEGER AS week_number, (c.cohort_week + 7 * r.k::INTEGER)::DATE AS week,
+           c.left_censored
+    FROM (SELECT cohort_week, bool_or(joined_at < getvariable('window_start')) AS left_censored
+          FROM cohort GROUP BY cohort_week) c,
+         range(greatest(0, date_diff('day', c.cohort_week, date_trunc('week', getvariable('window_start'))::DATE) // 7),
+               1 + date_diff('day', c.cohort_week, (getvariable('window_end') - INTERVAL 1 DAY)::DATE) // 7) r(k)
 ), key_weeks AS (
     SELECT DISTINCT account_id, date_trunc('week', event_at_utc)::DATE AS week FROM key_events
 )
-SELECT w.cohort_week, w.week_number, count(*)::BIGINT AS cohort_size, count(k.account_id)::BIGINT AS retained, c.scope
+SELECT w.cohort_week, w.week_number, count(*)::BIGINT AS cohort_size, count(k.account_id)::BIGINT AS retained,
+       w.left_censored, c.scope
 FROM cohort c JOIN weeks w USING (cohort_week)
 LEFT JOIN key_weeks k ON k.account_id = c.account_id AND k.week = w.week
 GROUP BY ALL

@@ -41,7 +41,7 @@ JOIN (SELECT account_id, arg_max(plan_tier, valid_from) AS last_tier FROM raw.ac
     USING (account_id)
 WHERE p.last_tier IS DISTINCT FROM a.plan_tier;
 
--- rule: account_plans_in_window | every plan change happens inside the window, at or after the account's created_at
+-- rule: account_plans_in_window | every plan change happens before the window's end, at or after the account's created_at
 SELECT count(*) FROM raw.account_plans p JOIN raw.accounts a USING (account_id)
 WHERE p.valid_from < a.created_at OR p.valid_from >= getvariable('window_end')
    OR p.valid_to >= getvariable('window_end');

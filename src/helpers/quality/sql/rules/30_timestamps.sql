@@ -1,15 +1,17 @@
--- Timestamps: nothing impossible. The window is [window_start, window_end) in UTC.
+-- Timestamps: nothing impossible. The window is [window_start, window_end) in UTC; the product launched at
+-- launch_at (history.launch; the window's start when null). An extract begins mid-story: the tables hold what
+-- exists in the window, with true creation times, possibly before it; the events hold only the window.
 
--- rule: accounts_in_window | every account signs up inside the window
+-- rule: accounts_in_window | every account exists in the window: it signed up at or after the product's launch and before the window's end
 SELECT count(*) FROM raw.accounts
-WHERE created_at IS NULL OR created_at < getvariable('window_start') OR created_at >= getvariable('window_end');
+WHERE created_at IS NULL OR created_at < getvariable('launch_at') OR created_at >= getvariable('window_end');
 
--- rule: users_after_account | a user is invited inside the window, after the account exists
+-- rule: users_after_account | a user is invited before the window's end, after the account exists
 -- scope: account
 SELECT count(*) FROM raw.users u JOIN raw.accounts a USING (account_id)
 WHERE u.created_at < a.created_at OR u.created_at >= getvariable('window_end');
 
--- rule: users_activation_order | activated_at (when set) is at or after created_at, inside the window
+-- rule: users_activation_order | activated_at (when set) is at or after created_at, before the window's end
 -- scope: account
 SELECT count(*) FROM raw.users
 WHERE activated_at IS NOT NULL AND (activated_at < created_at OR activated_at >= getvariable('window_end'));
@@ -22,7 +24,7 @@ JOIN raw.users u ON u.user_id = p.owner_user_id
 WHERE p.created_at < a.created_at OR u.activated_at IS NULL OR p.created_at < u.activated_at
    OR p.created_at >= getvariable('window_end');
 
--- rule: projects_archive_order | archived_at (when set) is after created_at, inside the window
+-- rule: projects_archive_order | archived_at (when set) is after created_at, before the window's end
 -- scope: account
 SELECT count(*) FROM raw.projects
 WHERE archived_at IS NOT NULL AND (archived_at < created_at OR archived_at >= getvariable('window_end'));
@@ -35,7 +37,7 @@ JOIN raw.users u ON u.user_id = t.created_by_user_id
 WHERE t.created_at < p.created_at OR u.activated_at IS NULL OR t.created_at < u.activated_at
    OR t.created_at >= getvariable('window_end');
 
--- rule: tasks_timestamp_order | created_at <= first_started_at <= completed_at (when present), inside the window
+-- rule: tasks_timestamp_order | created_at <= first_started_at <= completed_at (when present), before the window's end
 -- scope: account
 SELECT count(*) FROM raw.tasks
 WHERE first_started_at < created_at
