@@ -77,7 +77,8 @@ def test_every_vocabulary_the_sql_reads_is_set_from_the_schema():
     for folder in ("rules", "qa"):
         for f in (resources.files("helpers.quality") / "sql" / folder).iterdir():
             used |= set(re.findall(r"getvariable\('([a-z_]+)'\)", f.read_text()))
-    window = {"window_start", "window_end", "late_threshold_seconds", "as_of", "holidays", "activity_applicable"}
+    window = {"window_start", "window_end", "launch_at", "late_threshold_seconds", "as_of", "holidays"}
+    window |= {"activity_applicable"}
     assert used - window <= set(schema.SQL_VOCABULARIES), used - window - set(schema.SQL_VOCABULARIES)
 
 
