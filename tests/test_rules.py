@@ -413,6 +413,22 @@ MUTATIONS = [
         "tasks",
         _change("task_id", f"{TASK} AND status = 'done'", completed_at="NULL"),
     ),
+    # a seat removed before its (never-activated) user was invited
+    Mutation(
+        "users_deactivation_order",
+        "users",
+        _change("user_id", "activated_at IS NULL", deactivated_at="created_at - INTERVAL 1 MINUTE"),
+    ),
+    # a seat removed at its user's last event: that event comes after the removal
+    Mutation(
+        "events_before_deactivation",
+        "users",
+        _change(
+            "user_id",
+            "user_id IN (SELECT user_id FROM raw.events GROUP BY 1 HAVING count(*) = count(DISTINCT event_at_utc))",
+            deactivated_at="(SELECT max(e.event_at_utc) FROM raw.events e WHERE e.user_id = t.user_id)",
+        ),
+    ),
     # a todo task marked in_progress without a start (it has no move into in_progress either)
     Mutation(
         "tasks_started_status", "tasks", _change("task_id", f"{TASK} AND status = 'todo'", status="'in_progress'")

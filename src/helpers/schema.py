@@ -125,7 +125,12 @@ ACCOUNTS = Table(
             "plan_tier", STR, "Plan at the end of the window (= its last account_plans period).", allowed=PLAN_TIERS
         ),
         Column("company_size", STR, "Employee band the company gave at signup.", allowed=COMPANY_SIZES),
-        Column("created_at", TS, "Signup time (UTC); inside the window."),
+        Column(
+            "created_at",
+            TS,
+            "Signup time (UTC): from the product's launch (history.launch) to the window's end; before the window "
+            "for the installed base (its earlier events are not in the extract).",
+        ),
         Column(
             "is_internal",
             BOOL,
@@ -133,7 +138,8 @@ ACCOUNTS = Table(
             "unflagged; the ledger lists those as kind test_workspace).",
         ),
     ),
-    "Customer accounts. Every account signs up inside the window.",
+    "Customer accounts: every account that is a customer at some time in the window (the installed base from "
+    "before it, and the window's signups); accounts that left before the window are not in the extract.",
 )
 
 ACCOUNT_PLANS = Table(
@@ -180,6 +186,13 @@ USERS = Table(
         Column("created_at", TS, "Invitation time (UTC); at or after the account's created_at."),
         Column(
             "activated_at", TS, "First sign-in (UTC); null if never activated. No activity before it.", nullable=True
+        ),
+        Column(
+            "deactivated_at",
+            TS,
+            "Seat removed by an admin (UTC), weeks after the user left; null while the seat is held (most people "
+            "who stop using the product keep their seat). No activity after it.",
+            nullable=True,
         ),
         Column("is_internal", BOOL, "True when the user belongs to an internal/test account."),
     ),

@@ -22,6 +22,8 @@ STREAM_IDS = {
     "imperfections": 10,
     "outliers": 11,
     "test_workspaces": 12,
+    "newcomers": 13,
+    "deactivation": 14,
 }
 
 

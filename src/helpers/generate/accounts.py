@@ -90,6 +90,7 @@ class AccountPlan:
     country: np.ndarray  # index into vocab.COUNTRIES
     domain: np.ndarray  # e-mail domain (object)
     n_users: np.ndarray
+    n_team: np.ndarray  # the team invited around signup: an account's first n_team users; the rest are newcomers
     user_offset: np.ndarray  # first user_id - 1
     n_projects: np.ndarray
     project_offset: np.ndarray
@@ -170,8 +171,9 @@ def plan_accounts(params: Params) -> AccountPlan:
     churn_at = sandboxes.abandoned_at(params, chosen, created, churn_at, w1)
     periods = periods.until(np.minimum(churn_at, w1))
     tier = periods.last_tier()
-    n_users = _seat_limit(params, n_users, tier)
-    n_projects = _project_counts(params, z, n_users)
+    n_team = _seat_limit(params, n_users, tier)
+    n_users = n_team + _newcomers(params, n_team, created, churn_at, w1, ~internal & ~chosen.sandbox & (tier != FREE))
+    n_projects = _project_counts(params, z, n_team)
     pu = rng.random((int(n_projects.sum()), len(PROJECT_UNIFORMS)))
     project_account, nominal = _project_plan(
         params, DrawColumns(pu, PROJECT_UNIFORMS), created, churn_at, n_projects, w1
@@ -189,6 +191,7 @@ def plan_accounts(params: Params) -> AccountPlan:
         country=country,
         domain=domain,
         n_users=n_users,
+        n_team=n_team,
         user_offset=np.r_[0, np.cumsum(n_users)[:-1]].astype(np.int64),
         n_projects=n_projects,
         project_offset=np.r_[0, np.cumsum(n_projects)[:-1]].astype(np.int64),
@@ -311,6 +314,20 @@ def _team_sizes(
     n_users = np.clip(np.rint(_soft_cap(median * np.exp(ts.sigma * z.team_size), cap)), upa.min, upa.max)
     n_users = np.where(internal, np.clip(n_users, upa.min, max(upa.min, 12)), n_users)
     return n_users.astype(np.int64)
+
+
+def _newcomers(
+    params: Params, n_team: np.ndarray, created: np.ndarray, churn_at: np.ndarray, w1: int, eligible: np.ndarray
+) -> np.ndarray:
+    """People who join the account after its first team (hires, new collaborators, replacements): Poisson,
+    users.newcomers.per_member_year x the team x the years from after_days past signup to its churn or the
+    window's end. Not on a free plan (its seat limit), nor in internal workspaces or sandboxes. From a
+    stream of their own, so the rate changes no other draw."""
+    p = params.users.newcomers
+    from_t = created + to_us(p.after_days * DAY)
+    years = np.maximum(np.minimum(churn_at, w1) - from_t, 0) / (365.0 * DAY)
+    expected = np.where(eligible, p.per_member_year * n_team * years, 0.0)
+    return stream(params.seed, "newcomers", 0).poisson(expected).astype(np.int64)
 
 
 def _seat_limit(params: Params, n_users: np.ndarray, tier: np.ndarray) -> np.ndarray:
@@ -564,6 +581,7 @@ class Block:
     n_users: np.ndarray  # per account
     user_acct: np.ndarray  # per user
     first_user: np.ndarray  # per user: the account's founder
+    newcomer: np.ndarray  # per user: joined after the first team (plan.n_team)
     internal: np.ndarray  # per account
     sandbox: np.ndarray  # per account: an unflagged test workspace
     scripted: np.ndarray  # per account: a sandbox driven by a script
@@ -576,7 +594,8 @@ class Block:
         starts = np.r_[0, np.cumsum(n_users)[:-1]]
         first = np.zeros(len(user_acct), bool)
         first[starts[n_users > 0]] = True
-        return cls(a, n_users, user_acct, first, plan.internal[a], plan.sandbox[a], plan.scripted[a])
+        newcomer = np.arange(len(user_acct)) - starts[user_acct] >= plan.n_team[a][user_acct]
+        return cls(a, n_users, user_acct, first, newcomer, plan.internal[a], plan.sandbox[a], plan.scripted[a])
 
     def draws(self, params: Params, name: str) -> AccountDraws:
         """The block's accounts' generators of one stream (one per account)."""
@@ -593,6 +612,7 @@ PLAN_ACCOUNT_COLUMNS = (
     "country",
     "domain",
     "n_users",
+    "n_team",
     "user_offset",
     "n_projects",
     "project_offset",

@@ -125,6 +125,7 @@ def _users_table(ids: _Ids, users: Users) -> dict:
         timezone=np.array(vocab.TIMEZONES, dtype=object)[users.tz],
         created_at=users.created,
         activated_at=users.activated,
+        deactivated_at=users.deactivated,
         is_internal=users.internal.copy(),
     )
 

@@ -83,10 +83,13 @@ class Users:
     dormant_from: np.ndarray  # a quiet spell (NONE: none)
     dormant_to: np.ndarray
     scripted: np.ndarray | None = None  # of a sandbox driven by a script (generate.sandboxes); None: nobody
+    deactivated: np.ndarray | None = None  # the seat removed by an admin (NONE: held); None: nobody's
 
     def __post_init__(self) -> None:
         if self.scripted is None:
             object.__setattr__(self, "scripted", np.zeros(len(self.user_id), dtype=bool))
+        if self.deactivated is None:
+            object.__setattr__(self, "deactivated", np.full(len(self.user_id), NONE, dtype=np.int64))
 
 
 def simulate_users(params: Params, plan: AccountPlan, block: Block, w1: int) -> Users:
@@ -106,6 +109,7 @@ def simulate_users(params: Params, plan: AccountPlan, block: Block, w1: int) -> 
     role = np.where(second, MEMBER, role)  # to see the product as a member sees it
     engagement, active_prob, start_hour = _engagement(params, block, role, tier, u, z)
     early, churn = _churn(params, plan, block, activated, w1, u)
+    deactivated = _deactivations(params, plan, block, churn, w1)
     full_name, email = _names_and_emails(params, plan, block, country, u)
     user_id = (
         plan.user_offset[block.accounts[0]] + 1 + np.arange(len(created), dtype=np.int64)
@@ -131,7 +135,24 @@ def simulate_users(params: Params, plan: AccountPlan, block: Block, w1: int) -> 
         dormant_from,
         dormant_to,
         block.scripted[block.user_acct],
+        deactivated,
     )
+
+
+def _deactivations(params: Params, plan: AccountPlan, block: Block, churn: np.ndarray, w1: int) -> np.ndarray:
+    """When an admin removes a leaver's seat (NONE: never): users.deactivation.share of the users who left, a
+    lognormal lag after they left, while their account still exists and before the window's end. From a stream
+    of its own (one draw pair per user), so the share changes no other draw."""
+    d = params.users.deactivation
+    if d.share == 0:
+        return np.full(len(churn), NONE, dtype=np.int64)
+    draws = block.draws(params, "deactivation")
+    removes = draws.random(block.n_users) < d.share
+    lag = np.maximum(to_us(draws.lognormal(d.lag_days.median, d.lag_days.sigma, block.n_users) * DAY), MINUTE)
+    left = (churn != NONE) & (churn != NEVER)
+    at = np.where(left, churn, 0) + lag
+    account_ends = np.minimum(plan.churn_at[block.accounts][block.user_acct], w1)
+    return np.where(left & removes & (at < account_ends), at, NONE)
 
 
 def _founder(block: Block) -> np.ndarray:
@@ -154,14 +175,18 @@ def _roles(params: Params, tier: np.ndarray, u: np.ndarray) -> np.ndarray:
 def _invite_and_activate(
     params: Params, plan: AccountPlan, block: Block, tz: np.ndarray, w1: int, u: DrawColumns, z: DrawColumns
 ):
-    """Invitations: the founder at signup, the others spread over the account's life (front-loaded), sent
-    during the working day; activation a lognormal lag later, at the invitee's next working moment (the
-    founder's within minutes of signup); some never activate, nobody after the account's churn or the window."""
+    """Invitations: the founder at signup, the first team spread over the account's life (front-loaded),
+    newcomers evenly from users.newcomers.after_days on, sent during the working day; activation a lognormal
+    lag later, at the invitee's next working moment (the founder's within minutes of signup); some never
+    activate, nobody after the account's churn or the window."""
     p = params.users
     created_acct = plan.created_at[block.accounts][block.user_acct]
     live_until = np.minimum(plan.churn_at[block.accounts], w1)[block.user_acct]
     first = block.first_user
     lag = truncated_exponential_from_u(u.invite_lag, p.invite_lag_days_mean * DAY, live_until - created_acct)
+    after = to_us(p.newcomers.after_days * DAY)  # a newcomer joins any time from after_days on (uniform)
+    later = after + np.floor(u.invite_lag * np.maximum(live_until - created_acct - after, 0)).astype(np.int64)
+    lag = np.where(block.newcomer, later, lag)
     invited = working_moment(params, created_acct + lag, tz, u.invite_day, u.invite_hour)
     invited = np.where(invited < live_until, invited, created_acct + lag)  # no working day left: as it came
     created = np.where(first, created_acct, np.maximum(invited, created_acct + US))

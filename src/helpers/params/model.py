@@ -222,6 +222,20 @@ class Dormancy(_Strict):
     activity_factor: Rate  # chance of a session during the spell, relative to usual
 
 
+class Newcomers(_Strict):
+    """People who join an account all its life (hires, new collaborators, replacements for those who left)."""
+
+    per_member_year: Annotated[float, Field(ge=0.0, le=10.0, allow_inf_nan=False)]  # x the team invited at signup
+    after_days: Annotated[float, Field(ge=0.0, le=3650.0, allow_inf_nan=False)]  # from this long after signup
+
+
+class Deactivation(_Strict):
+    """Seats an admin removes some weeks after their user left (users.deactivated_at)."""
+
+    share: Rate  # of users who left while their account stays
+    lag_days: LogNormal
+
+
 class Users(_Strict):
     invite_lag_days_mean: PosFloat
     activation_lag_hours: LogNormal
@@ -232,6 +246,8 @@ class Users(_Strict):
     guest_engagement_factor: Rate
     onboarding: Onboarding
     churn: UserChurn
+    newcomers: Newcomers
+    deactivation: Deactivation
     dormancy: Dormancy
     role_weights: RoleWeights
     guest_weight_by_plan: TierFactors

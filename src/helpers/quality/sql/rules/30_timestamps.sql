@@ -16,6 +16,12 @@ WHERE u.created_at < a.created_at OR u.created_at >= getvariable('window_end');
 SELECT count(*) FROM raw.users
 WHERE activated_at IS NOT NULL AND (activated_at < created_at OR activated_at >= getvariable('window_end'));
 
+-- rule: users_deactivation_order | deactivated_at (when set) is after the user activated (or, never activated, was invited), before the window's end
+-- scope: account
+SELECT count(*) FROM raw.users
+WHERE deactivated_at IS NOT NULL
+  AND (deactivated_at < coalesce(activated_at, created_at) OR deactivated_at >= getvariable('window_end'));
+
 -- rule: projects_after_owner_activation | a project is created after its account and after its owner activated
 -- scope: account
 SELECT count(*) FROM raw.projects p
@@ -74,6 +80,10 @@ WHERE ingested_at_utc - event_at_utc > to_seconds(getvariable('late_threshold_se
 -- scope: account
 SELECT count(*) FROM qa.events e JOIN raw.users u USING (user_id)
 WHERE u.activated_at IS NULL OR e.event_at_utc < u.activated_at;
+
+-- rule: events_before_deactivation | no event by a user once an admin removed their seat
+-- scope: account
+SELECT count(*) FROM qa.events e JOIN raw.users u USING (user_id) WHERE e.event_at_utc >= u.deactivated_at;
 
 -- rule: events_after_project_and_task | an event is not earlier than its project or its task
 -- scope: account
