@@ -12,6 +12,7 @@ import pytest
 
 from helpers import blocks, io
 from helpers import params as P
+from helpers.generate import accounts
 from helpers.quality import metrics
 from helpers.schema import ANSWER_KEYS
 
@@ -186,3 +187,22 @@ def test_launch_outside_what_is_allowed_is_one_clear_error(launch, says):
     with pytest.raises(P.ParamsError) as e:
         P.load([ROOT / "params/tiny.yaml"], [f"history.launch={launch}"])
     assert says in str(e.value)
+
+
+def test_an_extract_nobody_is_left_in_is_one_clear_error():
+    """Every signup left long before the window: a clear error naming the keys to change, not an empty dataset."""
+    from .conftest import apply_changes, preset
+
+    churn_fast = {f"accounts.monthly_churn.{tier}": 1.0 for tier in ("free", "team", "business", "enterprise")}
+    changes = {
+        "history.launch": dt.date(2016, 1, 1),
+        "accounts.count": 2,
+        "accounts.signup.launch_share": 1.0,  # both sign up in the launch's first weeks...
+        "imperfections.internal.account_share": 0.0,  # (internal workspaces never leave)
+        **churn_fast,  # ...and leave within months, nine years before the window
+    }
+    params = P.validate(apply_changes(preset("tiny"), changes))
+    with pytest.raises(accounts.EmptyExtract) as e:
+        accounts.plan_accounts(params)
+    assert str(e.value).startswith("history.launch = 2016-01-01: every one of the 2 accounts")
+    assert "raise accounts.count, lower accounts.monthly_churn, or move history.launch" in str(e.value)

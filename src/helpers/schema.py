@@ -155,7 +155,7 @@ ACCOUNT_PLANS = Table(
             "valid_from",
             TS,
             "Start of the period (UTC): the account's created_at for its first period, else the moment the plan "
-            "changed; inside the window and the account's life.",
+            "changed; inside the account's life, before the window's end (before the window for an installed base).",
         ),
         Column(
             "valid_to",
@@ -362,6 +362,9 @@ DEFINITIONS = (
     "Scope `external`: rows whose account has `is_internal = false` (unflagged test workspaces, ledger kind "
     "`test_workspace`, included: the keys follow the flag); scope `all`: every row.",
     "Duplicate deliveries (same `event_id`) count once.",
+    "An extract with a history (`history.launch` before the window) begins mid-story: only the window's events "
+    "exist, so days d in the window's first week count only its key events, and a retention cohort with members "
+    "who joined before the window is listed from the week holding the window's first day on, `left_censored`.",
 )
 TRUTH_TABLES: dict[str, Table] = {
     t.name: t

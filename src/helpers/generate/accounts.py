@@ -75,6 +75,10 @@ ACCOUNT_NORMALS = (
 PROJECT_UNIFORMS = ("with_team", "lag")
 
 
+class EmptyExtract(ValueError):
+    """No account signed up since the launch is still a customer in the window."""
+
+
 @dataclass
 class AccountPlan:
     """Accounts table plus the per-account and per-project plan (numpy columns, index = account_id-1).
@@ -152,6 +156,12 @@ def plan_accounts(params: Params) -> AccountPlan:
     created, country = signup[order], country[order]
     u, z = DrawColumns(u[order], ACCOUNT_UNIFORMS), DrawColumns(z[order], ACCOUNT_NORMALS)
     keep = np.nonzero(_in_window(params, u, z, created))[0]  # the installed base and the window's signups
+    if n and not len(keep):
+        raise EmptyExtract(
+            f"history.launch = {params.history.launch}: every one of the {n} accounts that signed up since the "
+            f"launch left before the window ({params.window.start}), so the extract would be empty; raise "
+            "accounts.count, lower accounts.monthly_churn, or move history.launch closer to the window"
+        )
     if len(keep) < n:
         n, created, country = len(keep), created[keep], country[keep]
         u, z = u.rows(keep), z.rows(keep)
@@ -192,9 +202,9 @@ def plan_accounts(params: Params) -> AccountPlan:
         domain=domain,
         n_users=n_users,
         n_team=n_team,
-        user_offset=np.r_[0, np.cumsum(n_users)[:-1]].astype(np.int64),
+        user_offset=(np.cumsum(n_users) - n_users).astype(np.int64),
         n_projects=n_projects,
-        project_offset=np.r_[0, np.cumsum(n_projects)[:-1]].astype(np.int64),
+        project_offset=(np.cumsum(n_projects) - n_projects).astype(np.int64),
         project_account=project_account,
         project_nominal_at=nominal,
         internal=internal,
@@ -321,13 +331,15 @@ def _newcomers(
 ) -> np.ndarray:
     """People who join the account after its first team (hires, new collaborators, replacements): Poisson,
     users.newcomers.per_member_year x the team x the years from after_days past signup to its churn or the
-    window's end. Not on a free plan (its seat limit), nor in internal workspaces or sandboxes. From a
-    stream of their own, so the rate changes no other draw."""
+    window's end. Not on a free plan (its seat limit), nor in internal workspaces or sandboxes; everyone
+    an account ever invites stays within users_per_account.max. From a stream of their own, so the rate
+    changes no other draw."""
     p = params.users.newcomers
     from_t = created + to_us(p.after_days * DAY)
     years = np.maximum(np.minimum(churn_at, w1) - from_t, 0) / (365.0 * DAY)
     expected = np.where(eligible, p.per_member_year * n_team * years, 0.0)
-    return stream(params.seed, "newcomers", 0).poisson(expected).astype(np.int64)
+    drawn = stream(params.seed, "newcomers", 0).poisson(expected).astype(np.int64)
+    return np.minimum(drawn, np.maximum(params.users_per_account.max - n_team, 0))
 
 
 def _seat_limit(params: Params, n_users: np.ndarray, tier: np.ndarray) -> np.ndarray:
