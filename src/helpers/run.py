@@ -550,12 +550,15 @@ def _stage(run: Run) -> bool:
 
 def _log_start(run: Run) -> None:
     p = run.params
+    accounts = f"{p.accounts.count} accounts"
+    if p.span != p.window:  # a product with a past: the count is its signups since the launch
+        accounts = f"{p.accounts.count} signups since the launch on {p.span.start}"
     log.info(
-        "saas-synth run %s: params %s (seed %d), %d accounts, window %s..%s",
+        "saas-synth run %s: params %s (seed %d), %s, window %s..%s",
         run.run_id,
         _layers(run.loaded),
         p.seed,
-        p.accounts.count,
+        accounts,
         p.window.start,
         p.window.end,
     )
