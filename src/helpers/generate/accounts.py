@@ -182,7 +182,8 @@ def plan_accounts(params: Params) -> AccountPlan:
     periods = periods.until(np.minimum(churn_at, w1))
     tier = periods.last_tier()
     n_team = _seat_limit(params, n_users, tier)
-    n_users = n_team + _newcomers(params, n_team, created, churn_at, w1, ~internal & ~chosen.sandbox & (tier != FREE))
+    solo = internal | chosen.sandbox | chosen.lookalike  # scripts, sandboxes and solo customers stay as they are
+    n_users = n_team + _newcomers(params, n_team, created, churn_at, w1, ~solo & (tier != FREE))
     n_projects = _project_counts(params, z, n_team)
     pu = rng.random((int(n_projects.sum()), len(PROJECT_UNIFORMS)))
     project_account, nominal = _project_plan(
@@ -331,14 +332,15 @@ def _newcomers(
 ) -> np.ndarray:
     """People who join the account after its first team (hires, new collaborators, replacements): Poisson,
     users.newcomers.per_member_year x the team x the years from after_days past signup to its churn or the
-    window's end. Not on a free plan (its seat limit), nor in internal workspaces or sandboxes; everyone
-    an account ever invites stays within users_per_account.max. From a stream of their own, so the rate
-    changes no other draw."""
+    window's end. Not on a free plan (its seat limit), nor in internal workspaces, sandboxes or lookalikes;
+    everyone an account ever invites stays within users_per_account.max. Each account draws from its own
+    stream, so the rate changes no other draw and no other account's count."""
     p = params.users.newcomers
     from_t = created + to_us(p.after_days * DAY)
     years = np.maximum(np.minimum(churn_at, w1) - from_t, 0) / (365.0 * DAY)
     expected = np.where(eligible, p.per_member_year * n_team * years, 0.0)
-    drawn = stream(params.seed, "newcomers", 0).poisson(expected).astype(np.int64)
+    accounts = np.arange(1, len(n_team) + 1)  # each account's own stream: its count moves no other's
+    drawn = AccountDraws(params.seed, "newcomers", accounts).poisson(expected, np.ones(len(n_team))).astype(np.int64)
     return np.minimum(drawn, np.maximum(params.users_per_account.max - n_team, 0))
 
 
