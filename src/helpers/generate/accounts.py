@@ -182,8 +182,8 @@ def plan_accounts(params: Params) -> AccountPlan:
     periods = periods.until(np.minimum(churn_at, w1))
     tier = periods.last_tier()
     n_team = _seat_limit(params, n_users, tier)
-    solo = internal | chosen.sandbox | chosen.lookalike  # scripts, sandboxes and solo customers stay as they are
-    n_users = n_team + _newcomers(params, n_team, created, churn_at, w1, ~solo & (tier != FREE))
+    # solo and duo teams stay as they are (and so sandboxes, lookalikes: choosing them moves no id), as do scripts
+    n_users = n_team + _newcomers(params, n_team, created, churn_at, w1, ~internal & (tier != FREE) & (n_team > 2))
     n_projects = _project_counts(params, z, n_team)
     pu = rng.random((int(n_projects.sum()), len(PROJECT_UNIFORMS)))
     project_account, nominal = _project_plan(
@@ -332,8 +332,8 @@ def _newcomers(
 ) -> np.ndarray:
     """People who join the account after its first team (hires, new collaborators, replacements): Poisson,
     users.newcomers.per_member_year x the team x the years from after_days past signup to its churn or the
-    window's end. Not on a free plan (its seat limit), nor in internal workspaces, sandboxes or lookalikes;
-    everyone an account ever invites stays within users_per_account.max. Each account draws from its own
+    window's end. Not on a free plan (its seat limit), nor in teams of one or two, nor in internal
+    workspaces; everyone an account ever invites stays within users_per_account.max. Each account draws from its own
     stream, so the rate changes no other draw and no other account's count."""
     p = params.users.newcomers
     from_t = created + to_us(p.after_days * DAY)
