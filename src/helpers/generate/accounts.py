@@ -146,25 +146,9 @@ def plan_accounts(params: Params) -> AccountPlan:
     PROJECT_UNIFORMS per project; company names from the names stream;
     internal workspaces from a stream of their own, and test workspaces (generate.sandboxes) from theirs."""
     rng = stream(params.seed, "accounts", 0)
-    n = params.accounts.count
     _, w1 = window_us(params.span)
-    u = rng.random((n, len(ACCOUNT_UNIFORMS)))
-    z = rng.normal(0.0, 1.0, (n, len(ACCOUNT_NORMALS)))
-    country = choice_from_u(u[:, ACCOUNT_UNIFORMS.index("country")], [c[1] for c in vocab.COUNTRIES])
-    signup = _signup_times(params, DrawColumns(u, ACCOUNT_UNIFORMS), DrawColumns(z, ACCOUNT_NORMALS), country)
-    order = np.argsort(signup, kind="stable")
-    created, country = signup[order], country[order]
-    u, z = DrawColumns(u[order], ACCOUNT_UNIFORMS), DrawColumns(z[order], ACCOUNT_NORMALS)
-    keep = np.nonzero(_in_window(params, u, z, created))[0]  # the installed base and the window's signups
-    if n and not len(keep):
-        raise EmptyExtract(
-            f"history.launch = {params.history.launch}: every one of the {n} accounts that signed up since the "
-            f"launch left before the window ({params.window.start}), so the extract would be empty; raise "
-            "accounts.count, lower accounts.monthly_churn, or move history.launch closer to the window"
-        )
-    if len(keep) < n:
-        n, created, country = len(keep), created[keep], country[keep]
-        u, z = u.rows(keep), z.rows(keep)
+    created, country, u, z = _signups(params, rng)
+    n = len(created)
     size_band, employees = _company_sizes(params, u)
     settles_on = _settles_on(params, u, size_band)
     industry = choice_from_u(u.industry, [w for _, w in vocab.INDUSTRIES])
@@ -222,6 +206,29 @@ def plan_accounts(params: Params) -> AccountPlan:
         partner_local=looks.people.partner_local,
         account_plans=periods.table(),
     )
+
+
+def _signups(params: Params, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, DrawColumns, DrawColumns]:
+    """(created, country, uniforms, normals) of the accounts in the extract, in signup order: every signup since
+    the launch draws its rows, and those that left before the window are dropped (EmptyExtract if none is left)."""
+    n = params.accounts.count
+    u = rng.random((n, len(ACCOUNT_UNIFORMS)))
+    z = rng.normal(0.0, 1.0, (n, len(ACCOUNT_NORMALS)))
+    country = choice_from_u(u[:, ACCOUNT_UNIFORMS.index("country")], [c[1] for c in vocab.COUNTRIES])
+    signup = _signup_times(params, DrawColumns(u, ACCOUNT_UNIFORMS), DrawColumns(z, ACCOUNT_NORMALS), country)
+    order = np.argsort(signup, kind="stable")
+    created, country = signup[order], country[order]
+    u, z = DrawColumns(u[order], ACCOUNT_UNIFORMS), DrawColumns(z[order], ACCOUNT_NORMALS)
+    keep = np.nonzero(_in_window(params, u, z, created))[0]  # the installed base and the window's signups
+    if n and not len(keep):
+        raise EmptyExtract(
+            f"history.launch = {params.history.launch}: every one of the {n} accounts that signed up since the "
+            f"launch left before the window ({params.window.start}), so the extract would be empty; raise "
+            "accounts.count, lower accounts.monthly_churn, or move history.launch closer to the window"
+        )
+    if len(keep) == n:
+        return created, country, u, z
+    return created[keep], country[keep], u.rows(keep), z.rows(keep)
 
 
 def _in_window(params: Params, u: DrawColumns, z: DrawColumns, created: np.ndarray) -> np.ndarray:
