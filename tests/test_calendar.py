@@ -168,7 +168,8 @@ def test_sessions_follow_the_calendar_of_calendar_users_only(monkeypatch):
         dormant_from=none,
         dormant_to=none,
     )
-    plan = users.day_plan(DEFAULT, people, np.arange(n), w0, w0 + DAYS * DAY)
+    window_only = DEFAULT.model_copy(update={"history": DEFAULT.history.model_copy(update={"launch": None})})
+    plan = users.day_plan(window_only, people, np.arange(n), w0, w0 + DAYS * DAY)  # day columns of the window
     assert (plan.prob[~internal, 1 + 63] == 0).all()
     assert (plan.prob[internal, 1 + 63] == users.INTERNAL_ACTIVE_PROB).all()
     assert (plan.prob[~internal, 1 + 64] > 0.5).all()  # the next day is a normal Thursday

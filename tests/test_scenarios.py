@@ -36,7 +36,9 @@ def test_feature_launch_raises_handoffs_for_the_segment_only(default_data):
         _read(default_data, "events", ["task_id", "event_name"]).query("event_name == 'handoff_completed'").task_id
     )
     t = tasks.merge(accounts.drop(columns="created_at"), on="account_id").query("not is_internal")
-    t = t[t.created_at < pd.Timestamp("2025-11-15")]  # recent tasks have not had time to be handed off
+    # tasks created in the window (an older task's hand-off may predate the extract: no event), and not in its
+    # last weeks (recent tasks have not had time to be handed off)
+    t = t[(t.created_at >= pd.Timestamp(params.window.start)) & (t.created_at < pd.Timestamp("2025-11-15"))]
     t["handed"] = t.task_id.isin(handed)
     t["after"] = t.created_at >= pd.Timestamp(f.date)
     t["segment"] = t.plan_tier.isin(f.plan_tiers)
@@ -54,11 +56,10 @@ def test_feature_launch_raises_handoffs_for_the_segment_only(default_data):
     per = per[(per["size"] >= 50).all(axis=1)]
     expected = per["size", True] * per["sum", False] / per["size", False]
     ratio = per["sum", True].groupby("segment").sum() / expected.groupby("segment").sum()
-    # The other accounts' own rates still drift up as their teams settle into hand-offs (accounts signed up
-    # before March: 3% of January's tasks handed off, 11% of April's, 14% of June's, level from then on), so
-    # the launch is judged against that drift (difference in differences): the segment gains clearly more than
-    # the others (default, seed 22: 1.91x against 1.37x, so 1.39x; the adoption ramp, mean 3 weeks, dilutes
-    # the x2 of the hand-off probability), and the others are far from doubling.
+    # In a launch year the other accounts' own rates drift up as their teams settle into hand-offs, so the launch
+    # is judged against the others (difference in differences): the segment gains clearly more than the others
+    # and the others are far from doubling. Default (an installed base, seed 22): 1.96x against 1.01x; the
+    # adoption ramp (mean 3 weeks) dilutes the x2 of the hand-off probability.
     assert ratio[True] > 1.6 and ratio[True] / ratio[False] > 1.3 and ratio[False] < 1.45, ratio
 
 

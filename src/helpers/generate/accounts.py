@@ -167,7 +167,8 @@ def plan_accounts(params: Params) -> AccountPlan:
     tier = periods.last_tier()
     n_team = _seat_limit(params, n_users, tier)
     # solo and duo teams stay as they are (and so sandboxes, lookalikes: choosing them moves no id), as do scripts
-    n_users = n_team + _newcomers(params, n_team, created, churn_at, w1, ~internal & (tier != FREE) & (n_team > 2))
+    eligible = ~internal & (tier != FREE) & (n_team > 2)
+    n_users = n_team + _newcomers(params, n_team, employees, created, churn_at, w1, eligible)
     n_projects = _project_counts(params, z, n_team)
     pu = rng.random((int(n_projects.sum()), len(PROJECT_UNIFORMS)))
     project_account, nominal = _project_plan(
@@ -335,20 +336,29 @@ def _team_sizes(
 
 
 def _newcomers(
-    params: Params, n_team: np.ndarray, created: np.ndarray, churn_at: np.ndarray, w1: int, eligible: np.ndarray
+    params: Params,
+    n_team: np.ndarray,
+    employees: np.ndarray,
+    created: np.ndarray,
+    churn_at: np.ndarray,
+    w1: int,
+    eligible: np.ndarray,
 ) -> np.ndarray:
     """People who join the account after its first team (hires, new collaborators, replacements): Poisson,
     users.newcomers.per_member_year x the team x the years from after_days past signup to its churn or the
     window's end. Not on a free plan (its seat limit), nor in teams of one or two, nor in internal
-    workspaces; everyone an account ever invites stays within users_per_account.max. Each account draws from its own
-    stream, so the rate changes no other draw and no other account's count."""
+    workspaces. Everyone an account ever invites is bounded softly by its company's employees and by
+    users_per_account.max (no pile-up at the bound). Each account draws from its own stream, so the rate changes
+    no other draw and no other account's count."""
     p = params.users.newcomers
     from_t = created + to_us(p.after_days * DAY)
     years = np.maximum(np.minimum(churn_at, w1) - from_t, 0) / (365.0 * DAY)
     expected = np.where(eligible, p.per_member_year * n_team * years, 0.0)
     accounts = np.arange(1, len(n_team) + 1)  # each account's own stream: its count moves no other's
     drawn = AccountDraws(params.seed, "newcomers", accounts).poisson(expected, np.ones(len(n_team))).astype(np.int64)
-    return np.minimum(drawn, np.maximum(params.users_per_account.max - n_team, 0))
+    bound = np.minimum(employees, params.users_per_account.max)
+    everyone = np.maximum(np.rint(_soft_cap(n_team + drawn, bound)), n_team).astype(np.int64)
+    return np.minimum(everyone - n_team, np.maximum(params.users_per_account.max - n_team, 0))
 
 
 def _seat_limit(params: Params, n_users: np.ndarray, tier: np.ndarray) -> np.ndarray:

@@ -33,7 +33,7 @@ EXPECTED: dict[str, Expectation] = {
     "key_actions_fade_before_silence": Expectation(0.0, 0.85, "fewer key actions before users go silent"),
     "returned_after_gap_share": Expectation(0.03, 0.4, "some users come back after weeks away"),
     "seats_before_account_silence": Expectation(0.0, 0.85, "an account's seats shrink before it leaves"),
-    "paid_account_share": Expectation(0.2, 0.5, "freemium: most accounts stay free"),
+    "paid_account_share": Expectation(0.2, 0.5, "freemium: most signups stay free"),
     "free_team_size_p90": Expectation(2.0, 12.0, "free teams are small (seat limits)"),
     "paid_over_free_team_size": Expectation(1.5, INF, "paid teams are larger"),
     "enterprise_share_of_1001_plus": Expectation(0.35, 1.0, "large companies buy the enterprise plan"),
@@ -58,7 +58,9 @@ EXPECTED: dict[str, Expectation] = {
     "friday_ratio": Expectation(0.6, 0.95, "Friday lighter than Tuesday-Wednesday"),
     "invites_in_working_hours": Expectation(0.75, 1.0, "people invite colleagues at work"),
     "first_sign_ins_in_working_hours": Expectation(0.7, 1.0, "first sign-ins happen at work"),
-    "signups_busiest_utc_hours_share": Expectation(0.0, 0.3, "signups follow each country's working day"),
+    # the top 3 of 24 hourly counts over ~180 accounts: 0.24-0.33 on 30 seeds of default; the signups of one
+    # country alone (its working day) put 0.39-0.43 in their busiest three hours (3,000 signups' plan)
+    "signups_busiest_utc_hours_share": Expectation(0.0, 0.34, "signups follow each country's working day"),
     "top_decile_user_week_share": Expectation(0.35, 0.7, "power users: a small core does much of the work"),
     "user_week_p99_over_median": Expectation(8.0, INF, "heavy-tailed engagement"),
     "projects_tied_at_top": Expectation(1.0, 1.0, "no visible cap on tasks per project"),

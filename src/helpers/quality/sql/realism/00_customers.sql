@@ -46,6 +46,7 @@ SELECT user_id, date_trunc('week', event_at_utc) AS w, count(*) AS n FROM custom
 CREATE OR REPLACE TEMP MACRO user_retention_at(week) AS (
     SELECT sum(retained) / nullif(sum(cohort_size), 0)::DOUBLE FROM truth.user_retention
     WHERE scope = 'external' AND week_number = week AND cohort_week + 7 * (week + 1) - 1 < getvariable('window_end')::DATE
+      AND NOT left_censored  -- a cohort older than the window: its early weeks are not in the extract
 );
 
 -- us_day_ratio(day): US customers' events on that local day / the mean of the same weekday one and two

@@ -38,8 +38,9 @@ SELECT count(DISTINCT (account_id, user_id)) FILTER (WHERE d > last_d - 28)
        / nullif(count(DISTINCT (account_id, user_id)) FILTER (WHERE d <= last_d - 28 AND d > last_d - 56), 0)::DOUBLE
 FROM silent JOIN days USING (account_id);
 
--- metric: paid_account_share | share of accounts on a paid plan (team, business, enterprise) at the window's end
-SELECT avg((plan_tier <> 'free')::INT) FROM raw.accounts WHERE NOT is_internal;
+-- metric: paid_account_share | share of the window's signups on a paid plan (team, business, enterprise) at its end (the installed base is mostly paid: free workspaces churn more)
+SELECT avg((plan_tier <> 'free')::INT) FROM raw.accounts
+WHERE NOT is_internal AND created_at >= getvariable('window_start');
 
 -- metric: free_team_size_p90 | 90th percentile of users per free account
 SELECT quantile_cont(n, 0.9) FROM (
@@ -61,12 +62,13 @@ SELECT avg((plan_tier = 'enterprise')::INT) FROM raw.accounts WHERE NOT is_inter
 -- metric: free_share_of_1_to_10 | share of companies of 1-10 employees on the free plan
 SELECT avg((plan_tier = 'free')::INT) FROM raw.accounts WHERE NOT is_internal AND company_size = '1-10';
 
--- metric: user_week12_retention_paid_over_free | week-12 user retention (key event in the 12th ISO week after activation) of paid accounts' users / of free accounts' users (cohorts whose week 12 ends inside the window)
+-- metric: user_week12_retention_paid_over_free | week-12 user retention (key event in the 12th ISO week after activation) of paid accounts' users / of free accounts' users (cohorts whose week 12 lies inside the window: an older cohort's week 12 has no events in the extract)
 WITH cohort AS (
     SELECT u.user_id, a.plan_tier <> 'free' AS paid, date_trunc('week', u.activated_at)::DATE AS cw
     FROM raw.users u JOIN raw.accounts a USING (account_id)
     WHERE NOT a.is_internal AND u.activated_at IS NOT NULL
       AND date_trunc('week', u.activated_at)::DATE + 13 * 7 - 1 <= getvariable('window_end')::DATE  -- week 12 ends inside
+      AND date_trunc('week', u.activated_at)::DATE + 12 * 7 >= getvariable('window_start')::DATE  -- ...and starts inside
 ), kept AS (
     SELECT DISTINCT c.user_id
     FROM cohort c JOIN qa.events e USING (user_id)
@@ -92,12 +94,12 @@ FROM raw.users u JOIN raw.accounts a USING (account_id) WHERE NOT a.is_internal;
 -- metric: account_week0_over_week1 | accounts with a key event in their signup week / in the week after (answer key, customers)
 SELECT sum(retained) FILTER (WHERE week_number = 0) / nullif(sum(retained) FILTER (WHERE week_number = 1), 0)::DOUBLE
 FROM truth.account_retention
-WHERE scope = 'external' AND cohort_week + 13 < getvariable('window_end')::DATE;
+WHERE scope = 'external' AND cohort_week + 13 < getvariable('window_end')::DATE AND NOT left_censored;
 
 -- metric: user_week0_over_week1 | users with a key event in their activation week / in the week after (answer key, customers)
 SELECT sum(retained) FILTER (WHERE week_number = 0) / nullif(sum(retained) FILTER (WHERE week_number = 1), 0)::DOUBLE
 FROM truth.user_retention
-WHERE scope = 'external' AND cohort_week + 13 < getvariable('window_end')::DATE;
+WHERE scope = 'external' AND cohort_week + 13 < getvariable('window_end')::DATE AND NOT left_censored;
 
 -- metric: user_week1_retention | share of activated users with a key event in the week after their activation week (answer key, customers, complete cohorts)
 SELECT user_retention_at(1);
@@ -253,9 +255,9 @@ SELECT corr(p, u) FROM (
 -- metric: funnel_activated | invited users who ever signed in (customers)
 SELECT avg((activated_at IS NOT NULL)::INT) FROM raw.users WHERE NOT is_internal;
 
--- metric: funnel_created_of_activated | activated users who created a task
+-- metric: funnel_created_of_activated | users activated in the window who created a task in it (an older user's first tasks may predate the extract)
 SELECT avg((user_id IN (SELECT user_id FROM qa.events WHERE event_name = 'task_created'))::INT)
-FROM raw.users WHERE NOT is_internal AND activated_at IS NOT NULL;
+FROM raw.users WHERE NOT is_internal AND activated_at >= getvariable('window_start');
 
 -- metric: funnel_completed_of_created | users who created a task and completed one
 SELECT avg((user_id IN (SELECT user_id FROM qa.events WHERE event_name = 'task_completed'))::INT)
