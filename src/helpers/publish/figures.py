@@ -130,7 +130,7 @@ def speed(bench: dict, params_dir: Path = PROJECT_ROOT / "params") -> str:
         whole = f"{run['seconds']:.0f} s, largest process {run['peak_rss_mb']:,} MB" if run else "not run"
         rates = " | ".join(_m(p[k]["events_per_second"]) for k in ("generate_1", "generate_write_1", "generate_2"))
         lines.append(
-            f"| {name} ({accounts:,} accounts) | {p['events']:,} | {rates} | "
+            f"| {name} ({accounts:,} signups) | {p['events']:,} | {rates} | "
             f"{_m(p['generate_write_2']['events_per_second'])} | {_m(p['ceiling']['events_per_second'])} | "
             f"{p['ratio_to_ceiling']:.2f} | {p['generate_write_1']['peak_rss_mb']:,} MB | {whole} |"
         )
