@@ -311,7 +311,7 @@ def test_funnel_numbers(tiny_con, tiny):
     assert c.numbers["created_a_task"] == pytest.approx(len(created) / len(activated))
     assert c.numbers["completed_a_task"] == pytest.approx(len(completed) / len(created))
     assert c.numbers["handed_off"] == pytest.approx(len(handed) / len(completed))
-    assert f"of {len(invited):,} invited users" in c.sentence
+    assert f"of {len(invited):,} users invited in the window" in c.sentence
 
 
 # --------------------------------------------------------------------------- realism measures

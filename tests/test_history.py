@@ -13,6 +13,8 @@ import pytest
 from helpers import blocks, io
 from helpers import params as P
 from helpers.generate import accounts
+from helpers.plotting import behaviour
+from helpers.plotting import metrics as plot_metrics
 from helpers.quality import metrics
 from helpers.schema import ANSWER_KEYS
 
@@ -166,6 +168,22 @@ def test_a_changed_flag_is_caught(history_data):
     wrong = computed["user_retention"].copy()
     wrong.loc[wrong.left_censored, "left_censored"] = False
     assert metrics.compare("user_retention", wrong, keys["user_retention"]).flags_differ.sum() > 0
+
+
+def test_charts_read_only_what_begins_inside_the_window(history_data):
+    """The funnel counts the window's invitees; the retention curves leave left-censored cohorts out (their
+    first weeks are not in the extract)."""
+    con = _con(history_data)
+    invited = scalar(
+        con,
+        """SELECT count(*) FROM raw.users u JOIN raw.accounts a USING (account_id)
+           WHERE NOT a.is_internal AND u.created_at >= getvariable('window_start')""",
+    )
+    assert 0 < invited < scalar(con, "SELECT count(*) FROM raw.users WHERE NOT is_internal")
+    assert behaviour.funnel_counts(con)["invited"] == invited
+    key = metrics.answer_keys(history_data)["user_retention"]
+    assert key.left_censored.any()
+    assert not plot_metrics.complete_weeks(key, io.load_params(history_data).window.end).left_censored.any()
 
 
 # --------------------------------------------------------------------------- parameters

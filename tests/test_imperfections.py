@@ -165,7 +165,7 @@ def test_every_rate_is_within_tolerance_of_its_target(tiny_data):
 @pytest.mark.slow
 @pytest.mark.xdist_group("default")
 def test_default_rates_are_close_to_target(default_data):
-    """Default (scenarios on, ~1.1M events): every rate within binomial tolerance, the ones with large
+    """Default (scenarios on, ~1.4M events): every rate within binomial tolerance, the ones with large
     denominators within 0.2 points."""
     obs = observed(default_data)
     assert_within_binomial_tolerance(obs)

@@ -67,11 +67,12 @@ def _pct(x: float) -> str:
 def retention_by_plan(con, weeks: int = 12) -> Chart:
     """Weekly user retention by plan tier: of the users activated in an ISO week (cohort) whose week
     `weeks` lies wholly inside the window, the share with a key event in the k-th week after (k = 0..weeks),
-    per plan (plans with fewer than MIN_COHORT_USERS such users are left out) and over all customers."""
+    per plan (plans with fewer than MIN_COHORT_USERS such users are left out) and over all customers. Only
+    users activated in the window: an older cohort's first weeks are not in the extract."""
     cohort = f"""
         SELECT u.user_id, a.plan_tier, date_trunc('week', u.activated_at)::DATE AS cw
         FROM raw.users u JOIN raw.accounts a ON a.account_id = u.account_id
-        WHERE NOT a.is_internal AND u.activated_at IS NOT NULL
+        WHERE NOT a.is_internal AND u.activated_at >= getvariable('window_start')
           AND date_trunc('week', u.activated_at)::DATE + {7 * (weeks + 1)} <= getvariable('window_end')::DATE"""
     sizes = _df(con, f"SELECT plan_tier, count(*) AS users FROM ({cohort}) GROUP BY ALL")
     kept = _df(
@@ -581,9 +582,9 @@ FUNNEL_STEPS = ("invited", "activated", "created a task", "completed a task", "h
 
 
 def funnel_counts(con) -> pd.Series:
-    """Customer users at each step, each step within the one before: invited (every user), activated (signed
-    in), created a task, completed a task, handed one off (their own task_created, task_completed and
-    handoff_completed events)."""
+    """Customer users invited in the window at each step, each step within the one before: invited, activated
+    (signed in), created a task, completed a task, handed one off (their own task_created, task_completed and
+    handoff_completed events; an older user's first tasks may predate the extract, so they are left out)."""
     row = _df(
         con,
         """
@@ -596,7 +597,7 @@ def funnel_counts(con) -> pd.Series:
             SELECT u.activated_at IS NOT NULL AS s1, s1 AND coalesce(d.created, false) AS s2,
                    s2 AND coalesce(d.completed, false) AS s3, s3 AND coalesce(d.handed, false) AS s4
             FROM raw.users u JOIN raw.accounts a ON a.account_id = u.account_id LEFT JOIN did d ON d.user_id = u.user_id
-            WHERE NOT a.is_internal
+            WHERE NOT a.is_internal AND u.created_at >= getvariable('window_start')
         )
         SELECT count(*), count(*) FILTER (WHERE s1), count(*) FILTER (WHERE s2), count(*) FILTER (WHERE s3),
                count(*) FILTER (WHERE s4)
@@ -627,7 +628,7 @@ def funnel(con) -> Chart:
         sentence = (
             "Real funnels lose people at every step: not every invitee signs in, many users only follow and finish "
             "others' work, and a hand-off needs a colleague and a reason. Here, of "
-            f"{counts.iloc[0]:,} invited users: {_pct(numbers['activated'])} signed in, "
+            f"{counts.iloc[0]:,} users invited in the window: {_pct(numbers['activated'])} signed in, "
             f"{_pct(numbers['created_a_task'])} of those created a task, {_pct(numbers['completed_a_task'])} of "
             f"creators completed one, {_pct(numbers['handed_off'])} of those handed one off."
         )

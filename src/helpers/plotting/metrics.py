@@ -18,9 +18,10 @@ SCOPE_COLORS = {"all": ORANGE, "external": BLUE}
 
 def complete_weeks(retention: pd.DataFrame, last_day: dt.date) -> pd.DataFrame:
     """The rows of a retention table whose week k lies wholly inside the window (the key's last week
-    may be partial)."""
+    may be partial), of cohorts that began inside it (left_censored ones miss their first weeks)."""
     week_end = pd.to_datetime(retention.cohort_week) + pd.to_timedelta(7 * (retention.week_number + 1), unit="D")
-    return retention[week_end <= pd.Timestamp(last_day) + pd.Timedelta(days=1)]
+    inside = ~retention["left_censored"].astype(bool) if "left_censored" in retention else True
+    return retention[(week_end <= pd.Timestamp(last_day) + pd.Timedelta(days=1)) & inside]
 
 
 def pooled_curve(retention: pd.DataFrame, scope: str, max_weeks: int) -> pd.Series:
