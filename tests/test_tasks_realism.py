@@ -39,7 +39,7 @@ def other_seeds() -> dict[int, tuple[P.Params, block.AccountSim]]:
         data["seed"] = seed
         params = P.validate(data)
         plan = accounts.plan_accounts(params)
-        out[seed] = params, block.simulate_block(params, plan, range(params.accounts.count))
+        out[seed] = params, block.simulate_block(params, plan, range(plan.n_accounts))  # the extract's accounts
     return out
 
 
