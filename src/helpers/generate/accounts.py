@@ -356,9 +356,9 @@ def _newcomers(
     expected = np.where(eligible, p.per_member_year * n_team * years, 0.0)
     accounts = np.arange(1, len(n_team) + 1)  # each account's own stream: its count moves no other's
     drawn = AccountDraws(params.seed, "newcomers", accounts).poisson(expected, np.ones(len(n_team))).astype(np.int64)
-    bound = np.minimum(employees, params.users_per_account.max)
+    bound = np.minimum(employees, params.users_per_account.max)  # the soft cap stays below it: no clip needed
     everyone = np.maximum(np.rint(_soft_cap(n_team + drawn, bound)), n_team).astype(np.int64)
-    return np.minimum(everyone - n_team, np.maximum(params.users_per_account.max - n_team, 0))
+    return everyone - n_team
 
 
 def _seat_limit(params: Params, n_users: np.ndarray, tier: np.ndarray) -> np.ndarray:
